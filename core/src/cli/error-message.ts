@@ -1,0 +1,34 @@
+import {PlakarError} from '../errors.js'
+
+/** System error codes a user can act on, and what to say about them. */
+const SYSTEM: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the filesystem is read-only',
+  ENOENT: 'no such file or directory',
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset by peer',
+  ETIMEDOUT: 'connection timed out',
+  ENOTFOUND: 'host not found',
+  EMFILE: 'too many open files',
+}
+
+/** The one line a user sees for an error: what went wrong and, where it helps, what to do. */
+export function describeError(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return String(error)
+  const e = error as NodeJS.ErrnoException & {plakarExitCode?: number}
+  if (e instanceof PlakarError || typeof e.plakarExitCode === 'number') return firstLine(e.message)
+  if (e.code && SYSTEM[e.code]) {
+    const where = e.path ? `: ${e.path}` : ''
+    return `${SYSTEM[e.code]}${where}`
+  }
+  const message = firstLine(e.message ?? String(error)).replace(/\s*See more help with --help$/, '')
+  return message || 'unexpected error (run with --debug for details)'
+}
+
+function firstLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+  return lines[0] ?? ''
+}

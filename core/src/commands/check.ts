@@ -1,0 +1,53 @@
+import {Flags} from '@oclif/core'
+import {PlakarCommand} from '../cli/base-command.js'
+import {formatBytes} from '../cli/output.js'
+import {allSnapshots, check, type CheckProblem, type CheckTarget} from '../engine/check.js'
+import {loadSnapshot, parseSnapshotPath} from '../engine/snapshot.js'
+import {IntegrityError} from '../errors.js'
+
+export default class Check extends PlakarCommand {
+  static override summary = 'verify the integrity of snapshots'
+  static override description =
+    'Reads back and authenticates every chunk of the snapshots (all, or those given as ID[:PATH]) and names every damaged file. Exit code 65 when anything is damaged.'
+  static override strict = false
+  static override examples = ['plakar check', 'plakar check --fast', 'plakar check 3f2a:/home']
+  static override flags = {
+    fast: Flags.boolean({description: 'only check that every chunk is indexed and every packfile exists'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags, argv} = await this.parse(Check)
+    const repo = await this.openRepository()
+    let targets: CheckTarget[]
+    let unreadable: CheckProblem[] = []
+    if ((argv as string[]).length === 0) {
+      ;({targets, problems: unreadable} = await allSnapshots(repo))
+    } else {
+      targets = []
+      for (const spec of argv as string[]) {
+        const {id, path} = parseSnapshotPath(spec)
+        const snapshot = await loadSnapshot(repo, id)
+        targets.push({snapshot, path: snapshot.resolve(path)})
+      }
+    }
+    const display = this.progress()
+    const result = await check(repo, targets, {
+      fast: flags.fast,
+      problems: unreadable,
+      concurrency: this.settings.concurrency,
+      onProgress: (p) => display.update({label: `check (${p.phase})`, files: p.done, totalFiles: p.total, bytes: 0}),
+      onProblem: (p) => {
+        if (!this.settings.json) this.logger.warn(p.message)
+      },
+    })
+    display.stop()
+    if (this.settings.json) {
+      this.printJson({ok: result.problems.length === 0, snapshots: result.snapshots, files: result.files, packfiles: result.packfiles, bytes: result.bytes, problems: result.problems})
+    } else if (result.problems.length === 0) {
+      this.say(`ok: ${result.snapshots} snapshots, ${result.files} files${flags.fast ? '' : `, ${formatBytes(result.bytes)} read and verified`}`)
+    }
+    if (result.problems.length > 0) {
+      throw new IntegrityError(`${result.problems.length} problems found in ${result.snapshots} snapshots: the files named above are damaged`)
+    }
+  }
+}

@@ -1,0 +1,15 @@
+import type {ImportRecord, ScanError} from '../interfaces/importer.js'
+import type {ColdStorage, Kind, Storage} from '../interfaces/storage.js'
+
+/** The contract version this core speaks. A plugin declares the one it was built for. */
+export const CONTRACT_VERSION = 1
+
+export const KINDS: readonly Kind[] = ['packfile', 'state', 'lock']
+
+export function isScanError(item: ImportRecord | ScanError): item is ScanError {
+  return typeof (item as ScanError).error === 'string' && (item as ImportRecord).info === undefined
+}
+
+export function isColdStorage(storage: Storage): storage is ColdStorage {
+  return typeof (storage as ColdStorage).requestRestore === 'function'
+}

@@ -1,0 +1,36 @@
+import {Blake3Hasher} from '@napi-rs/blake-hash'
+
+/** Length of every MAC, chunk id, packfile id and state id, in bytes. */
+export const MAC_LENGTH = 32
+
+/**
+ * Keyed BLAKE3: chunk ids, packfile ids and state ids. Keyed so that the storage never sees a
+ * plain digest of the user's data (a plain digest would confirm guesses about file contents).
+ */
+export class Mac {
+  readonly #key: Buffer
+  constructor(key: Uint8Array) {
+    if (key.length !== 32) throw new Error('MAC key must be 32 bytes')
+    this.#key = Buffer.from(key)
+  }
+
+  digest(...parts: Uint8Array[]): Buffer {
+    const hasher = Blake3Hasher.newKeyed(this.#key)
+    for (const part of parts) hasher.update(part)
+    return hasher.digestBuffer()
+  }
+
+  /** An incremental MAC for data that arrives in pieces. */
+  stream(): {update(data: Uint8Array): void; digest(): Buffer} {
+    const hasher = Blake3Hasher.newKeyed(this.#key)
+    return {
+      update: (data) => void hasher.update(data),
+      digest: () => hasher.digestBuffer(),
+    }
+  }
+}
+
+/** BLAKE3 in key-derivation mode: a 32-byte key for `context` from `material`. */
+export function deriveKey(context: string, material: Uint8Array): Buffer {
+  return Blake3Hasher.deriveKey(context, material)
+}

@@ -1,0 +1,267 @@
+import {lookup as mimeLookup} from 'mime-types'
+import {hostname, tmpdir, userInfo} from 'node:os'
+import {BlobType} from '../format/blob-type.js'
+import {encode} from '../format/codec.js'
+import {SNAPSHOT_VERSION, encodeHeader, type SnapshotHeader} from '../format/snapshot.js'
+import type {FileInfo} from '../interfaces/file-info.js'
+import type {Importer, ImportRecord, ScanError} from '../interfaces/importer.js'
+import {isScanError} from '../connectors/contract.js'
+import {RepositoryLock} from '../repository/lock.js'
+import {newSnapshotId, type Repository} from '../repository/repository.js'
+import {RepositoryWriter} from '../repository/writer.js'
+import {INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
+import {TaskPool} from '../util/concurrency.js'
+import {Snapshot} from './snapshot.js'
+import {Staging} from './staging.js'
+
+export interface BackupProgress {
+  files: number
+  directories: number
+  errors: number
+  /** Bytes of file content processed, read or found unchanged. */
+  bytes: number
+  /** Totals from the counting scan, when one runs. */
+  totalFiles?: number
+  totalBytes?: number
+  addedBytes: number
+}
+
+export interface BackupOptions {
+  tags?: string[]
+  /** Extra exclusion on top of the importer's own: gitignore matcher, etc. */
+  skip?: (path: string, isDirectory: boolean) => boolean
+  dryRun?: boolean
+  host?: string
+  user?: string
+  command?: string[]
+  /** Files read at once. */
+  concurrency?: number
+  signal?: AbortSignal
+  /** Run a second, counting scan so progress can show totals and an ETA. */
+  countFirst?: boolean
+  onProgress?: (progress: BackupProgress) => void
+  onError?: (error: ScanError) => void
+  /** Where temporary staging files go. */
+  tmpDir?: string
+}
+
+export interface BackupResult {
+  snapshot?: SnapshotHeader
+  id: string
+  dryRun: boolean
+  progress: BackupProgress
+}
+
+/** The common ancestor of absolute '/'-paths. */
+export function commonRoot(paths: string[]): string {
+  const split = paths.map((p) => p.split('/').filter(Boolean))
+  const first = split[0] ?? []
+  let n = 0
+  while (n < first.length && split.every((parts) => parts[n] === first[n])) n++
+  return `/${first.slice(0, n).join('/')}`
+}
+
+function sameFile(a: FileInfo, b: FileInfo): boolean {
+  return (
+    a.type === 'file' &&
+    b.type === 'file' &&
+    a.size === b.size &&
+    a.mtime === b.mtime &&
+    a.mode === b.mode &&
+    a.ino === b.ino &&
+    a.dev === b.dev &&
+    a.fingerprint === b.fingerprint
+  )
+}
+
+/**
+ * Takes a snapshot of what the importers yield. Files unchanged since the parent snapshot (same
+ * importer, origin and root; same size, mtime, inode, mode and fingerprint) are not read again.
+ */
+export async function backup(repo: Repository, importers: Importer[], options: BackupOptions = {}): Promise<BackupResult> {
+  const type = importers[0].type
+  const origin = importers[0].origin
+  const root = commonRoot(importers.map((i) => i.root))
+  const host = options.host ?? hostname()
+  const user = options.user ?? userInfo().username
+  const started = Date.now()
+  const signal = options.signal ?? new AbortController().signal
+
+  const lock = options.dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host, pid: process.pid, user})
+  const writer = new RepositoryWriter(repo, {host, dryRun: options.dryRun})
+  const staging = new Staging(options.tmpDir ?? tmpdir())
+  const progress: BackupProgress = {files: 0, directories: 0, errors: 0, bytes: 0, addedBytes: 0}
+  const report = () => {
+    progress.addedBytes = writer.stats.addedBytes
+    options.onProgress?.(progress)
+  }
+  try {
+    const parent = await findParent(repo, type, origin, root)
+    const skipLocal = importers.some((i) => i.local) ? [repo.storage.localPath].filter((p): p is string => !!p) : []
+    const skip = (path: string, isDirectory: boolean) =>
+      skipLocal.some((p) => path === p || path.startsWith(`${p}/`)) || (options.skip?.(path, isDirectory) ?? false)
+
+    if (options.countFirst) void countTotals(importers, skip, signal, progress)
+
+    const pool = new TaskPool(options.concurrency ?? 8)
+    for (const importer of importers) {
+      for await (const item of importer.scan({signal, skip})) {
+        signal.throwIfAborted()
+        if (isScanError(item)) {
+          progress.errors++
+          options.onError?.(item)
+          staging.add(item.path, {info: {type: 'unknown', size: 0}, error: item.error})
+          continue
+        }
+        if (item.info.type !== 'file') {
+          if (item.info.type === 'directory') progress.directories++
+          staging.add(item.path, {info: withContentType(item), target: item.target})
+          continue
+        }
+        await pool.run(async () => {
+          const entry = await fileEntry(repo, writer, item, parent, progress)
+          if (entry.error) {
+            progress.errors++
+            options.onError?.({path: item.path, error: entry.error})
+          }
+          staging.add(item.path, entry)
+          progress.files++
+          report()
+        })
+      }
+    }
+    await pool.drain()
+    report()
+
+    const trees = await staging.build(writer, repo.treeSeed, root)
+    const header: SnapshotHeader = {
+      version: SNAPSHOT_VERSION,
+      id: newSnapshotId(),
+      time: started,
+      host,
+      user,
+      tags: options.tags ?? [],
+      importer: {type, origin, root},
+      command: options.command ?? [],
+      trees: {vfs: trees.vfs, names: trees.names, types: trees.types},
+      summary: trees.summary,
+      stats: {durationMs: 0, readBytes: progress.bytes, addedBytes: 0, addedBlobs: 0},
+      ...(parent ? {parent: parent.header.id} : {}),
+    }
+    // The header's own blob is counted in the stats it carries only approximately: it cannot
+    // contain its own size.
+    await writer.flush()
+    header.stats.durationMs = Date.now() - started
+    header.stats.addedBytes = writer.stats.addedBytes
+    header.stats.addedBlobs = writer.stats.addedBlobs
+    const {mac} = await writer.put(BlobType.SNAPSHOT, encodeHeader(header))
+    await writer.commit({id: header.id, header: mac, time: header.time})
+    report()
+    return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress}
+  } finally {
+    staging.close()
+    await lock?.release().catch(() => {})
+  }
+}
+
+function withContentType(record: ImportRecord): FileInfo {
+  if (record.info.type !== 'file' || record.info.contentType) return record.info
+  const guessed = mimeLookup(record.path)
+  return guessed ? {...record.info, contentType: guessed} : record.info
+}
+
+async function findParent(repo: Repository, type: string, origin: string, root: string): Promise<Snapshot | undefined> {
+  const headers = await repo.snapshots()
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const h = headers[i]
+    if (h.importer.type === type && h.importer.origin === origin && h.importer.root === root) return new Snapshot(repo, h)
+  }
+  return undefined
+}
+
+async function countTotals(
+  importers: Importer[],
+  skip: (path: string, isDirectory: boolean) => boolean,
+  signal: AbortSignal,
+  progress: BackupProgress,
+): Promise<void> {
+  let files = 0
+  let bytes = 0
+  try {
+    for (const importer of importers) {
+      for await (const item of importer.scan({signal, skip})) {
+        if (!isScanError(item) && item.info.type === 'file') {
+          files++
+          bytes += item.info.size
+        }
+      }
+    }
+    progress.totalFiles = files
+    progress.totalBytes = bytes
+  } catch {
+    // Totals are a nicety; the real scan reports errors.
+  }
+}
+
+async function fileEntry(
+  repo: Repository,
+  writer: RepositoryWriter,
+  record: ImportRecord,
+  parent: Snapshot | undefined,
+  progress: BackupProgress,
+): Promise<Entry> {
+  const info = withContentType(record)
+  if (parent) {
+    const previous = await parent.entry(record.path).catch(() => undefined)
+    if (previous && !previous.error && sameFile(previous.info, info) && stillStored(repo, previous)) {
+      progress.bytes += info.size
+      return {info: {...info, contentType: previous.info.contentType ?? info.contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
+    }
+  }
+  let stream
+  try {
+    if (!record.open) throw new Error('the importer gave no content for this file')
+    stream = await record.open()
+  } catch (error) {
+    return {info, error: describe(error)}
+  }
+  const chunker = repo.chunker()
+  const refs: ChunkRef[] = []
+  const contentMac = repo.keys.blobMac.stream()
+  let size = 0
+  const store = async (chunk: Buffer) => {
+    const {mac} = await writer.put(BlobType.CHUNK, chunk)
+    refs.push([mac, chunk.length])
+    contentMac.update(mac)
+    size += chunk.length
+    progress.bytes += chunk.length
+  }
+  try {
+    for await (const data of stream) {
+      for (const chunk of chunker.push(data as Buffer)) await store(chunk)
+    }
+    const last = chunker.end()
+    if (last) await store(last)
+  } catch (error) {
+    stream.destroy()
+    return {info, error: describe(error)}
+  }
+  // The file may have changed while it was read: record what was actually stored.
+  const stored: FileInfo = size === info.size ? info : {...info, size}
+  const entry: Entry = {info: stored, contentMac: contentMac.digest()}
+  if (refs.length > INLINE_CHUNKS) entry.object = (await writer.put(BlobType.OBJECT, encode(refs))).mac
+  else entry.chunks = refs
+  return entry
+}
+
+function stillStored(repo: Repository, entry: Entry): boolean {
+  if (entry.object) return repo.cache.hasBlob(BlobType.OBJECT, Buffer.from(entry.object))
+  return (entry.chunks ?? []).every(([mac]) => repo.cache.hasBlob(BlobType.CHUNK, Buffer.from(mac)))
+}
+
+function describe(error: unknown): string {
+  const e = error as NodeJS.ErrnoException
+  if (e?.code === 'EACCES' || e?.code === 'EPERM') return 'permission denied'
+  if (e?.code === 'ENOENT') return 'vanished during the backup'
+  return e?.message ?? String(error)
+}

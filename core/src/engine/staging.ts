@@ -1,0 +1,178 @@
+import Database from 'better-sqlite3'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
+import {basename} from 'node:path/posix'
+import {BlobType} from '../format/blob-type.js'
+import {decode, encode} from '../format/codec.js'
+import type {EntryType} from '../interfaces/file-info.js'
+import {TreeBuilder, type NodeStore} from '../tree/btree.js'
+import {
+  addSummary,
+  contribution,
+  decodeEntry,
+  emptySummary,
+  encodeEntry,
+  type Entry,
+  type Summary,
+} from '../tree/entry.js'
+import {keyToPath, parentKey, pathToKey} from '../tree/path-key.js'
+
+/**
+ * Where a backup's entries wait, on disk, until the scan ends: importers yield paths in any
+ * order and directory summaries need every descendant, so entries go to a temporary SQLite
+ * database and come back out sorted. Memory stays bounded whatever the file count.
+ */
+export interface StagedRoots {
+  vfs: Buffer
+  names: Buffer
+  types: Buffer
+  /** Summary of everything under `root`. */
+  summary: Summary
+  entries: number
+}
+
+const BATCH = 4096
+
+export class Staging {
+  readonly #dir: string
+  readonly #db: Database.Database
+  readonly #insert: Database.Statement
+  readonly #insertSynthetic: Database.Statement
+  readonly #insertName: Database.Statement
+  readonly #insertType: Database.Statement
+  /** Directories recently known to exist: spares most ancestor inserts. */
+  readonly #known = new Set<string>()
+  #batch = 0
+
+  constructor(tmpRoot: string) {
+    this.#dir = mkdtempSync(join(tmpRoot, 'plakar-staging-'))
+    this.#db = new Database(join(this.#dir, 'staging.sqlite'))
+    this.#db.pragma('journal_mode = WAL')
+    this.#db.pragma('synchronous = OFF')
+    this.#db.pragma('cache_size = -16384')
+    this.#db.exec(`
+      CREATE TABLE entries(key BLOB PRIMARY KEY, type TEXT NOT NULL, size INTEGER NOT NULL,
+        ctype TEXT, error INTEGER NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE summaries(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE names(key BLOB PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE types(key BLOB PRIMARY KEY) WITHOUT ROWID;
+    `)
+    this.#insert = this.#db.prepare('INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)')
+    this.#insertSynthetic = this.#db.prepare("INSERT OR IGNORE INTO entries VALUES (?, 'directory', 0, NULL, 0, ?)")
+    this.#insertName = this.#db.prepare('INSERT OR IGNORE INTO names VALUES (?)')
+    this.#insertType = this.#db.prepare('INSERT OR IGNORE INTO types VALUES (?)')
+    this.#db.exec('BEGIN')
+  }
+
+  add(path: string, entry: Entry): void {
+    const key = pathToKey(path)
+    const type: EntryType = entry.info.type
+    this.#insert.run(key, type, entry.info.size ?? 0, entry.info.contentType ?? null, entry.error ? 1 : 0, encodeEntry(entry))
+    if (path !== '/') {
+      this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
+      if (type === 'file' && entry.info.contentType) this.#insertType.run(Buffer.from(`${entry.info.contentType}\0${path}`))
+    }
+    if (type === 'directory') this.#known.add(key.toString('latin1'))
+    this.#ensureAncestors(key)
+    if (++this.#batch >= BATCH) {
+      this.#db.exec('COMMIT; BEGIN')
+      this.#batch = 0
+    }
+  }
+
+  /** Importers need not yield directories (an S3 bucket has none): make up the missing ones. */
+  #ensureAncestors(key: Buffer): void {
+    let parent = parentKey(key)
+    while (parent !== undefined) {
+      const id = parent.toString('latin1')
+      if (this.#known.has(id)) return
+      if (this.#known.size > 10_000) this.#known.clear()
+      this.#known.add(id)
+      this.#insertSynthetic.run(parent, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}))
+      const path = keyToPath(parent)
+      if (path !== '/') this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
+      parent = parentKey(parent)
+    }
+  }
+
+  /**
+   * Computes directory summaries (children before parents, by a reverse scan with a stack of
+   * open directories), then builds the file tree and both indexes, storing their nodes.
+   */
+  async build(store: NodeStore, seed: number, root: string): Promise<StagedRoots> {
+    this.#db.exec('COMMIT')
+    this.#computeSummaries()
+    const vfs = new TreeBuilder(store, BlobType.VFS_NODE, seed)
+    const rows = this.#db
+      .prepare('SELECT e.key AS key, e.type AS type, e.value AS value, s.value AS summary FROM entries e LEFT JOIN summaries s ON s.key = e.key ORDER BY e.key')
+      .iterate() as IterableIterator<{key: Buffer; type: string; value: Buffer; summary: Buffer | null}>
+    const rootKey = pathToKey(root)
+    let rootSummary: Summary = emptySummary()
+    for (const row of rows) {
+      let value = row.value
+      if (row.type === 'directory' && row.summary) {
+        const entry = decodeEntry(row.value)
+        entry.summary = decode<{direct: Summary; below: Summary}>(row.summary)
+        value = encodeEntry(entry)
+        if (row.key.equals(rootKey)) rootSummary = entry.summary.below
+      }
+      await vfs.add(row.key, value)
+    }
+    const names = await this.#buildIndex(store, seed, BlobType.NAME_NODE, 'names')
+    const types = await this.#buildIndex(store, seed, BlobType.TYPE_NODE, 'types')
+    return {vfs: await vfs.finish(), names, types, summary: rootSummary, entries: vfs.count}
+  }
+
+  async #buildIndex(store: NodeStore, seed: number, type: number, table: string): Promise<Buffer> {
+    const builder = new TreeBuilder(store, type, seed)
+    const empty = Buffer.alloc(0)
+    for (const key of this.#db.prepare(`SELECT key FROM ${table} ORDER BY key`).pluck().iterate() as IterableIterator<Buffer>) {
+      await builder.add(key, empty)
+    }
+    return builder.finish()
+  }
+
+  #computeSummaries(): void {
+    // A second connection writes summaries while the first one iterates (WAL allows both).
+    const writer = new Database(join(this.#dir, 'staging.sqlite'))
+    const put = writer.prepare('INSERT OR REPLACE INTO summaries VALUES (?, ?)')
+    writer.exec('BEGIN')
+    type Frame = {key: Buffer; direct: Summary; below: Summary}
+    const stack: Frame[] = []
+    const rows = this.#db
+      .prepare('SELECT key, type, size, ctype, error FROM entries ORDER BY key DESC')
+      .iterate() as IterableIterator<{key: Buffer; type: EntryType; size: number; ctype: string | null; error: number}>
+    let n = 0
+    for (const row of rows) {
+      const own = contribution(row.type, row.size, row.ctype ?? undefined, row.error === 1)
+      const below = emptySummary()
+      addSummary(below, own)
+      if (row.type === 'directory') {
+        const top = stack.at(-1)
+        const frame = top && top.key.equals(row.key) ? stack.pop()! : {key: row.key, direct: emptySummary(), below: emptySummary()}
+        put.run(row.key, encode({direct: frame.direct, below: frame.below}))
+        addSummary(below, frame.below)
+        if (++n % BATCH === 0) writer.exec('COMMIT; BEGIN')
+      }
+      const parent = parentKey(row.key)
+      if (parent === undefined) continue
+      let top = stack.at(-1)
+      if (!top || !top.key.equals(parent)) {
+        top = {key: parent, direct: emptySummary(), below: emptySummary()}
+        stack.push(top)
+      }
+      addSummary(top.direct, own)
+      addSummary(top.below, below)
+    }
+    writer.exec('COMMIT')
+    writer.close()
+  }
+
+  close(): void {
+    try {
+      this.#db.close()
+    } finally {
+      rmSync(this.#dir, {recursive: true, force: true})
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The error hierarchy. Every error a user can meet carries the exit code documented in
+ * docs/commands/plakar.md and a one-line message that says what went wrong and what to do.
+ * Plugins live in other module graphs (their own copy of this file), so the CLI recognises
+ * these errors by their `plakarExitCode` property, never with `instanceof`.
+ */
+export const ExitCode = {
+  OK: 0,
+  ERROR: 1,
+  USAGE: 2,
+  INTEGRITY: 65,
+  NOT_FOUND: 66,
+  AUTH: 77,
+  FORMAT_TOO_NEW: 78,
+} as const
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
+
+export class PlakarError extends Error {
+  readonly plakarExitCode: number
+  constructor(message: string, exitCode: number = ExitCode.ERROR, options?: {cause?: unknown}) {
+    super(message, options)
+    this.name = new.target.name
+    this.plakarExitCode = exitCode
+  }
+}
+
+/** Bad command line: unknown flag, malformed location, ambiguous snapshot prefix. */
+export class UsageError extends PlakarError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, ExitCode.USAGE, options)
+  }
+}
+
+/** The repository, a snapshot or a path inside one does not exist. */
+export class NotFoundError extends PlakarError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, ExitCode.NOT_FOUND, options)
+  }
+}
+
+/** Wrong passphrase or key, or credentials refused by a remote. */
+export class AuthError extends PlakarError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, ExitCode.AUTH, options)
+  }
+}
+
+/** A stored structure was written by a newer plakar than this one. */
+export class FormatTooNewError extends PlakarError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, ExitCode.FORMAT_TOO_NEW, options)
+  }
+}
+
+/** Stored data failed authentication or is missing: corruption, truncation, tampering. */
+export class IntegrityError extends PlakarError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, ExitCode.INTEGRITY, options)
+  }
+}
+
+/**
+ * Raised by storages for a missing object. Storages from installed plugins may throw their own
+ * error with `code === 'ENOENT'` or `notFound === true`; {@link isNotFound} accepts all three.
+ */
+export class ObjectNotFoundError extends PlakarError {
+  readonly notFound = true
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, ExitCode.NOT_FOUND, options)
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false
+  const e = error as {notFound?: unknown; code?: unknown}
+  return e.notFound === true || e.code === 'ENOENT'
+}
+
+export function exitCodeOf(error: unknown): number {
+  if (typeof error === 'object' && error !== null) {
+    const code = (error as {plakarExitCode?: unknown}).plakarExitCode
+    if (typeof code === 'number') return code
+  }
+  return ExitCode.ERROR
+}
+
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message
+  return String(error)
+}

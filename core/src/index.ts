@@ -1,0 +1,17 @@
+/**
+ * @plakar/core — the plugin SDK: the connector contracts, the errors connectors throw, and
+ * small helpers. The engine and the CLI live in this package too but are not part of the SDK.
+ */
+export type * from './interfaces/index.js'
+export {CONTRACT_VERSION, isColdStorage, isScanError, KINDS} from './connectors/contract.js'
+export {
+  AuthError,
+  ExitCode,
+  IntegrityError,
+  isNotFound,
+  NotFoundError,
+  ObjectNotFoundError,
+  PlakarError,
+  UsageError,
+} from './errors.js'
+export {readAll} from './util/streams.js'

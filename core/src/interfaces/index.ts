@@ -1,0 +1,5 @@
+export type * from './connector.js'
+export type * from './exporter.js'
+export type * from './file-info.js'
+export type * from './importer.js'
+export type * from './storage.js'

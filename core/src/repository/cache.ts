@@ -1,0 +1,153 @@
+import Database from 'better-sqlite3'
+import {mkdirSync} from 'node:fs'
+import {dirname} from 'node:path'
+import type {StateDelta} from '../format/state.js'
+
+/**
+ * The local cache of a repository: every state delta merged into SQLite, so that dedup lookups
+ * and blob locations need no round trip and no memory proportional to the repository.
+ * It holds nothing that cannot be rebuilt from the states: deleting it is always safe.
+ * WAL mode and a busy timeout let several plakar processes share it.
+ */
+export interface BlobLocation {
+  pack: string
+  offset: number
+  length: number
+  rawLength: number
+}
+
+export interface CachedSnapshot {
+  id: Buffer
+  header: Buffer
+  time: number
+}
+
+const SCHEMA_VERSION = 1
+
+export class LocalCache {
+  readonly db: Database.Database
+  readonly #stmts: ReturnType<LocalCache['prepare']>
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+    this.db = new Database(path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('busy_timeout = 30000')
+    const version = this.db.pragma('user_version', {simple: true}) as number
+    if (version !== SCHEMA_VERSION) this.#reset()
+    this.#stmts = this.prepare()
+  }
+
+  #reset(): void {
+    this.db.exec(`
+      DROP TABLE IF EXISTS states; DROP TABLE IF EXISTS packfiles; DROP TABLE IF EXISTS blobs;
+      DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS deleted_snapshots;
+      DROP TABLE IF EXISTS deleted_packfiles; DROP TABLE IF EXISTS headers;
+      CREATE TABLE states(id TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE packfiles(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL);
+      CREATE TABLE blobs(mac BLOB NOT NULL, type INTEGER NOT NULL, pack INTEGER NOT NULL,
+        offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL,
+        PRIMARY KEY(mac, type)) WITHOUT ROWID;
+      CREATE INDEX blobs_by_pack ON blobs(pack);
+      CREATE TABLE snapshots(id BLOB PRIMARY KEY, header BLOB NOT NULL, time INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE deleted_snapshots(id BLOB PRIMARY KEY, time INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE deleted_packfiles(id TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE headers(id BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+    `)
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
+  }
+
+  private prepare() {
+    const db = this.db
+    return {
+      stateIds: db.prepare('SELECT id FROM states').pluck(),
+      addState: db.prepare('INSERT OR IGNORE INTO states(id) VALUES (?)'),
+      addPack: db.prepare('INSERT OR IGNORE INTO packfiles(id, kind) VALUES (?, ?)'),
+      packNumber: db.prepare('SELECT n FROM packfiles WHERE id = ?').pluck(),
+      addBlob: db.prepare('INSERT OR IGNORE INTO blobs(mac, type, pack, offset, length, raw) VALUES (?, ?, ?, ?, ?, ?)'),
+      hasBlob: db.prepare('SELECT 1 FROM blobs WHERE mac = ? AND type = ?').pluck(),
+      locate: db.prepare(
+        'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ?',
+      ),
+      addSnapshot: db.prepare('INSERT OR IGNORE INTO snapshots(id, header, time) VALUES (?, ?, ?)'),
+      deleteSnapshot: db.prepare('INSERT OR IGNORE INTO deleted_snapshots(id, time) VALUES (?, ?)'),
+      deletePack: db.prepare('INSERT OR IGNORE INTO deleted_packfiles(id) VALUES (?)'),
+      snapshots: db.prepare(
+        'SELECT id, header, time FROM snapshots WHERE id NOT IN (SELECT id FROM deleted_snapshots) ORDER BY time, id',
+      ),
+      header: db.prepare('SELECT data FROM headers WHERE id = ?').pluck(),
+      putHeader: db.prepare('INSERT OR REPLACE INTO headers(id, data) VALUES (?, ?)'),
+      packfiles: db.prepare('SELECT id, kind FROM packfiles WHERE id NOT IN (SELECT id FROM deleted_packfiles)'),
+      blobsOfPack: db.prepare(
+        'SELECT b.mac AS mac, b.type AS type, b.offset AS offset, b.length AS length FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset',
+      ),
+      stats: db.prepare('SELECT count(*) AS blobs, coalesce(sum(length), 0) AS stored, coalesce(sum(raw), 0) AS raw FROM blobs'),
+    }
+  }
+
+  knownStates(): Set<string> {
+    return new Set(this.#stmts.stateIds.all() as string[])
+  }
+
+  /** Merges one state delta; idempotent, so deltas may be merged in any order, more than once. */
+  applyState(id: string, delta: StateDelta): void {
+    const s = this.#stmts
+    this.db.transaction(() => {
+      for (const pack of delta.packfiles) {
+        s.addPack.run(pack.id, pack.kind)
+        const n = s.packNumber.get(pack.id) as number
+        for (const [type, mac, offset, length, raw] of pack.blobs) s.addBlob.run(mac, type, n, offset, length, raw)
+      }
+      for (const snap of delta.snapshots) s.addSnapshot.run(snap.id, snap.header, snap.time)
+      for (const del of delta.deletedSnapshots) s.deleteSnapshot.run(del.id, del.time)
+      for (const pack of delta.deletedPackfiles) s.deletePack.run(pack)
+      s.addState.run(id)
+    })()
+  }
+
+  /** Forgets everything: used when the states in the repository no longer match the cache. */
+  clear(): void {
+    this.db.transaction(() => this.#reset())()
+  }
+
+  hasBlob(type: number, mac: Buffer): boolean {
+    return this.#stmts.hasBlob.get(mac, type) !== undefined
+  }
+
+  locate(type: number, mac: Buffer): BlobLocation | undefined {
+    return this.#stmts.locate.get(mac, type) as BlobLocation | undefined
+  }
+
+  snapshots(): CachedSnapshot[] {
+    return this.#stmts.snapshots.all() as CachedSnapshot[]
+  }
+
+  isSnapshotDeleted(id: Buffer): boolean {
+    return this.db.prepare('SELECT 1 FROM deleted_snapshots WHERE id = ?').get(id) !== undefined
+  }
+
+  cachedHeader(id: Buffer): Buffer | undefined {
+    return this.#stmts.header.get(id) as Buffer | undefined
+  }
+
+  cacheHeader(id: Buffer, data: Buffer): void {
+    this.#stmts.putHeader.run(id, data)
+  }
+
+  packfiles(): {id: string; kind: string}[] {
+    return this.#stmts.packfiles.all() as {id: string; kind: string}[]
+  }
+
+  blobsOfPack(pack: string): {mac: Buffer; type: number; offset: number; length: number}[] {
+    return this.#stmts.blobsOfPack.all(pack) as {mac: Buffer; type: number; offset: number; length: number}[]
+  }
+
+  stats(): {blobs: number; stored: number; raw: number} {
+    return this.#stmts.stats.get() as {blobs: number; stored: number; raw: number}
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}

@@ -1,0 +1,151 @@
+import {sealBlob} from '../format/blob.js'
+import {isDataBlob} from '../format/blob-type.js'
+import {PackfileBuilder, type FinishedPackfile, type PackKind} from '../format/packfile.js'
+import {emptyDelta, type StateDelta, type StatePackfile, type StateSnapshot} from '../format/state.js'
+import type {NodeStore} from '../tree/btree.js'
+import {readableFrom} from '../util/streams.js'
+import type {Repository} from './repository.js'
+
+export interface WriterOptions {
+  host: string
+  /** Packfile uploads in flight (each holds one packfile in memory). */
+  uploads?: number
+  /** Publish a state delta after this many stored packfiles… */
+  publishEvery?: number
+  /** …or after this many milliseconds, whichever comes first. */
+  publishIntervalMs?: number
+  /** Count what would be stored, store nothing. */
+  dryRun?: boolean
+}
+
+export interface WriterStats {
+  addedBlobs: number
+  addedBytes: number
+  packfiles: number
+}
+
+/**
+ * The write path: deduplicates blobs against the local cache and this writer's own pending
+ * blobs, seals them into data and metadata packfiles, stores full packfiles concurrently, and
+ * publishes state deltas as packfiles are stored, so that a crashed backup's uploads are reused
+ * by the next one and concurrent writers see each other's blobs early.
+ *
+ * Ordering invariants: a packfile is stored before any state lists it; a snapshot is listed
+ * only after every packfile of this writer is stored and listed.
+ */
+export class RepositoryWriter implements NodeStore {
+  readonly #repo: Repository
+  readonly #options: Required<WriterOptions>
+  /** Blobs sealed by this writer and not yet in a published state: "type:mac" keys. */
+  readonly #pending = new Set<string>()
+  readonly #builders: Record<PackKind, PackfileBuilder>
+  readonly #uploads = new Set<Promise<void>>()
+  #stored: FinishedPackfile[] = []
+  #lastPublish = Date.now()
+  #failure: unknown
+  readonly stats: WriterStats = {addedBlobs: 0, addedBytes: 0, packfiles: 0}
+
+  constructor(repo: Repository, options: WriterOptions) {
+    this.#repo = repo
+    this.#options = {uploads: 2, publishEvery: 8, publishIntervalMs: 60_000, dryRun: false, ...options}
+    this.#builders = {data: new PackfileBuilder(repo.keys, 'data'), meta: new PackfileBuilder(repo.keys, 'meta')}
+  }
+
+  /** The MAC a blob of this plaintext has: its id. */
+  mac(plaintext: Uint8Array): Buffer {
+    return this.#repo.keys.blobMac.digest(plaintext)
+  }
+
+  has(type: number, mac: Buffer): boolean {
+    return this.#pending.has(`${type}:${mac.toString('hex')}`) || this.#repo.cache.hasBlob(type, mac)
+  }
+
+  /**
+   * Stores a blob unless the repository has it. The dedup check and the reservation are
+   * synchronous, so concurrent callers never store one blob twice. Resolves once the blob is in
+   * a packfile buffer (not yet on the storage); may wait for an upload slot (back-pressure).
+   */
+  async put(type: number, plaintext: Uint8Array, knownMac?: Buffer): Promise<{mac: Buffer; added: boolean}> {
+    if (this.#failure) throw this.#failure
+    const mac = knownMac ?? this.mac(plaintext)
+    const key = `${type}:${mac.toString('hex')}`
+    if (this.#pending.has(key) || this.#repo.cache.hasBlob(type, mac)) return {mac, added: false}
+    this.#pending.add(key)
+    const sealed = sealBlob(this.#repo.keys, this.#repo.compressor, type, mac, plaintext)
+    this.stats.addedBlobs++
+    this.stats.addedBytes += sealed.length
+    if (this.#options.dryRun) return {mac, added: true}
+    const kind: PackKind = isDataBlob(type) ? 'data' : 'meta'
+    const builder = this.#builders[kind]
+    builder.add(type, mac, sealed, plaintext.length)
+    if (builder.size >= this.#repo.config.packfile.maxSize) await this.#rotate(kind)
+    return {mac, added: true}
+  }
+
+  async putNode(type: number, bytes: Buffer): Promise<Buffer> {
+    return (await this.put(type, bytes)).mac
+  }
+
+  getNode(type: number, mac: Buffer): Promise<Buffer> {
+    return this.#repo.readBlob(type, mac)
+  }
+
+  async #rotate(kind: PackKind): Promise<void> {
+    const builder = this.#builders[kind]
+    if (builder.blobs.length === 0) return
+    this.#builders[kind] = new PackfileBuilder(this.#repo.keys, kind)
+    const pack = builder.finish()
+    while (this.#uploads.size >= this.#options.uploads) await Promise.race(this.#uploads)
+    if (this.#failure) throw this.#failure
+    const upload = this.#repo.storage
+      .put('packfile', pack.id, readableFrom(pack.parts), pack.size)
+      .then(() => {
+        pack.parts = []
+        this.#stored.push(pack)
+        this.stats.packfiles++
+      })
+      .catch((error) => {
+        this.#failure ??= error
+      })
+      .finally(() => this.#uploads.delete(upload))
+    this.#uploads.add(upload)
+    if (
+      this.#stored.length >= this.#options.publishEvery ||
+      (this.#stored.length > 0 && Date.now() - this.#lastPublish >= this.#options.publishIntervalMs)
+    ) {
+      await this.#publish(emptyDelta(this.#options.host))
+    }
+  }
+
+  /** Writes a state with every stored, unpublished packfile (plus whatever `delta` carries). */
+  async #publish(delta: StateDelta): Promise<void> {
+    const packs = this.#stored
+    this.#stored = []
+    delta.packfiles = packs.map(
+      (p): StatePackfile => ({id: p.id, kind: p.kind, blobs: p.blobs.map((b) => [b.type, b.mac, b.offset, b.length, b.rawLength])}),
+    )
+    if (delta.packfiles.length === 0 && delta.snapshots.length === 0) return
+    await this.#repo.writeState(delta)
+    this.#lastPublish = Date.now()
+    for (const p of packs) for (const b of p.blobs) this.#pending.delete(`${b.type}:${b.mac.toString('hex')}`)
+  }
+
+  /** Stores every open packfile and waits for all uploads. */
+  async flush(): Promise<void> {
+    if (this.#options.dryRun) return
+    await this.#rotate('data')
+    await this.#rotate('meta')
+    while (this.#uploads.size > 0) await Promise.race(this.#uploads)
+    if (this.#failure) throw this.#failure
+  }
+
+  /** Flushes, then publishes the last state, listing `snapshot` when given. */
+  async commit(snapshot?: StateSnapshot): Promise<void> {
+    await this.flush()
+    if (this.#options.dryRun) return
+    const delta = emptyDelta(this.#options.host)
+    if (snapshot) delta.snapshots.push(snapshot)
+    await this.#publish(delta)
+  }
+}
+

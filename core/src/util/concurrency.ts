@@ -1,0 +1,58 @@
+/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
+export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  let failed = false
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++
+      try {
+        results[i] = await fn(items[i], i)
+      } catch (error) {
+        failed = true
+        throw error
+      }
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+  return results
+}
+
+/**
+ * Bounds the number of tasks in flight. `run` resolves as soon as the task is admitted, so a
+ * producer awaiting it is paced by the consumers (back-pressure); `drain` waits for all and
+ * rethrows the first failure.
+ */
+export class TaskPool {
+  readonly #limit: number
+  readonly #running = new Set<Promise<void>>()
+  #error: unknown
+  #failed = false
+
+  constructor(limit: number) {
+    this.#limit = Math.max(1, limit)
+  }
+
+  async run(task: () => Promise<void>): Promise<void> {
+    while (this.#running.size >= this.#limit) await Promise.race(this.#running)
+    this.#throwIfFailed()
+    const p: Promise<void> = task()
+      .catch((error) => {
+        if (!this.#failed) {
+          this.#failed = true
+          this.#error = error
+        }
+      })
+      .finally(() => this.#running.delete(p))
+    this.#running.add(p)
+  }
+
+  async drain(): Promise<void> {
+    while (this.#running.size > 0) await Promise.race(this.#running)
+    this.#throwIfFailed()
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failed) throw this.#error
+  }
+}

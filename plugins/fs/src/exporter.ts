@@ -1,0 +1,154 @@
+import {randomBytes} from 'node:crypto'
+import {constants} from 'node:fs'
+import {chmod, chown, lchown, link, lstat, lutimes, mkdir, open, rename, symlink, unlink, utimes} from 'node:fs/promises'
+import {dirname, join, relative, sep} from 'node:path'
+import type {Readable} from 'node:stream'
+import {PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/core'
+import {fsPath} from './location.js'
+import {writeFully} from './write.js'
+
+/**
+ * Restores into a local directory, and never outside it: every path is checked to stay under
+ * the root, no restored symlink is ever followed (parents are verified to be real directories,
+ * files are written to a fresh temporary name and renamed over the target), and directories
+ * that existed before the restore keep their permissions.
+ */
+export class FsExporter implements Exporter {
+  readonly root: string
+  readonly #asRoot = process.getuid?.() === 0
+  /** Directories known to be real directories inside the root (bounded; re-verified on a miss). */
+  readonly #verified = new Set<string>()
+  /** Directories this restore created: only those get their mode and owner applied. */
+  readonly #created = new Set<string>()
+
+  constructor(root: string, createdRoot: boolean) {
+    this.root = root
+    if (createdRoot) this.#created.add(root)
+  }
+
+  /** Absolute path for a restore path, refusing anything that would leave the root. */
+  #resolve(path: string): string {
+    if (path.includes('\0')) throw new PlakarError(`refused path with a NUL byte`)
+    const parts = path.split('/').filter((p) => p !== '')
+    if (parts.some((p) => p === '.' || p === '..')) throw new PlakarError(`refused path ${path}: it would leave the restore target`)
+    const full = join(this.root, ...parts)
+    const rel = relative(this.root, full)
+    if (rel.startsWith('..') || rel.startsWith(sep)) throw new PlakarError(`refused path ${path}: it would leave the restore target`)
+    return full
+  }
+
+  /** Verifies every ancestor of `full` inside the root is a real directory, not a symlink. */
+  async #checkParents(full: string): Promise<void> {
+    const chain: string[] = []
+    for (let dir = dirname(full); dir.length >= this.root.length && dir !== this.root; dir = dirname(dir)) {
+      if (this.#verified.has(dir)) break
+      chain.push(dir)
+    }
+    for (const dir of chain.reverse()) {
+      const stats = await lstat(dir).catch(() => undefined)
+      if (!stats || !stats.isDirectory()) {
+        throw new PlakarError(`refused to write below ${dir}: it is ${stats?.isSymbolicLink() ? 'a symlink' : 'not a directory'}`)
+      }
+      this.#remember(dir)
+    }
+  }
+
+  #remember(dir: string): void {
+    if (this.#verified.size > 65536) this.#verified.clear()
+    this.#verified.add(dir)
+  }
+
+  async createDirectory(path: string, _info: FileInfo): Promise<void> {
+    const full = this.#resolve(path)
+    await this.#checkParents(full)
+    try {
+      await mkdir(full, {mode: 0o700})
+      this.#created.add(full)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const stats = await lstat(full)
+      if (!stats.isDirectory()) throw new PlakarError(`cannot restore directory ${path}: something else exists there`)
+    }
+    this.#remember(full)
+  }
+
+  async storeFile(path: string, data: Readable, info: FileInfo): Promise<void> {
+    const full = this.#resolve(path)
+    await this.#checkParents(full)
+    const temp = join(dirname(full), `.${randomBytes(6).toString('hex')}.plakar-tmp`)
+    // O_EXCL|O_NOFOLLOW: a fresh file, never through a symlink planted at the temporary name.
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+    try {
+      for await (const chunk of data) await writeFully(handle, chunk as Uint8Array)
+      await this.#applyToHandle(handle, info)
+    } catch (error) {
+      await handle.close().catch(() => {})
+      await unlink(temp).catch(() => {})
+      throw error
+    }
+    await handle.close()
+    await this.#replace(temp, full)
+  }
+
+  async #applyToHandle(handle: Awaited<ReturnType<typeof open>>, info: FileInfo): Promise<void> {
+    if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) await handle.chown(info.uid, info.gid)
+    await handle.chmod(info.mode ?? 0o644)
+    if (info.mtime !== undefined) await handle.utimes(new Date(info.atime ?? info.mtime), new Date(info.mtime))
+  }
+
+  /** Renames over the target; a directory in the way is an error, never silently removed. */
+  async #replace(temp: string, full: string): Promise<void> {
+    try {
+      await rename(temp, full)
+    } catch (error) {
+      await unlink(temp).catch(() => {})
+      if ((error as NodeJS.ErrnoException).code === 'EISDIR' || (error as NodeJS.ErrnoException).code === 'ENOTEMPTY') {
+        throw new PlakarError(`cannot restore ${full}: a directory exists there`)
+      }
+      throw error
+    }
+  }
+
+  async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', info?: FileInfo): Promise<void> {
+    const full = this.#resolve(path)
+    await this.#checkParents(full)
+    const temp = join(dirname(full), `.${randomBytes(6).toString('hex')}.plakar-tmp`)
+    if (kind === 'hardlink') {
+      const source = this.#resolve(target)
+      await this.#checkParents(source)
+      const stats = await lstat(source)
+      if (!stats.isFile()) throw new PlakarError(`refused hard link ${path}: its target is not a restored file`)
+      await link(source, temp)
+    } else {
+      await symlink(target, temp)
+      if (info) {
+        if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) await lchown(temp, info.uid, info.gid).catch(() => {})
+        if (info.mtime !== undefined) await lutimes(temp, new Date(info.atime ?? info.mtime), new Date(info.mtime)).catch(() => {})
+      }
+    }
+    await this.#replace(temp, full)
+  }
+
+  async setMetadata(path: string, info: FileInfo): Promise<void> {
+    const full = this.#resolve(path)
+    const stats = await lstat(full)
+    if (stats.isSymbolicLink()) return
+    if (this.#created.has(full) || !stats.isDirectory()) {
+      if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) await chown(full, info.uid, info.gid)
+      if (info.mode !== undefined) await chmod(full, info.mode)
+      else if (stats.isDirectory()) await chmod(full, 0o755)
+      this.#created.delete(full)
+    }
+    if (info.mtime !== undefined) await utimes(full, new Date(info.atime ?? info.mtime), new Date(info.mtime))
+  }
+
+  async close(): Promise<void> {}
+}
+
+export default async function createExporter(context: ConnectorContext): Promise<Exporter> {
+  const root = fsPath(context.location)
+  const created = (await mkdir(root, {recursive: true, mode: 0o700})) !== undefined
+  const stats = await lstat(root)
+  if (!stats.isDirectory()) throw new PlakarError(`cannot restore into ${root}: it is not a directory`)
+  return new FsExporter(root, created)
+}

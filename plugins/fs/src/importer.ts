@@ -1,0 +1,114 @@
+import {createReadStream, type Stats} from 'node:fs'
+import {lstat, opendir, readlink} from 'node:fs/promises'
+import {hostname} from 'node:os'
+import {join} from 'node:path'
+import {PlakarError, type ConnectorContext, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/core'
+import {fileInfo} from './file-info.js'
+import {fsPath} from './location.js'
+
+/** stat calls in flight while listing a directory: overlaps the latency of small files. */
+const STAT_BATCH = 64
+
+/**
+ * The local filesystem as a data source. Directories are streamed (opendir), never read whole,
+ * and records come out in discovery order: the engine sorts them on disk.
+ */
+export class FsImporter implements Importer {
+  readonly type = 'fs'
+  readonly origin = hostname()
+  readonly root: string
+  readonly local = true
+
+  constructor(root: string) {
+    this.root = root
+  }
+
+  async *scan(options: ScanOptions): AsyncGenerator<ImportRecord | ScanError> {
+    let rootStats
+    try {
+      rootStats = await lstat(this.root)
+    } catch (error) {
+      yield {path: this.root, error: describe(error)}
+      return
+    }
+    yield await this.#record(this.root, rootStats)
+    if (!rootStats.isDirectory()) return
+    const pending = [this.root]
+    while (pending.length > 0) {
+      options.signal.throwIfAborted()
+      const dir = pending.pop()!
+      let handle
+      try {
+        handle = await opendir(dir, {bufferSize: 256})
+      } catch (error) {
+        yield {path: dir, error: describe(error)}
+        continue
+      }
+      let batch: string[] = []
+      const flush = async function* (this: FsImporter): AsyncGenerator<ImportRecord | ScanError> {
+        const stats = await Promise.allSettled(batch.map((p) => lstat(p)))
+        for (let i = 0; i < batch.length; i++) {
+          const path = batch[i]
+          const s = stats[i]
+          if (s.status === 'rejected') {
+            yield {path, error: describe(s.reason)}
+            continue
+          }
+          const isDir = s.value.isDirectory()
+          if (options.skip?.(path, isDir)) continue
+          if (isDir) pending.push(path)
+          yield await this.#record(path, s.value)
+        }
+        batch = []
+      }
+      try {
+        for await (const dirent of handle) {
+          batch.push(join(dir, dirent.name))
+          if (batch.length >= STAT_BATCH) yield* flush.call(this)
+        }
+      } catch (error) {
+        yield {path: dir, error: describe(error)}
+      }
+      yield* flush.call(this)
+    }
+  }
+
+  async #record(path: string, stats: Stats): Promise<ImportRecord | ScanError> {
+    const info = fileInfo(stats)
+    const record: ImportRecord = {path, info}
+    if (info.type === 'symlink') {
+      try {
+        record.target = await readlink(path)
+      } catch (error) {
+        return {path, error: describe(error)}
+      }
+    } else if (info.type === 'file') {
+      record.open = () =>
+        new Promise((resolve, reject) => {
+          const stream = createReadStream(path, {highWaterMark: 1024 * 1024})
+          stream.once('open', () => resolve(stream))
+          stream.once('error', reject)
+        })
+    }
+    return record
+  }
+
+  async close(): Promise<void> {}
+}
+
+function describe(error: unknown): string {
+  const e = error as NodeJS.ErrnoException
+  if (e.code === 'EACCES' || e.code === 'EPERM') return 'permission denied'
+  if (e.code === 'ENOENT') return 'no such file or directory'
+  return e.message
+}
+
+export default async function createImporter(context: ConnectorContext): Promise<Importer> {
+  const root = fsPath(context.location)
+  try {
+    await lstat(root)
+  } catch (error) {
+    throw new PlakarError(`cannot back up ${root}: ${describe(error)}`)
+  }
+  return new FsImporter(root)
+}

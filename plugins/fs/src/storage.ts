@@ -1,0 +1,150 @@
+import {randomBytes} from 'node:crypto'
+import {constants} from 'node:fs'
+import {mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:fs/promises'
+import {join} from 'node:path'
+import {Readable} from 'node:stream'
+import {
+  ObjectNotFoundError,
+  PlakarError,
+  type ConnectorContext,
+  type Id,
+  type Kind,
+  type Range,
+  type Storage,
+  type StorageCapabilities,
+} from '@plakar/core'
+import {fsPath} from './location.js'
+import {writeFully} from './write.js'
+
+const DIRS: Record<Kind, string> = {packfile: 'packfiles', state: 'states', lock: 'locks'}
+const ID = /^[0-9a-f]{16,128}$/
+
+/**
+ * A repository in a local directory:
+ *   CONFIG, packfiles/<first two hex digits>/<id>, states/<id>, locks/<id>
+ * Writes go to a temporary file in the destination directory, are fsynced, then renamed into
+ * place: a reader sees a whole object or none, and a crash leaves only a temporary file behind.
+ */
+export class FsStorage implements Storage {
+  readonly location: string
+  readonly localPath: string
+
+  constructor(root: string) {
+    this.location = root
+    this.localPath = root
+  }
+
+  #path(kind: Kind, id: Id): string {
+    if (!ID.test(id)) throw new PlakarError(`invalid object id "${id}"`)
+    return kind === 'packfile' ? join(this.localPath, DIRS[kind], id.slice(0, 2), id) : join(this.localPath, DIRS[kind], id)
+  }
+
+  async create(config: Uint8Array): Promise<void> {
+    await mkdir(this.localPath, {recursive: true, mode: 0o700})
+    const existing = await readdir(this.localPath)
+    if (existing.includes('CONFIG')) throw new PlakarError(`a repository already exists at ${this.localPath}`)
+    if (existing.length > 0) throw new PlakarError(`cannot create a repository in ${this.localPath}: the directory is not empty`)
+    for (const dir of Object.values(DIRS)) await mkdir(join(this.localPath, dir), {mode: 0o700})
+    await this.#write(join(this.localPath, 'CONFIG'), [config])
+  }
+
+  async open(): Promise<Uint8Array> {
+    try {
+      return await readFile(join(this.localPath, 'CONFIG'))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
+        throw new ObjectNotFoundError(`no repository at ${this.localPath}`)
+      }
+      throw error
+    }
+  }
+
+  async *list(kind: Kind): AsyncGenerator<Id> {
+    const base = join(this.localPath, DIRS[kind])
+    const names = await readdir(base).catch((error) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [] as string[]
+      throw error
+    })
+    if (kind !== 'packfile') {
+      for (const name of names) if (ID.test(name)) yield name
+      return
+    }
+    for (const sub of names) {
+      if (!/^[0-9a-f]{2}$/.test(sub)) continue
+      for (const name of await readdir(join(base, sub)).catch(() => [] as string[])) if (ID.test(name)) yield name
+    }
+  }
+
+  async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
+    const path = this.#path(kind, id)
+    if (kind === 'packfile') await mkdir(join(this.localPath, DIRS[kind], id.slice(0, 2)), {recursive: true, mode: 0o700})
+    await this.#write(path, data, size)
+  }
+
+  async #write(path: string, data: Readable | Uint8Array[], size?: number): Promise<void> {
+    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
+    try {
+      let written = 0
+      for await (const part of data as AsyncIterable<Uint8Array>) {
+        await writeFully(handle, part)
+        written += part.length
+      }
+      if (size !== undefined && written !== size) throw new PlakarError(`short write: expected ${size} bytes, got ${written}`)
+      await handle.sync()
+    } catch (error) {
+      await handle.close().catch(() => {})
+      await unlink(temp).catch(() => {})
+      throw error
+    }
+    await handle.close()
+    await rename(temp, path)
+  }
+
+  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+    const path = this.#path(kind, id)
+    let handle
+    try {
+      handle = await open(path, 'r')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(`${kind} ${id} not found`)
+      throw error
+    }
+    if (!range) return handle.createReadStream({highWaterMark: 1024 * 1024})
+    const {size} = await handle.stat()
+    if (range.offset < 0 || range.length < 0 || range.offset + range.length > size) {
+      await handle.close()
+      throw new PlakarError(`range ${range.offset}+${range.length} is outside ${kind} ${id} (${size} bytes)`)
+    }
+    if (range.length === 0) {
+      await handle.close()
+      return Readable.from([])
+    }
+    return handle.createReadStream({start: range.offset, end: range.offset + range.length - 1, highWaterMark: 1024 * 1024})
+  }
+
+  async stat(kind: Kind, id: Id): Promise<{size: number}> {
+    try {
+      return {size: (await stat(this.#path(kind, id))).size}
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(`${kind} ${id} not found`)
+      throw error
+    }
+  }
+
+  async delete(kind: Kind, id: Id): Promise<void> {
+    await unlink(this.#path(kind, id)).catch((error) => {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    })
+  }
+
+  capabilities(): StorageCapabilities {
+    return {read: true, write: true, delete: true}
+  }
+
+  async close(): Promise<void> {}
+}
+
+export default async function createStorage(context: ConnectorContext): Promise<Storage> {
+  return new FsStorage(fsPath(context.location))
+}
