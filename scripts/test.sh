@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules/@oclif/core ] || npm ci --no-audit --no-fund
+bash scripts/install-debian-packages.sh
 npm run build
 npx vitest run "$@"

@@ -1,0 +1,7 @@
+import type {TestService} from './service.js'
+
+/**
+ * Every service the suite starts. Add a service by writing test/support/services/<name>.ts and
+ * listing it here; its Debian packages go in scripts/debian-packages.txt.
+ */
+export const services: TestService[] = []
