@@ -15,3 +15,4 @@ export {
   UsageError,
 } from './errors.js'
 export {readAll} from './util/streams.js'
+export {isTransientNetworkError, withRetry, type RetryOptions} from './util/retry.js'
