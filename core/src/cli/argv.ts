@@ -1,7 +1,8 @@
 /**
- * `plakar [global flags] [at <location>] <command> [flags] [args]`: oclif wants the command
- * first, so global flags written before it and the `at` clause move behind the command's own
- * arguments (before a "--" terminator, if any), `at X` becoming the hidden flag `--at X`.
+ * `plakar [global flags] [at <location> [-o key=value…]] <command> [flags] [args]`: oclif wants
+ * the command first, so global flags written before it and the `at` clause move behind the
+ * command's own arguments (before a "--" terminator, if any): `at X` becomes the hidden flag
+ * `--at X` and each `-o k=v` right after it `--at-option k=v`.
  */
 const GLOBAL_WITH_VALUE = new Set(['--config-dir', '--cache-dir', '--keyfile', '--concurrency'])
 const GLOBAL_BOOLEAN = new Set(['--json', '--quiet', '-q', '--debug'])
@@ -19,13 +20,21 @@ export function normalizeArgv(argv: string[]): string[] {
       else moved.push(arg)
     } else break
   }
+  const at: string[] = []
   if (argv[i] === 'at' && i + 1 < argv.length) {
-    moved.push('--at', argv[i + 1])
+    at.push('--at', argv[i + 1])
     i += 2
+    // Connector options of the repository location: "at s3://… -o region=x -o use_tls=false".
+    while (i < argv.length && (argv[i] === '-o' || argv[i].startsWith('-o='))) {
+      if (argv[i] === '-o' && i + 1 < argv.length) at.push('--at-option', argv[(i += 2) - 1])
+      else if (argv[i].startsWith('-o=')) at.push('--at-option', argv[i++].slice(3))
+      else break
+    }
   }
   const rest = argv.slice(i)
+  if (rest.length === 0) return moved
+  moved.push(...at)
   if (moved.length === 0) return rest
-  if (rest.length === 0) return moved.filter((a) => a !== '--at')
   const terminator = rest.indexOf('--')
   return terminator < 0 ? [...rest, ...moved] : [...rest.slice(0, terminator), ...moved, ...rest.slice(terminator)]
 }

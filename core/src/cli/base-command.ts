@@ -26,6 +26,7 @@ export abstract class PlakarCommand extends Command {
     keyfile: Flags.string({description: 'read the passphrase from this file', helpGroup: 'GLOBAL'}),
     concurrency: Flags.integer({description: 'parallel operations', min: 1, max: 256, helpGroup: 'GLOBAL'}),
     at: Flags.string({hidden: true, description: 'repository location (written "plakar at LOCATION command")'}),
+    'at-option': Flags.string({hidden: true, multiple: true, description: 'repository connector option (written "plakar at LOCATION -o key=value command")'}),
   }
 
   protected settings!: Settings
@@ -37,7 +38,7 @@ export abstract class PlakarCommand extends Command {
 
   override async init(): Promise<void> {
     await super.init()
-    const {flags} = await this.parse(this.ctor)
+    const {flags} = await this.parse(commandInput(this.ctor))
     this.settings = resolveSettings(flags as Interfaces.InferredFlags<typeof PlakarCommand.baseFlags>)
     this.services = createContainer(this.settings, () =>
       [...this.config.plugins.values()].map((p) => ({name: p.name, version: p.version, root: p.root, pjson: p.pjson as {plakar?: unknown}})),
@@ -68,7 +69,7 @@ export abstract class PlakarCommand extends Command {
     const message = describeError(error)
     if (this.settings?.json) process.stderr.write(`${JSON.stringify({error: message, exitCode: code})}\n`)
     else process.stderr.write(`plakar: ${message}\n`)
-    if (this.settings?.debug && error.stack) process.stderr.write(`${error.stack}\n`)
+    if ((this.settings?.debug ?? process.env.PLAKAR_DEBUG === '1') && error.stack) process.stderr.write(`${error.stack}\n`)
     process.exitCode = code
   }
 
@@ -78,20 +79,26 @@ export abstract class PlakarCommand extends Command {
 
   /** The storage at the repository location (`at`, $PLAKAR_REPOSITORY, ~/.plakar). */
   protected async openStorage(location = this.settings.repository): Promise<Storage> {
-    const storage = await this.resolver.storage(location)
+    const storage = await this.resolver.storage(location, this.settings.repositoryOptions)
     this.onExit(() => storage.close())
     return storage
   }
 
+  /** The passphrase of the repository: a store's passphrase_cmd, then --keyfile, env, prompt. */
+  protected async passphrase(options: {confirm?: boolean} = {}): Promise<Buffer> {
+    const {core} = this.resolver.resolve('storage', this.settings.repository, this.settings.repositoryOptions)
+    return readPassphrase({keyfile: this.settings.keyfile, command: core.passphrase_cmd, confirm: options.confirm})
+  }
+
   protected async openRepository(location = this.settings.repository): Promise<Repository> {
-    const storage = await this.resolver.storage(location)
+    const storage = await this.resolver.storage(location, this.settings.repositoryOptions)
     let repo: Repository
     try {
       repo = await Repository.open(storage, {
         cacheDir: this.settings.cacheDir,
         logger: this.logger,
         concurrency: this.settings.concurrency,
-        passphrase: () => readPassphrase({keyfile: this.settings.keyfile}),
+        passphrase: () => this.passphrase(),
       })
     } catch (error) {
       await storage.close().catch(() => {})
@@ -134,4 +141,12 @@ function parseErrorCode(error: {oclif?: {exit?: number}; name?: string; construc
   const name = error.constructor?.name ?? ''
   if (/Flag|Arg|Parse|Validation|Option/.test(name) || error.oclif?.exit === 2) return ExitCode.USAGE
   return ExitCode.ERROR
+}
+
+/**
+ * A command class's parser input, read through the prototype chain: oclif spreads the class
+ * (`{...options}`), which keeps only own properties and so drops statics a subclass inherits.
+ */
+export function commandInput<T extends typeof Command>(ctor: T): T {
+  return {flags: ctor.flags, baseFlags: ctor.baseFlags, args: ctor.args, strict: ctor.strict, enableJsonFlag: ctor.enableJsonFlag} as unknown as T
 }

@@ -3,6 +3,7 @@
 import 'reflect-metadata'
 import {container, instanceCachingFactory, type DependencyContainer} from 'tsyringe'
 import {ConnectorRegistry, type PluginDescriptor} from '../connectors/registry.js'
+import {NamedConfigs} from '../connectors/named-configs.js'
 import {ConnectorResolver} from '../connectors/resolver.js'
 import type {Logger} from '../interfaces/connector.js'
 import {stderrLogger} from './output.js'
@@ -15,6 +16,7 @@ export const TOKENS = {
   Plugins: Symbol.for('plakar.Plugins'),
   Registry: Symbol.for('plakar.ConnectorRegistry'),
   Resolver: Symbol.for('plakar.ConnectorResolver'),
+  NamedConfigs: Symbol.for('plakar.NamedConfigs'),
 } as const
 
 /**
@@ -25,6 +27,7 @@ export function createContainer(settings: Settings, plugins: () => PluginDescrip
   const c = container.createChildContainer()
   c.register(TOKENS.Settings, {useValue: settings})
   c.register(TOKENS.Logger, {useValue: stderrLogger(settings)})
+  c.register(TOKENS.NamedConfigs, {useFactory: instanceCachingFactory(() => new NamedConfigs(settings.configDir))})
   c.register(TOKENS.Plugins, {useFactory: instanceCachingFactory(() => plugins())})
   c.register(TOKENS.Registry, {
     useFactory: instanceCachingFactory((dc) => {
@@ -40,6 +43,7 @@ export function createContainer(settings: Settings, plugins: () => PluginDescrip
         new ConnectorResolver(dc.resolve(TOKENS.Registry), {
           cacheDir: dc.resolve<Settings>(TOKENS.Settings).cacheDir,
           logger: dc.resolve(TOKENS.Logger),
+          named: dc.resolve(TOKENS.NamedConfigs),
         }),
     ),
   })

@@ -2,11 +2,13 @@ import {readFileSync} from 'node:fs'
 import {AuthError, UsageError} from '../errors.js'
 
 /**
- * Where a passphrase comes from, in order: --keyfile, $PLAKAR_PASSPHRASE, a hidden prompt on a
- * terminal. It is never taken from the command line, so it never shows in `ps`.
+ * Where a passphrase comes from, in order: a store's passphrase_cmd, --keyfile,
+ * $PLAKAR_PASSPHRASE, a hidden prompt on a terminal. It is never taken from the command line,
+ * so it never shows in `ps`.
  */
-export async function readPassphrase(options: {keyfile?: string; confirm?: boolean; env?: NodeJS.ProcessEnv}): Promise<Buffer> {
+export async function readPassphrase(options: {keyfile?: string; command?: string; confirm?: boolean; env?: NodeJS.ProcessEnv}): Promise<Buffer> {
   const env = options.env ?? process.env
+  if (options.command) return passphraseFromCommand(options.command)
   if (options.keyfile) {
     let text: Buffer
     try {
@@ -34,4 +36,14 @@ export async function readPassphrase(options: {keyfile?: string; confirm?: boole
     if (again !== first) throw new UsageError('the passphrases do not match')
   }
   return Buffer.from(first, 'utf8')
+}
+
+/** Runs a store's passphrase_cmd through the shell (execa) and takes its first output line. */
+async function passphraseFromCommand(command: string): Promise<Buffer> {
+  const {execaCommand} = await import('execa')
+  const result = await execaCommand(command, {shell: true, reject: false, stdin: 'inherit', stderr: 'inherit', stripFinalNewline: true})
+  if (result.exitCode !== 0) throw new AuthError(`passphrase_cmd failed with exit code ${result.exitCode}`)
+  const line = String(result.stdout).split('\n')[0]
+  if (!line) throw new AuthError('passphrase_cmd printed nothing')
+  return Buffer.from(line, 'utf8')
 }

@@ -1,13 +1,22 @@
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {expandPath} from '../connectors/location.js'
+import {NamedConfigs} from '../connectors/named-configs.js'
+import {parseOptions} from '../connectors/resolver.js'
+
+function defaultStore(configDir: string): string | undefined {
+  const name = new NamedConfigs(expandPath(configDir)).defaultStore()
+  return name === undefined ? undefined : `@${name}`
+}
 
 /** Where plakar keeps its configuration and caches, and which repository it talks to. */
 export interface Settings {
   configDir: string
   cacheDir: string
-  /** The repository location: `at`, then $PLAKAR_REPOSITORY, then ~/.plakar. */
+  /** The repository location: `at`, then $PLAKAR_REPOSITORY, then the default store, then ~/.plakar. */
   repository: string
+  /** Connector options given with `at LOCATION -o key=value`. */
+  repositoryOptions: Record<string, string>
   keyfile?: string
   concurrency: number
   json: boolean
@@ -17,6 +26,7 @@ export interface Settings {
 
 export interface GlobalFlags {
   at?: string
+  'at-option'?: string[]
   'config-dir'?: string
   'cache-dir'?: string
   keyfile?: string
@@ -33,7 +43,8 @@ export function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   return {
     configDir: expandPath(configDir),
     cacheDir: expandPath(cacheDir),
-    repository: flags.at ?? env.PLAKAR_REPOSITORY ?? join(home, '.plakar'),
+    repository: flags.at ?? env.PLAKAR_REPOSITORY ?? defaultStore(configDir) ?? join(home, '.plakar'),
+    repositoryOptions: parseOptions(flags['at-option'] ?? []),
     keyfile: flags.keyfile ?? env.PLAKAR_KEYFILE,
     concurrency: flags.concurrency ?? 8,
     json: !!flags.json,

@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
-import {readPassphrase} from '../cli/passphrase.js'
 import {UsageError} from '../errors.js'
 import {DEFAULT_CHUNKING, DEFAULT_COMPRESSION} from '../format/config.js'
 import {Repository} from '../repository/repository.js'
@@ -24,7 +23,7 @@ export default class Create extends PlakarCommand {
       chunking = {algorithm: 'fastcdc', min: parts[0], avg: parts[1], max: parts[2]}
     }
     const storage = await this.openStorage()
-    const passphrase = flags.plaintext ? undefined : await readPassphrase({keyfile: this.settings.keyfile, confirm: true})
+    const passphrase = flags.plaintext ? undefined : await this.passphrase({confirm: true})
     const config = await Repository.create(storage, {
       passphrase,
       chunking,

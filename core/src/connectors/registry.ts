@@ -20,6 +20,8 @@ export interface Connector {
   plugin: {name: string; version: string}
   description?: string
   validate: ConfigValidator
+  /** Option names that hold secrets (schema `writeOnly: true` or `x-secret: true`): masked on display. */
+  secrets: string[]
   /** Imports the connector's module (lazily: heavy SDKs load only when used). */
   load<T>(): Promise<(context: ConnectorContext) => Promise<T>>
 }
@@ -94,6 +96,7 @@ export class ConnectorRegistry {
       plugin: {name: plugin.name, version: plugin.version},
       description: decl.description,
       validate,
+      secrets: secretKeys(schema),
       async load<T>() {
         let mod: {default?: unknown}
         try {
@@ -133,4 +136,12 @@ export class ConnectorRegistry {
     }
     return connector
   }
+}
+
+const SECRET_NAME = /password|secret|passphrase|token|credential/i
+
+function secretKeys(schema: {properties?: Record<string, {writeOnly?: boolean; 'x-secret'?: boolean}>}): string[] {
+  return Object.entries(schema.properties ?? {})
+    .filter(([name, prop]) => prop?.writeOnly === true || prop?.['x-secret'] === true || SECRET_NAME.test(name))
+    .map(([name]) => name)
 }

@@ -4,12 +4,26 @@ import type {Importer} from '../interfaces/importer.js'
 import type {Storage} from '../interfaces/storage.js'
 import {UsageError} from '../errors.js'
 import {parseLocation, redactLocation} from './location.js'
-import type {ConnectorRegistry} from './registry.js'
+import {CORE_OPTIONS, namedReference, type NamedConfigs, type NamedKind} from './named-configs.js'
+import type {Connector, ConnectorRegistry} from './registry.js'
 
 export interface ResolverOptions {
   cacheDir: string
   logger: Logger
+  named: NamedConfigs
 }
+
+/** A location resolved to its connector, validated configuration and core-level options. */
+export interface ResolvedLocation {
+  location: string
+  scheme: string
+  connector: Connector
+  config: Record<string, unknown>
+  /** Options the core handles itself (a store's passphrase_cmd). */
+  core: Record<string, string>
+}
+
+const NAMED_KIND: Record<ConnectorKind, NamedKind> = {storage: 'store', importer: 'source', exporter: 'destination'}
 
 /** Parses "key=value" options; a key given twice keeps the last value. */
 export function parseOptions(pairs: string[]): Record<string, string> {
@@ -35,10 +49,34 @@ export class ConnectorResolver {
     this.#options = options
   }
 
-  async #make<T>(kind: ConnectorKind, raw: string, options: Record<string, unknown>): Promise<T> {
-    const {scheme, location} = parseLocation(raw)
+  /**
+   * "@name" takes the location and options of a named configuration (options given here win);
+   * then the scheme picks the connector and its schema checks the options, all problems at once.
+   */
+  resolve(kind: ConnectorKind, raw: string, options: Record<string, unknown> = {}): ResolvedLocation {
+    let target = raw
+    let merged: Record<string, unknown> = options
+    const name = namedReference(raw)
+    const namedKind = NAMED_KIND[kind]
+    if (name !== undefined) {
+      const named = this.#options.named.get(namedKind, name)
+      target = named.location
+      merged = {...named.options, ...options}
+    }
+    const core: Record<string, string> = {}
+    const forConnector: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(merged)) {
+      if (CORE_OPTIONS[namedKind].includes(key)) core[key] = String(value)
+      else forConnector[key] = value
+    }
+    const {scheme, location} = parseLocation(target)
     const connector = this.#registry.find(kind, scheme)
-    const config = connector.validate(options, `${kind} ${redactLocation(raw)}`)
+    const config = connector.validate(forConnector, `${kind} ${name !== undefined ? `@${name}` : redactLocation(target)}`)
+    return {location, scheme, connector, config, core}
+  }
+
+  async #make<T>(kind: ConnectorKind, raw: string, options: Record<string, unknown>): Promise<T> {
+    const {location, scheme, connector, config} = this.resolve(kind, raw, options)
     const factory = await connector.load<T>()
     return factory({location, scheme, config, logger: this.#options.logger, cacheDir: this.#options.cacheDir})
   }
