@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {chmod, chown, lchown, link, lstat, lutimes, mkdir, open, rename, symlink, unlink, utimes} from 'node:fs/promises'
-import {dirname, join, relative, sep} from 'node:path'
+import {dirname, isAbsolute, join, relative, sep} from 'node:path'
 import type {Readable} from 'node:stream'
 import {PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/core'
 import {fsPath} from './location.js'
@@ -33,7 +33,8 @@ export class FsExporter implements Exporter {
     if (parts.some((p) => p === '.' || p === '..')) throw new PlakarError(`refused path ${path}: it would leave the restore target`)
     const full = join(this.root, ...parts)
     const rel = relative(this.root, full)
-    if (rel.startsWith('..') || rel.startsWith(sep)) throw new PlakarError(`refused path ${path}: it would leave the restore target`)
+    // ".." itself or a "../" prefix leaves the root; a name such as "..foo" does not.
+    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new PlakarError(`refused path ${path}: it would leave the restore target`)
     return full
   }
 
@@ -93,7 +94,7 @@ export class FsExporter implements Exporter {
   async #applyToHandle(handle: Awaited<ReturnType<typeof open>>, info: FileInfo): Promise<void> {
     if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) await handle.chown(info.uid, info.gid)
     await handle.chmod(info.mode ?? 0o644)
-    if (info.mtime !== undefined) await handle.utimes(new Date(info.atime ?? info.mtime), new Date(info.mtime))
+    if (info.mtime !== undefined) await handle.utimes(...times(info.mtime, info.atime))
   }
 
   /** Renames over the target; a directory in the way is an error, never silently removed. */
@@ -123,7 +124,7 @@ export class FsExporter implements Exporter {
       await symlink(target, temp)
       if (info) {
         if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) await lchown(temp, info.uid, info.gid).catch(() => {})
-        if (info.mtime !== undefined) await lutimes(temp, new Date(info.atime ?? info.mtime), new Date(info.mtime)).catch(() => {})
+        if (info.mtime !== undefined) await lutimes(temp, ...times(info.mtime, info.atime)).catch(() => {})
       }
     }
     await this.#replace(temp, full)
@@ -139,10 +140,18 @@ export class FsExporter implements Exporter {
       else if (stats.isDirectory()) await chmod(full, 0o755)
       this.#created.delete(full)
     }
-    if (info.mtime !== undefined) await utimes(full, new Date(info.atime ?? info.mtime), new Date(info.mtime))
+    if (info.mtime !== undefined) await utimes(full, ...times(info.mtime, info.atime))
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * [atime, mtime] in seconds as numbers: a Date would truncate to the millisecond, while the
+ * snapshot keeps sub-millisecond mtimes (float milliseconds).
+ */
+function times(mtime: number, atime?: number): [number, number] {
+  return [(atime ?? mtime) / 1000, mtime / 1000]
 }
 
 export default async function createExporter(context: ConnectorContext): Promise<Exporter> {
