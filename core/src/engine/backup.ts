@@ -20,6 +20,8 @@ export interface BackupProgress {
   errors: number
   /** Bytes of file content processed, read or found unchanged. */
   bytes: number
+  /** Bytes of file content actually read from the source (unchanged files are not). */
+  readBytes: number
   /** Totals from the counting scan, when one runs. */
   totalFiles?: number
   totalBytes?: number
@@ -90,7 +92,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
   const lock = options.dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host, pid: process.pid, user})
   const writer = new RepositoryWriter(repo, {host, dryRun: options.dryRun})
   const staging = new Staging(options.tmpDir ?? tmpdir())
-  const progress: BackupProgress = {files: 0, directories: 0, errors: 0, bytes: 0, addedBytes: 0}
+  const progress: BackupProgress = {files: 0, directories: 0, errors: 0, bytes: 0, readBytes: 0, addedBytes: 0}
   const report = () => {
     progress.addedBytes = writer.stats.addedBytes
     options.onProgress?.(progress)
@@ -145,7 +147,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
       command: options.command ?? [],
       trees: {vfs: trees.vfs, names: trees.names, types: trees.types},
       summary: trees.summary,
-      stats: {durationMs: 0, readBytes: progress.bytes, addedBytes: 0, addedBlobs: 0},
+      stats: {durationMs: 0, readBytes: progress.readBytes, addedBytes: 0, addedBlobs: 0},
       ...(parent ? {parent: parent.header.id} : {}),
     }
     // The header's own blob is counted in the stats it carries only approximately: it cannot
@@ -235,6 +237,7 @@ async function fileEntry(
     contentMac.update(mac)
     size += chunk.length
     progress.bytes += chunk.length
+    progress.readBytes += chunk.length
   }
   try {
     for await (const data of stream) {
