@@ -35,7 +35,8 @@ export class Chunker {
   readonly #maskS: number
   readonly #maskL: number
   readonly #gear: Uint32Array
-  readonly #buf: Buffer
+  /** Grows on demand up to `max`: most files are far smaller than the largest chunk. */
+  #buf: Buffer
   #fill = 0
   /** Scan position inside #buf and the rolling hash there. */
   #pos = 0
@@ -49,13 +50,21 @@ export class Chunker {
     this.#maskS = spreadMask(bits + 2)
     this.#maskL = spreadMask(bits - 2)
     this.#gear = gear
-    this.#buf = Buffer.allocUnsafe(config.max)
+    this.#buf = Buffer.allocUnsafe(Math.min(config.max, 64 * 1024))
+  }
+
+  /** Forgets any buffered input, so one chunker can serve file after file. */
+  reset(): void {
+    this.#fill = 0
+    this.#pos = 0
+    this.#hash = 0
   }
 
   push(data: Uint8Array): Buffer[] {
     const out: Buffer[] = []
     let offset = 0
     while (offset < data.length) {
+      if (this.#fill === this.#buf.length && this.#buf.length < this.#max) this.#grow(data.length - offset)
       const n = Math.min(data.length - offset, this.#buf.length - this.#fill)
       this.#buf.set(data.subarray(offset, offset + n), this.#fill)
       this.#fill += n
@@ -71,6 +80,13 @@ export class Chunker {
       }
     }
     return out
+  }
+
+  #grow(wanted: number): void {
+    const size = Math.min(this.#max, Math.max(this.#buf.length * 2, this.#fill + wanted))
+    const bigger = Buffer.allocUnsafe(size)
+    this.#buf.copy(bigger, 0, 0, this.#fill)
+    this.#buf = bigger
   }
 
   end(): Buffer | null {
