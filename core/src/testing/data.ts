@@ -57,7 +57,7 @@ export function pseudoRandomStream(seed: string | number, size: number, options:
 }
 
 /** Size and SHA-256 of everything a stream yields, without keeping it. */
-export async function digestStream(stream: AsyncIterable<unknown>): Promise<{size: number; sha256: string}> {
+export async function digestStream(stream: AsyncIterable<unknown> | Iterable<unknown>): Promise<{size: number; sha256: string}> {
   const hash = createHash('sha256')
   let size = 0
   for await (const part of stream) {
