@@ -38,6 +38,13 @@ export class FsExporter implements Exporter {
     return full
   }
 
+  /** Like #resolve, for what cannot be the root: its temporary file would sit outside the root. */
+  #resolveBelowRoot(path: string): string {
+    const full = this.#resolve(path)
+    if (full === this.root) throw new PlakarError(`refused path ${path}: the restore target itself is a directory`)
+    return full
+  }
+
   /** Verifies every ancestor of `full` inside the root is a real directory, not a symlink. */
   async #checkParents(full: string): Promise<void> {
     const chain: string[] = []
@@ -74,7 +81,7 @@ export class FsExporter implements Exporter {
   }
 
   async storeFile(path: string, data: Readable, info: FileInfo): Promise<void> {
-    const full = this.#resolve(path)
+    const full = this.#resolveBelowRoot(path)
     await this.#checkParents(full)
     const temp = join(dirname(full), `.${randomBytes(6).toString('hex')}.plakar-tmp`)
     // O_EXCL|O_NOFOLLOW: a fresh file, never through a symlink planted at the temporary name.
@@ -111,7 +118,7 @@ export class FsExporter implements Exporter {
   }
 
   async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', info?: FileInfo): Promise<void> {
-    const full = this.#resolve(path)
+    const full = this.#resolveBelowRoot(path)
     await this.#checkParents(full)
     const temp = join(dirname(full), `.${randomBytes(6).toString('hex')}.plakar-tmp`)
     if (kind === 'hardlink') {
@@ -132,6 +139,8 @@ export class FsExporter implements Exporter {
 
   async setMetadata(path: string, info: FileInfo): Promise<void> {
     const full = this.#resolve(path)
+    // A symlinked parent would make chmod/utimes land on what it points to.
+    await this.#checkParents(full)
     const stats = await lstat(full)
     if (stats.isSymbolicLink()) return
     if (this.#created.has(full) || !stats.isDirectory()) {
