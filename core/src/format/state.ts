@@ -1,6 +1,6 @@
 import {IntegrityError} from '../errors.js'
 import type {KeySet} from '../crypto/keys.js'
-import {EnvelopeType, openEnvelope, sealEnvelope} from './codec.js'
+import {checkHeader, EnvelopeType, openEnvelope, sealEnvelope} from './codec.js'
 import type {PackKind} from './packfile.js'
 
 /**
@@ -50,6 +50,9 @@ export function sealState(keys: KeySet, delta: StateDelta): {id: string; bytes: 
 }
 
 export function openState(keys: KeySet, id: string, bytes: Buffer): StateDelta {
+  // The version first: a newer plakar's state must be refused as such (exit 78), not reported
+  // as corrupted because this reader cannot tell how a newer format derives ids.
+  checkHeader(bytes, EnvelopeType.STATE, STATE_VERSION, `state ${id.slice(0, 16)}`)
   if (keys.objectMac.digest(bytes).toString('hex') !== id) {
     throw new IntegrityError(`state ${id.slice(0, 16)} does not match its id: it is truncated or corrupted`)
   }
