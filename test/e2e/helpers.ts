@@ -16,9 +16,17 @@ export interface Env {
 /** A scratch directory, an isolated plakar and the path of a repository (not yet created). */
 export function setup(prefix = 'plakar-e2e-'): Env {
   const s = scratch(prefix)
-  const plakar = new Plakar(s.dir)
+  const plakar = userPlakar(s.dir)
   const repo = join(s.dir, 'repo')
   return {s, plakar, repo, at: (...args: string[]) => ['at', repo, ...args]}
+}
+
+/**
+ * An isolated plakar that sees the environment a user has, not vitest's: vitest sets
+ * NODE_ENV=test, which makes oclif print development-only warnings.
+ */
+export function userPlakar(home: string, env: Record<string, string> = {}): Plakar {
+  return new Plakar(home, {NODE_ENV: undefined as unknown as string, ...env})
 }
 
 export interface BackupJson {
@@ -68,4 +76,19 @@ export function expectOneLineError(r: Result, code: number, pattern?: RegExp): v
   expect(stderr, context).not.toMatch(/^\s+at .+\(.*:\d+:\d+\)$|^\s+at .+:\d+:\d+$/m)
   expect(stderr, context).not.toMatch(/Error:|TypeError|ReferenceError|node:internal/)
   if (pattern) expect(lines[0], context).toMatch(pattern)
+}
+
+/** Runs plakar as another (unprivileged) user, with the isolated environment of `plakar`. */
+export function runAs(plakar: Plakar, uid: number, gid: number, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return execa('node', [BIN, ...args], {
+    env: {...plakar.env, ...env},
+    extendEnv: true,
+    reject: false,
+    cwd: plakar.home,
+    uid,
+    gid,
+    timeout: 300_000,
+    encoding: 'utf8',
+    stripFinalNewline: false,
+  })
 }
