@@ -1,5 +1,6 @@
 import {BlobType} from '../format/blob-type.js'
 import {openBlob} from '../format/blob.js'
+import {openState} from '../format/state.js'
 import type {Repository} from '../repository/repository.js'
 import {mapConcurrent} from '../util/concurrency.js'
 import {readAll} from '../util/streams.js'
@@ -63,6 +64,18 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
   for (const damaged of repo.damagedStates) {
     report({kind: 'state', state: damaged.id, message: `state ${damaged.id} is damaged: ${damaged.error}`})
   }
+  // The local cache trusts the states it merged earlier: read every state again, so that damage
+  // done since (a truncated or altered state) is found by a client that has seen it before.
+  const alreadyDamaged = new Set(repo.damagedStates.map((d) => d.id))
+  const states: string[] = []
+  for await (const id of repo.storage.list('state')) if (!alreadyDamaged.has(id)) states.push(id)
+  await mapConcurrent(states, Math.max(1, Math.min(options.concurrency ?? 4, 8)), async (id) => {
+    try {
+      openState(repo.keys, id, await readAll(await repo.storage.get('state', id)))
+    } catch (error) {
+      report({kind: 'state', state: id, message: `state ${id} is damaged: ${(error as Error).message}`})
+    }
+  })
 
   const present = new Set<string>()
   for await (const id of repo.storage.list('packfile')) present.add(id)
