@@ -1,0 +1,227 @@
+import {
+  NotFoundError,
+  PlakarError,
+  type ConnectorContext,
+  type FileInfo,
+  type Importer,
+  type ImportRecord,
+  type ScanError,
+  type ScanOptions,
+} from '@plakar/core'
+import {codeOf, isAuthFailure, isMissingObject} from './errors.js'
+import {openObject} from './download.js'
+import {parseS3Location} from './location.js'
+import {decodeListedKey, decodeMetadata} from './metadata.js'
+import type {S3Config} from './options.js'
+import {errorPathOfKey, FileDirectoryConflicts, keyProblem} from './paths.js'
+import {S3Session} from './session.js'
+
+interface Listed {
+  key: string
+  size: number
+  mtime: number
+  etag?: string
+}
+
+type Pending = {listed: Listed; head: Promise<FileInfo & {rawEtag?: string}>}
+
+function unquote(etag: string | undefined): string | undefined {
+  return etag?.replace(/^"(.*)"$/, '$1')
+}
+
+/**
+ * The objects of a bucket, or of a prefix of it, as records: path `/<bucket>/<key>` (see
+ * paths.ts), size, modification time, content type, user metadata, and the ETag as the
+ * fingerprint, so that an object is read again only when one of size, mtime or ETag changed.
+ * Keys are listed in pages and their HEAD requests pipelined (content type and user metadata
+ * are not in listings); memory stays bounded whatever the object count. Keys ending in "/"
+ * ("folder" markers) become directories that carry their metadata.
+ */
+export class S3Importer implements Importer {
+  readonly type = 's3'
+  readonly origin: string
+  readonly root: string
+  readonly session: S3Session
+  readonly #prefix: string
+
+  constructor(session: S3Session) {
+    this.session = session
+    const loc = session.location
+    this.origin = `${loc.host}${loc.port ? `:${loc.port}` : ''}`
+    this.#prefix = loc.prefix
+    this.root = `/${loc.bucket}${loc.prefix ? `/${loc.prefix}` : ''}`
+  }
+
+  #path(key: string): string {
+    return `/${this.session.bucket}/${key.endsWith('/') ? key.slice(0, -1) : key}`
+  }
+
+  async *scan(options: ScanOptions): AsyncGenerator<ImportRecord | ScanError> {
+    const s = this.session
+    const listPrefix = this.#prefix ? `${this.#prefix}/` : ''
+    const window = Math.max(8, s.settings.connections * 4)
+    const queue: Pending[] = []
+    const conflicts = new FileDirectoryConflicts()
+    /** Directories of the current key, outermost first, with the skip verdict of each. */
+    const dirs: {path: string; skipped: boolean}[] = []
+    let any = false
+
+    const skippedByDirectory = (path: string): boolean => {
+      const parts = path.slice(this.root.length + 1).split('/').slice(0, -1)
+      let dir = this.root
+      for (let i = 0; i < parts.length; i++) {
+        dir = `${dir}/${parts[i]}`
+        if (dirs[i]?.path === dir) {
+          if (dirs[i].skipped) return true
+          continue
+        }
+        dirs.length = i
+        const skipped = options.skip?.(dir, true) ?? false
+        dirs.push({path: dir, skipped})
+        if (skipped) return true
+      }
+      dirs.length = parts.length
+      return false
+    }
+
+    const root: ImportRecord = {path: this.root, info: {type: 'directory', size: 0}}
+    let rootYielded = false
+    let token: string | undefined
+    do {
+      options.signal.throwIfAborted()
+      const page = await s.call(
+        `listing ${s.display}`,
+        (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: listPrefix, ContinuationToken: token, EncodingType: 'url'})),
+        {missingBucketHint: 'check the bucket name in the location'},
+      )
+      token = page.IsTruncated ? page.NextContinuationToken : undefined
+      if (!rootYielded && (page.Contents?.length ?? 0) > 0) {
+        rootYielded = true
+        yield root
+      }
+      for (const object of page.Contents ?? []) {
+        any = true
+        const key = decodeListedKey(object.Key!, page.EncodingType)
+        if (key === listPrefix) continue // the prefix's own folder marker: the root
+        const path = this.#path(key)
+        const problem = keyProblem(key)
+        if (problem) {
+          yield {path: errorPathOfKey(s.bucket, key), error: `object ${JSON.stringify(key)} not backed up: ${problem}, which a path cannot represent`}
+          continue
+        }
+        const marker = key.endsWith('/')
+        if (skippedByDirectory(path) || options.skip?.(path, marker)) continue
+        const parent = conflicts.parentFile(key)
+        if (parent !== undefined) {
+          yield {path, error: `object not backed up: object "${parent}" already stands where its parent directory would be`}
+          continue
+        }
+        if (marker && (object.Size ?? 0) > 0) {
+          yield {path, error: `object not backed up: its key ends with "/" but it holds ${object.Size} bytes`}
+          continue
+        }
+        if (!marker) conflicts.addFile(key)
+        const listed: Listed = {key, size: object.Size ?? 0, mtime: object.LastModified?.getTime() ?? 0, etag: object.ETag}
+        const head = this.#head(listed, marker)
+        head.catch(() => {}) // awaited in order below; not an unhandled rejection meanwhile
+        queue.push({listed, head})
+        while (queue.length >= window) yield await this.#record(queue.shift()!)
+      }
+      while (queue.length > 0 && !token) yield await this.#record(queue.shift()!)
+    } while (token)
+    if (!any && this.#prefix) {
+      // No "prefix/…" keys: maybe the location names one object.
+      const single = await this.#head({key: this.#prefix, size: 0, mtime: 0}, false).catch((error) => {
+        if ((error as {vanished?: boolean}).vanished) return undefined
+        throw error
+      })
+      if (single) {
+        yield this.#fileRecord(this.#prefix, single)
+        return
+      }
+    }
+    if (!rootYielded) yield root
+  }
+
+  /** Content type, user metadata and the exact version of one object. */
+  async #head(listed: Listed, marker: boolean): Promise<FileInfo & {rawEtag?: string}> {
+    const s = this.session
+    try {
+      const head = await s.call(
+        `reading the metadata of ${listed.key}`,
+        (c, sdk) => c.send(new sdk.HeadObjectCommand({Bucket: s.bucket, Key: listed.key})),
+        {passthrough: (e) => isMissingObject(e) || (isAuthFailure(e) && codeOf(e) !== 'InvalidAccessKeyId' && codeOf(e) !== 'SignatureDoesNotMatch')},
+      )
+      const info: FileInfo & {rawEtag?: string} = {
+        type: marker ? 'directory' : 'file',
+        size: marker ? 0 : (head.ContentLength ?? listed.size),
+        mtime: head.LastModified && listed.mtime === 0 ? head.LastModified.getTime() : listed.mtime,
+        metadata: decodeMetadata(head.Metadata),
+        fingerprint: unquote(head.ETag ?? listed.etag),
+        rawEtag: head.ETag ?? listed.etag,
+      }
+      if (head.ContentType) info.contentType = head.ContentType
+      // A newer version appeared since the listing: describe the one HEAD saw.
+      if (head.ETag && listed.etag && head.ETag !== listed.etag && head.LastModified) info.mtime = head.LastModified.getTime()
+      return info
+    } catch (error) {
+      if (isMissingObject(error)) throw Object.assign(new PlakarError('object vanished during the backup'), {vanished: true})
+      if (isAuthFailure(error)) throw Object.assign(new PlakarError('access denied to this object'), {vanished: true})
+      throw error
+    }
+  }
+
+  async #record(pending: Pending): Promise<ImportRecord | ScanError> {
+    const path = this.#path(pending.listed.key)
+    let info
+    try {
+      info = await pending.head
+    } catch (error) {
+      if ((error as {vanished?: boolean}).vanished) return {path, error: (error as Error).message}
+      throw error
+    }
+    if (info.type === 'directory') {
+      const {rawEtag: _, ...rest} = info
+      return {path, info: rest}
+    }
+    return this.#fileRecord(pending.listed.key, info)
+  }
+
+  #fileRecord(key: string, full: FileInfo & {rawEtag?: string}): ImportRecord {
+    const {rawEtag, ...info} = full
+    const path = key === this.#prefix ? this.root : this.#path(key)
+    return {
+      path,
+      info,
+      open: async () => {
+        const {stream} = await openObject(this.session, key, {
+          what: `reading ${path}`,
+          etag: rawEtag,
+          missing: (error) => {
+            if (isMissingObject(error)) return new PlakarError('object vanished during the backup')
+            if (codeOf(error) === 'PreconditionFailed') return new PlakarError('object changed during the backup')
+            return undefined
+          },
+        })
+        return stream
+      },
+    }
+  }
+
+  async close(): Promise<void> {
+    this.session.close()
+  }
+}
+
+export default async function createImporter(context: ConnectorContext): Promise<Importer> {
+  const session = await S3Session.open(parseS3Location(context.location), context.config as S3Config, context.logger)
+  try {
+    if (!(await session.bucketExists())) {
+      throw new NotFoundError(`bucket "${session.bucket}" does not exist at ${session.settings.endpoint}: check the bucket name in ${session.display}`)
+    }
+  } catch (error) {
+    session.close()
+    throw error
+  }
+  return new S3Importer(session)
+}

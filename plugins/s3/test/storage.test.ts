@@ -1,0 +1,19 @@
+import {testStorage} from '@plakar/core/testing'
+import {beforeAll} from 'vitest'
+import createStorage from '../src/storage.js'
+import {context, createBucket, describeS3, removePrefix, s3Location, uniqueName} from './s3.js'
+
+describeS3('s3 storage on radosgw', () => {
+  const bucket = uniqueName('plakar-storage')
+  let n = 0
+  beforeAll(() => createBucket(bucket))
+
+  // Each test gets its own prefix of one bucket: repositories under bucket/prefix.
+  testStorage('s3 (radosgw)', async () => {
+    const top = `repo-${++n}`
+    return {
+      storage: await createStorage(context(s3Location(bucket, `${top}/nested`))),
+      cleanup: () => removePrefix(bucket, `${top}/`),
+    }
+  })
+})
