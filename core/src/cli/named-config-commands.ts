@@ -9,6 +9,9 @@ import {TOKENS} from './container.js'
  * three kinds, so each command file only names its kind.
  */
 abstract class NamedConfigCommand extends PlakarCommand {
+  // `oclif manifest` collects statics up the class chain only while each class has statics of
+  // its own: without one here it stops at this class, and the manifest loses the global flags.
+  static override baseFlags = PlakarCommand.baseFlags
   protected abstract readonly kind: NamedKind
 
   protected get named(): NamedConfigs {
