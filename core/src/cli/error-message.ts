@@ -29,6 +29,8 @@ export function describeError(error: unknown): string {
 }
 
 function firstLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+  // oclif's parse errors start with a heading ("The following error occurred:") and give the
+  // actual problem ("Missing required flag to") on the next line.
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^The following errors? occurred:$/.test(l))
   return lines[0] ?? ''
 }
