@@ -1,0 +1,209 @@
+import {randomBytes} from 'node:crypto'
+import {posix} from 'node:path'
+import {Readable} from 'node:stream'
+import {
+  ObjectNotFoundError,
+  PlakarError,
+  readAll,
+  type ConnectorContext,
+  type Id,
+  type Kind,
+  type Range,
+  type Storage,
+  type StorageCapabilities,
+} from '@plakar/core'
+import {SftpConnector} from './connector.js'
+import type {SftpOpError} from './errors.js'
+import {mkdirp, readdirNames} from './fsops.js'
+import type {SftpSession} from './session.js'
+import {downloadStream, upload} from './transfer.js'
+
+const DIRS: Record<Kind, string> = {packfile: 'packfiles', state: 'states', lock: 'locks'}
+const ID = /^[0-9a-f]{16,128}$/
+/** Directories of packfiles listed at once. */
+const LIST_PARALLEL = 8
+
+const notFound = (error: unknown) => (error as SftpOpError)?.code === 'ENOENT'
+
+/**
+ * A repository in a directory of an SFTP server, with the same layout as the fs storage:
+ *   CONFIG, packfiles/<first two hex digits>/<id>, states/<id>, locks/<id>
+ * (a repository copied between a local disk and a server with rsync stays valid).
+ *
+ * A put streams to a temporary name in the destination directory, pipelining WRITE requests,
+ * fsyncs it (fsync@openssh.com) and renames it over the final name with posix-rename@openssh.com
+ * — plain SFTP rename refuses an existing target, and since the same id always has the same
+ * bytes, an existing object of the right size is kept instead. Readers never see a partial
+ * object. A lost connection is re-established and the operation retried; an upload is replayed
+ * from what it already pulled from its source.
+ */
+export class SftpStorage implements Storage {
+  readonly location: string
+  readonly #connector: SftpConnector
+  readonly #root: string
+  readonly #made = new Set<string>()
+
+  constructor(connector: SftpConnector, location: string) {
+    this.#connector = connector
+    this.location = location
+    this.#root = connector.location.path
+  }
+
+  #dir(kind: Kind, id: Id): string {
+    return kind === 'packfile' ? posix.join(this.#root, DIRS[kind], id.slice(0, 2)) : posix.join(this.#root, DIRS[kind])
+  }
+
+  #path(kind: Kind, id: Id): string {
+    if (!ID.test(id)) throw new PlakarError(`invalid object id "${id}"`)
+    if (DIRS[kind] === undefined) throw new PlakarError(`invalid object kind "${String(kind)}"`)
+    return posix.join(this.#dir(kind, id), id)
+  }
+
+  async create(config: Uint8Array): Promise<void> {
+    await this.#connector.run(async (session) => {
+      await mkdirp(session, this.#root)
+      const existing = (await readdirNames(session, this.#root)) ?? []
+      if (existing.includes('CONFIG')) throw new PlakarError(`a repository already exists at ${this.location}`)
+      if (existing.length > 0) throw new PlakarError(`cannot create a repository in ${this.location}: the directory is not empty`)
+      for (const dir of Object.values(DIRS)) await mkdirp(session, posix.join(this.#root, dir))
+    })
+    await this.#write(posix.join(this.#root, 'CONFIG'), Readable.from([Buffer.from(config)]), config.length, false)
+  }
+
+  async open(): Promise<Uint8Array> {
+    const path = posix.join(this.#root, 'CONFIG')
+    try {
+      const opened = await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}))
+      return await readAll(downloadStream(this.#connector, path, {opened, what: `${this.location}/CONFIG`}))
+    } catch (error) {
+      if (notFound(error)) throw new ObjectNotFoundError(`no repository at ${this.location}`)
+      throw error
+    }
+  }
+
+  async *list(kind: Kind): AsyncGenerator<Id> {
+    const base = posix.join(this.#root, DIRS[kind])
+    const names = (await this.#connector.run((session) => readdirNames(session, base))) ?? []
+    if (kind !== 'packfile') {
+      for (const name of names) if (ID.test(name)) yield name
+      return
+    }
+    const subdirs = names.filter((n) => /^[0-9a-f]{2}$/.test(n))
+    for (let i = 0; i < subdirs.length; i += LIST_PARALLEL) {
+      const batch = await Promise.all(
+        subdirs.slice(i, i + LIST_PARALLEL).map((sub) => this.#connector.run((session) => readdirNames(session, posix.join(base, sub)))),
+      )
+      for (const entries of batch) for (const name of entries ?? []) if (ID.test(name)) yield name
+    }
+  }
+
+  async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
+    const path = this.#path(kind, id)
+    if (!Number.isSafeInteger(size) || size < 0) throw new PlakarError(`invalid size ${size} for ${kind} ${id}`)
+    if (kind !== 'lock') {
+      // Idempotent: an object already there with its size is the same object (same id, same bytes).
+      const existing = await this.#connector.run((session) => session.stat(path)).catch((error) => {
+        if (notFound(error)) return undefined
+        throw error
+      })
+      if (existing?.size === size) {
+        data.destroy()
+        return
+      }
+    }
+    await this.#write(path, data, size, true)
+  }
+
+  /** Uploads to a temporary name next to `path`, then renames it into place. */
+  async #write(path: string, data: Readable, size: number, replace: boolean): Promise<void> {
+    const dir = posix.dirname(path)
+    const temp = posix.join(dir, `.${posix.basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+    try {
+      if (!this.#made.has(dir)) {
+        await this.#connector.run((session) => mkdirp(session, dir))
+        this.#made.add(dir)
+      }
+      await upload(this.#connector, temp, data, {size, what: temp})
+      await this.#connector.run((session, attempt) => this.#publish(session, temp, path, size, replace, attempt > 1))
+    } catch (error) {
+      data.destroy()
+      await this.#connector.run((session) => session.unlink(temp)).catch(() => {})
+      throw error
+    }
+  }
+
+  async #publish(session: SftpSession, temp: string, path: string, size: number, replace: boolean, retried: boolean): Promise<void> {
+    try {
+      if (replace && session.extensions.posixRename) await session.posixRename(temp, path)
+      else await session.rename(temp, path)
+      return
+    } catch (error) {
+      if ((error as SftpOpError).transient) throw error
+      const existing = await session.stat(path).catch(() => undefined)
+      // A retry after a rename whose reply was lost: the temporary file is already in place.
+      if (retried && notFound(error) && existing?.size === size) return
+      if (!existing) throw error
+      if (!replace) throw new PlakarError(`a repository already exists at ${this.location}`)
+      if (existing.size === size) {
+        await session.unlink(temp).catch(() => {})
+        return
+      }
+      // A damaged copy (wrong size) on a server without posix-rename: replace it, not atomically.
+      await session.unlink(path)
+      await session.rename(temp, path)
+    }
+  }
+
+  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+    const path = this.#path(kind, id)
+    let opened
+    try {
+      opened = await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}))
+    } catch (error) {
+      if (notFound(error)) throw new ObjectNotFoundError(`${kind} ${id} not found`)
+      throw error
+    }
+    const what = `${kind} ${id}`
+    if (!range) return downloadStream(this.#connector, path, {opened, what})
+    if (!(range.offset >= 0 && range.length >= 0)) throw new PlakarError(`invalid range ${range.offset}+${range.length} of ${what}`)
+    return downloadStream(this.#connector, path, {
+      opened,
+      what,
+      offset: range.offset,
+      length: range.length,
+      check: (size) => {
+        if (range.offset + range.length > size) throw new PlakarError(`range ${range.offset}+${range.length} is outside ${what} (${size} bytes)`)
+      },
+    })
+  }
+
+  async stat(kind: Kind, id: Id): Promise<{size: number}> {
+    const path = this.#path(kind, id)
+    try {
+      const stats = await this.#connector.run((session) => session.stat(path))
+      return {size: stats.size}
+    } catch (error) {
+      if (notFound(error)) throw new ObjectNotFoundError(`${kind} ${id} not found`)
+      throw error
+    }
+  }
+
+  async delete(kind: Kind, id: Id): Promise<void> {
+    const path = this.#path(kind, id)
+    await this.#connector.run((session) => session.unlink(path)).catch((error) => {
+      if (!notFound(error)) throw error
+    })
+  }
+
+  capabilities(): StorageCapabilities {
+    return {read: true, write: true, delete: true}
+  }
+
+  async close(): Promise<void> {
+    await this.#connector.close()
+  }
+}
+
+export default async function createStorage(context: ConnectorContext): Promise<Storage> {
+  return new SftpStorage(SftpConnector.fromContext(context), context.location)
+}

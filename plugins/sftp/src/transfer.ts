@@ -1,0 +1,251 @@
+import {Readable} from 'node:stream'
+import type {InputAttributes} from 'ssh2'
+import type {SftpConnector} from './connector.js'
+import {finalError, isConnectionLost, normalize, SftpOpError} from './errors.js'
+import type {SftpSession} from './session.js'
+
+/** Bytes of WRITE or READ requests in flight per transfer: keeps the link busy across round trips. */
+export const WINDOW = 4 * 1024 * 1024
+
+/** An error of the data source itself: never worth a retry of the transfer. */
+export class SourceError extends Error {
+  readonly transient = false
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), {cause})
+    this.name = 'SourceError'
+  }
+}
+
+export interface UploadOptions {
+  /** Bytes the source must deliver; more or fewer is an error. */
+  size?: number
+  /** Permission bits of the new file (default 0600). */
+  mode?: number
+  /** Applied with FSETSTAT once the data is written (mode, times, owner). */
+  attrs?: InputAttributes
+  /** Name for messages. */
+  what?: string
+}
+
+interface Piece {
+  position: number
+  data: Buffer
+  acked: boolean
+}
+
+/**
+ * Writes a stream to a new remote file (created exclusively: never through a planted symlink),
+ * WRITE requests pipelined up to {@link WINDOW} bytes, then sets its attributes and fsyncs it
+ * (fsync@openssh.com). When the connection is lost, it reconnects, reopens the file and resends
+ * only what the server had not acknowledged: it keeps no more than the window of the source in
+ * memory, whatever the file's size. Gives up after the connector's number of attempts without
+ * progress. Returns the bytes written.
+ */
+export async function upload(connector: SftpConnector, path: string, source: Readable, options: UploadOptions = {}): Promise<number> {
+  const what = options.what ?? path
+  const iterator = source[Symbol.asyncIterator]()
+  const unacked: Piece[] = []
+  let unackedBytes = 0
+  let carry: Buffer | undefined
+  let sourceDone = false
+  let position = 0
+  let created = false
+  let failures = 0
+
+  const nextChunk = async (): Promise<Buffer | undefined> => {
+    if (carry) {
+      const chunk = carry
+      carry = undefined
+      return chunk
+    }
+    if (sourceDone) return undefined
+    let next: IteratorResult<unknown>
+    try {
+      next = await iterator.next()
+    } catch (error) {
+      throw new SourceError(error)
+    }
+    if (next.done) {
+      sourceDone = true
+      return undefined
+    }
+    const v = next.value
+    return typeof v === 'string' ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array)
+  }
+
+  try {
+    return await connector.slot(async () => {
+      for (;;) {
+        let session: SftpSession | undefined
+        let handle: Buffer | undefined
+        const inflight = new Set<Promise<void>>()
+        let failure: unknown
+        let progressed = false
+        try {
+          session = await connector.session()
+          const s = session
+          const h = (handle = await s.open(path, created ? 'r+' : 'wx', {mode: options.mode ?? 0o600}))
+          created = true
+          const send = (piece: Piece) => {
+            const request: Promise<void> = s
+              .write(h, piece.data, piece.position)
+              .then(
+                () => {
+                  piece.acked = true
+                  progressed = true
+                  while (unacked.length > 0 && unacked[0].acked) unackedBytes -= unacked.shift()!.data.length
+                },
+                (error) => {
+                  failure ??= error
+                },
+              )
+              .finally(() => inflight.delete(request))
+            inflight.add(request)
+          }
+          // After a reconnection: what the server never acknowledged, again.
+          for (const piece of unacked) if (!piece.acked) send(piece)
+          for (;;) {
+            while (unackedBytes >= WINDOW && failure === undefined) await Promise.race(inflight)
+            if (failure !== undefined) throw failure
+            let chunk = await nextChunk()
+            if (chunk === undefined) break
+            if (chunk.length > s.maxWrite) {
+              carry = chunk.subarray(s.maxWrite)
+              chunk = chunk.subarray(0, s.maxWrite)
+            }
+            if (chunk.length === 0) continue
+            if (options.size !== undefined && position + chunk.length > options.size) {
+              throw new SourceError(new Error(`${what}: the data is longer than the announced ${options.size} bytes`))
+            }
+            const piece = {position, data: chunk, acked: false}
+            position += chunk.length
+            unacked.push(piece)
+            unackedBytes += chunk.length
+            send(piece)
+          }
+          await Promise.all(inflight)
+          if (failure !== undefined) throw failure
+          if (options.size !== undefined && position !== options.size) {
+            throw new SourceError(new Error(`${what}: short write, expected ${options.size} bytes, got ${position}`))
+          }
+          if (options.attrs) await s.fsetstat(h, options.attrs)
+          await s.fsync(h)
+          await s.close(h)
+          return position
+        } catch (error) {
+          await Promise.allSettled(inflight)
+          if (session && handle) session.forget(handle)
+          if (progressed) failures = 0
+          const transient = error instanceof SftpOpError ? error.transient : isConnectionLost(error) && !(error instanceof SourceError)
+          if (!transient || ++failures >= connector.attempts) {
+            throw finalError(transient && !(error instanceof SftpOpError) ? normalize(error, 'write', what) : error, connector.server, failures)
+          }
+          connector.invalidate(session, error)
+          await connector.pause(failures)
+        }
+      }
+    })
+  } finally {
+    if (!sourceDone) source.destroy()
+  }
+}
+
+export interface DownloadOptions {
+  /** First byte to read. */
+  offset?: number
+  /** Bytes to read; the whole rest of the file when undefined. */
+  length?: number
+  /** A handle already open on `path` (get() opens it first to report a missing file at once). */
+  opened?: {session: SftpSession; handle: Buffer}
+  /** Checked against the file's size once it is known (range past the end → error). */
+  check?: (size: number) => void
+  /** Name for messages. */
+  what?: string
+}
+
+/**
+ * A stream of a remote file's bytes, READ requests pipelined up to {@link WINDOW} ahead of the
+ * reader. If the connection is lost, it reconnects and resumes from the first byte not yet
+ * delivered; it gives up after the connector's number of attempts without progress.
+ */
+export function downloadStream(connector: SftpConnector, path: string, options: DownloadOptions = {}): Readable {
+  return Readable.from(download(connector, path, options), {objectMode: false})
+}
+
+async function* download(connector: SftpConnector, path: string, options: DownloadOptions): AsyncGenerator<Buffer> {
+  let position = options.offset ?? 0
+  let end = options.length === undefined ? undefined : position + options.length
+  let opened = options.opened
+  let failures = 0
+  let checked = options.check === undefined
+  const what = options.what ?? path
+  for (;;) {
+    let session: SftpSession | undefined
+    let handle: Buffer | undefined
+    const pending: {position: number; length: number; data: Promise<Buffer>}[] = []
+    try {
+      if (opened) {
+        ;({session, handle} = opened)
+        opened = undefined
+      } else {
+        session = await connector.session()
+        handle = await session.open(path, 'r')
+      }
+      const s = session
+      const h = handle
+      if (end === undefined || !checked) {
+        // The size: for a whole-file read, and to refuse a range past the end before any data.
+        const size = (await s.fstat(h)).size ?? 0
+        end ??= size
+        if (!checked) {
+          options.check!(size)
+          checked = true
+        }
+      }
+      const stop = end
+      let next = position
+      let queued = 0
+      const request = (at: number, length: number) => {
+        const data = s.read(h, Buffer.allocUnsafe(length), length, at)
+        data.catch(() => {}) // observed when its turn comes
+        return {position: at, length, data}
+      }
+      const fill = () => {
+        while (next < stop && queued < WINDOW) {
+          const length = Math.min(s.maxRead, stop - next)
+          pending.push(request(next, length))
+          next += length
+          queued += length
+        }
+      }
+      fill()
+      while (position < stop) {
+        const head = pending.shift()!
+        const data = await head.data
+        queued -= head.length
+        if (data.length === 0) {
+          throw new SftpOpError(`${what}: the file ends at ${position} bytes, ${stop} were expected (truncated?)`, 'ESHORTREAD', false)
+        }
+        if (data.length < head.length) {
+          // A short read (allowed by SFTP): ask for the rest before anything queued after it.
+          pending.unshift(request(head.position + data.length, head.length - data.length))
+          queued += head.length - data.length
+        }
+        position += data.length
+        failures = 0
+        fill()
+        yield data
+      }
+      return
+    } catch (error) {
+      const e = error instanceof SftpOpError ? error : isConnectionLost(error) ? normalize(error, 'read', what) : error
+      if (!(e instanceof SftpOpError && e.transient) || ++failures >= connector.attempts) throw finalError(e, connector.server, failures)
+      connector.invalidate(session, e)
+      await connector.pause(failures)
+    } finally {
+      // Also when the reader stops early (destroy): the handle is closed, late replies ignored.
+      for (const p of pending) p.data.catch(() => {})
+      if (session && handle) session.forget(handle)
+    }
+  }
+}
