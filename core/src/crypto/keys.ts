@@ -20,25 +20,59 @@ export class KeySet {
   readonly configMac: Mac
   readonly encrypted: boolean
 
-  private constructor(master: Uint8Array, repositoryId: Uint8Array, encrypted: boolean) {
-    const sub = (purpose: string) =>
-      Buffer.from(hkdfSync('sha256', master, repositoryId, `plakar v1 ${purpose}`, 32))
-    this.encrypted = encrypted
-    this.blobMac = new Mac(sub('blob mac'))
-    this.objectMac = new Mac(sub('object mac'))
-    this.chunkerSeed = sub('chunker')
-    this.configMac = new Mac(sub('config mac'))
-    this.sealer = encrypted ? new AeadSealer(sub('seal')) : new MacSealer(sub('integrity'))
+  readonly #subkeys: Subkeys
+
+  private constructor(subkeys: Subkeys) {
+    this.#subkeys = subkeys
+    this.encrypted = subkeys.encrypted
+    this.blobMac = new Mac(subkeys.blobMac)
+    this.objectMac = new Mac(subkeys.objectMac)
+    this.chunkerSeed = Buffer.from(subkeys.chunker)
+    this.configMac = new Mac(subkeys.configMac)
+    this.sealer = subkeys.encrypted ? new AeadSealer(subkeys.seal) : new MacSealer(subkeys.seal)
+  }
+
+  static #derive(master: Uint8Array, repositoryId: Uint8Array, encrypted: boolean): KeySet {
+    const sub = (purpose: string) => Buffer.from(hkdfSync('sha256', master, repositoryId, `plakar v1 ${purpose}`, 32))
+    return new KeySet({
+      encrypted,
+      blobMac: sub('blob mac'),
+      objectMac: sub('object mac'),
+      chunker: sub('chunker'),
+      configMac: sub('config mac'),
+      seal: sub(encrypted ? 'seal' : 'integrity'),
+    })
   }
 
   static fromMasterKey(master: Uint8Array, repositoryId: Uint8Array): KeySet {
-    return new KeySet(master, repositoryId, true)
+    return KeySet.#derive(master, repositoryId, true)
   }
 
   /** Plaintext repositories still key their MACs, with a key derived from the repository id. */
   static plaintext(repositoryId: Uint8Array): KeySet {
-    return new KeySet(deriveKey('plakar v1 plaintext repository', repositoryId), repositoryId, false)
+    return KeySet.#derive(deriveKey('plakar v1 plaintext repository', repositoryId), repositoryId, false)
   }
+
+  /**
+   * The subkeys, for this process's worker threads only (they chunk, MAC and seal off the main
+   * thread); they are posted in memory and never written anywhere.
+   */
+  subkeys(): Subkeys {
+    return this.#subkeys
+  }
+
+  static fromSubkeys(subkeys: Subkeys): KeySet {
+    return new KeySet(subkeys)
+  }
+}
+
+export interface Subkeys {
+  encrypted: boolean
+  blobMac: Uint8Array
+  objectMac: Uint8Array
+  chunker: Uint8Array
+  configMac: Uint8Array
+  seal: Uint8Array
 }
 
 export function randomMasterKey(): Buffer {

@@ -11,6 +11,7 @@ import {newSnapshotId, type Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
 import {INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
 import {TaskPool} from '../util/concurrency.js'
+import {ChunkPool, type ChunkedFile} from './chunk-pool.js'
 import {Snapshot} from './snapshot.js'
 import {Staging} from './staging.js'
 
@@ -91,6 +92,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
 
   const lock = options.dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host, pid: process.pid, user})
   const writer = new RepositoryWriter(repo, {host, dryRun: options.dryRun})
+  const pool = ChunkPool.create(repo)
   const staging = new Staging(options.tmpDir ?? tmpdir())
   const progress: BackupProgress = {files: 0, directories: 0, errors: 0, bytes: 0, readBytes: 0, addedBytes: 0}
   const report = () => {
@@ -105,7 +107,9 @@ export async function backup(repo: Repository, importers: Importer[], options: B
 
     if (options.countFirst) void countTotals(importers, skip, signal, progress)
 
-    const pool = new TaskPool(options.concurrency ?? 8)
+    // With workers, many small files must be queued to keep them busy; memory stays bounded
+    // by the workers' credit, not by the number of files in flight.
+    const tasks = new TaskPool(pool ? 32 * (options.concurrency ?? 8) : (options.concurrency ?? 8))
     for (const importer of importers) {
       for await (const item of importer.scan({signal, skip})) {
         signal.throwIfAborted()
@@ -120,8 +124,8 @@ export async function backup(repo: Repository, importers: Importer[], options: B
           staging.add(item.path, {info: withContentType(item), target: item.target})
           continue
         }
-        await pool.run(async () => {
-          const entry = await fileEntry(repo, writer, item, parent, progress)
+        await tasks.run(async () => {
+          const entry = await fileEntry(repo, writer, pool, item, parent, progress)
           if (entry.error) {
             progress.errors++
             options.onError?.({path: item.path, error: entry.error})
@@ -132,7 +136,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
         })
       }
     }
-    await pool.drain()
+    await tasks.drain()
     report()
 
     const trees = await staging.build(writer, repo.treeSeed, root)
@@ -161,6 +165,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     report()
     return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress}
   } finally {
+    await pool?.close()
     staging.close()
     await lock?.release().catch(() => {})
   }
@@ -208,6 +213,7 @@ async function countTotals(
 async function fileEntry(
   repo: Repository,
   writer: RepositoryWriter,
+  pool: ChunkPool | undefined,
   record: ImportRecord,
   parent: Snapshot | undefined,
   progress: BackupProgress,
@@ -220,13 +226,31 @@ async function fileEntry(
       return {info: {...info, contentType: previous.info.contentType ?? info.contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
     }
   }
-  let stream
+  let chunked: ChunkedFile
   try {
-    if (!record.open) throw new Error('the importer gave no content for this file')
-    stream = await record.open()
+    chunked =
+      pool && record.localPath
+        ? await pool.chunkFile(record.localPath, async (mac, length, sealed) => {
+            if (sealed) await writer.putSealed(BlobType.CHUNK, mac, sealed, length)
+            progress.bytes += length
+            progress.readBytes += length
+          })
+        : await chunkStream(repo, writer, record, progress)
   } catch (error) {
     return {info, error: describe(error)}
   }
+  // The file may have changed while it was read: record what was actually stored.
+  const stored: FileInfo = chunked.size === info.size ? info : {...info, size: chunked.size}
+  const entry: Entry = {info: stored, contentMac: chunked.contentMac}
+  if (chunked.refs.length > INLINE_CHUNKS) entry.object = (await writer.put(BlobType.OBJECT, encode(chunked.refs))).mac
+  else entry.chunks = chunked.refs
+  return entry
+}
+
+/** Chunks an importer's stream on this thread (records that are not local files). */
+async function chunkStream(repo: Repository, writer: RepositoryWriter, record: ImportRecord, progress: BackupProgress): Promise<ChunkedFile> {
+  if (!record.open) throw new Error('the importer gave no content for this file')
+  const stream = await record.open()
   const chunker = repo.chunker()
   const refs: ChunkRef[] = []
   const contentMac = repo.keys.blobMac.stream()
@@ -247,14 +271,9 @@ async function fileEntry(
     if (last) await store(last)
   } catch (error) {
     stream.destroy()
-    return {info, error: describe(error)}
+    throw error
   }
-  // The file may have changed while it was read: record what was actually stored.
-  const stored: FileInfo = size === info.size ? info : {...info, size}
-  const entry: Entry = {info: stored, contentMac: contentMac.digest()}
-  if (refs.length > INLINE_CHUNKS) entry.object = (await writer.put(BlobType.OBJECT, encode(refs))).mac
-  else entry.chunks = refs
-  return entry
+  return {refs, contentMac: contentMac.digest(), size}
 }
 
 function stillStored(repo: Repository, entry: Entry): boolean {

@@ -14,6 +14,11 @@ export interface ImportRecord {
   xattrs?: Record<string, Uint8Array>
   /** Content of a regular file, pulled lazily and at most once. */
   open?(): Promise<Readable>
+  /**
+   * The same content as a file of this host, when it is one: the engine may then read it
+   * directly from its worker threads instead of calling open().
+   */
+  localPath?: string
 }
 
 /** A path the importer could not read. The backup records it and goes on. */

@@ -26,9 +26,11 @@ const SCHEMA_VERSION = 1
 
 export class LocalCache {
   readonly db: Database.Database
+  readonly path: string
   readonly #stmts: ReturnType<LocalCache['prepare']>
 
   constructor(path: string) {
+    this.path = path
     mkdirSync(dirname(path), {recursive: true, mode: 0o700})
     this.db = new Database(path)
     this.db.pragma('journal_mode = WAL')

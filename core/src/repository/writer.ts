@@ -68,18 +68,29 @@ export class RepositoryWriter implements NodeStore {
   async put(type: number, plaintext: Uint8Array, knownMac?: Buffer): Promise<{mac: Buffer; added: boolean}> {
     if (this.#failure) throw this.#failure
     const mac = knownMac ?? this.mac(plaintext)
-    const key = `${type}:${mac.toString('hex')}`
-    if (this.#pending.has(key) || this.#repo.cache.hasBlob(type, mac)) return {mac, added: false}
-    this.#pending.add(key)
+    if (this.has(type, mac)) return {mac, added: false}
     const sealed = sealBlob(this.#repo.keys, this.#repo.compressor, type, mac, plaintext)
+    return {mac, added: await this.putSealed(type, mac, sealed, plaintext.length)}
+  }
+
+  /**
+   * Stores a blob sealed elsewhere (a chunking worker), unless the repository has it already
+   * (another worker may have sealed the same chunk at the same time). The dedup check and the
+   * reservation are synchronous, so concurrent callers never store one blob twice.
+   */
+  async putSealed(type: number, mac: Buffer, sealed: Buffer, rawLength: number): Promise<boolean> {
+    if (this.#failure) throw this.#failure
+    const key = `${type}:${mac.toString('hex')}`
+    if (this.#pending.has(key) || this.#repo.cache.hasBlob(type, mac)) return false
+    this.#pending.add(key)
     this.stats.addedBlobs++
     this.stats.addedBytes += sealed.length
-    if (this.#options.dryRun) return {mac, added: true}
+    if (this.#options.dryRun) return true
     const kind: PackKind = isDataBlob(type) ? 'data' : 'meta'
     const builder = this.#builders[kind]
-    builder.add(type, mac, sealed, plaintext.length)
+    builder.add(type, mac, sealed, rawLength)
     if (builder.size >= this.#repo.config.packfile.maxSize) await this.#rotate(kind)
-    return {mac, added: true}
+    return true
   }
 
   async putNode(type: number, bytes: Buffer): Promise<Buffer> {

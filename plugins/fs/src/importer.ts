@@ -1,5 +1,5 @@
-import {createReadStream, type Stats} from 'node:fs'
-import {lstat, open, opendir, readlink} from 'node:fs/promises'
+import {createReadStream, lstatSync, opendirSync, readlinkSync, type Dir, type Stats} from 'node:fs'
+import {lstat, open} from 'node:fs/promises'
 import {Readable} from 'node:stream'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
@@ -7,12 +7,12 @@ import {PlakarError, type ConnectorContext, type Importer, type ImportRecord, ty
 import {fileInfo} from './file-info.js'
 import {fsPath} from './location.js'
 
-/** stat calls in flight while listing a directory: overlaps the latency of small files. */
-const STAT_BATCH = 64
-
 /**
  * The local filesystem as a data source. Directories are streamed (opendir), never read whole,
- * and records come out in discovery order: the engine sorts them on disk.
+ * and records come out in discovery order: the engine sorts them on disk. Metadata calls are
+ * synchronous: on a local disk an lstat takes a few microseconds, four times less than its
+ * promise-based twin, and the scan is the only I/O this thread does (file contents are read by
+ * the engine's workers through `localPath`).
  */
 export class FsImporter implements Importer {
   readonly type = 'fs'
@@ -27,64 +27,59 @@ export class FsImporter implements Importer {
   async *scan(options: ScanOptions): AsyncGenerator<ImportRecord | ScanError> {
     let rootStats
     try {
-      rootStats = await lstat(this.root)
+      rootStats = lstatSync(this.root)
     } catch (error) {
       yield {path: this.root, error: describe(error)}
       return
     }
-    yield await this.#record(this.root, rootStats)
+    yield this.#record(this.root, rootStats)
     if (!rootStats.isDirectory()) return
     const pending = [this.root]
     while (pending.length > 0) {
       options.signal.throwIfAborted()
       const dir = pending.pop()!
-      let handle
+      let handle: Dir
       try {
-        handle = await opendir(dir, {bufferSize: 256})
+        handle = opendirSync(dir, {bufferSize: 256})
       } catch (error) {
         yield {path: dir, error: describe(error)}
         continue
       }
-      let batch: string[] = []
-      const flush = async function* (this: FsImporter): AsyncGenerator<ImportRecord | ScanError> {
-        const stats = await Promise.allSettled(batch.map((p) => lstat(p)))
-        for (let i = 0; i < batch.length; i++) {
-          const path = batch[i]
-          const s = stats[i]
-          if (s.status === 'rejected') {
-            yield {path, error: describe(s.reason)}
+      try {
+        for (let dirent = handle.readSync(); dirent !== null; dirent = handle.readSync()) {
+          const path = join(dir, dirent.name)
+          let stats: Stats
+          try {
+            stats = lstatSync(path)
+          } catch (error) {
+            yield {path, error: describe(error)}
             continue
           }
-          const isDir = s.value.isDirectory()
+          const isDir = stats.isDirectory()
           if (options.skip?.(path, isDir)) continue
           if (isDir) pending.push(path)
-          yield await this.#record(path, s.value)
-        }
-        batch = []
-      }
-      try {
-        for await (const dirent of handle) {
-          batch.push(join(dir, dirent.name))
-          if (batch.length >= STAT_BATCH) yield* flush.call(this)
+          yield this.#record(path, stats)
         }
       } catch (error) {
         yield {path: dir, error: describe(error)}
+      } finally {
+        handle.closeSync()
       }
-      yield* flush.call(this)
     }
   }
 
-  async #record(path: string, stats: Stats): Promise<ImportRecord | ScanError> {
+  #record(path: string, stats: Stats): ImportRecord | ScanError {
     const info = fileInfo(stats)
     const record: ImportRecord = {path, info}
     if (info.type === 'symlink') {
       try {
-        record.target = await readlink(path)
+        record.target = readlinkSync(path)
       } catch (error) {
         return {path, error: describe(error)}
       }
     } else if (info.type === 'file') {
       record.open = () => openContent(path, info.size)
+      record.localPath = path
     }
     return record
   }

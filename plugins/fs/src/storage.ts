@@ -14,7 +14,7 @@ import {
   type StorageCapabilities,
 } from '@plakar/core'
 import {fsPath} from './location.js'
-import {writeFully} from './write.js'
+import {writeAll} from './write.js'
 
 const DIRS: Record<Kind, string> = {packfile: 'packfiles', state: 'states', lock: 'locks'}
 const ID = /^[0-9a-f]{16,128}$/
@@ -85,11 +85,22 @@ export class FsStorage implements Storage {
     const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
     try {
+      // Packfiles arrive as one buffer per blob: write them in batches of about 1 MiB.
       let written = 0
+      let batch: Uint8Array[] = []
+      let batched = 0
       for await (const part of data as AsyncIterable<Uint8Array>) {
-        await writeFully(handle, part)
-        written += part.length
+        batch.push(part)
+        batched += part.length
+        if (batched >= 1024 * 1024) {
+          await writeAll(handle, batch)
+          written += batched
+          batch = []
+          batched = 0
+        }
       }
+      await writeAll(handle, batch)
+      written += batched
       if (size !== undefined && written !== size) throw new PlakarError(`short write: expected ${size} bytes, got ${written}`)
       await handle.sync()
     } catch (error) {

@@ -8,3 +8,13 @@ export async function writeFully(handle: FileHandle, data: Uint8Array): Promise<
     offset += bytesWritten
   }
 }
+
+/** Writes several buffers with as few writev calls as the kernel allows. */
+export async function writeAll(handle: FileHandle, parts: Uint8Array[]): Promise<void> {
+  let first = 0
+  while (first < parts.length) {
+    let {bytesWritten} = await handle.writev(first === 0 ? parts : parts.slice(first))
+    while (first < parts.length && bytesWritten >= parts[first].length) bytesWritten -= parts[first++].length
+    if (bytesWritten > 0) parts[first] = parts[first].subarray(bytesWritten)
+  }
+}

@@ -1,0 +1,167 @@
+import {existsSync} from 'node:fs'
+import {availableParallelism} from 'node:os'
+import {fileURLToPath} from 'node:url'
+import {Worker} from 'node:worker_threads'
+import {PlakarError} from '../errors.js'
+import type {Repository} from '../repository/repository.js'
+import type {ChunkRef} from '../tree/entry.js'
+import type {ChunkWorkerData} from './chunk-worker.js'
+
+export type ToWorker = {type: 'files'; files: {job: number; path: string}[]} | {type: 'ack'; bytes: number} | {type: 'close'}
+
+export type FromWorker =
+  | {type: 'chunk'; job: number; mac: Uint8Array; length: number; sealed?: Uint8Array}
+  | {type: 'done'; job: number; contentMac: Uint8Array; size: number}
+  | {type: 'error'; job: number; code?: string; message: string}
+
+export interface Batch {
+  type: 'batch'
+  messages: FromWorker[]
+}
+
+export interface ChunkedFile {
+  refs: ChunkRef[]
+  contentMac: Buffer
+  size: number
+}
+
+/**
+ * Receives every chunk of a file in order; `sealed` is absent when the repository already has
+ * the chunk. Resolving frees the worker's credit for the sealed bytes.
+ */
+export type ChunkSink = (mac: Buffer, length: number, sealed: Buffer | undefined) => Promise<void>
+
+interface Job {
+  refs: ChunkRef[]
+  /** Chunk messages are handled one after the other, in order. */
+  chain: Promise<void>
+  sink: ChunkSink
+  resolve: (file: ChunkedFile) => void
+  reject: (error: Error) => void
+  worker: Slot
+}
+
+/**
+ * A worker and what is waiting to be posted to it: postMessage costs tens of microseconds, so
+ * new files and credit acknowledgements are sent in one message per event-loop turn.
+ */
+interface Slot {
+  worker: Worker
+  jobs: number
+  files: {job: number; path: string}[]
+  ack: number
+  flushing: boolean
+}
+
+/** Acknowledged bytes are returned to a worker in steps of this size (well below its credit). */
+const ACK_STEP = 1024 * 1024
+const CREDIT = 16 * 1024 * 1024
+
+const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+
+/**
+ * Worker threads that chunk, MAC, compress and seal local files, one per core. The main thread
+ * keeps the dedup decisions that need this run's pending blobs and the packing.
+ */
+export class ChunkPool {
+  readonly #slots: Slot[] = []
+  readonly #jobs = new Map<number, Job>()
+  #next = 0
+  #failure: Error | undefined
+
+  private constructor(repo: Repository, workers: number, script: URL) {
+    const data: ChunkWorkerData = {
+      subkeys: repo.keys.subkeys(),
+      chunking: repo.config.chunking,
+      compression: repo.config.compression,
+      cachePath: repo.cache.path,
+      creditBytes: CREDIT,
+    }
+    for (let i = 0; i < workers; i++) {
+      const worker = new Worker(script, {workerData: data})
+      const slot: Slot = {worker, jobs: 0, files: [], ack: 0, flushing: false}
+      worker.on('message', (batch: Batch) => {
+        for (const message of batch.messages) this.#onMessage(slot, message)
+      })
+      worker.on('error', (error) => this.#fail(new PlakarError(`a chunking worker failed: ${error.message}`, 1, {cause: error})))
+      worker.on('exit', (code) => {
+        if (code !== 0) this.#fail(new PlakarError(`a chunking worker exited with code ${code}`))
+      })
+      this.#slots.push(slot)
+    }
+  }
+
+  /**
+   * A pool for this repository, or undefined when the compiled worker script is absent (code run
+   * from TypeScript sources by a test runner): callers then chunk on the main thread.
+   */
+  static create(repo: Repository, workers = availableParallelism()): ChunkPool | undefined {
+    const script = new URL('./chunk-worker.js', import.meta.url)
+    if (!existsSync(fileURLToPath(script))) return undefined
+    return new ChunkPool(repo, Math.max(1, workers), script)
+  }
+
+  chunkFile(path: string, sink: ChunkSink): Promise<ChunkedFile> {
+    if (this.#failure) return Promise.reject(this.#failure)
+    const slot = this.#slots.reduce((a, b) => (b.jobs < a.jobs ? b : a))
+    const id = this.#next++
+    return new Promise<ChunkedFile>((resolve, reject) => {
+      slot.jobs++
+      this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot})
+      slot.files.push({job: id, path})
+      this.#schedule(slot)
+    })
+  }
+
+  #onMessage(slot: Slot, message: FromWorker): void {
+    const job = this.#jobs.get(message.job)
+    if (!job) return
+    if (message.type === 'chunk') {
+      const mac = asBuffer(message.mac)
+      job.refs.push([mac, message.length])
+      const sealed = message.sealed
+      job.chain = job.chain.then(() => job.sink(mac, message.length, sealed && asBuffer(sealed)))
+      if (sealed) {
+        job.chain = job.chain.finally(() => {
+          slot.ack += sealed.length
+          // Credit only matters once a worker nears its limit: acknowledge in large steps.
+          if (slot.ack >= ACK_STEP) this.#schedule(slot)
+        })
+      }
+      return
+    }
+    this.#jobs.delete(message.job)
+    slot.jobs--
+    const finish = job.chain.then(() => {
+      if (message.type === 'done') job.resolve({refs: job.refs, contentMac: asBuffer(message.contentMac), size: message.size})
+      else job.reject(Object.assign(new Error(message.message), {code: message.code}))
+    })
+    finish.catch((error: Error) => job.reject(error))
+  }
+
+  #schedule(slot: Slot): void {
+    if (slot.flushing) return
+    slot.flushing = true
+    setImmediate(() => {
+      slot.flushing = false
+      if (slot.files.length > 0) {
+        slot.worker.postMessage({type: 'files', files: slot.files} satisfies ToWorker)
+        slot.files = []
+      }
+      if (slot.ack > 0) {
+        slot.worker.postMessage({type: 'ack', bytes: slot.ack} satisfies ToWorker)
+        slot.ack = 0
+      }
+    })
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error
+    for (const job of this.#jobs.values()) job.reject(error)
+    this.#jobs.clear()
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()))
+  }
+}
