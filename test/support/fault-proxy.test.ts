@@ -1,0 +1,93 @@
+import net from 'node:net'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {FaultProxy} from './fault-proxy.js'
+
+/** An echo server: what the proxy is tested against. */
+let echo: net.Server
+let port: number
+beforeAll(async () => {
+  echo = net.createServer((s) => s.on('error', () => {}).pipe(s))
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve))
+  port = (echo.address() as net.AddressInfo).port
+})
+afterAll(() => new Promise<void>((resolve) => echo.close(() => resolve())))
+
+/** Sends `size` bytes through the proxy, returns what came back and how it ended. */
+function roundTrip(proxy: FaultProxy, size: number, timeoutMs = 3000): Promise<{received: number; ended: string; ms: number}> {
+  return new Promise((resolve) => {
+    const t0 = Date.now()
+    const socket = net.connect(proxy.port, '127.0.0.1')
+    let received = 0
+    const done = (ended: string) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve({received, ended, ms: Date.now() - t0})
+    }
+    const timer = setTimeout(() => done('timeout'), timeoutMs)
+    socket.on('data', (d) => {
+      received += d.length
+      if (received >= size) done('complete')
+    })
+    socket.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? 'error'))
+    socket.on('close', () => done('closed'))
+    socket.write(Buffer.alloc(size, 1))
+  })
+}
+
+describe('fault proxy', () => {
+  it('forwards untouched without faults', async () => {
+    const proxy = await FaultProxy.start({host: '127.0.0.1', port})
+    expect((await roundTrip(proxy, 5 << 20)).ended).toBe('complete')
+    expect(proxy.stats.bytesUp).toBe(5 << 20)
+    await proxy.close()
+  })
+
+  it('adds latency each way without serialising chunks', async () => {
+    const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {latencyMs: 100})
+    const r = await roundTrip(proxy, 1 << 20)
+    expect(r.ended).toBe('complete')
+    expect(r.ms).toBeGreaterThanOrEqual(190)
+    expect(r.ms).toBeLessThan(1500)
+    await proxy.close()
+  })
+
+  it('throttles', async () => {
+    const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {bytesPerSecond: 1 << 20, direction: 'up'})
+    const r = await roundTrip(proxy, 512 * 1024)
+    expect(r.ended).toBe('complete')
+    expect(r.ms).toBeGreaterThanOrEqual(400)
+    await proxy.close()
+  })
+
+  it('cuts after N bytes with a reset, only on the faulty connections', async () => {
+    const proxy = await FaultProxy.start({host: '127.0.0.1', port})
+    proxy.set({cutAfterBytes: 100_000, direction: 'up', connections: 1})
+    const cut = await roundTrip(proxy, 1 << 20)
+    expect(cut.ended).toBe('ECONNRESET')
+    expect(cut.received).toBeLessThanOrEqual(100_000)
+    expect(proxy.stats.cuts).toBe(1)
+    // The next connection is not faulty.
+    expect((await roundTrip(proxy, 1 << 20)).ended).toBe('complete')
+    await proxy.close()
+  })
+
+  it('stalls: the connection stays open and nothing more passes', async () => {
+    const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {stallAfterBytes: 1000, direction: 'down'})
+    const r = await roundTrip(proxy, 100_000, 600)
+    expect(r.ended).toBe('timeout')
+    expect(r.received).toBe(1000)
+    await proxy.close()
+  })
+
+  it('refuses connections, and cutAll() cuts open ones', async () => {
+    const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {refuse: true, connections: 1})
+    expect(['ECONNRESET', 'closed']).toContain((await roundTrip(proxy, 10)).ended)
+    proxy.set({stallAfterBytes: 0})
+    const pending = roundTrip(proxy, 10, 3000)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(proxy.openConnections).toBe(1)
+    proxy.cutAll()
+    expect((await pending).ended).toBe('ECONNRESET')
+    await proxy.close()
+  })
+})
