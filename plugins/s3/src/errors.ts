@@ -171,7 +171,10 @@ export function translate(error: unknown, ctx: ErrorContext): PlakarError {
   const net = NETWORK_WORDS[errno ?? ''] ?? NETWORK_WORDS[code]
   if (net && status === undefined) return new PlakarError(`cannot reach ${ctx.endpoint} while ${ctx.what}: ${net}${after}`, ExitCode.ERROR, {cause: error})
   if (errno === 'EPROTO' || /wrong version number|ssl|tls/i.test(fields(error).message ?? '') || errno?.startsWith('ERR_SSL') || errno?.startsWith('ERR_TLS')) {
-    return new PlakarError(`TLS handshake with ${ctx.endpoint} failed: ${firstLine(fields(error).message)} (for a plain-http server, set use_tls=false)`, ExitCode.ERROR, {
+    const reason = /wrong version number/i.test(fields(error).message ?? '')
+      ? 'the server does not speak TLS'
+      : (/([a-z][a-z ]+[a-z])(?::[^:]*:\d+:?)?$/i.exec(firstLine(fields(error).message))?.[1] ?? errno ?? 'error')
+    return new PlakarError(`TLS handshake with ${ctx.endpoint} failed: ${reason} (for a plain-http server, set use_tls=false)`, ExitCode.ERROR, {
       cause: error,
     })
   }
