@@ -315,10 +315,12 @@ export class SftpConnector {
     const source = raw ?? (error as Error & {level?: string; code?: unknown})
     const message = oneLine(source?.message ?? String(error))
     if (source?.level === 'client-authentication' || /authentication methods failed/i.test(message)) {
-      return new AuthError(
-        `sftp ${this.server}: authentication refused (tried ${tried.join(', ') || 'nothing'}): ` +
-          `check the username, the identity file${this.#config.password !== undefined ? ' and the password' : ''}`,
-      )
+      const things = ['the username']
+      if (tried.some((t) => t.startsWith('publickey'))) things.push('the identity file')
+      if (tried.includes('ssh-agent')) things.push("the agent's keys")
+      if (tried.includes('password')) things.push('the password')
+      const check = things.length > 1 ? `${things.slice(0, -1).join(', ')} and ${things.at(-1)}` : things[0]
+      return new AuthError(`sftp ${this.server}: authentication refused (tried ${tried.join(', ') || 'nothing'}): check ${check}`)
     }
     if (source?.level === 'client-dns' || source?.code === 'ENOTFOUND') {
       return new PlakarError(`sftp: cannot resolve host "${host}"`)
