@@ -99,6 +99,7 @@ export abstract class PlakarCommand extends Command {
         logger: this.logger,
         concurrency: this.settings.concurrency,
         passphrase: () => this.passphrase(),
+        passphraseGiven: this.settings.keyfile !== undefined || process.env.PLAKAR_PASSPHRASE !== undefined,
       })
     } catch (error) {
       await storage.close().catch(() => {})

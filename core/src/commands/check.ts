@@ -27,7 +27,9 @@ export default class Check extends PlakarCommand {
       for (const spec of argv as string[]) {
         const {id, path} = parseSnapshotPath(spec)
         const snapshot = await loadSnapshot(repo, id)
-        targets.push({snapshot, path: snapshot.resolve(path)})
+        const resolved = snapshot.resolve(path)
+        await snapshot.requireEntry(resolved)
+        targets.push({snapshot, path: resolved})
       }
     }
     const display = this.progress()

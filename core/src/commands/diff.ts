@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
-import {diffFiles, diffTrees} from '../engine/diff.js'
+import {diffFiles, diffTrees, sameEntry} from '../engine/diff.js'
 import {loadSnapshot, parseSnapshotPath} from '../engine/snapshot.js'
 
 export default class Diff extends PlakarCommand {
@@ -24,8 +24,9 @@ export default class Diff extends PlakarCommand {
     const pb = sb.resolve(b.path)
     const [ea, eb] = [await sa.requireEntry(pa), await sb.requireEntry(pb)]
     if (ea.info.type !== 'directory' || eb.info.type !== 'directory') {
-      if (this.settings.json) this.printJson({path: pa, change: 'modified'})
-      else process.stdout.write(await diffFiles(sa, pa, ea, sb, pb, eb))
+      const change = ea.info.type !== eb.info.type ? 'type-changed' : sameEntry(ea, eb) ? 'unchanged' : 'modified'
+      if (this.settings.json) this.printJson({first: pa, second: pb, change})
+      else if (change !== 'unchanged') process.stdout.write(await diffFiles(sa, pa, ea, sb, pb, eb))
       return
     }
     for await (const change of diffTrees(sa, pa, sb, pb)) {

@@ -42,13 +42,9 @@ export default class Info extends PlakarCommand {
     }
     const c = repo.config
     const stats = repo.cache.stats()
-    const snapshots = repo.cache.snapshots().length
-    let stored = 0
-    let packfiles = 0
-    for await (const id of repo.storage.list('packfile')) {
-      packfiles++
-      stored += (await repo.storage.stat('packfile', id)).size
-    }
+    const headers = await repo.snapshots()
+    // Everything from the local cache: no request per packfile, even on a remote storage.
+    const logical = headers.reduce((n, h) => n + h.summary.size, 0)
     const info = {
       id: repo.id,
       location: repo.storage.location,
@@ -58,12 +54,17 @@ export default class Info extends PlakarCommand {
       compression: c.compression,
       chunking: c.chunking,
       packfileSize: c.packfile.maxSize,
-      snapshots,
-      packfiles,
+      snapshots: headers.length,
+      packfiles: repo.cache.packfiles().length,
       blobs: stats.blobs,
-      storedBytes: stored,
-      logicalBytes: stats.raw,
-      dedupRatio: stored > 0 ? stats.raw / stored : 1,
+      /** Sum of the snapshots' file sizes. */
+      logicalBytes: logical,
+      /** Unique content before compression and encryption. */
+      uniqueBytes: stats.raw,
+      /** Stored blob bytes, after compression and encryption. */
+      storedBytes: stats.stored,
+      dedupRatio: stats.raw > 0 ? logical / stats.raw : 1,
+      compressionRatio: stats.stored > 0 ? stats.raw / stats.stored : 1,
       cacheDir: this.settings.cacheDir,
     }
     if (this.settings.json) return this.printJson(info)
@@ -73,8 +74,8 @@ export default class Info extends PlakarCommand {
     this.print(`encryption ${c.encryption ? `${c.encryption.algorithm}, key from argon2id (${c.encryption.kdf.memory} KiB, ${c.encryption.kdf.iterations} passes)` : 'none (plaintext)'}`)
     this.print(`compression ${c.compression.algorithm}${c.compression.algorithm === 'none' ? '' : ` level ${c.compression.level}`}`)
     this.print(`chunking   fastcdc ${formatBytes(c.chunking.min)} / ${formatBytes(c.chunking.avg)} / ${formatBytes(c.chunking.max)}`)
-    this.print(`snapshots  ${snapshots}`)
-    this.print(`storage    ${formatBytes(stored)} in ${packfiles} packfiles, ${stats.blobs} blobs`)
-    this.print(`unique data ${formatBytes(stats.raw)} before compression and encryption (ratio ${info.dedupRatio.toFixed(2)})`)
+    this.print(`snapshots  ${info.snapshots} holding ${formatBytes(logical)} of files`)
+    this.print(`unique     ${formatBytes(stats.raw)} after deduplication (×${info.dedupRatio.toFixed(2)})`)
+    this.print(`stored     ${formatBytes(stats.stored)} after compression and encryption (×${info.compressionRatio.toFixed(2)}) in ${info.packfiles} packfiles, ${stats.blobs} blobs`)
   }
 }

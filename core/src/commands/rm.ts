@@ -26,17 +26,13 @@ export default class Rm extends PlakarCommand {
       if (Number.isNaN(before)) throw new UsageError(`--before: "${flags.before}" is not a date`)
     }
     const repo = await this.openRepository()
+    // Ids and filters combine: with both, only the named snapshots that match the filters go.
+    const candidates = ids.length > 0 ? await Promise.all(ids.map((id) => repo.findSnapshot(id))) : await repo.snapshots()
     const chosen = new Map<string, Buffer>()
-    for (const id of ids) {
-      const h = await repo.findSnapshot(id)
+    for (const h of candidates) {
+      if (before !== undefined && h.time >= before) continue
+      if (flags.tag && !h.tags.includes(flags.tag)) continue
       chosen.set(Buffer.from(h.id).toString('hex'), Buffer.from(h.id))
-    }
-    if (ids.length === 0) {
-      for (const h of await repo.snapshots()) {
-        if (before !== undefined && h.time >= before) continue
-        if (flags.tag && !h.tags.includes(flags.tag)) continue
-        chosen.set(Buffer.from(h.id).toString('hex'), Buffer.from(h.id))
-      }
     }
     if (chosen.size > 0) {
       const delta = emptyDelta(hostname())

@@ -18,6 +18,8 @@ export class KeySet {
   readonly chunkerSeed: Buffer
   /** Authenticates the repository config. */
   readonly configMac: Mac
+  /** Seeds the content-defined boundaries of tree nodes. */
+  readonly treeSeed: Buffer
   readonly encrypted: boolean
 
   readonly #subkeys: Subkeys
@@ -29,6 +31,7 @@ export class KeySet {
     this.objectMac = new Mac(subkeys.objectMac)
     this.chunkerSeed = Buffer.from(subkeys.chunker)
     this.configMac = new Mac(subkeys.configMac)
+    this.treeSeed = Buffer.from(subkeys.tree)
     this.sealer = subkeys.encrypted ? new AeadSealer(subkeys.seal) : new MacSealer(subkeys.seal)
   }
 
@@ -40,6 +43,7 @@ export class KeySet {
       objectMac: sub('object mac'),
       chunker: sub('chunker'),
       configMac: sub('config mac'),
+      tree: sub('tree'),
       seal: sub(encrypted ? 'seal' : 'integrity'),
     })
   }
@@ -72,6 +76,7 @@ export interface Subkeys {
   objectMac: Uint8Array
   chunker: Uint8Array
   configMac: Uint8Array
+  tree: Uint8Array
   seal: Uint8Array
 }
 

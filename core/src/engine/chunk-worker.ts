@@ -32,7 +32,12 @@ const chunker = new Chunker(data.chunking, gearTable(keys.chunkerSeed))
 const compressor = new Compressor(data.compression)
 const db = new Database(data.cachePath, {readonly: true, fileMustExist: true})
 db.pragma('busy_timeout = 30000')
-const known = db.prepare(`SELECT 1 FROM blobs WHERE mac = ? AND type = ${BlobType.CHUNK}`).pluck()
+const known = db
+  .prepare(
+    `SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ${BlobType.CHUNK}
+     AND p.id NOT IN (SELECT id FROM deleted_packfiles)`,
+  )
+  .pluck()
 const readBuffer = Buffer.allocUnsafe(4 * 1024 * 1024)
 
 let outstanding = 0

@@ -13,7 +13,8 @@ export interface TreeChange {
   after?: Entry
 }
 
-function sameEntry(a: Entry, b: Entry): boolean {
+/** Whether two entries have the same type, content (files), target (symlinks) or mode. */
+export function sameEntry(a: Entry, b: Entry): boolean {
   if (a.info.type !== b.info.type) return false
   if (a.info.type === 'file') {
     return a.info.size === b.info.size && !!a.contentMac && !!b.contentMac && Buffer.from(a.contentMac).equals(Buffer.from(b.contentMac))

@@ -1,4 +1,4 @@
-import {IntegrityError} from '../errors.js'
+import {FormatTooNewError, IntegrityError} from '../errors.js'
 import type {KeySet} from '../crypto/keys.js'
 import {BLOB_TYPE_NAMES} from './blob-type.js'
 import type {Compressor} from './compression.js'
@@ -34,9 +34,10 @@ export function openBlob(keys: KeySet, compressor: Compressor, type: number, mac
   } catch (error) {
     throw new IntegrityError(`${name} ${Buffer.from(mac).toString('hex').slice(0, 16)} is corrupted`, {cause: error})
   }
-  if (framed[0] !== BLOB_VERSION) {
-    throw new IntegrityError(`${name} has unknown blob version ${framed[0]}`)
+  if (framed[0] > BLOB_VERSION) {
+    throw new FormatTooNewError(`${name} uses blob format version ${framed[0]} but this plakar reads up to ${BLOB_VERSION}: upgrade plakar`)
   }
+  if (framed[0] !== BLOB_VERSION) throw new IntegrityError(`${name} has unknown blob version ${framed[0]}`)
   let plaintext: Buffer
   try {
     plaintext = compressor.decompress(framed[1], framed.subarray(2))

@@ -67,10 +67,17 @@ export class LocalCache {
       addState: db.prepare('INSERT OR IGNORE INTO states(id) VALUES (?)'),
       addPack: db.prepare('INSERT OR IGNORE INTO packfiles(id, kind) VALUES (?, ?)'),
       packNumber: db.prepare('SELECT n FROM packfiles WHERE id = ?').pluck(),
-      addBlob: db.prepare('INSERT OR IGNORE INTO blobs(mac, type, pack, offset, length, raw) VALUES (?, ?, ?, ?, ?, ?)'),
-      hasBlob: db.prepare('SELECT 1 FROM blobs WHERE mac = ? AND type = ?').pluck(),
+      // A blob stored again after its packfile was deleted takes the new location.
+      addBlob: db.prepare(
+        `INSERT INTO blobs(mac, type, pack, offset, length, raw) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(mac, type) DO UPDATE SET pack = excluded.pack, offset = excluded.offset, length = excluded.length, raw = excluded.raw
+         WHERE blobs.pack IN (SELECT n FROM packfiles WHERE id IN (SELECT id FROM deleted_packfiles))`,
+      ),
+      hasBlob: db.prepare(
+        'SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.id NOT IN (SELECT id FROM deleted_packfiles)',
+      ).pluck(),
       locate: db.prepare(
-        'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ?',
+        'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.id NOT IN (SELECT id FROM deleted_packfiles)',
       ),
       addSnapshot: db.prepare('INSERT OR IGNORE INTO snapshots(id, header, time) VALUES (?, ?, ?)'),
       deleteSnapshot: db.prepare('INSERT OR IGNORE INTO deleted_snapshots(id, time) VALUES (?, ?)'),

@@ -28,6 +28,7 @@ import {NodeCache, type NodeStore} from '../tree/btree.js'
 import {mapConcurrent} from '../util/concurrency.js'
 import {readableFrom, readAll} from '../util/streams.js'
 import {LocalCache} from './cache.js'
+import {checkKdfBounds, EncryptionPin} from './pin.js'
 
 export interface CreateOptions {
   /** Absent for a plaintext repository. */
@@ -44,6 +45,8 @@ export interface OpenOptions {
   logger: Logger
   /** Parallel requests to the storage. */
   concurrency?: number
+  /** The user supplied a passphrase without being asked (environment, key file): expects encryption. */
+  passphraseGiven?: boolean
 }
 
 export interface DamagedState {
@@ -129,8 +132,16 @@ export class Repository {
       throw error
     }
     const config = parseConfig(bytes)
+    const pin = new EncryptionPin(options.cacheDir, config.id)
+    if (!config.encryption && pin.encrypted()) {
+      throw new IntegrityError(
+        `the repository at ${storage.location} was encrypted but its config now says it is not: ` +
+          'the config was replaced (a downgrade attack?); restore the original CONFIG',
+      )
+    }
     let keys: KeySet
     if (config.encryption) {
+      checkKdfBounds(config.encryption.kdf)
       const passphrase = await options.passphrase()
       const kek = await deriveKeyFromPassphrase(passphrase, config.encryption.kdf)
       const master = unwrapMasterKey(kek, config.encryption.wrappedKey, config.id)
@@ -141,8 +152,12 @@ export class Repository {
       }
     } else {
       keys = KeySet.plaintext(config.id)
+      if (options.passphraseGiven) {
+        options.logger.warn(`the repository at ${storage.location} is not encrypted, yet a passphrase was given: check it is the one you created`)
+      }
     }
     authenticateConfig(bytes, keys.configMac)
+    if (config.encryption) pin.remember()
     const repo = new Repository(storage, config, keys, options)
     try {
       await repo.refresh()
@@ -161,7 +176,7 @@ export class Repository {
 
   /** Seed of the content-defined boundaries of tree nodes. */
   get treeSeed(): number {
-    return this.keys.chunkerSeed.readUInt32LE(4)
+    return this.keys.treeSeed.readUInt32LE(0)
   }
 
   /**

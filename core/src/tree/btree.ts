@@ -1,5 +1,5 @@
 import {decode, encode} from '../format/codec.js'
-import {IntegrityError} from '../errors.js'
+import {FormatTooNewError, IntegrityError} from '../errors.js'
 
 /**
  * A B+tree of content-addressed nodes with content-defined node boundaries (a "prolly tree"):
@@ -140,7 +140,9 @@ export class TreeReader {
     if (!Array.isArray(node) || node.length !== 3 || !Array.isArray(node[2])) {
       throw new IntegrityError(`tree node ${hex.slice(0, 16)} is malformed`)
     }
-    if (node[0] > NODE_VERSION) throw new IntegrityError(`tree node ${hex.slice(0, 16)} has unknown version ${node[0]}`)
+    if (node[0] > NODE_VERSION) {
+      throw new FormatTooNewError(`tree node ${hex.slice(0, 16)} uses format version ${node[0]} but this plakar reads up to ${NODE_VERSION}: upgrade plakar`)
+    }
     this.#cache.set(hex, node)
     return node
   }

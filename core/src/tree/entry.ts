@@ -1,4 +1,5 @@
 import type {EntryType, FileInfo} from '../interfaces/file-info.js'
+import {FormatTooNewError, IntegrityError} from '../errors.js'
 import {decode, encode} from '../format/codec.js'
 
 /** One chunk of a file's content: its MAC and plaintext length. */
@@ -59,7 +60,8 @@ export function encodeEntry(entry: Entry): Buffer {
 
 export function decodeEntry(bytes: Uint8Array): Entry {
   const [version, entry] = decode<[number, Entry]>(bytes)
-  if (version !== ENTRY_VERSION) throw new Error(`unknown entry version ${version}`)
+  if (version > ENTRY_VERSION) throw new FormatTooNewError(`a snapshot entry uses format version ${version} but this plakar reads up to ${ENTRY_VERSION}: upgrade plakar`)
+  if (version !== ENTRY_VERSION) throw new IntegrityError(`a snapshot entry has unknown version ${version}`)
   return entry
 }
 

@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:fs/promises'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {Readable} from 'node:stream'
 import {
   ObjectNotFoundError,
@@ -110,6 +110,9 @@ export class FsStorage implements Storage {
     }
     await handle.close()
     await rename(temp, path)
+    // The rename itself must survive a power cut before anyone relies on the object (a state
+    // naming a packfile is written only after the packfile's put resolved).
+    await syncDirectory(dirname(path))
   }
 
   async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
@@ -158,4 +161,13 @@ export class FsStorage implements Storage {
 
 export default async function createStorage(context: ConnectorContext): Promise<Storage> {
   return new FsStorage(fsPath(context.location))
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
 }
