@@ -237,6 +237,9 @@ async function fileEntry(
           })
         : await chunkStream(repo, writer, record, progress)
   } catch (error) {
+    // `fatal`: the source or the repository failed as a whole (unreachable after retries,
+    // credentials refused): end the backup with that one error, not one per remaining file.
+    if ((error as {fatal?: unknown})?.fatal === true) throw error
     return {info, error: describe(error)}
   }
   // The file may have changed while it was read: record what was actually stored.

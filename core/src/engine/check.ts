@@ -73,6 +73,7 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
     try {
       openState(repo.keys, id, await readAll(await repo.storage.get('state', id)))
     } catch (error) {
+      if ((error as {fatal?: unknown})?.fatal === true) throw error
       report({kind: 'state', state: id, message: `state ${id} is damaged: ${(error as Error).message}`})
     }
   })
@@ -144,6 +145,8 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
       try {
         data = await readAll(await repo.storage.get('packfile', pack))
       } catch (error) {
+        // An unreachable storage is not a damaged repository: stop with that error.
+        if ((error as {fatal?: unknown})?.fatal === true) throw error
         report({kind: 'packfile', packfile: pack, message: `packfile ${pack} is unreadable: ${(error as Error).message}`})
         for (const b of repo.cache.blobsOfPack(pack)) bad.add(blobKey(b.type, b.mac))
         return

@@ -109,6 +109,8 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
               progress.bytes += entry.info.size
               options.onProgress?.(progress)
             } catch (error) {
+              // The target or the repository failed as a whole: stop with that one error.
+              if ((error as {fatal?: unknown})?.fatal === true) throw error
               fail(p, (error as Error).message)
             } finally {
               done()
