@@ -134,11 +134,21 @@ export interface ErrorContext {
 }
 
 /**
- * The one line a user sees for a failed S3 call, as a PlakarError carrying the exit code:
+ * The one line a user sees for a failed S3 call, as a PlakarError carrying the exit code
+ * and `fatal: true`:
  * 77 for refused credentials, 66 for a missing bucket, 1 otherwise. Never includes secrets
  * (the SDK's messages carry at most the access key id, which is not one).
  */
 export function translate(error: unknown, ctx: ErrorContext): PlakarError {
+  const translated = describe(error, ctx)
+  // The endpoint failed as a whole (after every retry): the engine ends the operation with this
+  // one error instead of recording it against every remaining file. Per-object outcomes
+  // (missing, changed) never come here.
+  ;(translated as PlakarError & {fatal?: boolean}).fatal = true
+  return translated
+}
+
+function describe(error: unknown, ctx: ErrorContext): PlakarError {
   if (typeof (error as {plakarExitCode?: unknown})?.plakarExitCode === 'number') return error as PlakarError
   const code = codeOf(error)
   const status = statusOf(error)
