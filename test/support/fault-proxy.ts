@@ -1,3 +1,4 @@
+import {EventEmitter} from 'node:events'
 import net from 'node:net'
 
 /**
@@ -11,8 +12,12 @@ import net from 'node:net'
  * client.connect(proxy.port)                              // instead of serverPort
  * proxy.set({cutAfterBytes: 1 << 20, direction: 'up', connections: 1})  // the next connection dies after 1 MiB sent
  * proxy.set({latencyMs: 50})                              // every chunk delayed 50 ms each way
+ * proxy.once('cut', () => proxy.set({refuse: true}))      // …and from then on the server is unreachable
  * proxy.clear(); proxy.cutAll(); await proxy.close()
  * ```
+ *
+ * Events: 'cut' (connection index) whenever a fault ends a connection, before the client can
+ * notice — a test can change the faults at that exact point.
  *
  * Byte counts are per connection and per direction, from the connection's first byte (the
  * protocol handshake included). Faults apply to bytes that arrive after `set()`.
@@ -53,7 +58,7 @@ interface Connection {
   kill(how: 'reset' | 'close'): void
 }
 
-export class FaultProxy {
+export class FaultProxy extends EventEmitter {
   readonly host = '127.0.0.1'
   readonly stats: FaultProxyStats = {connections: 0, cuts: 0, bytesUp: 0, bytesDown: 0}
   readonly #server: net.Server
@@ -65,6 +70,7 @@ export class FaultProxy {
   #faultyFrom = 0
 
   private constructor(target: {host: string; port: number}) {
+    super()
     this.#target = target
     this.#server = net.createServer((client) => this.#accept(client))
   }
@@ -101,6 +107,7 @@ export class FaultProxy {
     for (const connection of this.#open) {
       this.stats.cuts++
       connection.kill(how)
+      this.emit('cut', connection.index)
     }
   }
 
@@ -146,6 +153,7 @@ export class FaultProxy {
     if (this.#faults.refuse && this.#isFaulty(connection)) {
       this.stats.cuts++
       connection.kill('reset')
+      this.emit('cut', connection.index)
       return
     }
     this.#pipe(connection, client, server, 'up')
@@ -181,6 +189,7 @@ export class FaultProxy {
         if (head.cut) {
           this.stats.cuts++
           connection.kill(head.cutWith)
+          this.emit('cut', connection.index)
           return
         }
       }

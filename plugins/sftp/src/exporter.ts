@@ -152,8 +152,11 @@ export class SftpExporter implements Exporter {
         await session.hardlink(source, temp)
       } else {
         await session.symlink(target, temp)
-        // SFTP v3 cannot set a symlink's own times or owner (SETSTAT follows links): left as is.
-        void info
+        // SETSTAT follows links: a symlink's own times and owner need lsetstat@openssh.com.
+        if (info && session.extensions.lsetstat) {
+          const {mode: _, ...attrs} = this.#attrs(info)
+          if (Object.keys(attrs).length > 0) await session.lsetstat(temp, attrs)
+        }
       }
       try {
         await this.#replace(session, temp, full, attempt > 1)

@@ -7,6 +7,7 @@ export interface Extensions {
   posixRename: boolean
   hardlink: boolean
   fsync: boolean
+  lsetstat: boolean
 }
 
 /**
@@ -35,6 +36,7 @@ export class SftpSession {
       posixRename: ext['posix-rename@openssh.com'] !== undefined,
       hardlink: ext['hardlink@openssh.com'] !== undefined,
       fsync: ext['fsync@openssh.com'] !== undefined,
+      lsetstat: ext['lsetstat@openssh.com'] !== undefined,
     }
     this.maxRead = clamp(internal._maxReadLen, 32 * 1024, 255 * 1024)
     this.maxWrite = clamp(internal._maxWriteLen, 32 * 1024, 255 * 1024)
@@ -140,6 +142,13 @@ export class SftpSession {
 
   setstat(path: string, attrs: InputAttributes): Promise<void> {
     return this.#call('setstat', path, (cb) => this.sftp.setstat(path, attrs, cb))
+  }
+
+  /** lsetstat@openssh.com: attributes of a symlink itself. */
+  lsetstat(path: string, attrs: InputAttributes): Promise<void> {
+    return this.#call('lsetstat', path, (cb) =>
+      (this.sftp as unknown as {ext_openssh_lsetstat(p: string, a: InputAttributes, cb: (err?: Error) => void): void}).ext_openssh_lsetstat(path, attrs, cb),
+    )
   }
 
   opendir(path: string): Promise<Buffer> {
