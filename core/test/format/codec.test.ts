@@ -76,7 +76,11 @@ describe('envelopes', () => {
       expect(error).toBeInstanceOf(IntegrityError)
       expect(exitCodeOf(error)).toBe(65)
     }
+    // Each is named for what it is, before any authentication is attempted.
     expect((thrown(() => checkHeader(badMagic, EnvelopeType.LOCK, 1)) as Error).message).toMatch(/bad magic/)
+    expect((thrown(() => checkHeader(wrongType, EnvelopeType.LOCK, 1)) as Error).message).toMatch(/has type 4, expected 5/)
+    expect((thrown(() => checkHeader(zero, EnvelopeType.LOCK, 1)) as Error).message).toMatch(/version 0/)
+    expect(thrown(() => checkHeader(wrongType, EnvelopeType.LOCK, 1))).toBeInstanceOf(IntegrityError)
   })
 
   it('the header and the context are authenticated', () => {

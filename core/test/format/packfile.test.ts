@@ -2,7 +2,8 @@ import {randomBytes} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
 import {KeySet} from '../../src/crypto/keys.js'
 import {IntegrityError} from '../../src/errors.js'
-import {PackfileBuilder, readPackfileIndex} from '../../src/format/packfile.js'
+import {EnvelopeType, sealEnvelope} from '../../src/format/codec.js'
+import {PACKFILE_VERSION, PackfileBuilder, readPackfileIndex} from '../../src/format/packfile.js'
 
 const keys = KeySet.fromMasterKey(randomBytes(32), randomBytes(32))
 
@@ -65,5 +66,19 @@ describe('packfiles', () => {
     for (const bad of cases) expect(() => readPackfileIndex(keys, bad)).toThrow(IntegrityError)
     const other = KeySet.fromMasterKey(randomBytes(32), randomBytes(32))
     expect(() => readPackfileIndex(other, bytes)).toThrow(IntegrityError)
+  })
+
+  it('a well-sealed but inconsistent footer or index is an IntegrityError', () => {
+    const blob = randomBytes(64)
+    const index = sealEnvelope(keys.sealer, EnvelopeType.PACK_INDEX, PACKFILE_VERSION, {kind: 'data', blobs: [[1, randomBytes(32), 0, 64, 64]]})
+    const assemble = (footer: object) => {
+      const sealed = sealEnvelope(keys.sealer, EnvelopeType.PACK_FOOTER, PACKFILE_VERSION, footer)
+      const trailer = Buffer.alloc(4)
+      trailer.writeUInt32BE(sealed.length)
+      return Buffer.concat([blob, index, sealed, trailer])
+    }
+    expect(readPackfileIndex(keys, assemble({indexOffset: 64, indexLength: index.length, count: 1})).blobs).toHaveLength(1)
+    expect(() => readPackfileIndex(keys, assemble({indexOffset: 63, indexLength: index.length, count: 1}))).toThrow(/inconsistent/)
+    expect(() => readPackfileIndex(keys, assemble({indexOffset: 64, indexLength: index.length, count: 2}))).toThrow(/inconsistent/)
   })
 })

@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
 import {IntegrityError} from '../../src/errors.js'
 import {encode} from '../../src/format/codec.js'
-import {NodeCache, TreeBuilder, TreeReader, type NodeStore} from '../../src/tree/btree.js'
+import {DEFAULT_SHAPE, NodeCache, TreeBuilder, TreeReader, type NodeStore} from '../../src/tree/btree.js'
 
 const TYPE = 3
 const SEED = 0x5eed
@@ -121,6 +121,36 @@ describe('B+tree (content-defined nodes)', () => {
     const b = new MemoryStore()
     expect((await build(a, entries(3000))).equals(await build(b, entries(3000)))).toBe(true)
     expect((await build(a, entries(3000, (i) => (i === 5 ? 1 : 0)))).equals(await build(b, entries(3000)))).toBe(false)
+  })
+
+  it('node boundaries depend on keys only: new values keep the same node structure', async () => {
+    const shape = async (change: (i: number) => number) => {
+      const store = new MemoryStore()
+      const root = await build(store, entries(20_000, change))
+      const firstKeys: string[] = []
+      for await (const node of reader(store, root).nodes()) firstKeys.push(`${node.level}:${node.entries[0][0].toString()}:${node.entries.length}`)
+      return firstKeys
+    }
+    expect(await shape((i) => i % 3)).toEqual(await shape(() => 0))
+  })
+
+  it('nodes are cut at maxBytes and maxEntries, boundary or not', async () => {
+    const store = new MemoryStore()
+    const big = Buffer.alloc(10 * 1024, 1)
+    const builder = new TreeBuilder(store, TYPE, SEED)
+    for (let i = 0; i < 300; i++) await builder.add(key(i), big)
+    const root = await builder.finish()
+    for (const bytes of store.nodes.values()) expect(bytes.length).toBeLessThan(DEFAULT_SHAPE.maxBytes + big.length + 1024)
+    expect((await collect(reader(store, root).scan())).length).toBe(300)
+
+    // A fanout so large that no key is a boundary: only maxEntries cuts.
+    const shape = {fanout: 2 ** 30, minEntries: 8, maxEntries: 100, maxBytes: 1 << 30}
+    const wide = new MemoryStore()
+    const b2 = new TreeBuilder(wide, TYPE, SEED, shape)
+    for (const [k, v] of entries(5000)) await b2.add(k, v)
+    const root2 = await b2.finish()
+    for await (const node of reader(wide, root2).nodes()) expect(node.entries.length).toBeLessThanOrEqual(100)
+    expect((await collect(reader(wide, root2).scan(key(4321), key(4400)))).length).toBe(79)
   })
 
   it('structural sharing: one changed value of a 100k-entry tree rewrites only a handful of nodes', async () => {
