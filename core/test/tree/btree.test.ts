@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
-import {IntegrityError} from '../../src/errors.js'
+import {FormatTooNewError, IntegrityError} from '../../src/errors.js'
 import {encode} from '../../src/format/codec.js'
 import {DEFAULT_SHAPE, NodeCache, TreeBuilder, TreeReader, type NodeStore} from '../../src/tree/btree.js'
 
@@ -193,11 +193,12 @@ describe('B+tree (content-defined nodes)', () => {
     expect(lastLevel).toBe(0)
   })
 
-  it('a malformed or too new node is an IntegrityError', async () => {
+  it('a malformed node is an IntegrityError, a newer one a FormatTooNewError (exit 78)', async () => {
     const store = new MemoryStore()
     const bad = await store.putNode(TYPE, encode({not: 'a node'}))
     await expect(reader(store, bad).get(key(1))).rejects.toBeInstanceOf(IntegrityError)
     const newer = await store.putNode(TYPE, encode([99, 0, []]))
-    await expect(reader(store, newer).get(key(1))).rejects.toBeInstanceOf(IntegrityError)
+    await expect(reader(store, newer).get(key(1))).rejects.toBeInstanceOf(FormatTooNewError)
+    await expect(reader(store, newer).get(key(1))).rejects.toMatchObject({plakarExitCode: 78})
   })
 })
