@@ -11,7 +11,7 @@ import {readdir, readFile, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
 import {GetObjectCommand, HeadObjectCommand} from '@aws-sdk/client-s3'
-import {afterAll, beforeAll, expect, it} from 'vitest'
+import {afterAll, beforeAll, expect, it as itRun} from 'vitest'
 import {
   accessKey,
   createBucket,
@@ -28,6 +28,7 @@ import {Plakar} from '../support/cli.js'
 import {setup, type BackupJson} from './helpers.js'
 
 const MiB = 1024 * 1024
+const itSkip = itRun.skip
 const TLS = ['-o', 'use_tls=false']
 
 interface SourceObject {
@@ -135,7 +136,7 @@ async function dirView(dir: string): Promise<Map<string, {sha256: string; size: 
 describeS3('S3 bucket → repository → bucket and directory, bit-exact, through the CLI (radosgw)', () => {
   const env = setup('plakar-e2e-s3-')
   const s3env = {AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_REGION: 'us-east-1'}
-  const plakar = new Plakar(env.s.dir, {NODE_ENV: undefined as unknown as string, ...s3env})
+  const plakar = new Plakar(env.s.dir, {NODE_ENV: undefined as unknown as string, SSH_AUTH_SOCK: undefined as unknown as string, ...s3env})
   const source = uniqueName('plakar-e2e-src')
   const sourceLocation = `s3://${hostPort}/${source}`
   let objects: SourceObject[]
@@ -195,9 +196,10 @@ describeS3('S3 bucket → repository → bucket and directory, bit-exact, throug
     expect((await stat(join(out, 'markers/empty-folder'))).isDirectory()).toBe(true)
   }
 
-  const scenario = (title: string, repository: () => Promise<string[]>) => {
+  const scenario = (title: string, repository: () => Promise<string[]>, skip = false) => {
     let at: string[]
     let first: string
+    const it = skip ? itSkip : itRun
     it(`${title}: backup of the bucket`, async () => {
       at = await repository()
       await plakar.ok(['at', ...at, 'create'])
@@ -230,4 +232,17 @@ describeS3('S3 bucket → repository → bucket and directory, bit-exact, throug
     const bucket = uniqueName('plakar-e2e-repo')
     return [`s3://${hostPort}/${bucket}/backups/main`, ...TLS]
   })
+  // The headline job: an S3 bucket into a repository on an SFTP server (sshd test service).
+  const sftp = process.env.SFTP_PORT
+    ? {port: process.env.SFTP_PORT, user: process.env.SFTP_USER ?? 'root', root: process.env.SFTP_ROOT!, key: process.env.SFTP_KEY!, knownHosts: process.env.SFTP_KNOWN_HOSTS!}
+    : undefined
+  const sshdExcluded = !sftp && process.env.PLAKAR_TEST_SERVICES !== undefined && process.env.PLAKAR_TEST_SERVICES !== 'all' && !process.env.PLAKAR_TEST_SERVICES.split(',').includes('sshd')
+  scenario(
+    'repository on sftp://',
+    async () => {
+      if (!sftp) throw new Error('SFTP_PORT is not set: sshd did not start (see test/support/services/sshd.ts)')
+      return [`sftp://${sftp.user}@127.0.0.1:${sftp.port}${sftp.root}/s3-e2e-${randomBytes(4).toString('hex')}`, '-o', `identity=${sftp.key}`, '-o', `known_hosts=${sftp.knownHosts}`]
+    },
+    sshdExcluded,
+  )
 })
