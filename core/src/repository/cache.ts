@@ -33,11 +33,17 @@ export class LocalCache {
     this.path = path
     mkdirSync(dirname(path), {recursive: true, mode: 0o700})
     this.db = new Database(path)
+    this.db.pragma('busy_timeout = 30000')
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
-    this.db.pragma('busy_timeout = 30000')
-    const version = this.db.pragma('user_version', {simple: true}) as number
-    if (version !== SCHEMA_VERSION) this.#reset()
+    // Several processes may open a new cache at once: look at the schema and create it under
+    // the write lock, or two of them race through DROP/CREATE ("table states already exists").
+    this.db
+      .transaction(() => {
+        const version = this.db.pragma('user_version', {simple: true}) as number
+        if (version !== SCHEMA_VERSION) this.#reset()
+      })
+      .immediate()
     this.#stmts = this.prepare()
   }
 
