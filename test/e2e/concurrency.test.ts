@@ -58,4 +58,11 @@ describe('concurrent backups into one repository', () => {
     const fresh = await env.plakar.run(env.at('check'), {env: {PLAKAR_CACHE_DIR: join(env.s.dir, 'fresh-cache')}})
     expect(fresh.exitCode, String(fresh.stderr)).toBe(0)
   })
+
+  it('lets several processes open a fresh cache at once', async () => {
+    // No cache yet: every process creates its schema at the same moment.
+    const cache = join(env.s.dir, 'racing-cache')
+    const runs = await Promise.all(Array.from({length: 6}, () => env.plakar.run(env.at('ls', '--json'), {env: {PLAKAR_CACHE_DIR: cache}})))
+    for (const r of runs) expect(r.exitCode, String(r.stderr)).toBe(0)
+  })
 })
