@@ -1,10 +1,10 @@
 import {createReadStream} from 'node:fs'
-import {lstat, mkdtemp, readdir, readlink, rm} from 'node:fs/promises'
+import {lstat, mkdtemp, readdir, readlink} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {testExporter, type ExportedEntry} from '@plakar/core/testing'
 import createExporter from '../src/exporter.js'
-import {context} from './context.js'
+import {context, removeTree} from './context.js'
 
 /** Everything under `root`, never following a symlink. */
 async function walk(root: string, rel = ''): Promise<ExportedEntry[]> {
@@ -29,6 +29,6 @@ testExporter('fs', async () => {
     exporter: await createExporter(context(root)),
     readBack: () => walk(root),
     outside: async () => (await readdir(dir)).filter((name) => name !== 'target'),
-    cleanup: () => rm(dir, {recursive: true, force: true}),
+    cleanup: () => removeTree(dir),
   }
 })

@@ -1,10 +1,10 @@
 import {execFileSync} from 'node:child_process'
-import {mkdir, mkdtemp, rm} from 'node:fs/promises'
+import {mkdir, mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {materializeFixture, testImporter} from '@plakar/core/testing'
 import createImporter from '../src/importer.js'
-import {context} from './context.js'
+import {context, removeTree} from './context.js'
 
 const NOBODY = 65534
 
@@ -36,7 +36,7 @@ testImporter('fs', async (fixture) => {
       importer,
       cleanup: async () => {
         regain()
-        await rm(dir, {recursive: true, force: true})
+        await removeTree(dir)
       },
     }
   } catch (error) {
