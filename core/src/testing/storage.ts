@@ -16,6 +16,12 @@ export interface StorageFixture {
   storage: Storage
   /** Removes whatever the test left behind (temp dir, bucket prefix…). Called after `close()`. */
   cleanup?: () => Promise<void>
+  /**
+   * Optional: another, independent storage over the same location, as a second process would
+   * open it. When given, the suite checks that what one instance writes the other sees (config,
+   * objects, deletions), both ways. The suite closes what it returns.
+   */
+  reopen?: () => Promise<Storage>
 }
 
 /** Sizes and limits of {@link testStorage}. The defaults are what first-party storages must pass. */
@@ -46,7 +52,7 @@ const DEFAULTS: Required<StorageSuiteOptions> = {
 /** Storages a test closed itself: the fixture's disposal does not close them again. */
 const closedByTest = new WeakSet<Storage>()
 
-type Body = (storage: Storage, context: TestContext) => Promise<void>
+type Body = (storage: Storage, context: TestContext, fixture: StorageFixture) => Promise<void>
 
 function bytesStream(data: Uint8Array): Readable {
   return Readable.from(data.length === 0 ? [] : [Buffer.from(data)], {objectMode: false})
@@ -114,6 +120,9 @@ function expectSameBytes(actual: Buffer, expected: Uint8Array, what: string): vo
  * `notFound === true` or `code === 'ENOENT'`), so a plugin with its own copy of `@plakar/core`
  * passes too. A not-found error may come from `get()` itself or from the stream it returns.
  *
+ * With a fixture's optional `reopen()`, a second storage over the same location must see what the
+ * first wrote and the other way round (persistence, no per-instance caching that hides writes).
+ *
  * Delete tests are skipped (reported as skipped) when `capabilities().delete` is false.
  *
  * @param name shown in the suite's title: "storage conformance: <name>"
@@ -136,9 +145,10 @@ export function testStorage(
           if (!closedByTest.has(fixture.storage)) await fixture.storage.close()
           await fixture.cleanup?.()
         },
-        async ({storage}) => {
+        async (fixture) => {
+          const {storage} = fixture
           if (settings.create !== false) await storage.create(randomBytes(512))
-          await body(storage, context)
+          await body(storage, context, fixture)
         },
       )
     })
@@ -453,6 +463,41 @@ export function testStorage(
           }
         },
         {slow: true},
+      )
+    })
+
+    describe('persistence', () => {
+      run(
+        'a second storage over the same location sees what the first wrote, both ways',
+        async (first, context, fixture) => {
+          if (!fixture.reopen) context.skip('the fixture has no reopen()')
+          const config = randomBytes(700)
+          await first.create(config)
+          const a = randomId()
+          const dataA = randomBytes(5000)
+          await put(first, 'packfile', a, dataA)
+          await put(first, 'state', a, randomBytes(10))
+          const second = await fixture.reopen!()
+          try {
+            expectSameBytes(Buffer.from(await second.open()), config, 'open() through the second storage')
+            expectSameBytes(await read(second, 'packfile', a), dataA, 'an object put through the first storage')
+            expect(await listAll(second, 'packfile'), 'list(packfile) through the second storage').toEqual([a])
+            const b = randomId()
+            const dataB = randomBytes(3000)
+            await put(second, 'packfile', b, dataB)
+            expectSameBytes(await read(first, 'packfile', b, {offset: 1000, length: 1000}), dataB.subarray(1000, 2000), 'an object put through the second storage')
+            expect(sorted(await listAll(first, 'packfile')), 'list(packfile) through the first storage').toEqual(sorted([a, b]))
+            if (first.capabilities().delete) {
+              await second.delete('packfile', a)
+              await expectNotFound('get() of an object the other storage deleted', () => read(first, 'packfile', a))
+              expect(await listAll(first, 'packfile'), 'list(packfile) after the other storage deleted one').toEqual([b])
+            }
+            await expectFailure('create() through the second storage', () => second.create(randomBytes(10)))
+          } finally {
+            await second.close()
+          }
+        },
+        {create: false},
       )
     })
 

@@ -7,5 +7,10 @@ import {FsStorage} from '../src/storage.js'
 // The repository directory does not exist yet: create() makes it, as `plakar create` does.
 testStorage('fs', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'plakar-fs-storage-'))
-  return {storage: new FsStorage(join(dir, 'repo')), cleanup: () => rm(dir, {recursive: true, force: true})}
+  const repo = join(dir, 'repo')
+  return {
+    storage: new FsStorage(repo),
+    reopen: async () => new FsStorage(repo),
+    cleanup: () => rm(dir, {recursive: true, force: true}),
+  }
 })
