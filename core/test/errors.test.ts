@@ -1,0 +1,36 @@
+import {describe, expect, it} from 'vitest'
+import {AuthError, ExitCode, exitCodeOf, FormatTooNewError, IntegrityError, isNotFound, messageOf, NotFoundError, ObjectNotFoundError, PlakarError, UsageError} from '../src/errors.js'
+
+describe('errors', () => {
+  it('each class carries its documented exit code', () => {
+    expect(exitCodeOf(new UsageError('x'))).toBe(2)
+    expect(exitCodeOf(new IntegrityError('x'))).toBe(65)
+    expect(exitCodeOf(new NotFoundError('x'))).toBe(66)
+    expect(exitCodeOf(new ObjectNotFoundError('x'))).toBe(66)
+    expect(exitCodeOf(new AuthError('x'))).toBe(77)
+    expect(exitCodeOf(new FormatTooNewError('x'))).toBe(78)
+    expect(exitCodeOf(new PlakarError('x'))).toBe(ExitCode.ERROR)
+    expect(exitCodeOf(new Error('x'))).toBe(1)
+    expect(exitCodeOf('a string')).toBe(1)
+    expect(new AuthError('x').name).toBe('AuthError')
+  })
+
+  it('exit codes are read structurally: an error from another copy of the SDK counts', () => {
+    expect(exitCodeOf(Object.assign(new Error('from a plugin'), {plakarExitCode: 77}))).toBe(77)
+  })
+
+  it('isNotFound accepts the SDK error, notFound === true and code ENOENT, nothing else', () => {
+    expect(isNotFound(new ObjectNotFoundError('x'))).toBe(true)
+    expect(isNotFound(Object.assign(new Error('x'), {notFound: true}))).toBe(true)
+    expect(isNotFound(Object.assign(new Error('x'), {code: 'ENOENT'}))).toBe(true)
+    for (const other of [new NotFoundError('snapshot'), new Error('x'), Object.assign(new Error('x'), {code: 'EACCES'}), {notFound: 'yes'}, null, undefined, 'ENOENT']) {
+      expect(isNotFound(other), String(other)).toBe(false)
+    }
+  })
+
+  it('messageOf gives a message for anything thrown', () => {
+    expect(messageOf(new Error('boom'))).toBe('boom')
+    expect(messageOf('plain')).toBe('plain')
+    expect(messageOf(42)).toBe('42')
+  })
+})
