@@ -14,6 +14,7 @@ import {parseS3Location} from './location.js'
 import {decodeListedKey, decodeMetadata} from './metadata.js'
 import type {S3Config} from './options.js'
 import {errorPathOfKey, FileDirectoryConflicts, keyProblem} from './paths.js'
+import {ScanCache, type CachedObject} from './scan-cache.js'
 import {S3Session} from './session.js'
 
 interface Listed {
@@ -23,7 +24,8 @@ interface Listed {
   etag?: string
 }
 
-type Pending = {listed: Listed; head: Promise<FileInfo & {rawEtag?: string}>}
+type Described = FileInfo & {rawEtag?: string}
+type Pending = {listed: Listed; head: Promise<Described>; cached: boolean}
 
 function unquote(etag: string | undefined): string | undefined {
   return etag?.replace(/^"(.*)"$/, '$1')
@@ -43,9 +45,11 @@ export class S3Importer implements Importer {
   readonly root: string
   readonly session: S3Session
   readonly #prefix: string
+  readonly #cacheDir: string | undefined
 
-  constructor(session: S3Session) {
+  constructor(session: S3Session, cacheDir?: string) {
     this.session = session
+    this.#cacheDir = cacheDir
     const loc = session.location
     this.origin = `${loc.host}${loc.port ? `:${loc.port}` : ''}`
     this.#prefix = loc.prefix
@@ -87,48 +91,57 @@ export class S3Importer implements Importer {
     const root: ImportRecord = {path: this.root, info: {type: 'directory', size: 0}}
     let rootYielded = false
     let token: string | undefined
-    do {
-      options.signal.throwIfAborted()
-      const page = await s.call(
-        `listing ${s.display}`,
-        (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: listPrefix, ContinuationToken: token, EncodingType: 'url'})),
-        {missingBucketHint: 'check the bucket name in the location'},
-      )
-      token = page.IsTruncated ? page.NextContinuationToken : undefined
-      if (!rootYielded && (page.Contents?.length ?? 0) > 0) {
-        rootYielded = true
-        yield root
-      }
-      for (const object of page.Contents ?? []) {
-        any = true
-        const key = decodeListedKey(object.Key!, page.EncodingType)
-        if (key === listPrefix) continue // the prefix's own folder marker: the root
-        const path = this.#path(key)
-        const problem = keyProblem(key)
-        if (problem) {
-          yield {path: errorPathOfKey(s.bucket, key), error: `object ${JSON.stringify(key)} not backed up: ${problem}, which a path cannot represent`}
-          continue
+    const cache = this.#cacheDir ? await ScanCache.open(this.#cacheDir, `${s.settings.endpoint}\n${s.bucket}\n${this.#prefix}`) : undefined
+    let completed = false
+    try {
+      do {
+        options.signal.throwIfAborted()
+        const page = await s.call(
+          `listing ${s.display}`,
+          (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: listPrefix, ContinuationToken: token, EncodingType: 'url'})),
+          {missingBucketHint: 'check the bucket name in the location'},
+        )
+        token = page.IsTruncated ? page.NextContinuationToken : undefined
+        if (!rootYielded && (page.Contents?.length ?? 0) > 0) {
+          rootYielded = true
+          yield root
         }
-        const marker = key.endsWith('/')
-        if (skippedByDirectory(path) || options.skip?.(path, marker)) continue
-        const parent = conflicts.parentFile(key)
-        if (parent !== undefined) {
-          yield {path, error: `object not backed up: object "${parent}" already stands where its parent directory would be`}
-          continue
+        for (const object of page.Contents ?? []) {
+          any = true
+          const key = decodeListedKey(object.Key!, page.EncodingType)
+          if (key === listPrefix) continue // the prefix's own folder marker: the root
+          const path = this.#path(key)
+          const problem = keyProblem(key)
+          if (problem) {
+            yield {path: errorPathOfKey(s.bucket, key), error: `object ${JSON.stringify(key)} not backed up: ${problem}, which a path cannot represent`}
+            continue
+          }
+          const marker = key.endsWith('/')
+          if (skippedByDirectory(path) || options.skip?.(path, marker)) continue
+          const parent = conflicts.parentFile(key)
+          if (parent !== undefined) {
+            yield {path, error: `object not backed up: object "${parent}" already stands where its parent directory would be`}
+            continue
+          }
+          if (marker && (object.Size ?? 0) > 0) {
+            yield {path, error: `object not backed up: its key ends with "/" but it holds ${object.Size} bytes`}
+            continue
+          }
+          if (!marker) conflicts.addFile(key)
+          const listed: Listed = {key, size: object.Size ?? 0, mtime: object.LastModified?.getTime() ?? 0, etag: object.ETag}
+          const cached = await cache?.lookup(key, listed.etag, listed.size, listed.mtime)
+          const head = cached ? Promise.resolve(fromCache(cached, marker)) : this.#head(listed, marker)
+          head.catch(() => {}) // awaited in order below; not an unhandled rejection meanwhile
+          queue.push({listed, head, cached: !!cached})
+          while (queue.length >= window) yield await this.#record(queue.shift()!, cache)
         }
-        if (marker && (object.Size ?? 0) > 0) {
-          yield {path, error: `object not backed up: its key ends with "/" but it holds ${object.Size} bytes`}
-          continue
-        }
-        if (!marker) conflicts.addFile(key)
-        const listed: Listed = {key, size: object.Size ?? 0, mtime: object.LastModified?.getTime() ?? 0, etag: object.ETag}
-        const head = this.#head(listed, marker)
-        head.catch(() => {}) // awaited in order below; not an unhandled rejection meanwhile
-        queue.push({listed, head})
-        while (queue.length >= window) yield await this.#record(queue.shift()!)
-      }
-      while (queue.length > 0 && !token) yield await this.#record(queue.shift()!)
-    } while (token)
+        while (queue.length > 0 && !token) yield await this.#record(queue.shift()!, cache)
+      } while (token)
+      completed = true
+    } finally {
+      if (completed) await cache?.commit()
+      else await cache?.abort()
+    }
     if (!any && this.#prefix) {
       // No "prefix/…" keys: maybe the location names one object.
       const single = await this.#head({key: this.#prefix, size: 0, mtime: 0}, false).catch((error) => {
@@ -171,7 +184,7 @@ export class S3Importer implements Importer {
     }
   }
 
-  async #record(pending: Pending): Promise<ImportRecord | ScanError> {
+  async #record(pending: Pending, cache: ScanCache | undefined): Promise<ImportRecord | ScanError> {
     const path = this.#path(pending.listed.key)
     let info
     try {
@@ -179,6 +192,15 @@ export class S3Importer implements Importer {
     } catch (error) {
       if ((error as {vanished?: boolean}).vanished) return {path, error: (error as Error).message}
       throw error
+    }
+    if (cache && info.rawEtag) {
+      cache.record(pending.listed.key, {
+        etag: info.rawEtag,
+        size: info.size,
+        mtime: info.mtime ?? 0,
+        contentType: info.contentType,
+        metadata: info.metadata ?? {},
+      })
     }
     if (info.type === 'directory') {
       const {rawEtag: _, ...rest} = info
@@ -223,5 +245,18 @@ export default async function createImporter(context: ConnectorContext): Promise
     session.close()
     throw error
   }
-  return new S3Importer(session)
+  return new S3Importer(session, context.cacheDir)
+}
+
+function fromCache(cached: CachedObject, marker: boolean): Described {
+  const info: Described = {
+    type: marker ? 'directory' : 'file',
+    size: marker ? 0 : cached.size,
+    mtime: cached.mtime,
+    metadata: {...cached.metadata},
+    fingerprint: unquote(cached.etag),
+    rawEtag: cached.etag,
+  }
+  if (cached.contentType !== undefined) info.contentType = cached.contentType
+  return info
 }
