@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): plakar and restic backing up a local tree into a repository on S3
+# (a throwaway Ceph radosgw on loopback, scripts/services/ceph-rgw-up.sh) and restoring it,
+# same server, same tree, same run. Runs alternate between the tools so that both meet the
+# same machine load; medians are printed at the end.
+#
+#   npm run build && test/bench/s3.sh                 # 3 runs over a ≈1.07 GB tree
+#   RUNS=5 TREE_MB=2048 test/bench/s3.sh
+#
+# Per run and tool: a fresh bucket; backup of the tree (all new data), backup again (nothing
+# changed), restore into an empty directory (checked bit-exact against the source), then the
+# bucket is purged (the OSD keeps objects in RAM). Both tools encrypt; the data is random, so
+# compression plays no part. The tree stays in the page cache (caches are not dropped: the
+# machine is shared). Needs: restic, and radosgw ceph-mon ceph-osd ceph-common (Debian).
+# Environment: RUNS, TREE_MB, KEEP=1 (keep the work directory).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+RUNS=${RUNS:-3}
+TREE_MB=${TREE_MB:-1024}
+command -v restic >/dev/null || { echo "s3 bench: restic is missing (apt-get install restic)" >&2; exit 1; }
+[ -f "$ROOT/plugins/s3/dist/storage.js" ] || { echo "s3 bench: build first (npm run build)" >&2; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/plakar-bench-s3.XXXXXX")
+CEPH_WORK=
+stop() {
+  [ -n "$CEPH_WORK" ] && bash "$ROOT/scripts/services/ceph-rgw-down.sh" "$CEPH_WORK"
+  [ "${KEEP:-}" = 1 ] || rm -rf "$WORK"
+}
+trap stop EXIT
+
+# Room for one run of both repositories (2 × the tree) in the OSD's RAM, plus slack.
+export CEPH_MEMSTORE_BYTES=$(( (TREE_MB * 3 + 1024) * 1024 * 1024 ))
+t0=$(date +%s.%N)
+while IFS='=' read -r key value; do
+  [ -n "$key" ] && export "$key=$value"
+done < <(bash "$ROOT/scripts/services/ceph-rgw-up.sh" 2>/dev/null)
+echo "radosgw at $S3_ENDPOINT (started in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)" >&2
+HOSTPORT=${S3_ENDPOINT#http://}
+
+# The tree: three quarters in 128 MiB files, a quarter in 100 KiB files over 20 directories;
+# random bytes, so every byte is new data for both tools.
+SRC=$WORK/tree
+mkdir -p "$SRC/large"
+for i in $(seq 1 $((TREE_MB * 3 / 4 / 128))); do head -c $((128 << 20)) /dev/urandom >"$SRC/large/part-$i.bin"; done
+count=$((TREE_MB * 10 / 4))
+for i in $(seq 0 $((count - 1))); do
+  dir=$SRC/small/dir-$((i % 20))
+  [ -d "$dir" ] || mkdir -p "$dir"
+  head -c 102400 /dev/urandom >"$dir/file-$i.dat"
+done
+digest() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32); }
+BYTES=$(du -sb "$SRC" | cut -f1)
+WANT=$(digest "$SRC")
+echo "tree: $(find "$SRC" -type f | wc -l) files, $BYTES bytes" >&2
+
+export HOME=$WORK/home NO_COLOR=1 PLAKAR_PASSPHRASE=bench-only-passphrase RESTIC_PASSWORD=bench-only-passphrase
+export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_REGION=us-east-1
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+unset AWS_CA_BUNDLE # plain http on loopback: a CA bundle has nothing to do here (STACK.md)
+mkdir -p "$HOME"
+
+clock() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(clock)" 'BEGIN { printf "%.3f", b - a }'; }
+TIMES=$WORK/times.tsv
+: >"$TIMES"
+note() { # tool operation seconds
+  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$TIMES"
+  awk -v t="$1" -v o="$2" -v s="$3" -v b="$BYTES" 'BEGIN { printf "  %-7s %-9s %8.2f s %8.1f MB/s\n", t, o, s, b / s / 1e6 }' >&2
+}
+check_restore() {
+  [ "$(digest "$1")" = "$WANT" ] || { echo "s3 bench: the restore in $1 differs from the tree" >&2; exit 1; }
+  rm -rf "$1"
+}
+purge() { radosgw-admin bucket rm --bucket="$1" --purge-objects >/dev/null 2>&1 || true; }
+
+run_plakar() {
+  local bucket=plakar-bench-$1
+  local at=(at "s3://$HOSTPORT/$bucket/repo" -o use_tls=false)
+  local p=(node "$ROOT/bin/run.js" --cache-dir "$WORK/plakar-cache-$1" --config-dir "$WORK/plakar-config")
+  "${p[@]}" "${at[@]}" create >/dev/null 2>&1
+  local t out id
+  t=$(clock); out=$("${p[@]}" "${at[@]}" backup --json --quiet "$SRC"); note plakar backup "$(elapsed "$t")"
+  id=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).snapshot)' "$out")
+  t=$(clock); "${p[@]}" "${at[@]}" backup --quiet "$SRC" >/dev/null; note plakar rebackup "$(elapsed "$t")"
+  t=$(clock); "${p[@]}" "${at[@]}" restore --quiet --to "$WORK/restored-plakar" "$id" >/dev/null; note plakar restore "$(elapsed "$t")"
+  check_restore "$WORK/restored-plakar"
+  rm -rf "$WORK/plakar-cache-$1"
+  purge "$bucket"
+}
+
+run_restic() {
+  local bucket=restic-bench-$1
+  local r=(restic --quiet --cache-dir "$WORK/restic-cache-$1" -r "s3:http://$HOSTPORT/$bucket")
+  "${r[@]}" init >/dev/null
+  local t
+  t=$(clock); "${r[@]}" backup "$SRC" >/dev/null; note restic backup "$(elapsed "$t")"
+  t=$(clock); "${r[@]}" backup "$SRC" >/dev/null; note restic rebackup "$(elapsed "$t")"
+  t=$(clock); "${r[@]}" restore latest --target "$WORK/restored-restic" >/dev/null; note restic restore "$(elapsed "$t")"
+  # restic restores under the tree's absolute path
+  mv "$WORK/restored-restic$SRC" "$WORK/restored-restic-tree" && rm -rf "$WORK/restored-restic"
+  check_restore "$WORK/restored-restic-tree"
+  rm -rf "$WORK/restic-cache-$1"
+  purge "$bucket"
+}
+
+for run in $(seq 1 "$RUNS"); do
+  echo "run $run of $RUNS" >&2
+  if [ $((run % 2)) -eq 1 ]; then run_plakar "$run"; run_restic "$run"; else run_restic "$run"; run_plakar "$run"; fi
+done
+
+echo
+echo "medians over $RUNS runs, $BYTES bytes, radosgw $(radosgw --version | awk '{print $3}'), $(restic version | cut -d' ' -f1-2), node $(node --version)"
+for op in backup rebackup restore; do
+  for tool in plakar restic; do
+    awk -F'\t' -v t="$tool" -v o="$op" '$1 == t && $2 == o { print $3 }' "$TIMES" | sort -n | awk -v t="$tool" -v o="$op" -v b="$BYTES" '
+      { v[NR] = $1 }
+      END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%-7s %-9s %8.2f s %8.1f MB/s\n", t, o, m, b / m / 1e6 }'
+  done
+done
