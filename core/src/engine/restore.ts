@@ -1,8 +1,11 @@
+import {Readable} from 'node:stream'
 import type {Exporter} from '../interfaces/exporter.js'
-import {TaskPool} from '../util/concurrency.js'
-import type {Snapshot} from './snapshot.js'
+import type {FileInfo} from '../interfaces/file-info.js'
 import {normalizeStoredPath} from '../tree/path-key.js'
 import type {Entry} from '../tree/entry.js'
+import {TaskPool} from '../util/concurrency.js'
+import {chunkKey, fetchChunks} from './blob-fetcher.js'
+import type {Snapshot} from './snapshot.js'
 
 export interface RestoreProgress {
   files: number
@@ -18,6 +21,61 @@ export interface RestoreOptions {
   onProgress?: (progress: RestoreProgress) => void
   onError?: (path: string, error: string) => void
   signal?: AbortSignal
+}
+
+/** Small files are restored in batches whose chunks are fetched together (coalesced reads). */
+const BATCH_FILES = 512
+const BATCH_BYTES = 16 * 1024 * 1024
+/** Files larger than this are streamed on their own. */
+const SMALL_FILE = 4 * 1024 * 1024
+
+/**
+ * Units of work (a batch of small files, one large file, one hard link) get increasing ids and
+ * finish in any order; an action registered "after unit N" runs once every unit up to N is done.
+ * A directory's metadata is applied after the units holding its files, without holding the walk.
+ */
+class Units {
+  #next = 0
+  #prefix = -1
+  readonly #done = new Set<number>()
+  #waiting: {after: number; run: () => Promise<void>}[] = []
+  readonly #running = new Set<Promise<void>>()
+
+  start(): number {
+    return this.#next++
+  }
+
+  get last(): number {
+    return this.#next - 1
+  }
+
+  finish(id: number): void {
+    this.#done.add(id)
+    while (this.#done.delete(this.#prefix + 1)) this.#prefix++
+    const ready = this.#waiting.filter((w) => w.after <= this.#prefix)
+    this.#waiting = this.#waiting.filter((w) => w.after > this.#prefix)
+    for (const w of ready) this.#track(w.run())
+  }
+
+  after(id: number, run: () => Promise<void>): void {
+    if (id <= this.#prefix) this.#track(run())
+    else this.#waiting.push({after: id, run})
+  }
+
+  #track(p: Promise<void>): void {
+    this.#running.add(p)
+    void p.finally(() => this.#running.delete(p))
+  }
+
+  async settle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all(this.#running)
+  }
+}
+
+interface PendingFile {
+  path: string
+  rel: string
+  entry: Entry
 }
 
 /**
@@ -40,7 +98,12 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     progress.errors++
     options.onError?.(p, error)
   }
-  const infoOf = (entry: Entry) =>
+  /** Per-file failures are reported and the restore goes on; a failure of the whole storage or target ends it. */
+  const failFile = (p: string, error: unknown) => {
+    if ((error as {fatal?: unknown})?.fatal === true) throw error
+    fail(p, (error as Error).message)
+  }
+  const infoOf = (entry: Entry): FileInfo =>
     options.skipPermissions ? {...entry.info, mode: undefined, uid: undefined, gid: undefined} : entry.info
   const base = path === '/' ? '' : path
   const relative = (p: string): string | undefined => {
@@ -50,42 +113,106 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     if (!p.startsWith(`${base}/`)) return undefined
     return p.slice(base.length)
   }
-
-  const pool = new TaskPool(options.concurrency ?? 4)
-  /** Open directories, outermost first, each with the files still being written in it. */
-  const stack: {rel: string; entry: Entry; pending: Promise<void>[]}[] = []
-  const hardlinks = new Map<string, string>()
-
-  const closeDirectory = async () => {
-    const dir = stack.pop()!
-    await Promise.all(dir.pending)
-    try {
-      await exporter.setMetadata(dir.rel, infoOf(dir.entry))
-    } catch (error) {
-      fail(dir.rel, (error as Error).message)
-    }
+  const stored = (entry: Entry) => {
+    progress.files++
+    progress.bytes += entry.info.size
+    options.onProgress?.(progress)
   }
+
+  const concurrency = options.concurrency ?? 8
+  const units = new Units()
+  /** Units in flight: two batches or a few large files at a time bound memory. */
+  const work = new TaskPool(Math.max(2, Math.ceil(concurrency / 2)))
+  let fatal: unknown
+  const launch = async (task: () => Promise<void>, id = units.start()) => {
+    await work.run(async () => {
+      try {
+        await task()
+      } catch (error) {
+        fatal ??= error
+      } finally {
+        units.finish(id)
+      }
+    })
+  }
+
+  let batch: PendingFile[] = []
+  let batchBytes = 0
+  /** The batch's unit is reserved with its first file, so directories closed meanwhile wait for it. */
+  let batchUnit = -1
+  const flush = async () => {
+    if (batch.length === 0) return
+    const files = batch
+    batch = []
+    batchBytes = 0
+    await launch(async () => {
+      const refs = await Promise.all(files.map((f) => snapshot.chunks(f.entry)))
+      const {chunks, failed} = await fetchChunks(snapshot.repo, refs.flat().map(([mac]) => mac), concurrency)
+      const writes = new TaskPool(concurrency)
+      for (let i = 0; i < files.length; i++) {
+        const {path: p, rel, entry} = files[i]
+        const parts: Buffer[] = []
+        let problem: string | undefined
+        for (const [mac] of refs[i]) {
+          const chunk = chunks.get(chunkKey(mac))
+          if (!chunk) {
+            problem = failed.get(chunkKey(mac)) ?? 'a chunk is unreadable'
+            break
+          }
+          parts.push(chunk)
+        }
+        if (problem) {
+          fail(p, problem)
+          continue
+        }
+        await writes.run(async () => {
+          try {
+            await exporter.storeFile(rel, Readable.from(parts), infoOf(entry))
+            stored(entry)
+          } catch (error) {
+            failFile(p, error)
+          }
+        })
+      }
+      await writes.drain()
+    }, batchUnit)
+  }
+
+  /** Open directories, outermost first, waiting for their metadata. */
+  const stack: {rel: string; entry: Entry}[] = []
+  const closeDirectory = () => {
+    const dir = stack.pop()!
+    units.after(units.last, async () => {
+      try {
+        await exporter.setMetadata(dir.rel, infoOf(dir.entry))
+      } catch (error) {
+        fail(dir.rel, (error as Error).message)
+      }
+    })
+  }
+  /** First restored path of each multiply-linked inode, and the unit that writes it. */
+  const hardlinks = new Map<string, {rel: string; unit: Promise<void>}>()
 
   for await (const [p, entry] of snapshot.walk(path)) {
     options.signal?.throwIfAborted()
+    if (fatal) throw fatal
     const rel = relative(p)
     if (rel === undefined) {
       fail(p, 'refused: the path is not canonical (it could escape the restore target)')
       continue
     }
     while (stack.length > 0 && !(rel.startsWith(`${stack.at(-1)!.rel === '/' ? '' : stack.at(-1)!.rel}/`) && rel !== stack.at(-1)!.rel)) {
-      await closeDirectory()
+      closeDirectory()
     }
     if (entry.error) {
       fail(p, `not restored: it could not be backed up (${entry.error})`)
       continue
     }
-    const parentFrame = stack.at(-1)
     try {
       switch (entry.info.type) {
         case 'directory':
           await exporter.createDirectory(rel, infoOf(entry))
-          stack.push({rel, entry, pending: []})
+          stack.push({rel, entry})
           break
         case 'symlink':
           await exporter.createLink(rel, entry.target ?? '', 'symlink', infoOf(entry))
@@ -93,44 +220,62 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
         case 'file': {
           const linkKey = (entry.info.nlink ?? 1) > 1 && entry.info.ino !== undefined ? `${entry.info.dev}:${entry.info.ino}` : undefined
           const first = linkKey ? hardlinks.get(linkKey) : undefined
-          if (first !== undefined) {
-            await exporter.createLink(rel, first, 'hardlink')
-            progress.files++
+          if (first) {
+            await launch(async () => {
+              await first.unit
+              try {
+                await exporter.createLink(rel, first.rel, 'hardlink')
+                progress.files++
+              } catch (error) {
+                failFile(p, error)
+              }
+            })
             break
           }
-          if (linkKey) hardlinks.set(linkKey, rel)
-          let done!: () => void
-          const task = new Promise<void>((resolve) => (done = resolve))
-          // Awaiting admission paces the walk: at most `concurrency` files are in flight.
-          await pool.run(async () => {
-            try {
-              await exporter.storeFile(rel, await snapshot.open(entry), infoOf(entry))
-              progress.files++
-              progress.bytes += entry.info.size
-              options.onProgress?.(progress)
-            } catch (error) {
-              // The target or the repository failed as a whole: stop with that one error.
-              if ((error as {fatal?: unknown})?.fatal === true) throw error
-              fail(p, (error as Error).message)
-            } finally {
-              done()
-            }
-          })
-          if (parentFrame) parentFrame.pending.push(task)
-          else await task
-          // Later hard links to this file need it written first.
-          if (linkKey) await task
+          if (linkKey) {
+            // Written on its own, so that later links can wait for exactly this file.
+            let written!: () => void
+            hardlinks.set(linkKey, {rel, unit: new Promise((resolve) => (written = resolve))})
+            await launch(async () => {
+              try {
+                await exporter.storeFile(rel, await snapshot.open(entry), infoOf(entry))
+                stored(entry)
+              } catch (error) {
+                failFile(p, error)
+              } finally {
+                written()
+              }
+            })
+          } else if (entry.info.size > SMALL_FILE || entry.object) {
+            await launch(async () => {
+              try {
+                await exporter.storeFile(rel, await snapshot.open(entry), infoOf(entry))
+                stored(entry)
+              } catch (error) {
+                failFile(p, error)
+              }
+            })
+          } else {
+            if (batch.length === 0) batchUnit = units.start()
+            batch.push({path: p, rel, entry})
+            batchBytes += entry.info.size
+            if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush()
+          }
           break
         }
         default:
           fail(p, `not restored: ${entry.info.type} entries are not supported by this exporter`)
       }
     } catch (error) {
+      if ((error as {fatal?: unknown})?.fatal === true) throw error
       fail(p, (error as Error).message)
     }
   }
-  while (stack.length > 0) await closeDirectory()
-  await pool.drain()
+  await flush()
+  while (stack.length > 0) closeDirectory()
+  await work.drain()
+  await units.settle()
+  if (fatal) throw fatal
   options.onProgress?.(progress)
   return progress
 }

@@ -1,11 +1,12 @@
 import {Readable} from 'node:stream'
-import {NotFoundError} from '../errors.js'
+import {IntegrityError, NotFoundError} from '../errors.js'
 import {BlobType} from '../format/blob-type.js'
 import {decode} from '../format/codec.js'
 import type {SnapshotHeader} from '../format/snapshot.js'
 import type {Repository} from '../repository/repository.js'
 import {TreeReader} from '../tree/btree.js'
 import {decodeEntry, type ChunkRef, type Entry} from '../tree/entry.js'
+import {chunkKey, fetchChunks, MAX_GAP, MAX_RANGE} from './blob-fetcher.js'
 import {descendantsStart, keyToPath, pathToKey, resolveUserPath, subtreeEnd} from '../tree/path-key.js'
 
 /** Read access to one snapshot: its header, its file tree and its indexes. */
@@ -75,21 +76,46 @@ export class Snapshot {
     return []
   }
 
-  /** A file's content, fetched chunk by chunk with a few chunks read ahead. */
+  /**
+   * A file's content. Consecutive chunks stored next to each other are fetched as one range
+   * (see blob-fetcher.ts), with the next ranges read ahead while the current one is consumed.
+   */
   async open(entry: Entry): Promise<Readable> {
     const refs = await this.chunks(entry)
     const repo = this.repo
+    const runs: {macs: Buffer[]}[] = []
+    let last: {pack: string; end: number; start: number} | undefined
+    for (const [rawMac] of refs) {
+      const mac = Buffer.from(rawMac)
+      const loc = repo.cache.locate(BlobType.CHUNK, mac)
+      const joins =
+        loc && last && loc.pack === last.pack && loc.offset >= last.end && loc.offset - last.end <= MAX_GAP && loc.offset + loc.length - last.start <= MAX_RANGE
+      if (joins) {
+        runs.at(-1)!.macs.push(mac)
+        last!.end = loc!.offset + loc!.length
+      } else {
+        runs.push({macs: [mac]})
+        last = loc ? {pack: loc.pack, start: loc.offset, end: loc.offset + loc.length} : undefined
+      }
+    }
     async function* content(): AsyncGenerator<Buffer> {
-      const ahead = 4
-      const inflight: Promise<Buffer>[] = []
+      const ahead = 2
+      const inflight: Promise<{macs: Buffer[]; chunks: Map<string, Buffer>; failed: Map<string, string>}>[] = []
       let next = 0
-      while (next < refs.length || inflight.length > 0) {
-        while (next < refs.length && inflight.length < ahead) {
-          const p = repo.readBlob(BlobType.CHUNK, Buffer.from(refs[next++][0]))
+      while (next < runs.length || inflight.length > 0) {
+        while (next < runs.length && inflight.length < ahead) {
+          const run = runs[next++]
+          const p = fetchChunks(repo, run.macs, 1).then((r) => ({macs: run.macs, ...r}))
           p.catch(() => {})
           inflight.push(p)
         }
-        yield await inflight.shift()!
+        const {macs, chunks, failed} = await inflight.shift()!
+        for (const mac of macs) {
+          const key = chunkKey(mac)
+          const chunk = chunks.get(key)
+          if (!chunk) throw new IntegrityError(failed.get(key) ?? `chunk ${key.slice(0, 16)} is unreadable`)
+          yield chunk
+        }
       }
     }
     return Readable.from(content(), {objectMode: false})

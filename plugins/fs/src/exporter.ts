@@ -1,17 +1,38 @@
-import {randomBytes} from 'node:crypto'
-import {constants} from 'node:fs'
-import {chmod, chown, lchown, link, lstat, lutimes, mkdir, open, rename, symlink, unlink, utimes} from 'node:fs/promises'
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs'
+import {lstat, mkdir} from 'node:fs/promises'
 import {dirname, isAbsolute, join, relative, sep} from 'node:path'
 import type {Readable} from 'node:stream'
 import {PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/core'
 import {fsPath} from './location.js'
-import {writeFully} from './write.js'
 
 /**
  * Restores into a local directory, and never outside it: every path is checked to stay under
  * the root, no restored symlink is ever followed (parents are verified to be real directories,
  * files are written to a fresh temporary name and renamed over the target), and directories
  * that existed before the restore keep their permissions.
+ *
+ * Filesystem calls are synchronous: on a local disk each takes microseconds, while a
+ * promise-based call costs a thread-pool round trip (a restore of 47k small files made 790k
+ * futex calls and spent more time in the kernel than in plakar).
  */
 export class FsExporter implements Exporter {
   readonly root: string
@@ -20,6 +41,7 @@ export class FsExporter implements Exporter {
   readonly #verified = new Set<string>()
   /** Directories this restore created: only those get their mode and owner applied. */
   readonly #created = new Set<string>()
+  #temps = 0
 
   constructor(root: string, createdRoot: boolean) {
     this.root = root
@@ -46,14 +68,14 @@ export class FsExporter implements Exporter {
   }
 
   /** Verifies every ancestor of `full` inside the root is a real directory, not a symlink. */
-  async #checkParents(full: string): Promise<void> {
+  #checkParents(full: string): void {
     const chain: string[] = []
     for (let dir = dirname(full); dir.length >= this.root.length && dir !== this.root; dir = dirname(dir)) {
       if (this.#verified.has(dir)) break
       chain.push(dir)
     }
     for (const dir of chain.reverse()) {
-      const stats = await lstat(dir).catch(() => undefined)
+      const stats = lstatSync(dir, {throwIfNoEntry: false})
       if (!stats || !stats.isDirectory()) {
         throw new PlakarError(`refused to write below ${dir}: it is ${stats?.isSymbolicLink() ? 'a symlink' : 'not a directory'}`)
       }
@@ -66,50 +88,50 @@ export class FsExporter implements Exporter {
     this.#verified.add(dir)
   }
 
+  /** A temporary name next to `full`: cheap and unique in this process; O_EXCL catches the rest. */
+  #tempName(full: string): string {
+    return join(dirname(full), `.plakar-${process.pid}-${(this.#temps++).toString(36)}.tmp`)
+  }
+
   async createDirectory(path: string, _info: FileInfo): Promise<void> {
     const full = this.#resolve(path)
-    await this.#checkParents(full)
+    this.#checkParents(full)
     try {
-      await mkdir(full, {mode: 0o700})
+      mkdirSync(full, {mode: 0o700})
       this.#created.add(full)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      const stats = await lstat(full)
-      if (!stats.isDirectory()) throw new PlakarError(`cannot restore directory ${path}: something else exists there`)
+      if (!lstatSync(full).isDirectory()) throw new PlakarError(`cannot restore directory ${path}: something else exists there`)
     }
     this.#remember(full)
   }
 
   async storeFile(path: string, data: Readable, info: FileInfo): Promise<void> {
     const full = this.#resolveBelowRoot(path)
-    await this.#checkParents(full)
-    const temp = join(dirname(full), `.${randomBytes(6).toString('hex')}.plakar-tmp`)
+    this.#checkParents(full)
+    const temp = this.#tempName(full)
     // O_EXCL|O_NOFOLLOW: a fresh file, never through a symlink planted at the temporary name.
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
     try {
-      for await (const chunk of data) await writeFully(handle, chunk as Uint8Array)
-      await this.#applyToHandle(handle, info)
+      for await (const chunk of data) writeFullySync(fd, chunk as Uint8Array)
+      if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) fchownSync(fd, info.uid, info.gid)
+      fchmodSync(fd, info.mode ?? 0o644)
+      if (info.mtime !== undefined) futimesSync(fd, ...times(info.mtime, info.atime))
     } catch (error) {
-      await handle.close().catch(() => {})
-      await unlink(temp).catch(() => {})
+      closeSync(fd)
+      rmTemp(temp)
       throw error
     }
-    await handle.close()
-    await this.#replace(temp, full)
-  }
-
-  async #applyToHandle(handle: Awaited<ReturnType<typeof open>>, info: FileInfo): Promise<void> {
-    if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) await handle.chown(info.uid, info.gid)
-    await handle.chmod(info.mode ?? 0o644)
-    if (info.mtime !== undefined) await handle.utimes(...times(info.mtime, info.atime))
+    closeSync(fd)
+    this.#replace(temp, full)
   }
 
   /** Renames over the target; a directory in the way is an error, never silently removed. */
-  async #replace(temp: string, full: string): Promise<void> {
+  #replace(temp: string, full: string): void {
     try {
-      await rename(temp, full)
+      renameSync(temp, full)
     } catch (error) {
-      await unlink(temp).catch(() => {})
+      rmTemp(temp)
       if ((error as NodeJS.ErrnoException).code === 'EISDIR' || (error as NodeJS.ErrnoException).code === 'ENOTEMPTY') {
         throw new PlakarError(`cannot restore ${full}: a directory exists there`)
       }
@@ -119,40 +141,55 @@ export class FsExporter implements Exporter {
 
   async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', info?: FileInfo): Promise<void> {
     const full = this.#resolveBelowRoot(path)
-    await this.#checkParents(full)
-    const temp = join(dirname(full), `.${randomBytes(6).toString('hex')}.plakar-tmp`)
+    this.#checkParents(full)
+    const temp = this.#tempName(full)
     if (kind === 'hardlink') {
       const source = this.#resolve(target)
-      await this.#checkParents(source)
-      const stats = await lstat(source)
-      if (!stats.isFile()) throw new PlakarError(`refused hard link ${path}: its target is not a restored file`)
-      await link(source, temp)
+      this.#checkParents(source)
+      if (!lstatSync(source).isFile()) throw new PlakarError(`refused hard link ${path}: its target is not a restored file`)
+      linkSync(source, temp)
     } else {
-      await symlink(target, temp)
+      symlinkSync(target, temp)
       if (info) {
-        if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) await lchown(temp, info.uid, info.gid).catch(() => {})
-        if (info.mtime !== undefined) await lutimes(temp, ...times(info.mtime, info.atime)).catch(() => {})
+        try {
+          if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) lchownSync(temp, info.uid, info.gid)
+          if (info.mtime !== undefined) lutimesSync(temp, ...times(info.mtime, info.atime))
+        } catch {
+          // Owner and times of a symlink are best effort (some filesystems refuse them).
+        }
       }
     }
-    await this.#replace(temp, full)
+    this.#replace(temp, full)
   }
 
   async setMetadata(path: string, info: FileInfo): Promise<void> {
     const full = this.#resolve(path)
     // A symlinked parent would make chmod/utimes land on what it points to.
-    await this.#checkParents(full)
-    const stats = await lstat(full)
+    this.#checkParents(full)
+    const stats = lstatSync(full)
     if (stats.isSymbolicLink()) return
     if (this.#created.has(full) || !stats.isDirectory()) {
-      if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) await chown(full, info.uid, info.gid)
-      if (info.mode !== undefined) await chmod(full, info.mode)
-      else if (stats.isDirectory()) await chmod(full, 0o755)
+      if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) chownSync(full, info.uid, info.gid)
+      if (info.mode !== undefined) chmodSync(full, info.mode)
+      else if (stats.isDirectory()) chmodSync(full, 0o755)
       this.#created.delete(full)
     }
-    if (info.mtime !== undefined) await utimes(full, ...times(info.mtime, info.atime))
+    if (info.mtime !== undefined) utimesSync(full, ...times(info.mtime, info.atime))
   }
 
   async close(): Promise<void> {}
+}
+
+function writeFullySync(fd: number, data: Uint8Array): void {
+  for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset)
+}
+
+function rmTemp(temp: string): void {
+  try {
+    unlinkSync(temp)
+  } catch {
+    // Already gone.
+  }
 }
 
 /**
