@@ -65,6 +65,9 @@ export abstract class PlakarCommand extends Command {
   }
 
   override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
+    // A parse error leaves oclif believing the command never parsed, and outside production it
+    // then prints an "UnparsedCommand" warning: one error must stay one line.
+    this.parsed = true
     const code = exitCodeOf(error) !== ExitCode.ERROR ? exitCodeOf(error) : parseErrorCode(error)
     const message = describeError(error)
     if (this.settings?.json) process.stderr.write(`${JSON.stringify({error: message, exitCode: code})}\n`)

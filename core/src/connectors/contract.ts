@@ -6,8 +6,9 @@ export const CONTRACT_VERSION = 1
 
 export const KINDS: readonly Kind[] = ['packfile', 'state', 'lock']
 
+/** Records never carry an `error`; a ScanError may carry the entry's `info` too. */
 export function isScanError(item: ImportRecord | ScanError): item is ScanError {
-  return typeof (item as ScanError).error === 'string' && (item as ImportRecord).info === undefined
+  return typeof (item as ScanError).error === 'string'
 }
 
 export function isColdStorage(storage: Storage): storage is ColdStorage {

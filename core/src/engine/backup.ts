@@ -116,7 +116,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
         if (isScanError(item)) {
           progress.errors++
           options.onError?.(item)
-          staging.add(item.path, {info: {type: 'unknown', size: 0}, error: item.error})
+          staging.add(item.path, {info: item.info ?? {type: 'unknown', size: 0}, error: item.error})
           continue
         }
         if (item.info.type !== 'file') {

@@ -205,7 +205,12 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
       closeDirectory()
     }
     if (entry.error) {
-      fail(p, `not restored: it could not be backed up (${entry.error})`)
+      // A directory whose listing failed is still recreated (empty), so its siblings' layout holds.
+      if (entry.info.type === 'directory') {
+        await exporter.createDirectory(rel, infoOf(entry))
+        stack.push({rel, entry})
+      }
+      fail(p, `${entry.info.type === 'directory' ? 'its content is ' : ''}not restored: it could not be backed up (${entry.error})`)
       continue
     }
     try {

@@ -25,6 +25,8 @@ export interface ImportRecord {
 export interface ScanError {
   path: string
   error: string
+  /** What is known of the entry despite the error (a directory whose listing failed). */
+  info?: FileInfo
 }
 
 export interface ScanOptions {

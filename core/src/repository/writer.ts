@@ -47,7 +47,7 @@ export class RepositoryWriter implements NodeStore {
 
   constructor(repo: Repository, options: WriterOptions) {
     this.#repo = repo
-    this.#options = {uploads: 2, publishEvery: 8, publishIntervalMs: 60_000, dryRun: false, ...options}
+    this.#options = {uploads: 2, publishEvery: 4, publishIntervalMs: 30_000, dryRun: false, ...options}
     this.#builders = {data: new PackfileBuilder(repo.keys, 'data'), meta: new PackfileBuilder(repo.keys, 'meta')}
   }
 

@@ -34,15 +34,16 @@ export class FsImporter implements Importer {
     }
     yield this.#record(this.root, rootStats)
     if (!rootStats.isDirectory()) return
-    const pending = [this.root]
+    const pending: {path: string; stats: Stats}[] = [{path: this.root, stats: rootStats}]
     while (pending.length > 0) {
       options.signal.throwIfAborted()
-      const dir = pending.pop()!
+      const {path: dir, stats: dirStats} = pending.pop()!
       let handle: Dir
       try {
         handle = opendirSync(dir, {bufferSize: 256})
       } catch (error) {
-        yield {path: dir, error: describe(error)}
+        // The directory itself is known: keep it, marked with why its content is missing.
+        yield {path: dir, error: describe(error), info: fileInfo(dirStats)}
         continue
       }
       try {
@@ -57,7 +58,7 @@ export class FsImporter implements Importer {
           }
           const isDir = stats.isDirectory()
           if (options.skip?.(path, isDir)) continue
-          if (isDir) pending.push(path)
+          if (isDir) pending.push({path, stats})
           yield this.#record(path, stats)
         }
       } catch (error) {
