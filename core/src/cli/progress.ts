@@ -7,6 +7,8 @@ export interface ProgressState {
   totalFiles?: number
   bytes: number
   totalBytes?: number
+  /** What `files` counts (default "files"). */
+  unit?: string
 }
 
 /**
@@ -47,11 +49,14 @@ export class ProgressDisplay {
     const elapsed = (now - this.#started) / 1000
     const rate = elapsed > 0 ? state.bytes / elapsed : 0
     const parts = [state.label]
-    parts.push(state.totalFiles !== undefined ? `${state.files}/${state.totalFiles} files` : `${state.files} files`)
-    parts.push(state.totalBytes !== undefined ? `${formatBytes(state.bytes)}/${formatBytes(state.totalBytes)}` : formatBytes(state.bytes))
-    parts.push(`${formatBytes(rate)}/s`)
-    if (state.totalBytes !== undefined && rate > 0) {
-      parts.push(`ETA ${formatDuration(((state.totalBytes - state.bytes) / rate) * 1000)}`)
+    const unit = state.unit ?? 'files'
+    parts.push(state.totalFiles !== undefined ? `${state.files}/${state.totalFiles} ${unit}` : `${state.files} ${unit}`)
+    if (state.bytes > 0 || state.totalBytes !== undefined) {
+      parts.push(state.totalBytes !== undefined ? `${formatBytes(state.bytes)}/${formatBytes(state.totalBytes)}` : formatBytes(state.bytes))
+      parts.push(`${formatBytes(rate)}/s`)
+      if (state.totalBytes !== undefined && rate > 0) {
+        parts.push(`ETA ${formatDuration(((state.totalBytes - state.bytes) / rate) * 1000)}`)
+      }
     }
     const total = state.totalBytes ?? 0
     this.#bar.setTotal(total)

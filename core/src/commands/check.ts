@@ -37,7 +37,12 @@ export default class Check extends PlakarCommand {
       fast: flags.fast,
       problems: unreadable,
       concurrency: this.settings.concurrency,
-      onProgress: (p) => display.update({label: `check (${p.phase})`, files: p.done, totalFiles: p.total, bytes: 0}),
+      onProgress: (p) =>
+        display.update(
+          p.phase === 'data'
+            ? {label: 'check: verifying data', files: p.done, totalFiles: p.total, bytes: p.bytes ?? 0, totalBytes: p.totalBytes, unit: 'packfiles'}
+            : {label: 'check: walking snapshots', files: p.done, totalFiles: p.total, bytes: 0},
+        ),
       onProblem: (p) => {
         if (!this.settings.json) this.logger.warn(p.message)
       },

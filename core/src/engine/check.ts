@@ -18,8 +18,12 @@ export interface CheckProblem {
 
 export interface CheckProgress {
   phase: 'index' | 'data' | 'files'
+  /** Files walked (index phase) or packfiles verified (data phase). */
   done: number
   total: number
+  /** Data phase: bytes of packfiles read and verified, out of about `totalBytes`. */
+  bytes?: number
+  totalBytes?: number
 }
 
 export interface CheckTarget {
@@ -140,6 +144,8 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
     const bad = new Set<string>()
     const packs = [...referenced]
     let checked = 0
+    const sizes = new Map(packs.map((pack) => [pack, repo.cache.blobsOfPack(pack).reduce((n, b) => n + b.length, 0)]))
+    const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0)
     await mapConcurrent(packs, Math.max(1, Math.min(options.concurrency ?? 2, 4)), async (pack) => {
       let data: Buffer
       try {
@@ -163,7 +169,7 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
           bad.add(blobKey(blob.type, blob.mac))
         }
       }
-      options.onProgress?.({phase: 'data', done: ++checked, total: packs.length})
+      options.onProgress?.({phase: 'data', done: ++checked, total: packs.length, bytes, totalBytes})
     })
     if (bad.size > 0) await walkFiles(bad)
   }
