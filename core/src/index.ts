@@ -16,3 +16,25 @@ export {
 } from './errors.js'
 export {readAll} from './util/streams.js'
 export {isTransientNetworkError, withRetry, type RetryOptions} from './util/retry.js'
+export {
+  bufferRecord,
+  directoryInfo,
+  directoryRecord,
+  entryTypeOf,
+  fileInfoFromObject,
+  fileInfoFromStats,
+  streamRecord,
+  toMillis,
+  type ObjectHead,
+} from './sdk/file-info.js'
+export {
+  configSchema,
+  option,
+  secretOptions,
+  type ConfigOf,
+  type ConfigSchema,
+  type NumberOptions,
+  type OptionSchema,
+  type StringOptions,
+} from './sdk/config-schema.js'
+export {localPathInside, parentPath, pathComponents} from './sdk/paths.js'
