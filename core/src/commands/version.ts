@@ -10,12 +10,26 @@ export default class Version extends PlakarCommand {
   async run(): Promise<void> {
     await this.parse(Version)
     const registry = this.services.resolve<ConnectorRegistry>(TOKENS.Registry)
-    const connectors = registry.connectors().map((c) => ({kind: c.kind, schemes: c.schemes, plugin: c.plugin.name, version: c.plugin.version}))
+    const conflicts = registry.conflicts()
+    const order = ['importer', 'exporter', 'storage']
+    const sorted = registry.connectors().sort((a, b) => a.plugin.name.localeCompare(b.plugin.name) || order.indexOf(a.kind) - order.indexOf(b.kind))
+    const connectors = sorted.map((c) => ({
+      kind: c.kind,
+      schemes: c.schemes,
+      plugin: c.plugin.name,
+      version: c.plugin.version,
+      // "core": shipped with plakar; "user": installed with `plakar plugins install`; "link": linked.
+      source: this.config.plugins.get(c.plugin.name)?.type ?? 'core',
+    }))
     if (this.settings.json) {
-      this.printJson({version: this.config.version, node: process.version, connectors, problems: registry.problems})
+      this.printJson({version: this.config.version, node: process.version, connectors, conflicts, problems: registry.problems})
       return
     }
     this.print(`plakar ${this.config.version} (node ${process.version})`)
-    for (const c of connectors) this.print(`  ${c.kind.padEnd(8)} ${c.schemes.join(',').padEnd(12)} ${c.plugin}@${c.version}`)
+    for (const c of connectors) {
+      const clash = c.schemes.filter((s) => conflicts.some((x) => x.kind === c.kind && x.scheme === s))
+      const note = [c.source === 'core' ? '' : `(${c.source === 'link' ? 'linked' : 'installed'})`, clash.length > 0 ? `(conflict on ${clash.join(',')}: not used)` : '']
+      this.print(`  ${c.kind.padEnd(8)} ${c.schemes.join(',').padEnd(12)} ${`${c.plugin}@${c.version}`} ${note.filter(Boolean).join(' ')}`.trimEnd())
+    }
   }
 }

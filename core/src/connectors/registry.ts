@@ -48,6 +48,11 @@ export class ConnectorRegistry {
         this.problems.push(`plugin ${plugin.name}@${plugin.version} is ignored: ${(error as Error).message}`)
       }
     }
+    // No precedence between plugins: a scheme two plugins claim is served by neither (a plugin
+    // must never silently take over a scheme, and the credentials given for it, from another).
+    for (const {kind, scheme, plugins: names} of this.conflicts()) {
+      this.problems.push(`the ${kind} scheme "${scheme}" is claimed by ${names.join(' and ')}: it is served by neither until all but one are uninstalled`)
+    }
   }
 
   #register(plugin: PluginDescriptor): void {
@@ -116,6 +121,14 @@ export class ConnectorRegistry {
     return [...this.#all]
   }
 
+  /** Schemes that several plugins claim for one kind: find() refuses them, naming the plugins. */
+  conflicts(): {kind: ConnectorKind; scheme: string; plugins: string[]}[] {
+    return [...this.#conflicts].map(([key, plugins]) => {
+      const colon = key.indexOf(':')
+      return {kind: key.slice(0, colon) as ConnectorKind, scheme: key.slice(colon + 1), plugins: [...plugins].sort()}
+    })
+  }
+
   schemes(kind: ConnectorKind): string[] {
     return [...this.#byScheme.keys()].filter((k) => k.startsWith(`${kind}:`)).map((k) => k.slice(kind.length + 1)).sort()
   }
@@ -124,7 +137,7 @@ export class ConnectorRegistry {
     const key = `${kind}:${scheme}`
     const conflict = this.#conflicts.get(key)
     if (conflict) {
-      throw new UsageError(`scheme "${scheme}" is claimed by several plugins (${conflict.join(', ')}): uninstall all but one`)
+      throw new UsageError(`the ${kind} scheme "${scheme}" is claimed by several plugins (${conflict.join(', ')}): uninstall all but one`)
     }
     const connector = this.#byScheme.get(key)
     if (!connector) {
