@@ -279,7 +279,12 @@ async function chunkStream(repo: Repository, writer: RepositoryWriter, record: I
   return {refs, contentMac: contentMac.digest(), size}
 }
 
+/**
+ * Whether a parent entry's content is still in the repository. Until maintenance deletes a
+ * packfile, everything a published snapshot references is stored: only then look each chunk up.
+ */
 function stillStored(repo: Repository, entry: Entry): boolean {
+  if (!repo.cache.hasDeletedPackfiles()) return true
   if (entry.object) return repo.cache.hasBlob(BlobType.OBJECT, Buffer.from(entry.object))
   return (entry.chunks ?? []).every(([mac]) => repo.cache.hasBlob(BlobType.CHUNK, Buffer.from(mac)))
 }

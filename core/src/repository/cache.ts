@@ -88,6 +88,7 @@ export class LocalCache {
       addSnapshot: db.prepare('INSERT OR IGNORE INTO snapshots(id, header, time) VALUES (?, ?, ?)'),
       deleteSnapshot: db.prepare('INSERT OR IGNORE INTO deleted_snapshots(id, time) VALUES (?, ?)'),
       deletePack: db.prepare('INSERT OR IGNORE INTO deleted_packfiles(id) VALUES (?)'),
+      anyDeletedPack: db.prepare('SELECT 1 FROM deleted_packfiles LIMIT 1'),
       snapshots: db.prepare(
         'SELECT id, header, time FROM snapshots WHERE id NOT IN (SELECT id FROM deleted_snapshots) ORDER BY time, id',
       ),
@@ -124,6 +125,10 @@ export class LocalCache {
   /** Forgets everything: used when the states in the repository no longer match the cache. */
   clear(): void {
     this.db.transaction(() => this.#reset())()
+  }
+
+  hasDeletedPackfiles(): boolean {
+    return this.#stmts.anyDeletedPack.get() !== undefined
   }
 
   hasBlob(type: number, mac: Buffer): boolean {

@@ -132,10 +132,18 @@ export class TreeReader {
     this.#cache = cache
   }
 
-  async #node(mac: Buffer): Promise<Node> {
+  /** Concurrent lookups of one node share a single fetch: the cache holds promises. */
+  #node(mac: Buffer): Promise<Node> {
     const hex = mac.toString('hex')
     const cached = this.#cache.get(hex)
     if (cached) return cached
+    const loading = this.#load(mac, hex)
+    this.#cache.set(hex, loading)
+    loading.catch(() => this.#cache.delete(hex))
+    return loading
+  }
+
+  async #load(mac: Buffer, hex: string): Promise<Node> {
     const node = decode<Node>(await this.#store.getNode(this.#type, mac))
     if (!Array.isArray(node) || node.length !== 3 || !Array.isArray(node[2])) {
       throw new IntegrityError(`tree node ${hex.slice(0, 16)} is malformed`)
@@ -143,7 +151,6 @@ export class TreeReader {
     if (node[0] > NODE_VERSION) {
       throw new FormatTooNewError(`tree node ${hex.slice(0, 16)} uses format version ${node[0]} but this plakar reads up to ${NODE_VERSION}: upgrade plakar`)
     }
-    this.#cache.set(hex, node)
     return node
   }
 
@@ -240,15 +247,15 @@ function firstAtOrAfter(entries: Entry[], key: Buffer): number {
   return lo
 }
 
-/** A least-recently-used cache of decoded nodes, bounded by count. */
+/** A least-recently-used cache of decoded nodes (or their pending loads), bounded by count. */
 export class NodeCache {
   readonly #max: number
-  readonly #map = new Map<string, Node>()
+  readonly #map = new Map<string, Promise<Node>>()
   constructor(max = 1024) {
     this.#max = max
   }
 
-  get(key: string): Node | undefined {
+  get(key: string): Promise<Node> | undefined {
     const node = this.#map.get(key)
     if (node) {
       this.#map.delete(key)
@@ -257,8 +264,12 @@ export class NodeCache {
     return node
   }
 
-  set(key: string, node: Node): void {
+  set(key: string, node: Promise<Node>): void {
     this.#map.set(key, node)
     if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value!)
+  }
+
+  delete(key: string): void {
+    this.#map.delete(key)
   }
 }
