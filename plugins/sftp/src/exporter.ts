@@ -110,7 +110,8 @@ export class SftpExporter implements Exporter {
     const temp = posix.join(posix.dirname(full), `.${randomBytes(6).toString('hex')}.plakar-tmp`)
     try {
       await this.#connector.run((session) => this.#checkParents(session, full))
-      await upload(this.#connector, temp, data, {attrs: this.#attrs(info), what: path})
+      // No fsync per file (the fs exporter does not either): a restore is not a repository.
+      await upload(this.#connector, temp, data, {attrs: this.#attrs(info), what: path, fsync: false})
       await this.#connector.run((session, attempt) => this.#replace(session, temp, full, attempt > 1))
     } catch (error) {
       data.destroy()

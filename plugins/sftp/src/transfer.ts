@@ -25,6 +25,8 @@ export interface UploadOptions {
   attrs?: InputAttributes
   /** Name for messages. */
   what?: string
+  /** Flush the file to the server's disk before closing it (fsync@openssh.com). Default true. */
+  fsync?: boolean
 }
 
 interface Piece {
@@ -36,7 +38,8 @@ interface Piece {
 /**
  * Writes a stream to a new remote file (created exclusively: never through a planted symlink),
  * WRITE requests pipelined up to {@link WINDOW} bytes, then sets its attributes and fsyncs it
- * (fsync@openssh.com). When the connection is lost, it reconnects, reopens the file and resends
+ * (fsync@openssh.com, unless told not to). When the connection is lost, it reconnects, reopens
+ * the file and resends
  * only what the server had not acknowledged: it keeps no more than the window of the source in
  * memory, whatever the file's size. Gives up after the connector's number of attempts without
  * progress. Returns the bytes written.
@@ -129,7 +132,7 @@ export async function upload(connector: SftpConnector, path: string, source: Rea
             throw new SourceError(new Error(`${what}: short write, expected ${options.size} bytes, got ${position}`))
           }
           if (options.attrs) await s.fsetstat(h, options.attrs)
-          await s.fsync(h)
+          if (options.fsync !== false) await s.fsync(h)
           await s.close(h)
           return position
         } catch (error) {
@@ -193,14 +196,22 @@ async function* download(connector: SftpConnector, path: string, options: Downlo
       }
       const s = session
       const h = handle
-      if (end === undefined || !checked) {
-        // The size: for a whole-file read, and to refuse a range past the end before any data.
+      // The size: needed first for a whole-file read; for a range, asked for alongside the first
+      // READs (one round trip for both) and checked before any data is given out.
+      let sizeCheck: Promise<void> | undefined
+      if (end === undefined) {
         const size = (await s.fstat(h)).size ?? 0
-        end ??= size
+        end = size
         if (!checked) {
           options.check!(size)
           checked = true
         }
+      } else if (!checked) {
+        sizeCheck = s.fstat(h).then((stats) => {
+          options.check!(stats.size ?? 0)
+          checked = true
+        })
+        sizeCheck.catch(() => {}) // awaited below
       }
       const stop = end
       let next = position
@@ -219,6 +230,7 @@ async function* download(connector: SftpConnector, path: string, options: Downlo
         }
       }
       fill()
+      if (sizeCheck) await sizeCheck
       while (position < stop) {
         const head = pending.shift()!
         const data = await head.data
