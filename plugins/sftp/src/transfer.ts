@@ -39,10 +39,9 @@ interface Piece {
  * Writes a stream to a new remote file (created exclusively: never through a planted symlink),
  * WRITE requests pipelined up to {@link WINDOW} bytes, then sets its attributes and fsyncs it
  * (fsync@openssh.com, unless told not to). When the connection is lost, it reconnects, reopens
- * the file and resends
- * only what the server had not acknowledged: it keeps no more than the window of the source in
- * memory, whatever the file's size. Gives up after the connector's number of attempts without
- * progress. Returns the bytes written.
+ * the file and resends only what the server had not acknowledged: it keeps no more than the
+ * window of the source in memory, whatever the file's size. Gives up after the connector's
+ * number of attempts without progress. Returns the bytes written.
  */
 export async function upload(connector: SftpConnector, path: string, source: Readable, options: UploadOptions = {}): Promise<number> {
   const what = options.what ?? path
