@@ -1,9 +1,35 @@
 import {posix} from 'node:path'
-import type {ConnectorContext, Importer, ImportRecord, ScanError, ScanOptions} from '@plakar/core'
+import type {Readable} from 'node:stream'
+import type {ConnectorContext, FileInfo, Importer, ImportRecord, ScanError, ScanOptions} from '@plakar/core'
 import type {Config} from './config.js'
-import {openSource, type Source} from './source.js'
+import {openSource} from './source.js'
 
 export {schema} from './config.js'
+
+/** One entry of a directory of the source. */
+export type SourceEntry =
+  | {name: string; info: FileInfo; target?: string}
+  /** An entry the source could not describe: recorded in the snapshot as an error, the scan goes on. */
+  | {name: string; error: string}
+
+/**
+ * What a data source provides: src/source.ts implements it. Paths are '/'-separated and
+ * absolute, in the source's own namespace: "/" + what identifies an item for your users
+ * ("/customers/42.json", "/table/row-id").
+ */
+export interface Source {
+  /** Where the data comes from (a host name, an endpoint): with the root, it finds a backup's parent snapshot. */
+  readonly origin: string
+  /** The path the backup starts at. */
+  readonly root: string
+  /** The entry at `path` (the root, at least). */
+  stat(path: string): Promise<{info: FileInfo; target?: string}>
+  /** The entries of the directory at `path`, one by one (never load a huge listing at once). */
+  list(path: string): AsyncIterable<SourceEntry>
+  /** The content of the regular file at `path`: exactly `info.size` bytes. */
+  open(path: string): Promise<Readable>
+  close(): Promise<void>
+}
 
 /**
  * The Importer contract over a {@link Source}: a depth-first walk that yields every entry once,

@@ -5,36 +5,15 @@ import {join} from 'node:path'
 import type {Readable} from 'node:stream'
 import {fileInfoFromStats, UsageError, type ConnectorContext, type FileInfo} from '@plakar/core'
 import type {Config} from './config.js'
+import type {Source, SourceEntry} from './importer.js'
 
 /**
  * THE PART TO REPLACE: the data source this importer reads. The skeleton reads a directory tree
- * of this host (location `{{scheme}}:/some/path`); write the same four methods for your system
- * (an internal API, a database, a SaaS) and keep `importer.ts`, which turns them into the
+ * of this host (location `{{scheme}}:/some/path`). Implement the Source interface of importer.ts
+ * (`stat`, `list`, `open`, `close`) for your system (an internal API, a database, a SaaS) and
+ * make `openSource` build it from the location and the options; `importer.ts` turns it into the
  * Importer contract (walk order, skip(), cancellation, per-entry errors).
- *
- * Paths are '/'-separated and absolute, in the source's own namespace: "/" + what identifies
- * an item for your users ("/customers/42.json", "/table/row-id").
  */
-
-/** One entry of a directory of the source. */
-export type SourceEntry =
-  | {name: string; info: FileInfo; target?: string}
-  /** An entry the source could not describe: recorded in the snapshot as an error, the scan goes on. */
-  | {name: string; error: string}
-
-export interface Source {
-  /** Where the data comes from (a host name, an endpoint): with the root, it finds a backup's parent snapshot. */
-  readonly origin: string
-  /** The path the backup starts at. */
-  readonly root: string
-  /** The entry at `path` (the root, at least). */
-  stat(path: string): Promise<{info: FileInfo; target?: string}>
-  /** The entries of the directory at `path`, one by one (never load a huge listing at once). */
-  list(path: string): AsyncIterable<SourceEntry>
-  /** The content of the regular file at `path`: exactly `info.size` bytes. */
-  open(path: string): Promise<Readable>
-  close(): Promise<void>
-}
 
 /** The location as a path: "{{scheme}}:/abs/path", "{{scheme}}:///abs/path". */
 function pathOf(location: string): string {
