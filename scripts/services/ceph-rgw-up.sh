@@ -85,6 +85,10 @@ osd class update on start = false
 rgw frontends = beast endpoint=127.0.0.1:$1 tcp_nodelay=1
 rgw data = $work/rgw
 rgw enable usage log = false
+# deleted objects' data is freed by a garbage collector, 2 h later by default: with the data in
+# RAM, a busy test run would fill the OSD (a full OSD blocks every write without an error)
+rgw gc obj min wait = 10
+rgw gc processor period = 10
 CONF
 }
 

@@ -71,7 +71,12 @@ check_restore() {
   [ "$(digest "$1")" = "$WANT" ] || { echo "s3 bench: the restore in $1 differs from the tree" >&2; exit 1; }
   rm -rf "$1"
 }
-purge() { radosgw-admin bucket rm --bucket="$1" --purge-objects >/dev/null 2>&1 || true; }
+# Removes a bucket and frees its data now (radosgw's garbage collector would wait): the OSD
+# keeps objects in RAM, and a full OSD blocks writes.
+purge() {
+  radosgw-admin bucket rm --bucket="$1" --purge-objects >/dev/null 2>&1 || true
+  radosgw-admin gc process --include-all >/dev/null 2>&1 || true
+}
 
 run_plakar() {
   local bucket=plakar-bench-$1
