@@ -137,7 +137,7 @@ export class ConnectorRegistry {
     const key = `${kind}:${scheme}`
     const conflict = this.#conflicts.get(key)
     if (conflict) {
-      throw new UsageError(`the ${kind} scheme "${scheme}" is claimed by several plugins (${conflict.join(', ')}): uninstall all but one`)
+      throw new UsageError(`the ${kind} scheme "${scheme}" is claimed by several plugins (${[...conflict].sort().join(', ')}): uninstall all but one`)
     }
     const connector = this.#byScheme.get(key)
     if (!connector) {
