@@ -59,7 +59,7 @@ describe('a backup killed with SIGKILL', () => {
     // The next backup completes, and adds much less than everything: what was published is reused.
     const next = await backup(env, [src])
     expect(next.files).toBe(FILES + 1)
-    const published_ = 100 * MiB // a state is published every 8 packfiles of ~16 MiB
+    const published_ = 48 * MiB // a state is published every 4 packfiles of ~16 MiB
     expect(next.added, `added ${next.added} of ${total}`).toBeLessThan(total - published_)
 
     const out = join(env.s.dir, 'out')

@@ -100,7 +100,9 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     options.onProgress?.(progress)
   }
   try {
-    const parent = await findParent(repo, type, origin, root)
+    const parentSnapshot = await findParent(repo, type, origin, root)
+    // Decided once: whether maintenance ever deleted packfiles (then reused chunks are re-checked).
+    const parent = parentSnapshot && {snapshot: parentSnapshot, deletions: repo.cache.hasDeletedPackfiles()}
     const skipLocal = importers.some((i) => i.local) ? [repo.storage.localPath].filter((p): p is string => !!p) : []
     const skip = (path: string, isDirectory: boolean) =>
       skipLocal.some((p) => path === p || path.startsWith(`${p}/`)) || (options.skip?.(path, isDirectory) ?? false)
@@ -152,7 +154,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
       trees: {vfs: trees.vfs, names: trees.names, types: trees.types},
       summary: trees.summary,
       stats: {durationMs: 0, readBytes: progress.readBytes, addedBytes: 0, addedBlobs: 0},
-      ...(parent ? {parent: parent.header.id} : {}),
+      ...(parentSnapshot ? {parent: parentSnapshot.header.id} : {}),
     }
     // The header's own blob is counted in the stats it carries only approximately: it cannot
     // contain its own size.
@@ -215,13 +217,13 @@ async function fileEntry(
   writer: RepositoryWriter,
   pool: ChunkPool | undefined,
   record: ImportRecord,
-  parent: Snapshot | undefined,
+  parent: {snapshot: Snapshot; deletions: boolean} | undefined,
   progress: BackupProgress,
 ): Promise<Entry> {
   const info = withContentType(record)
   if (parent) {
-    const previous = await parent.entry(record.path).catch(() => undefined)
-    if (previous && !previous.error && sameFile(previous.info, info) && stillStored(repo, previous)) {
+    const previous = await parent.snapshot.entry(record.path).catch(() => undefined)
+    if (previous && !previous.error && sameFile(previous.info, info) && stillStored(repo, previous, parent.deletions)) {
       progress.bytes += info.size
       return {info: {...info, contentType: previous.info.contentType ?? info.contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
     }
@@ -231,7 +233,7 @@ async function fileEntry(
     chunked =
       pool && record.localPath
         ? await pool.chunkFile(record.localPath, async (mac, length, sealed) => {
-            if (sealed) await writer.putSealed(BlobType.CHUNK, mac, sealed, length)
+            if (sealed) await writer.putSealed(BlobType.CHUNK, mac, sealed, length, true)
             progress.bytes += length
             progress.readBytes += length
           })
@@ -283,8 +285,8 @@ async function chunkStream(repo: Repository, writer: RepositoryWriter, record: I
  * Whether a parent entry's content is still in the repository. Until maintenance deletes a
  * packfile, everything a published snapshot references is stored: only then look each chunk up.
  */
-function stillStored(repo: Repository, entry: Entry): boolean {
-  if (!repo.cache.hasDeletedPackfiles()) return true
+function stillStored(repo: Repository, entry: Entry, deletions: boolean): boolean {
+  if (!deletions) return true
   if (entry.object) return repo.cache.hasBlob(BlobType.OBJECT, Buffer.from(entry.object))
   return (entry.chunks ?? []).every(([mac]) => repo.cache.hasBlob(BlobType.CHUNK, Buffer.from(mac)))
 }

@@ -47,11 +47,18 @@ interface Job {
  */
 interface Slot {
   worker: Worker
-  jobs: number
+  /** Files posted to the worker and not finished yet. */
+  posted: number
+  /** Files waiting to be posted. */
   files: {job: number; path: string}[]
   ack: number
   flushing: boolean
 }
+
+/** A worker is sent more files when fewer than this many are queued in it… */
+const LOW_WATER = 64
+/** …in messages of at most this many. */
+const BATCH_FILES = 512
 
 /** Acknowledged bytes are returned to a worker in steps of this size (well below its credit). */
 const ACK_STEP = 1024 * 1024
@@ -79,7 +86,7 @@ export class ChunkPool {
     }
     for (let i = 0; i < workers; i++) {
       const worker = new Worker(script, {workerData: data})
-      const slot: Slot = {worker, jobs: 0, files: [], ack: 0, flushing: false}
+      const slot: Slot = {worker, posted: 0, files: [], ack: 0, flushing: false}
       worker.on('message', (batch: Batch) => {
         for (const message of batch.messages) this.#onMessage(slot, message)
       })
@@ -103,10 +110,10 @@ export class ChunkPool {
 
   chunkFile(path: string, sink: ChunkSink): Promise<ChunkedFile> {
     if (this.#failure) return Promise.reject(this.#failure)
-    const slot = this.#slots.reduce((a, b) => (b.jobs < a.jobs ? b : a))
+    const load = (s: Slot) => s.posted + s.files.length
+    const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
     const id = this.#next++
     return new Promise<ChunkedFile>((resolve, reject) => {
-      slot.jobs++
       this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot})
       slot.files.push({job: id, path})
       this.#schedule(slot)
@@ -131,7 +138,7 @@ export class ChunkPool {
       return
     }
     this.#jobs.delete(message.job)
-    slot.jobs--
+    if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
     const finish = job.chain.then(() => {
       if (message.type === 'done') job.resolve({refs: job.refs, contentMac: asBuffer(message.contentMac), size: message.size})
       else job.reject(Object.assign(new Error(message.message), {code: message.code}))
@@ -144,9 +151,11 @@ export class ChunkPool {
     slot.flushing = true
     setImmediate(() => {
       slot.flushing = false
-      if (slot.files.length > 0) {
-        slot.worker.postMessage({type: 'files', files: slot.files} satisfies ToWorker)
-        slot.files = []
+      // Files wait here while the worker has plenty queued: fewer, larger messages.
+      if (slot.files.length > 0 && slot.posted < LOW_WATER) {
+        const files = slot.files.splice(0, BATCH_FILES)
+        slot.posted += files.length
+        slot.worker.postMessage({type: 'files', files} satisfies ToWorker)
       }
       if (slot.ack > 0) {
         slot.worker.postMessage({type: 'ack', bytes: slot.ack} satisfies ToWorker)

@@ -6,21 +6,18 @@ import {BlobType} from '../format/blob-type.js'
 import {decode, encode} from '../format/codec.js'
 import type {EntryType} from '../interfaces/file-info.js'
 import {TreeBuilder, type NodeStore} from '../tree/btree.js'
-import {
-  addSummary,
-  contribution,
-  decodeEntry,
-  emptySummary,
-  encodeEntry,
-  type Entry,
-  type Summary,
-} from '../tree/entry.js'
+import {addSummary, contribution, decodeEntry, emptySummary, encodeEntry, type Entry, type Summary} from '../tree/entry.js'
 import {keyToPath, parentKey, pathToKey} from '../tree/path-key.js'
 
 /**
  * Where a backup's entries wait, on disk, until the scan ends: importers yield paths in any
  * order and directory summaries need every descendant, so entries go to a temporary SQLite
  * database and come back out sorted. Memory stays bounded whatever the file count.
+ *
+ * Tables are append-only (rowid order, no index): inserting 100k names of one directory in
+ * readdir order into a keyed B-tree cost 60 µs each, appending costs a few. Sorting happens
+ * once, when the entries are read back (SQLite's external merge sort). When a path was staged
+ * more than once, the last real entry wins over earlier ones and over made-up ancestors.
  */
 export interface StagedRoots {
   vfs: Buffer
@@ -31,13 +28,20 @@ export interface StagedRoots {
   entries: number
 }
 
-const BATCH = 4096
+const BATCH = 32_768
+
+interface Row {
+  key: Buffer
+  type: EntryType
+  size: number
+  ctype: string | null
+  error: number
+}
 
 export class Staging {
   readonly #dir: string
   readonly #db: Database.Database
   readonly #insert: Database.Statement
-  readonly #insertSynthetic: Database.Statement
   readonly #insertName: Database.Statement
   readonly #insertType: Database.Statement
   /** Directories recently known to exist: spares most ancestor inserts. */
@@ -47,27 +51,30 @@ export class Staging {
   constructor(tmpRoot: string) {
     this.#dir = mkdtempSync(join(tmpRoot, 'plakar-staging-'))
     this.#db = new Database(join(this.#dir, 'staging.sqlite'))
+    // A throwaway database: no durability, and a WAL so a second connection can write the
+    // summaries while the first one reads the entries.
     this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('synchronous = OFF')
-    this.#db.pragma('cache_size = -16384')
+    this.#db.pragma('wal_autocheckpoint = 16384')
+    this.#db.pragma('cache_size = -32768')
+    this.#db.pragma('temp_store = FILE')
     this.#db.exec(`
-      CREATE TABLE entries(key BLOB PRIMARY KEY, type TEXT NOT NULL, size INTEGER NOT NULL,
-        ctype TEXT, error INTEGER NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE entries(key BLOB NOT NULL, synthetic INTEGER NOT NULL, type TEXT NOT NULL,
+        size INTEGER NOT NULL, ctype TEXT, error INTEGER NOT NULL, value BLOB NOT NULL);
       CREATE TABLE summaries(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-      CREATE TABLE names(key BLOB PRIMARY KEY) WITHOUT ROWID;
-      CREATE TABLE types(key BLOB PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE names(key BLOB NOT NULL);
+      CREATE TABLE types(key BLOB NOT NULL);
     `)
-    this.#insert = this.#db.prepare('INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)')
-    this.#insertSynthetic = this.#db.prepare("INSERT OR IGNORE INTO entries VALUES (?, 'directory', 0, NULL, 0, ?)")
-    this.#insertName = this.#db.prepare('INSERT OR IGNORE INTO names VALUES (?)')
-    this.#insertType = this.#db.prepare('INSERT OR IGNORE INTO types VALUES (?)')
+    this.#insert = this.#db.prepare('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.#insertName = this.#db.prepare('INSERT INTO names VALUES (?)')
+    this.#insertType = this.#db.prepare('INSERT INTO types VALUES (?)')
     this.#db.exec('BEGIN')
   }
 
   add(path: string, entry: Entry): void {
     const key = pathToKey(path)
     const type: EntryType = entry.info.type
-    this.#insert.run(key, type, entry.info.size ?? 0, entry.info.contentType ?? null, entry.error ? 1 : 0, encodeEntry(entry))
+    this.#insert.run(key, 0, type, entry.info.size ?? 0, entry.info.contentType ?? null, entry.error ? 1 : 0, encodeEntry(entry))
     if (path !== '/') {
       this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
       if (type === 'file' && entry.info.contentType) this.#insertType.run(Buffer.from(`${entry.info.contentType}\0${path}`))
@@ -88,11 +95,30 @@ export class Staging {
       if (this.#known.has(id)) return
       if (this.#known.size > 10_000) this.#known.clear()
       this.#known.add(id)
-      this.#insertSynthetic.run(parent, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}))
+      this.#insert.run(parent, 1, 'directory', 0, null, 0, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}))
       const path = keyToPath(parent)
       if (path !== '/') this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
       parent = parentKey(parent)
     }
+  }
+
+  /**
+   * The winning row of each key, in key order (or reverse): real entries over made-up
+   * ancestors, and the last one staged among real entries.
+   */
+  *#entries<T extends {key: Buffer}>(columns: string, descending: boolean): Generator<T> {
+    const order = descending ? 'key DESC, synthetic ASC, rowid DESC' : 'key ASC, synthetic DESC, rowid ASC'
+    const rows = this.#db.prepare(`SELECT ${columns} FROM entries ORDER BY ${order}`).iterate() as IterableIterator<T>
+    let held: T | undefined
+    for (const row of rows) {
+      if (held && !held.key.equals(row.key)) {
+        yield held
+        held = undefined
+      }
+      // Ascending, the winner is the last of its key; descending, the first.
+      if (!descending || !held) held = row
+    }
+    if (held) yield held
   }
 
   /**
@@ -103,20 +129,27 @@ export class Staging {
     this.#db.exec('COMMIT')
     this.#computeSummaries()
     const vfs = new TreeBuilder(store, BlobType.VFS_NODE, seed)
-    const rows = this.#db
-      .prepare('SELECT e.key AS key, e.type AS type, e.value AS value, s.value AS summary FROM entries e LEFT JOIN summaries s ON s.key = e.key ORDER BY e.key')
-      .iterate() as IterableIterator<{key: Buffer; type: string; value: Buffer; summary: Buffer | null}>
     const rootKey = pathToKey(root)
     let rootSummary: Summary = emptySummary()
-    for (const row of rows) {
-      let value = row.value
-      if (row.type === 'directory' && row.summary) {
-        const entry = decodeEntry(row.value)
-        entry.summary = decode<{direct: Summary; below: Summary}>(row.summary)
-        value = encodeEntry(entry)
-        if (row.key.equals(rootKey)) rootSummary = entry.summary.below
+    // Summaries are looked up by key rather than joined, because entries have no index.
+    const reader = new Database(join(this.#dir, 'staging.sqlite'), {readonly: true})
+    const lookup = reader.prepare('SELECT value FROM summaries WHERE key = ?').pluck()
+    try {
+      for (const row of this.#entries<{key: Buffer; type: string; value: Buffer}>('key, type, value', false)) {
+        let value = row.value
+        if (row.type === 'directory') {
+          const summary = lookup.get(row.key) as Buffer | undefined
+          if (summary) {
+            const entry = decodeEntry(row.value)
+            entry.summary = decode<{direct: Summary; below: Summary}>(summary)
+            value = encodeEntry(entry)
+            if (row.key.equals(rootKey)) rootSummary = entry.summary.below
+          }
+        }
+        await vfs.add(row.key, value)
       }
-      await vfs.add(row.key, value)
+    } finally {
+      reader.close()
     }
     const names = await this.#buildIndex(store, seed, BlobType.NAME_NODE, 'names')
     const types = await this.#buildIndex(store, seed, BlobType.TYPE_NODE, 'types')
@@ -126,7 +159,10 @@ export class Staging {
   async #buildIndex(store: NodeStore, seed: number, type: number, table: string): Promise<Buffer> {
     const builder = new TreeBuilder(store, type, seed)
     const empty = Buffer.alloc(0)
+    let last: Buffer | undefined
     for (const key of this.#db.prepare(`SELECT key FROM ${table} ORDER BY key`).pluck().iterate() as IterableIterator<Buffer>) {
+      if (last?.equals(key)) continue
+      last = key
       await builder.add(key, empty)
     }
     return builder.finish()
@@ -139,11 +175,8 @@ export class Staging {
     writer.exec('BEGIN')
     type Frame = {key: Buffer; direct: Summary; below: Summary}
     const stack: Frame[] = []
-    const rows = this.#db
-      .prepare('SELECT key, type, size, ctype, error FROM entries ORDER BY key DESC')
-      .iterate() as IterableIterator<{key: Buffer; type: EntryType; size: number; ctype: string | null; error: number}>
     let n = 0
-    for (const row of rows) {
+    for (const row of this.#entries<Row>('key, type, size, ctype, error', true)) {
       const own = contribution(row.type, row.size, row.ctype ?? undefined, row.error === 1)
       const below = emptySummary()
       addSummary(below, own)

@@ -75,13 +75,16 @@ export class RepositoryWriter implements NodeStore {
 
   /**
    * Stores a blob sealed elsewhere (a chunking worker), unless the repository has it already
-   * (another worker may have sealed the same chunk at the same time). The dedup check and the
+   * (another worker may have sealed the same chunk at the same time). `cacheChecked` says the
+   * caller looked the blob up in the cache already. The dedup check and the
    * reservation are synchronous, so concurrent callers never store one blob twice.
    */
-  async putSealed(type: number, mac: Buffer, sealed: Buffer, rawLength: number): Promise<boolean> {
+  async putSealed(type: number, mac: Buffer, sealed: Buffer, rawLength: number, cacheChecked = false): Promise<boolean> {
     if (this.#failure) throw this.#failure
     const key = `${type}:${mac.toString('hex')}`
-    if (this.#pending.has(key) || this.#repo.cache.hasBlob(type, mac)) return false
+    // A worker that sealed this blob already found it absent from the cache: only a blob
+    // published since could be there, and storing it twice is harmless.
+    if (this.#pending.has(key) || (!cacheChecked && this.#repo.cache.hasBlob(type, mac))) return false
     this.#pending.add(key)
     this.stats.addedBlobs++
     this.stats.addedBytes += sealed.length

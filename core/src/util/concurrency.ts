@@ -21,11 +21,15 @@ export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn
 /**
  * Bounds the number of tasks in flight. `run` resolves as soon as the task is admitted, so a
  * producer awaiting it is paced by the consumers (back-pressure); `drain` waits for all and
- * rethrows the first failure.
+ * rethrows the first failure. Waiters queue and are woken one per finished task: racing all
+ * running promises instead would attach a reaction to each of them at every admission, which
+ * for hundreds of tasks and 100k files drowned the process in microtasks.
  */
 export class TaskPool {
   readonly #limit: number
-  readonly #running = new Set<Promise<void>>()
+  #running = 0
+  readonly #slots: (() => void)[] = []
+  readonly #idle: (() => void)[] = []
   #error: unknown
   #failed = false
 
@@ -34,21 +38,25 @@ export class TaskPool {
   }
 
   async run(task: () => Promise<void>): Promise<void> {
-    while (this.#running.size >= this.#limit) await Promise.race(this.#running)
+    while (this.#running >= this.#limit) await new Promise<void>((resolve) => this.#slots.push(resolve))
     this.#throwIfFailed()
-    const p: Promise<void> = task()
+    this.#running++
+    task()
       .catch((error) => {
         if (!this.#failed) {
           this.#failed = true
           this.#error = error
         }
       })
-      .finally(() => this.#running.delete(p))
-    this.#running.add(p)
+      .finally(() => {
+        this.#running--
+        this.#slots.shift()?.()
+        if (this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve()
+      })
   }
 
   async drain(): Promise<void> {
-    while (this.#running.size > 0) await Promise.race(this.#running)
+    while (this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve))
     this.#throwIfFailed()
   }
 
