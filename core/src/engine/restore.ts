@@ -237,10 +237,11 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
             })
             break
           }
-          if (linkKey) {
-            // Written on its own, so that later links can wait for exactly this file.
+          if (linkKey || entry.info.size > SMALL_FILE || entry.object) {
+            // Streamed on its own; a multiply-linked file also so that later links can wait for it.
             let written!: () => void
-            hardlinks.set(linkKey, {rel, unit: new Promise((resolve) => (written = resolve))})
+            const unit = new Promise<void>((resolve) => (written = resolve))
+            if (linkKey) hardlinks.set(linkKey, {rel, unit})
             await launch(async () => {
               try {
                 await exporter.storeFile(rel, await snapshot.open(entry), infoOf(entry))
@@ -249,15 +250,6 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
                 failFile(p, error)
               } finally {
                 written()
-              }
-            })
-          } else if (entry.info.size > SMALL_FILE || entry.object) {
-            await launch(async () => {
-              try {
-                await exporter.storeFile(rel, await snapshot.open(entry), infoOf(entry))
-                stored(entry)
-              } catch (error) {
-                failFile(p, error)
               }
             })
           } else {

@@ -1,5 +1,6 @@
 import {createCipheriv, createHash, randomBytes} from 'node:crypto'
 import {Readable} from 'node:stream'
+import {mapConcurrent} from '../util/concurrency.js'
 
 /**
  * Deterministic pseudo-random content for conformance suites and plugin tests.
@@ -86,21 +87,4 @@ export async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first error. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  let failed = false
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++
-      try {
-        results[i] = await fn(items[i], i)
-      } catch (error) {
-        failed = true
-        throw error
-      }
-    }
-  }
-  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
-  return results
-}
+export const mapLimit = mapConcurrent
