@@ -62,6 +62,7 @@ export async function openObject(session: S3Session, key: string, options: ReadO
     let current: GetObjectCommandOutput = response
     let received = 0
     let failures = 0
+    let receivedAtFailure = -1
     for (;;) {
       try {
         for await (const chunk of current.Body as Readable) {
@@ -73,6 +74,9 @@ export async function openObject(session: S3Session, key: string, options: ReadO
       } catch (error) {
         ;(current.Body as Readable | undefined)?.destroy()
         if (received >= expected && expected > 0) return
+        // The retry budget is per stall: a long read that keeps making progress may break often.
+        if (received > receivedAtFailure) failures = 0
+        receivedAtFailure = received
         failures++
         if (!isTransient(error) || failures >= session.settings.attempts) {
           throw session.translate(error, `${options.what} (${received} of ${expected} bytes received)`, failures)
@@ -80,7 +84,9 @@ export async function openObject(session: S3Session, key: string, options: ReadO
         const delay = session.retryDelay(failures)
         session.debug(`${options.what}: ${describeBriefly(error)} after ${received} bytes; resuming in ${Math.round(delay)} ms`)
         await sleep(delay)
-        current = await request(start + received, etag)
+        current = await request(start + received, etag).catch((e) => {
+          throw options.missing?.(e) ?? e
+        })
       }
     }
   }

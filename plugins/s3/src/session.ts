@@ -38,8 +38,10 @@ export class S3Session {
   readonly sdk: SdkModule
   readonly limiter: Limiter
   readonly #logger: Logger
+  readonly #agents: {destroy(): void}[]
 
-  private constructor(location: S3Location, settings: S3Settings, sdk: SdkModule, client: Sdk.S3Client, logger: Logger) {
+  private constructor(location: S3Location, settings: S3Settings, sdk: SdkModule, client: Sdk.S3Client, logger: Logger, agents: {destroy(): void}[]) {
+    this.#agents = agents
     this.location = location
     this.settings = settings
     this.sdk = sdk
@@ -53,6 +55,8 @@ export class S3Session {
     const [sdk, http, https] = await Promise.all([loadSdk(), import('node:http'), import('node:https')])
     // Sockets: one per request in flight plus room for bodies still being consumed.
     const agent = {keepAlive: true, maxSockets: settings.connections * 2, scheduling: 'lifo' as const}
+    const httpAgent = new http.Agent(agent)
+    const httpsAgent = new https.Agent(agent)
     const client = new sdk.S3Client({
       endpoint: settings.endpoint,
       region: settings.region,
@@ -69,11 +73,11 @@ export class S3Session {
         connectionTimeout: Math.min(settings.timeoutMs, 10_000),
         // Idle time on the socket, request or response: catches stalls, not slow transfers.
         socketTimeout: settings.timeoutMs,
-        httpAgent: new http.Agent(agent),
-        httpsAgent: new https.Agent(agent),
+        httpAgent,
+        httpsAgent,
       },
     })
-    return new S3Session(location, settings, sdk, client, logger)
+    return new S3Session(location, settings, sdk, client, logger, [httpAgent, httpsAgent])
   }
 
   get bucket(): string {
@@ -154,6 +158,7 @@ export class S3Session {
 
   close(): void {
     this.client.destroy()
+    for (const agent of this.#agents) agent.destroy()
   }
 }
 
