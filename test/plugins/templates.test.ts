@@ -1,5 +1,5 @@
 import {mkdir, readFile, readdir, writeFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 import {stripVTControlCharacters} from 'node:util'
 import {afterAll, describe, expect, it} from 'vitest'
 import {ROOT, scratch} from '../support/cli.js'
@@ -95,7 +95,9 @@ describe('scaffolded exporter and storage, unchanged', () => {
   it('both install from their tarballs; a repository on the storage, restored through the exporter', async () => {
     const home = join(work.dir, 'user')
     const plakar = isolatedPlakar(home)
-    for (const tarball of tarballs) await plakar.ok(['plugins', 'install', `file:${tarball}`])
+    // Plain paths work too (oclif alone would read them as GitHub repositories): absolute, and relative.
+    await plakar.ok(['plugins', 'install', tarballs[0]])
+    await plakar.ok(['plugins', 'install', `./${basename(tarballs[1])}`], {cwd: dirname(tarballs[1])})
     const {connectors, problems} = await plakar.json<{connectors: {kind: string; schemes: string[]; plugin: string}[]; problems: string[]}>(['version'])
     expect(problems).toEqual([])
     expect(connectors).toContainEqual(expect.objectContaining({kind: 'exporter', schemes: ['vault-exp'], plugin: '@acme/plakar-exporter-vault'}))
