@@ -101,6 +101,18 @@ describe('broken plugins', () => {
     expectError(await plakar.run(['at', repo, 'backup', 'throws:/x']), 1, /^plakar: the importer of plugin @acme\/plakar-throws fails to load: libfoo\.so\.1: cannot open shared object file$/)
   })
 
+  it('plugins ls --check imports every connector and names the one that fails (exit 1)', async () => {
+    const r = await plakar.run(['plugins', 'ls', '--check'])
+    expect(r.exitCode).toBe(1)
+    expect(lines(r.stdout).find((l) => l.startsWith('@acme/plakar-throws@1.0.0'))).toMatch(
+      /installed\s+importer throws \(fails to load: libfoo\.so\.1: cannot open shared object file\)$/,
+    )
+    const out = await plakar.run(['plugins', 'ls', '--check', '--json'])
+    const rows = lines(out.stdout).map((l) => JSON.parse(l) as {name: string; connectors: {error?: string}[]})
+    expect(rows.find((p) => p.name === '@acme/plakar-throws')!.connectors).toEqual([{kind: 'importer', schemes: ['throws'], error: 'libfoo.so.1: cannot open shared object file'}])
+    expect(rows.find((p) => p.name === '@acme/plakar-dup-a')!.connectors).toEqual([{kind: 'importer', schemes: ['dup']}])
+  })
+
   it('an invalid schema or another contract version leaves the scheme unknown', async () => {
     expectError(await plakar.run(['at', repo, 'backup', 'badschema:/x']), 2, /^plakar: unknown importer scheme "badschema"/)
     expectError(await plakar.run(['at', 'future:/x', 'ls']), 2, /^plakar: unknown storage scheme "future"/)
