@@ -8,7 +8,9 @@
 #
 # Each run: a new repository for each tool; first backup of the tree (new data), a second
 # backup (unchanged data), a full restore into an empty directory (verified by size and a
-# checksum of every file). Prints every run, then the medians. Needs restic, openssh-server.
+# checksum of every file). Prints every run, then the medians of wall time, throughput, CPU
+# time (user + sys: what the machine's load changes least) and peak RSS. Needs restic,
+# openssh-server and GNU time (/usr/bin/time).
 # The source tree lives in the page cache for both tools (24 GiB RAM; caches are not dropped:
 # the machine is shared). Environment: RUNS, TREE_MB, KEEP=1 (keep the work directory).
 set -euo pipefail
@@ -50,10 +52,6 @@ echo "tree: $FILES files, $BYTES bytes" >&2
 export HOME=$WORK/home PLAKAR_PASSPHRASE=bench-passphrase RESTIC_PASSWORD=bench-passphrase NO_COLOR=1
 mkdir -p "$HOME"
 SSH_OPTS="-o BatchMode=yes -o UserKnownHostsFile=$SFTP_KNOWN_HOSTS -i $SFTP_KEY"
-plakar() { node "$ROOT/bin/run.js" --config-dir "$WORK/plakar-config" --cache-dir "$WORK/plakar-cache-$run" "$@"; }
-restic_() { restic --cache-dir "$WORK/restic-cache-$run" -o sftp.command="ssh $SSH_OPTS -p $SFTP_PORT $SFTP_USER@127.0.0.1 -s sftp" "$@"; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 verify() { # restored dir -> fails unless bit-exact
   local got
   got=$(cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
@@ -61,26 +59,40 @@ verify() { # restored dir -> fails unless bit-exact
 }
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-record() { echo -e "$1\t$2\t$3" >>"$RESULTS"; printf '  %-7s %-9s %7.2f s  %7.1f MB/s\n' "$1" "$2" "$3" "$(awk -v b="$BYTES" -v t="$3" 'BEGIN { print b / t / 1e6 }')" >&2; }
+TIMES=$WORK/time.out
+# timed TOOL OPERATION COMMAND…: wall time, CPU time (user + sys, children included: restic's
+# ssh client) and peak RSS of the command, recorded; its stdout goes to $WORK/stdout.
+timed() {
+  local tool=$1 op=$2
+  shift 2
+  /usr/bin/time -o "$TIMES" -f '%e %U %S %M' "$@" >"$WORK/stdout"
+  read -r wall user sys rss <"$TIMES"
+  local cpu
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  echo -e "$tool\t$op\t$wall\t$cpu\t$rss" >>"$RESULTS"
+  printf '  %-7s %-9s %7.2f s  %7.1f MB/s  cpu %7.2f s  rss %5d MiB\n' "$tool" "$op" "$wall" \
+    "$(awk -v b="$BYTES" -v t="$wall" 'BEGIN { print b / t / 1e6 }')" "$cpu" $((rss / 1024)) >&2
+}
 
 for run in $(seq 1 "$RUNS"); do
   echo "run $run/$RUNS" >&2
   # plakar
   repo="sftp://$SFTP_USER@127.0.0.1:$SFTP_PORT$SFTP_ROOT/plakar-$run"
-  at=(at "$repo" -o "identity=$SFTP_KEY" -o "known_hosts=$SFTP_KNOWN_HOSTS")
-  plakar "${at[@]}" create >/dev/null 2>&1
-  t=$(now); out=$(plakar "${at[@]}" backup --json --quiet "$SRC"); record plakar backup "$(since "$t")"
-  id=$(node -e 'console.log(JSON.parse(process.argv[1]).snapshot)' "$out")
-  t=$(now); plakar "${at[@]}" backup --quiet "$SRC" >/dev/null; record plakar rebackup "$(since "$t")"
-  t=$(now); plakar "${at[@]}" restore --quiet --to "$WORK/restore-plakar-$run" "$id" >/dev/null; record plakar restore "$(since "$t")"
+  p=(node "$ROOT/bin/run.js" --config-dir "$WORK/plakar-config" --cache-dir "$WORK/plakar-cache-$run" at "$repo" -o "identity=$SFTP_KEY" -o "known_hosts=$SFTP_KNOWN_HOSTS")
+  "${p[@]}" create >/dev/null 2>&1
+  timed plakar backup "${p[@]}" backup --json --quiet "$SRC"
+  id=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).snapshot)' "$WORK/stdout")
+  timed plakar rebackup "${p[@]}" backup --quiet "$SRC"
+  timed plakar restore "${p[@]}" restore --quiet --to "$WORK/restore-plakar-$run" "$id"
   verify "$WORK/restore-plakar-$run"
   rm -rf "$WORK/restore-plakar-$run" "$SFTP_ROOT/plakar-$run" "$WORK/plakar-cache-$run"
   # restic
   rrepo="sftp:$SFTP_USER@127.0.0.1:$SFTP_ROOT/restic-$run"
-  restic_ -r "$rrepo" init >/dev/null
-  t=$(now); restic_ -r "$rrepo" backup --quiet "$SRC" >/dev/null; record restic backup "$(since "$t")"
-  t=$(now); restic_ -r "$rrepo" backup --quiet "$SRC" >/dev/null; record restic rebackup "$(since "$t")"
-  t=$(now); restic_ -r "$rrepo" restore latest --quiet --target "$WORK/restore-restic-$run" >/dev/null; record restic restore "$(since "$t")"
+  r=(restic --cache-dir "$WORK/restic-cache-$run" -o sftp.command="ssh $SSH_OPTS -p $SFTP_PORT $SFTP_USER@127.0.0.1 -s sftp" -r "$rrepo")
+  "${r[@]}" init >/dev/null
+  timed restic backup "${r[@]}" backup --quiet "$SRC"
+  timed restic rebackup "${r[@]}" backup --quiet "$SRC"
+  timed restic restore "${r[@]}" restore latest --quiet --target "$WORK/restore-restic-$run"
   verify "$WORK/restore-restic-$run$SRC"
   rm -rf "$WORK/restore-restic-$run" "$SFTP_ROOT/restic-$run" "$WORK/restic-cache-$run"
 done
@@ -91,11 +103,14 @@ python3 - "$RESULTS" "$BYTES" <<'EOF'
 import statistics, sys
 rows = [l.rstrip('\n').split('\t') for l in open(sys.argv[1]) if l.strip()]
 size = int(sys.argv[2])
-print(f"{'tool':8} {'operation':10} {'median s':>9} {'MB/s':>8}   runs (s)")
+print(f"{'tool':8} {'operation':10} {'wall s':>8} {'MB/s':>7} {'cpu s':>7} {'rss MiB':>8}   wall of each run (s)")
 for tool in ('plakar', 'restic'):
     for op in ('backup', 'rebackup', 'restore'):
-        t = [float(r[2]) for r in rows if r[0] == tool and r[1] == op]
-        if t:
-            m = statistics.median(t)
-            print(f"{tool:8} {op:10} {m:9.2f} {size / m / 1e6:8.1f}   {' '.join(f'{x:.2f}' for x in t)}")
+        r = [x for x in rows if x[0] == tool and x[1] == op]
+        if not r:
+            continue
+        wall = statistics.median(float(x[2]) for x in r)
+        cpu = statistics.median(float(x[3]) for x in r)
+        rss = statistics.median(int(x[4]) for x in r) / 1024
+        print(f"{tool:8} {op:10} {wall:8.2f} {size / wall / 1e6:7.1f} {cpu:7.2f} {rss:8.0f}   {' '.join(x[2] for x in r)}")
 EOF

@@ -125,7 +125,7 @@ export class SftpConnector {
 
   /**
    * Runs `fn` on a live session, within the concurrency bound, retrying on a new connection
-   * when the connection is lost. `what` names the operation in the final error.
+   * when the connection is lost; after the last attempt, one error naming the server.
    */
   async run<T>(fn: (session: SftpSession, attempt: number) => Promise<T>): Promise<T> {
     await this.#acquire()

@@ -15,6 +15,7 @@ import {
 import {SftpConnector} from './connector.js'
 import type {SftpOpError} from './errors.js'
 import {mkdirp, readdirNames} from './fsops.js'
+import {OpenFiles} from './open-files.js'
 import type {SftpSession} from './session.js'
 import {downloadStream, upload} from './transfer.js'
 
@@ -42,11 +43,13 @@ export class SftpStorage implements Storage {
   readonly #connector: SftpConnector
   readonly #root: string
   readonly #made = new Set<string>()
+  readonly #openFiles: OpenFiles
 
   constructor(connector: SftpConnector, location: string) {
     this.#connector = connector
     this.location = location
     this.#root = connector.location.path
+    this.#openFiles = new OpenFiles(connector)
   }
 
   #dir(kind: Kind, id: Id): string {
@@ -158,14 +161,21 @@ export class SftpStorage implements Storage {
     const path = this.#path(kind, id)
     let opened
     try {
-      opened = await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}))
+      // Range reads of packfiles (restore, check of a snapshot) borrow a kept-open handle.
+      opened =
+        kind === 'packfile' && range
+          ? await this.#openFiles.lease(path)
+          : await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}))
     } catch (error) {
       if (notFound(error)) throw new ObjectNotFoundError(`${kind} ${id} not found`)
       throw error
     }
     const what = `${kind} ${id}`
     if (!range) return downloadStream(this.#connector, path, {opened, what})
-    if (!(range.offset >= 0 && range.length >= 0)) throw new PlakarError(`invalid range ${range.offset}+${range.length} of ${what}`)
+    if (!(range.offset >= 0 && range.length >= 0)) {
+      ;(opened as {release?: () => void}).release?.()
+      throw new PlakarError(`invalid range ${range.offset}+${range.length} of ${what}`)
+    }
     return downloadStream(this.#connector, path, {
       opened,
       what,
@@ -190,6 +200,7 @@ export class SftpStorage implements Storage {
 
   async delete(kind: Kind, id: Id): Promise<void> {
     const path = this.#path(kind, id)
+    this.#openFiles.drop(path)
     await this.#connector.run((session) => session.unlink(path)).catch((error) => {
       if (!notFound(error)) throw error
     })
@@ -200,6 +211,7 @@ export class SftpStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    this.#openFiles.closeAll()
     await this.#connector.close()
   }
 }

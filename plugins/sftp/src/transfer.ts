@@ -157,8 +157,12 @@ export interface DownloadOptions {
   offset?: number
   /** Bytes to read; the whole rest of the file when undefined. */
   length?: number
-  /** A handle already open on `path` (get() opens it first to report a missing file at once). */
-  opened?: {session: SftpSession; handle: Buffer}
+  /**
+   * A handle already open on `path` (get() opens it first to report a missing file at once).
+   * With `release`, the handle is borrowed (from a cache of open files): it is handed back
+   * instead of closed. With `size`, no FSTAT is needed.
+   */
+  opened?: {session: SftpSession; handle: Buffer; size?: Promise<number>; release?: () => void}
   /** Checked against the file's size once it is known (range past the end → error). */
   check?: (size: number) => void
   /** Name for messages. */
@@ -184,10 +188,12 @@ async function* download(connector: SftpConnector, path: string, options: Downlo
   for (;;) {
     let session: SftpSession | undefined
     let handle: Buffer | undefined
+    let release: (() => void) | undefined
+    let knownSize: Promise<number> | undefined
     const pending: {position: number; length: number; data: Promise<Buffer>}[] = []
     try {
       if (opened) {
-        ;({session, handle} = opened)
+        ;({session, handle, release, size: knownSize} = opened)
         opened = undefined
       } else {
         session = await connector.session()
@@ -198,16 +204,17 @@ async function* download(connector: SftpConnector, path: string, options: Downlo
       // The size: needed first for a whole-file read; for a range, asked for alongside the first
       // READs (one round trip for both) and checked before any data is given out.
       let sizeCheck: Promise<void> | undefined
+      const size = () => knownSize ?? s.fstat(h).then((stats) => stats.size ?? 0)
       if (end === undefined) {
-        const size = (await s.fstat(h)).size ?? 0
-        end = size
+        const size_ = await size()
+        end = size_
         if (!checked) {
-          options.check!(size)
+          options.check!(size_)
           checked = true
         }
       } else if (!checked) {
-        sizeCheck = s.fstat(h).then((stats) => {
-          options.check!(stats.size ?? 0)
+        sizeCheck = size().then((known) => {
+          options.check!(known)
           checked = true
         })
         sizeCheck.catch(() => {}) // awaited below
@@ -256,7 +263,8 @@ async function* download(connector: SftpConnector, path: string, options: Downlo
     } finally {
       // Also when the reader stops early (destroy): the handle is closed, late replies ignored.
       for (const p of pending) p.data.catch(() => {})
-      if (session && handle) session.forget(handle)
+      if (release) release()
+      else if (session && handle) session.forget(handle)
     }
   }
 }
