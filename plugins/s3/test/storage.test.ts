@@ -11,8 +11,10 @@ describeS3('s3 storage on radosgw', () => {
   // Each test gets its own prefix of one bucket: repositories under bucket/prefix.
   testStorage('s3 (radosgw)', async () => {
     const top = `repo-${++n}`
+    const location = s3Location(bucket, `${top}/nested`)
     return {
-      storage: await createStorage(context(s3Location(bucket, `${top}/nested`))),
+      storage: await createStorage(context(location)),
+      reopen: () => createStorage(context(location)),
       cleanup: () => removePrefix(bucket, `${top}/`),
     }
   })
