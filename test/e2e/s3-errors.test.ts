@@ -97,6 +97,23 @@ describeS3('S3 errors through the CLI (radosgw)', () => {
     expectNoSecret(r)
   })
 
+  it('a named store keeps the credentials: @name works without AWS_* variables, and shows the secret masked', async () => {
+    const outputs: string[] = []
+    const run = async (args: string[], env: Record<string, string | undefined> = {}) => {
+      const r = await plakar.run(args, {env})
+      outputs.push(String(r.stdout), String(r.stderr))
+      return r
+    }
+    const added = await run(['store', 'add', 's3repo', repo, `access_key=${accessKey}`, `secret_access_key=${secretKey}`, 'use_tls=false'])
+    expect(added.exitCode, String(added.stderr)).toBe(0)
+    const noEnv = {AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined}
+    const listed = await run(['at', '@s3repo', 'ls', '--json'], noEnv)
+    expect(listed.exitCode, String(listed.stderr)).toBe(0)
+    const shown = await run(['store', 'show', 's3repo', '--json'])
+    expect(JSON.parse(String(shown.stdout)).options.access_key).toBe(accessKey)
+    for (const output of outputs) expect(output).not.toContain(secretKey)
+  })
+
   it('an invalid option is a usage error naming it, and a secret value is never echoed', async () => {
     const r = await plakar.run(['at', repo, ...TLS, '-o', 'no_such_option=1', '-o', 'region=NOT VALID', '-o', `secret_access_key=${WRONG_SECRET}`, 'ls'])
     expectOneLineError(r, 2, /unknown option "no_such_option"/)
