@@ -222,6 +222,8 @@ export class S3Importer implements Importer {
           missing: (error) => {
             if (isMissingObject(error)) return new PlakarError('object vanished during the backup')
             if (codeOf(error) === 'PreconditionFailed') return new PlakarError('object changed during the backup')
+            // GLACIER / DEEP_ARCHIVE: one unreadable object, not a failed endpoint.
+            if (codeOf(error) === 'InvalidObjectState') return new PlakarError('object is archived (GLACIER or DEEP_ARCHIVE): restore it in S3 first')
             return undefined
           },
         })
