@@ -3,4 +3,7 @@
 import {execute} from '@oclif/core'
 import {normalizeArgv} from '../core/dist/cli/argv.js'
 
-await execute({dir: import.meta.url, args: normalizeArgv(process.argv.slice(2))})
+const args = normalizeArgv(process.argv.slice(2))
+// The command line may carry connector options (-o secret_access_key=…): hide it from ps.
+process.title = 'plakar'
+await execute({dir: import.meta.url, args})

@@ -52,7 +52,8 @@ export default class Backup extends PlakarCommand {
       command: redactCommand(process.argv.slice(2)),
       concurrency: this.settings.concurrency,
       signal: this.abort.signal,
-      countFirst: !!process.stderr.isTTY && !this.settings.quiet && !this.settings.json,
+      // Totals for the ETA cost a second scan: cheap on a local disk, not on a remote source.
+      countFirst: !!process.stderr.isTTY && !this.settings.quiet && !this.settings.json && importers.every((i) => i.local),
       tmpDir: this.settings.cacheDir,
       onProgress: (p) =>
         display.update({label: 'backup', files: p.files, totalFiles: p.totalFiles, bytes: p.bytes, totalBytes: p.totalBytes}),

@@ -226,7 +226,7 @@ export function testExporter(name: string, setup: (context: SetupContext) => Pro
 
     run('storeFile over an existing file replaces it entirely', async (f) => {
       await f.exporter.createDirectory('/', {type: 'directory', size: 0})
-      await f.exporter.storeFile('/file', fixtureContent(file('file', 'a much longer first version\n')), {type: 'file', size: 27})
+      await f.exporter.storeFile('/file', fixtureContent(file('file', 'a much longer first version\n')), {type: 'file', size: 28})
       await f.exporter.storeFile('/file', fixtureContent(file('file', 'short\n')), {type: 'file', size: 6})
       await f.exporter.setMetadata('/', {type: 'directory', size: 0})
       await expectTree(f, [file('file', 'short\n')])

@@ -1,0 +1,62 @@
+/**
+ * The command line may carry connector options with secrets (-o secret_access_key=…, sftp
+ * passwords): a running plakar shows only "plakar" to ps. The passphrase never appears in any
+ * output, --json included.
+ */
+import {execa} from 'execa'
+import {execFileSync} from 'node:child_process'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {BIN} from '../support/cli.js'
+import {setup} from './helpers.js'
+
+describe('secrets', () => {
+  const env = setup('plakar-secrets-')
+  const src = join(env.s.dir, 'src')
+
+  beforeAll(async () => {
+    mkdirSync(src, {recursive: true})
+    writeFileSync(join(src, 'a.txt'), 'a\n')
+    await env.plakar.ok(env.at('create'))
+  })
+  afterAll(() => env.s.cleanup())
+
+  it('hides the command line of a running plakar from ps', async () => {
+    // An ignore file that is a FIFO keeps the backup waiting until we write to it.
+    const fifo = join(env.s.dir, 'ignore.fifo')
+    execFileSync('mkfifo', [fifo])
+    const proc = execa('node', [BIN, 'at', env.repo, 'backup', '--tag', 'token=s3cr3t-value', '--ignore-file', fifo, src], {
+      env: env.plakar.env,
+      extendEnv: true,
+      reject: false,
+    })
+    let cmdline = ''
+    for (let i = 0; i < 100 && !cmdline.startsWith('plakar'); i++) {
+      await sleep(50)
+      try {
+        cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8')
+      } catch {
+        cmdline = ''
+      }
+    }
+    writeFileSync(fifo, '*.tmp\n')
+    const result = await proc
+    expect(result.exitCode, String(result.stderr)).toBe(0)
+    expect(cmdline.replaceAll('\0', ' ').trim()).toBe('plakar')
+    expect(cmdline).not.toContain('s3cr3t')
+  })
+
+  it('never prints the passphrase, in text or JSON', async () => {
+    const passphrase = env.plakar.env.PLAKAR_PASSPHRASE
+    for (const args of [['ls'], ['ls', '--json'], ['info'], ['info', '--json'], ['check', '--json'], ['backup', '--json', src]]) {
+      const r = await env.plakar.run(env.at(...args))
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+      expect(`${r.stdout}${r.stderr}`).not.toContain(passphrase)
+    }
+    const wrong = await env.plakar.run(env.at('ls'), {env: {PLAKAR_PASSPHRASE: 'not-the-passphrase-xyz'}})
+    expect(wrong.exitCode).toBe(77)
+    expect(`${wrong.stdout}${wrong.stderr}`).not.toContain('not-the-passphrase-xyz')
+  })
+})
