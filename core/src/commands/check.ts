@@ -41,7 +41,7 @@ export default class Check extends PlakarCommand {
         display.update(
           p.phase === 'data'
             ? {label: 'check: verifying data', files: p.done, totalFiles: p.total, bytes: p.bytes ?? 0, totalBytes: p.totalBytes, unit: 'packfiles'}
-            : {label: 'check: walking snapshots', files: p.done, totalFiles: p.total, bytes: 0},
+            : {label: 'check: walking snapshots', files: p.done, totalFiles: p.total || undefined, bytes: 0},
         ),
       onProblem: (p) => {
         if (!this.settings.json) this.logger.warn(p.message)

@@ -1,8 +1,7 @@
 import {BlobType} from '../format/blob-type.js'
-import {openBlob} from '../format/blob.js'
-import {IntegrityError} from '../errors.js'
 import type {Repository} from '../repository/repository.js'
 import {mapConcurrent} from '../util/concurrency.js'
+import {decoderFor} from './decode-pool.js'
 
 /**
  * Reads many chunks with few requests: chunks are located in the cache, grouped by packfile,
@@ -59,7 +58,8 @@ export function chunkKey(mac: Uint8Array): string {
 }
 
 /**
- * Fetches chunks (deduplicated by MAC) and returns their plaintexts by hex MAC. A chunk that
+ * Fetches chunks (deduplicated by MAC) and returns their plaintexts by hex MAC. Ranges are
+ * opened on the decoding workers, so decryption and decompression use every core. A chunk that
  * cannot be read or authenticated is absent from the result and listed in `failed`, so one bad
  * chunk costs only the files that use it.
  */
@@ -88,14 +88,13 @@ export async function fetchChunks(
       for (const b of range.blobs) failed.set(b.key, (error as Error).message)
       return
     }
-    for (const b of range.blobs) {
-      const start = b.offset - range.offset
-      try {
-        chunks.set(b.key, openBlob(repo.keys, repo.compressor, BlobType.CHUNK, b.mac, data.subarray(start, start + b.length)))
-      } catch (error) {
-        failed.set(b.key, error instanceof IntegrityError ? error.message : String(error))
-      }
-    }
+    const blobs = range.blobs.map((b) => ({type: BlobType.CHUNK, mac: b.mac, offset: b.offset - range.offset, length: b.length}))
+    const {plaintexts, errors} = await decoderFor(repo).decode(data, blobs)
+    range.blobs.forEach((b, i) => {
+      const plain = plaintexts[i]
+      if (plain) chunks.set(b.key, plain)
+      else failed.set(b.key, errors.get(i) ?? 'unreadable')
+    })
   })
   return {chunks, failed}
 }

@@ -1,10 +1,11 @@
 import {BlobType} from '../format/blob-type.js'
-import {openBlob} from '../format/blob.js'
 import {openState} from '../format/state.js'
 import type {Repository} from '../repository/repository.js'
 import {mapConcurrent} from '../util/concurrency.js'
 import {readAll} from '../util/streams.js'
+import {decoderFor} from './decode-pool.js'
 import {Snapshot} from './snapshot.js'
+import {decodeEntry, type Entry} from '../tree/entry.js'
 
 export interface CheckProblem {
   /** What is damaged: a state, a packfile, a snapshot's tree, or a file of a snapshot. */
@@ -52,11 +53,11 @@ export interface CheckResult {
 const blobKey = (type: number, mac: Uint8Array) => `${type}:${Buffer.from(mac).toString('hex')}`
 
 /**
- * Verifies snapshots. Phase 1 walks every tree (which authenticates every tree node) and checks
+ * Verifies snapshots. Phase 1 reads every tree (which authenticates every tree node) and checks
  * that each chunk is indexed in a packfile that exists. Phase 2 (full mode) reads every packfile
  * those snapshots use, checks its MAC, and opens, decompresses and re-MACs every blob in it.
- * Phase 3 names each file whose content touches a damaged blob. Memory holds the set of
- * packfiles and the set of damaged blobs, never one entry per file.
+ * Phase 3 names each file whose content touches a missing or damaged blob. Memory holds the
+ * sets of packfiles, of tree nodes and of unusable blobs, never one entry per file.
  */
 export async function check(repo: Repository, targets: CheckTarget[], options: CheckOptions = {}): Promise<CheckResult> {
   const problems: CheckProblem[] = []
@@ -86,67 +87,74 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
   for await (const id of repo.storage.list('packfile')) present.add(id)
 
   const referenced = new Set<string>()
+  /** Blobs a file needs that cannot be used, with why: missing from the index or storage, or corrupted. */
+  const unusable = new Map<string, string>()
   let files = 0
-  let done = 0
-  const total = targets.reduce((n, t) => n + (t.snapshot.header.summary.files || 0), 0)
+  const total = targets.length === 1 ? targets[0].snapshot.header.summary.files : undefined
 
-  /** Returns why a file's content is unusable, or undefined when it is fine. */
-  const contentProblem = async (snapshot: Snapshot, entry: Parameters<Snapshot['chunks']>[0], bad?: Set<string>) => {
+  /** Records in `unusable` every blob of a file's content that is not there. */
+  const checkContent = async (snapshot: Snapshot, entry: Entry) => {
+    const need = (type: number, mac: Uint8Array, what: string) => {
+      const key = blobKey(type, mac)
+      if (unusable.has(key)) return
+      const loc = repo.cache.locate(type, Buffer.from(mac))
+      if (!loc) unusable.set(key, `${what} is missing from the index`)
+      else if (!present.has(loc.pack)) unusable.set(key, `packfile ${loc.pack.slice(0, 16)} holding ${what} is missing`)
+      else referenced.add(loc.pack)
+    }
     if (entry.object) {
-      const loc = repo.cache.locate(BlobType.OBJECT, Buffer.from(entry.object))
-      if (!loc) return 'its chunk list is missing from the index'
-      if (!present.has(loc.pack)) return `packfile ${loc.pack.slice(0, 16)} holding its chunk list is missing`
-      if (bad?.has(blobKey(BlobType.OBJECT, entry.object))) return 'its chunk list is corrupted'
-      referenced.add(loc.pack)
+      need(BlobType.OBJECT, entry.object, 'its chunk list')
+      if (unusable.has(blobKey(BlobType.OBJECT, entry.object))) return
     }
     let refs
     try {
       refs = await snapshot.chunks(entry)
     } catch (error) {
-      return `its chunk list is unreadable: ${(error as Error).message}`
+      if ((error as {fatal?: unknown})?.fatal === true) throw error
+      if (entry.object) unusable.set(blobKey(BlobType.OBJECT, entry.object), `its chunk list is unreadable: ${(error as Error).message}`)
+      return
     }
-    for (const [mac] of refs) {
-      const loc = repo.cache.locate(BlobType.CHUNK, Buffer.from(mac))
-      if (!loc) return `chunk ${Buffer.from(mac).toString('hex').slice(0, 16)} is missing from the index`
-      if (!present.has(loc.pack)) return `packfile ${loc.pack.slice(0, 16)} is missing`
-      if (bad?.has(blobKey(BlobType.CHUNK, mac))) return `chunk ${Buffer.from(mac).toString('hex').slice(0, 16)} is corrupted`
-      referenced.add(loc.pack)
-    }
-    return undefined
+    for (const [mac] of refs) need(BlobType.CHUNK, mac, `chunk ${Buffer.from(mac).toString('hex').slice(0, 16)}`)
   }
 
-  const walkFiles = async (bad?: Set<string>) => {
-    for (const {snapshot, path} of targets) {
-      const sid = snapshot.id
-      try {
-        for await (const [p, entry] of snapshot.walk(path)) {
-          if (entry.info.type !== 'file' || entry.error) continue
-          if (!bad) {
-            files++
-            options.onProgress?.({phase: 'index', done: ++done, total})
-          }
-          const why = await contentProblem(snapshot, entry, bad)
-          if (why && (!bad || why.includes('corrupted'))) {
-            report({kind: 'file', snapshot: sid, path: p, message: `snapshot ${sid.slice(0, 8)}: ${p}: ${why}`})
+  // Phase 1. Whole snapshots are read node by node, and a node shared with a snapshot already
+  // checked (an unchanged subtree) is skipped: ten snapshots of one tree cost little more than one.
+  const seen = new Set<string>()
+  for (const {snapshot, path} of targets) {
+    const sid = snapshot.id
+    try {
+      if (path === snapshot.root) {
+        for await (const node of snapshot.vfs.nodes((mac) => seen.has(mac.toString('hex')))) {
+          seen.add(node.mac.toString('hex'))
+          if (node.level > 0) continue
+          for (const [, value] of node.entries) {
+            const entry = decodeEntry(value)
+            if (entry.info.type !== 'file' || entry.error) continue
+            await checkContent(snapshot, entry)
+            options.onProgress?.({phase: 'index', done: ++files, total: total ?? 0})
           }
         }
-      } catch (error) {
-        if (!bad) {
-          report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: its file tree is damaged: ${(error as Error).message}`})
+      } else {
+        for await (const [, entry] of snapshot.walk(path)) {
+          if (entry.info.type !== 'file' || entry.error) continue
+          await checkContent(snapshot, entry)
+          options.onProgress?.({phase: 'index', done: ++files, total: total ?? 0})
         }
       }
+    } catch (error) {
+      if ((error as {fatal?: unknown})?.fatal === true) throw error
+      report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: its file tree is damaged: ${(error as Error).message}`})
     }
   }
 
-  await walkFiles()
   let bytes = 0
   if (!options.fast) {
-    const bad = new Set<string>()
     const packs = [...referenced]
     let checked = 0
     const sizes = new Map(packs.map((pack) => [pack, repo.cache.blobsOfPack(pack).reduce((n, b) => n + b.length, 0)]))
     const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0)
-    await mapConcurrent(packs, Math.max(1, Math.min(options.concurrency ?? 2, 4)), async (pack) => {
+    // Phase 2. Two packfiles in flight: one being read while the other is verified, 16 MiB each.
+    await mapConcurrent(packs, 2, async (pack) => {
       let data: Buffer
       try {
         data = await readAll(await repo.storage.get('packfile', pack))
@@ -154,24 +162,39 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
         // An unreachable storage is not a damaged repository: stop with that error.
         if ((error as {fatal?: unknown})?.fatal === true) throw error
         report({kind: 'packfile', packfile: pack, message: `packfile ${pack} is unreadable: ${(error as Error).message}`})
-        for (const b of repo.cache.blobsOfPack(pack)) bad.add(blobKey(b.type, b.mac))
+        for (const b of repo.cache.blobsOfPack(pack)) unusable.set(blobKey(b.type, b.mac), `packfile ${pack.slice(0, 16)} is unreadable`)
         return
       }
       bytes += data.length
       if (repo.keys.objectMac.digest(data).toString('hex') !== pack) {
         report({kind: 'packfile', packfile: pack, message: `packfile ${pack} does not match its id: it is corrupted`})
       }
-      for (const blob of repo.cache.blobsOfPack(pack)) {
-        try {
-          if (blob.offset + blob.length > data.length) throw new Error('truncated')
-          openBlob(repo.keys, repo.compressor, blob.type, blob.mac, data.subarray(blob.offset, blob.offset + blob.length))
-        } catch {
-          bad.add(blobKey(blob.type, blob.mac))
-        }
+      // Verified on the decoding workers; the packfile's bytes move there (MAC them first).
+      const blobs = repo.cache.blobsOfPack(pack)
+      const {errors} = await decoderFor(repo).decode(data, blobs, true)
+      for (const index of errors.keys()) {
+        const b = blobs[index]
+        unusable.set(blobKey(b.type, b.mac), `${b.type === BlobType.OBJECT ? 'its chunk list' : `chunk ${b.mac.toString('hex').slice(0, 16)}`} is corrupted`)
       }
       options.onProgress?.({phase: 'data', done: ++checked, total: packs.length, bytes, totalBytes})
     })
-    if (bad.size > 0) await walkFiles(bad)
+  }
+
+  // Phase 3, only when something is wrong: name every file of every snapshot that needs an
+  // unusable blob (a full walk: shared subtrees count for each snapshot holding them).
+  if (unusable.size > 0) {
+    for (const {snapshot, path} of targets) {
+      const sid = snapshot.id
+      try {
+        for await (const [p, entry] of snapshot.walk(path)) {
+          if (entry.info.type !== 'file' || entry.error) continue
+          const why = await whyUnusable(snapshot, entry, unusable)
+          if (why) report({kind: 'file', snapshot: sid, path: p, message: `snapshot ${sid.slice(0, 8)}: ${p}: ${why}`})
+        }
+      } catch {
+        // A damaged tree was reported in phase 1.
+      }
+    }
   }
   return {problems, snapshots: targets.length, files, packfiles: referenced.size, bytes}
 }
@@ -190,4 +213,22 @@ export async function allSnapshots(repo: Repository): Promise<{targets: CheckTar
     }
   }
   return {targets, problems}
+}
+
+async function whyUnusable(snapshot: Snapshot, entry: Entry, unusable: Map<string, string>): Promise<string | undefined> {
+  if (entry.object) {
+    const why = unusable.get(blobKey(BlobType.OBJECT, entry.object))
+    if (why) return why
+  }
+  let refs
+  try {
+    refs = await snapshot.chunks(entry)
+  } catch (error) {
+    return `its chunk list is unreadable: ${(error as Error).message}`
+  }
+  for (const [mac] of refs) {
+    const why = unusable.get(blobKey(BlobType.CHUNK, mac))
+    if (why) return why
+  }
+  return undefined
 }

@@ -35,7 +35,7 @@ db.pragma('busy_timeout = 30000')
 const known = db
   .prepare(
     `SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ${BlobType.CHUNK}
-     AND p.id NOT IN (SELECT id FROM deleted_packfiles)`,
+     AND p.deleted = 0`,
   )
   .pluck()
 const readBuffer = Buffer.allocUnsafe(4 * 1024 * 1024)

@@ -22,7 +22,7 @@ export interface CachedSnapshot {
   time: number
 }
 
-const SCHEMA_VERSION = 1
+const SCHEMA_VERSION = 2
 
 export class LocalCache {
   readonly db: Database.Database
@@ -53,7 +53,7 @@ export class LocalCache {
       DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS deleted_snapshots;
       DROP TABLE IF EXISTS deleted_packfiles; DROP TABLE IF EXISTS headers;
       CREATE TABLE states(id TEXT PRIMARY KEY) WITHOUT ROWID;
-      CREATE TABLE packfiles(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL);
+      CREATE TABLE packfiles(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE blobs(mac BLOB NOT NULL, type INTEGER NOT NULL, pack INTEGER NOT NULL,
         offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL,
         PRIMARY KEY(mac, type)) WITHOUT ROWID;
@@ -71,19 +71,23 @@ export class LocalCache {
     return {
       stateIds: db.prepare('SELECT id FROM states').pluck(),
       addState: db.prepare('INSERT OR IGNORE INTO states(id) VALUES (?)'),
-      addPack: db.prepare('INSERT OR IGNORE INTO packfiles(id, kind) VALUES (?, ?)'),
+      // Deletions may be merged before or after the packfile they name: both ways set the flag.
+      addPack: db.prepare(
+        'INSERT OR IGNORE INTO packfiles(id, kind, deleted) VALUES (@id, @kind, EXISTS(SELECT 1 FROM deleted_packfiles WHERE id = @id))',
+      ),
+      flagDeleted: db.prepare('UPDATE packfiles SET deleted = 1 WHERE id = ?'),
       packNumber: db.prepare('SELECT n FROM packfiles WHERE id = ?').pluck(),
       // A blob stored again after its packfile was deleted takes the new location.
       addBlob: db.prepare(
         `INSERT INTO blobs(mac, type, pack, offset, length, raw) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(mac, type) DO UPDATE SET pack = excluded.pack, offset = excluded.offset, length = excluded.length, raw = excluded.raw
-         WHERE blobs.pack IN (SELECT n FROM packfiles WHERE id IN (SELECT id FROM deleted_packfiles))`,
+         WHERE blobs.pack IN (SELECT n FROM packfiles WHERE deleted = 1)`,
       ),
       hasBlob: db.prepare(
-        'SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.id NOT IN (SELECT id FROM deleted_packfiles)',
+        'SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0',
       ).pluck(),
       locate: db.prepare(
-        'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.id NOT IN (SELECT id FROM deleted_packfiles)',
+        'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0',
       ),
       addSnapshot: db.prepare('INSERT OR IGNORE INTO snapshots(id, header, time) VALUES (?, ?, ?)'),
       deleteSnapshot: db.prepare('INSERT OR IGNORE INTO deleted_snapshots(id, time) VALUES (?, ?)'),
@@ -94,7 +98,7 @@ export class LocalCache {
       ),
       header: db.prepare('SELECT data FROM headers WHERE id = ?').pluck(),
       putHeader: db.prepare('INSERT OR REPLACE INTO headers(id, data) VALUES (?, ?)'),
-      packfiles: db.prepare('SELECT id, kind FROM packfiles WHERE id NOT IN (SELECT id FROM deleted_packfiles)'),
+      packfiles: db.prepare('SELECT id, kind FROM packfiles WHERE deleted = 0'),
       blobsOfPack: db.prepare(
         'SELECT b.mac AS mac, b.type AS type, b.offset AS offset, b.length AS length FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset',
       ),
@@ -111,13 +115,16 @@ export class LocalCache {
     const s = this.#stmts
     this.db.transaction(() => {
       for (const pack of delta.packfiles) {
-        s.addPack.run(pack.id, pack.kind)
+        s.addPack.run({id: pack.id, kind: pack.kind})
         const n = s.packNumber.get(pack.id) as number
         for (const [type, mac, offset, length, raw] of pack.blobs) s.addBlob.run(mac, type, n, offset, length, raw)
       }
       for (const snap of delta.snapshots) s.addSnapshot.run(snap.id, snap.header, snap.time)
       for (const del of delta.deletedSnapshots) s.deleteSnapshot.run(del.id, del.time)
-      for (const pack of delta.deletedPackfiles) s.deletePack.run(pack)
+      for (const pack of delta.deletedPackfiles) {
+        s.deletePack.run(pack)
+        s.flagDeleted.run(pack)
+      }
       s.addState.run(id)
     })()
   }

@@ -67,6 +67,7 @@ export class Repository {
   /** States that could not be read at the last refresh: reported by check. */
   damagedStates: DamagedState[] = []
   #gear?: Uint32Array
+  readonly #onClose: (() => Promise<void>)[] = []
 
   private constructor(storage: Storage, config: RepositoryConfig, keys: KeySet, options: OpenOptions) {
     this.storage = storage
@@ -290,7 +291,13 @@ export class Repository {
     return this.snapshotHeader(rows[0].id, rows[0].header)
   }
 
+  /** Runs `fn` when the repository closes: upper layers attach their resources (worker pools). */
+  onClose(fn: () => Promise<void>): void {
+    this.#onClose.push(fn)
+  }
+
   async close(): Promise<void> {
+    for (const fn of this.#onClose.splice(0)) await fn().catch(() => {})
     this.cache.close()
     await this.storage.close()
   }
