@@ -4,7 +4,7 @@ import type {ConnectorResolver} from '../connectors/resolver.js'
 import {ExitCode, exitCodeOf, PlakarError} from '../errors.js'
 import type {Logger} from '../interfaces/connector.js'
 import type {Storage} from '../interfaces/storage.js'
-import {Repository} from '../repository/repository.js'
+import type {Repository} from '../repository/repository.js'
 import {createContainer, TOKENS} from './container.js'
 import {describeError} from './error-message.js'
 import {readPassphrase} from './passphrase.js'
@@ -95,6 +95,8 @@ export abstract class PlakarCommand extends Command {
 
   protected async openRepository(location = this.settings.repository): Promise<Repository> {
     const storage = await this.resolver.storage(location, this.settings.repositoryOptions)
+    // The engine loads only for commands that open a repository: --help and version stay fast.
+    const {Repository} = await import('../repository/repository.js')
     let repo: Repository
     try {
       repo = await Repository.open(storage, {

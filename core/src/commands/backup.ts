@@ -49,7 +49,10 @@ export default class Backup extends PlakarCommand {
       tags: flags.tag,
       dryRun: flags['dry-run'],
       skip: (path, isDir) => skipByRoot.some((skip) => skip(path, isDir)),
-      command: redactCommand(process.argv.slice(2)),
+      command: redactCommand(process.argv.slice(2), [
+        ...this.resolver.resolve('importer', sources[0], options).connector.secrets,
+        ...this.resolver.resolve('storage', this.settings.repository, this.settings.repositoryOptions).connector.secrets,
+      ]),
       concurrency: this.settings.concurrency,
       signal: this.abort.signal,
       // Totals for the ETA cost a second scan: cheap on a local disk, not on a remote source.
@@ -93,7 +96,16 @@ export default class Backup extends PlakarCommand {
   }
 }
 
-/** The command line recorded in the snapshot, without option values that may hold secrets. */
-function redactCommand(argv: string[]): string[] {
-  return argv.map((arg) => arg.replace(/^((?:[\w-]*(?:secret|password|passphrase|token|key)[\w-]*)=).*/i, '$1***'))
+/**
+ * The command line recorded in the snapshot, without the values of options that hold secrets:
+ * those the connectors' schemas mark (writeOnly / x-secret), and any whose name says so.
+ */
+function redactCommand(argv: string[], secrets: string[]): string[] {
+  const secret = new Set(secrets)
+  return argv.map((arg) => {
+    const eq = arg.indexOf('=')
+    const key = eq > 0 ? arg.slice(0, eq).replace(/^-+o?=?/, '') : ''
+    if (eq > 0 && (secret.has(key) || /secret|password|passphrase|token|key/i.test(key))) return `${arg.slice(0, eq + 1)}***`
+    return arg
+  })
 }
