@@ -1,15 +1,5 @@
 import {readFileSync, type Stats} from 'node:fs'
-import type {EntryType, FileInfo} from '@plakar/core'
-
-function typeOf(stats: Stats): EntryType {
-  if (stats.isFile()) return 'file'
-  if (stats.isDirectory()) return 'directory'
-  if (stats.isSymbolicLink()) return 'symlink'
-  if (stats.isBlockDevice() || stats.isCharacterDevice()) return 'device'
-  if (stats.isFIFO()) return 'pipe'
-  if (stats.isSocket()) return 'socket'
-  return 'unknown'
-}
+import {fileInfoFromStats, type FileInfo} from '@plakar/core'
 
 /** uid/gid → names from /etc/passwd and /etc/group (Node has no getpwuid), read once. */
 let users: Map<number, string> | undefined
@@ -27,27 +17,14 @@ function namesFrom(file: string): Map<number, string> {
   return map
 }
 
+/** The SDK's FileInfo of an lstat result, plus the owner's user and group names. */
 export function fileInfo(stats: Stats): FileInfo {
   users ??= namesFrom('/etc/passwd')
   groups ??= namesFrom('/etc/group')
-  const type = typeOf(stats)
-  const info: FileInfo = {
-    type,
-    size: type === 'file' ? stats.size : 0,
-    mode: stats.mode & 0o7777,
-    mtime: stats.mtimeMs,
-    atime: stats.atimeMs,
-    ctime: stats.ctimeMs,
-    uid: stats.uid,
-    gid: stats.gid,
-    dev: stats.dev,
-    ino: stats.ino,
-    nlink: stats.nlink,
-  }
+  const info = fileInfoFromStats(stats)
   const user = users.get(stats.uid)
   const group = groups.get(stats.gid)
   if (user) info.username = user
   if (group) info.groupname = group
-  if (type === 'device') info.rdev = stats.rdev
   return info
 }
