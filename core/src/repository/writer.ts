@@ -139,7 +139,15 @@ export class RepositoryWriter implements NodeStore {
       (p): StatePackfile => ({id: p.id, kind: p.kind, blobs: p.blobs.map((b) => [b.type, b.mac, b.offset, b.length, b.rawLength])}),
     )
     if (delta.packfiles.length === 0 && delta.snapshots.length === 0) return
-    await this.#repo.writeState(delta)
+    try {
+      await this.#repo.writeState(delta)
+    } catch (error) {
+      // These packfiles are listed nowhere, yet their blobs stay "pending" and later puts
+      // deduplicate against them: no state of this writer may name a snapshot any more.
+      this.#stored = packs.concat(this.#stored)
+      this.#failure ??= error
+      throw error
+    }
     this.#lastPublish = Date.now()
     for (const p of packs) for (const b of p.blobs) this.#pending.delete(`${b.type}:${b.mac.toString('hex')}`)
   }

@@ -1,0 +1,58 @@
+/** An in-memory Storage for engine tests, with hooks to make chosen operations fail or wait. */
+import {Readable} from 'node:stream'
+import {ObjectNotFoundError, PlakarError} from '../src/errors.js'
+import type {Id, Kind, Range, Storage, StorageCapabilities} from '../src/interfaces/storage.js'
+import {readAll} from '../src/util/streams.js'
+
+export class MemoryStorage implements Storage {
+  readonly location = 'memory:'
+  config?: Uint8Array
+  readonly objects: Record<Kind, Map<Id, Buffer>> = {packfile: new Map(), state: new Map(), lock: new Map()}
+  /** Called before each put; may throw to make it fail, or wait. */
+  beforePut?: (kind: Kind, id: Id) => void | Promise<void>
+
+  async create(config: Uint8Array): Promise<void> {
+    if (this.config) throw new PlakarError('a repository already exists')
+    this.config = config
+  }
+
+  async open(): Promise<Uint8Array> {
+    if (!this.config) throw new ObjectNotFoundError('no repository')
+    return this.config
+  }
+
+  async *list(kind: Kind): AsyncGenerator<Id> {
+    yield* [...this.objects[kind].keys()]
+  }
+
+  async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
+    const bytes = await readAll(data)
+    if (bytes.length !== size) throw new PlakarError(`short write: ${bytes.length} of ${size}`)
+    await this.beforePut?.(kind, id)
+    this.objects[kind].set(id, bytes)
+  }
+
+  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+    const bytes = this.objects[kind].get(id)
+    if (!bytes) throw new ObjectNotFoundError(`${kind} ${id} not found`)
+    if (!range) return Readable.from([bytes])
+    if (range.offset + range.length > bytes.length) throw new PlakarError('range past the end')
+    return Readable.from([bytes.subarray(range.offset, range.offset + range.length)])
+  }
+
+  async stat(kind: Kind, id: Id): Promise<{size: number}> {
+    const bytes = this.objects[kind].get(id)
+    if (!bytes) throw new ObjectNotFoundError(`${kind} ${id} not found`)
+    return {size: bytes.length}
+  }
+
+  async delete(kind: Kind, id: Id): Promise<void> {
+    this.objects[kind].delete(id)
+  }
+
+  capabilities(): StorageCapabilities {
+    return {read: true, write: true, delete: true}
+  }
+
+  async close(): Promise<void> {}
+}

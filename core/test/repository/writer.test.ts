@@ -1,0 +1,52 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {BlobType} from '../../src/format/blob-type.js'
+import {Repository} from '../../src/repository/repository.js'
+import {RepositoryWriter} from '../../src/repository/writer.js'
+import {MemoryStorage} from '../memory-storage.js'
+
+const quiet = {debug() {}, info() {}, warn() {}}
+
+describe('RepositoryWriter', () => {
+  let dir: string
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'plakar-writer-'))
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  const open = async (storage: MemoryStorage, cache = 'cache') =>
+    Repository.open(storage, {cacheDir: join(dir, cache), passphrase: async () => Buffer.alloc(0), logger: quiet})
+
+  it('never names a snapshot after a state listing its packfiles failed to be written', async () => {
+    const storage = new MemoryStorage()
+    // One blob per packfile, so that every put stores a packfile and publishes the previous one.
+    await Repository.create(storage, {packfileSize: 1})
+    const repo = await open(storage)
+    const writer = new RepositoryWriter(repo, {host: 'test', uploads: 1, publishEvery: 1})
+    let failures = 1
+    storage.beforePut = (kind) => {
+      if (kind === 'state' && failures-- > 0) throw new Error('network cut while writing a state')
+    }
+    const a = await writer.put(BlobType.CHUNK, Buffer.from('first blob'))
+    // The state listing the first packfile fails while the second blob is stored.
+    await writer.put(BlobType.CHUNK, Buffer.from('second blob')).catch(() => {})
+    // Later files of the backup may deduplicate against the first blob (it is "pending").
+    const committed = await writer
+      .commit({id: Buffer.alloc(32, 1), header: a.mac, time: Date.now()})
+      .then(() => true)
+      .catch(() => false)
+    await repo.close()
+
+    // Whatever the writer decided, a client that opens the repository afresh must be able to
+    // read every blob of any snapshot it can see.
+    const reader = await open(storage, 'other-cache')
+    try {
+      if (committed) expect(reader.cache.locate(BlobType.CHUNK, a.mac), 'the first blob is listed').toBeDefined()
+      else expect(reader.cache.snapshots()).toEqual([])
+    } finally {
+      await reader.close()
+    }
+  })
+})
