@@ -14,6 +14,9 @@ export interface CompressionConfig {
 
 export const Codec = {NONE: 0, ZSTD: 1} as const
 
+/** Largest plaintext a zstd blob may declare: readers refuse more (a bound on allocations). */
+export const MAX_ZSTD_CONTENT = 64 * 1024 * 1024
+
 interface ZstdBinding {
   CCtx: new () => {compress(dst: Uint8Array, src: Uint8Array, level: number): number}
   DCtx: new () => {decompress(dst: Uint8Array, src: Uint8Array): number}
@@ -37,9 +40,13 @@ export class Compressor {
     this.#config = config
   }
 
-  /** Returns the codec used and the bytes; data that does not shrink is kept as is. */
+  /**
+   * Returns the codec used and the bytes; data that does not shrink is kept as is, and so is
+   * data larger than readers accept in a zstd frame (the chunk list of a file of millions of
+   * chunks): compressed, it could be written but never read back.
+   */
   compress(data: Uint8Array): {codec: number; bytes: Uint8Array} {
-    if (this.#config.algorithm === 'none' || data.length < 64) return {codec: Codec.NONE, bytes: data}
+    if (this.#config.algorithm === 'none' || data.length < 64 || data.length > MAX_ZSTD_CONTENT) return {codec: Codec.NONE, bytes: data}
     const z = zstd()
     this.#cctx ??= new z.CCtx()
     const bound = z.compressBound(data.length)
@@ -55,7 +62,7 @@ export class Compressor {
     const z = zstd()
     this.#dctx ??= new z.DCtx()
     const size = z.getFrameContentSize(data)
-    if (size === null || size < 0 || size > 64 * 1024 * 1024) throw new Error('compressed blob has no valid size')
+    if (size === null || size < 0 || size > MAX_ZSTD_CONTENT) throw new Error('compressed blob has no valid size')
     const out = Buffer.allocUnsafe(size)
     const n = this.#dctx.decompress(out, data)
     if (n !== size) throw new Error('compressed blob is truncated')
