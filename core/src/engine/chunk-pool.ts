@@ -90,7 +90,7 @@ export class ChunkPool {
       worker.on('message', (batch: Batch) => {
         for (const message of batch.messages) this.#onMessage(slot, message)
       })
-      worker.on('error', (error) => this.#fail(new PlakarError(`a chunking worker failed: ${error.message}`, 1, {cause: error})))
+      worker.on('error', (error) => this.#fail(new PlakarError(`a chunking worker failed: ${error?.message ?? String(error)}`, 1, {cause: error})))
       worker.on('exit', (code) => {
         if (code !== 0) this.#fail(new PlakarError(`a chunking worker exited with code ${code}`))
       })
@@ -164,7 +164,12 @@ export class ChunkPool {
     })
   }
 
+  /**
+   * A dead worker takes its queued files with it, and every later file would fail the same way:
+   * the error is `fatal`, so the backup stops instead of recording each file as unreadable.
+   */
   #fail(error: Error): void {
+    Object.assign(error, {fatal: true})
     this.#failure ??= error
     for (const job of this.#jobs.values()) job.reject(error)
     this.#jobs.clear()

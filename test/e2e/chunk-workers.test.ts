@@ -1,0 +1,46 @@
+/**
+ * The chunking workers (core/src/engine/chunk-pool.ts) run only from the compiled engine, so
+ * these tests drive core/dist directly, as the CLI does.
+ */
+import {mkdir, writeFile} from 'node:fs/promises'
+import {rmSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
+import {ROOT} from '../support/cli.js'
+import {setup} from './helpers.js'
+
+const dist = async <T>(path: string): Promise<T> => (await import(join(ROOT, path))) as T
+
+describe('chunking workers', () => {
+  const env = setup('plakar-workers-')
+  afterAll(() => env.s.cleanup())
+
+  it('a failed worker fails the backup instead of recording every remaining file as an error', async () => {
+    const {Repository} = await dist<typeof import('../../core/src/repository/repository.js')>('core/dist/repository/repository.js')
+    const {backup} = await dist<typeof import('../../core/src/engine/backup.js')>('core/dist/engine/backup.js')
+    const {FsStorage} = await dist<typeof import('../../plugins/fs/src/storage.js')>('plugins/fs/dist/storage.js')
+    const {FsImporter} = await dist<typeof import('../../plugins/fs/src/importer.js')>('plugins/fs/dist/importer.js')
+    const src = join(env.s.dir, 'src')
+    await mkdir(src)
+    for (let i = 0; i < 20; i++) await writeFile(join(src, `f${i}`), `content ${i}\n`)
+    await env.plakar.ok(env.at('create'))
+    const repo = await Repository.open(new FsStorage(env.repo), {
+      cacheDir: join(env.s.dir, 'engine-cache'),
+      passphrase: async () => Buffer.from(env.plakar.env.PLAKAR_PASSPHRASE),
+      logger: {debug() {}, info() {}, warn() {}},
+    })
+    try {
+      // The workers open the cache on their own: without it, each one fails as it starts.
+      rmSync(repo.cache.path)
+      const errors: string[] = []
+      const outcome = await backup(repo, [new FsImporter(src)], {tmpDir: env.s.dir, onError: (e) => errors.push(e.error)}).then(
+        (r) => `snapshot ${r.id} with ${r.progress.errors} errors`,
+        (error: Error) => `failed: ${error.message}`,
+      )
+      expect(outcome).toMatch(/^failed: a chunking worker/)
+      expect(repo.cache.snapshots()).toEqual([])
+    } finally {
+      await repo.close()
+    }
+  })
+})
