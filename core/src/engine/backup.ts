@@ -295,5 +295,6 @@ function describe(error: unknown): string {
   const e = error as NodeJS.ErrnoException
   if (e?.code === 'EACCES' || e?.code === 'EPERM') return 'permission denied'
   if (e?.code === 'ENOENT') return 'vanished during the backup'
+  if (e?.code === 'ELOOP') return 'replaced by a symbolic link during the backup'
   return e?.message ?? String(error)
 }

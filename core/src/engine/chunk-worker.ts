@@ -6,7 +6,7 @@
  * bounds what is in flight (back-pressure from slow uploads reaches the disk reads).
  */
 import Database from 'better-sqlite3'
-import {closeSync, openSync, readSync} from 'node:fs'
+import {closeSync, constants, fstatSync, openSync, readSync} from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
 import {Chunker, gearTable} from '../chunking/fastcdc.js'
 import {KeySet, type Subkeys} from '../crypto/keys.js'
@@ -39,6 +39,12 @@ const known = db
   )
   .pluck()
 const readBuffer = Buffer.allocUnsafe(4 * 1024 * 1024)
+/**
+ * The file may have changed since the scan saw a regular file: never follow a symlink put in
+ * its place (it could point anywhere), and never block on a FIFO (an open for reading waits
+ * for a writer); what is opened must still be a regular file.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
 let outstanding = 0
 let resume: (() => void) | undefined
@@ -92,12 +98,13 @@ async function drain(): Promise<void> {
 async function chunkFile({job, path}: {job: number; path: string}): Promise<void> {
   let fd: number
   try {
-    fd = openSync(path, 'r')
+    fd = openSync(path, OPEN_FLAGS)
   } catch (error) {
     post({type: 'error', job, code: (error as NodeJS.ErrnoException).code, message: (error as Error).message})
     return
   }
   try {
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error('it is no longer a regular file'), {code: 'ENOTREG'})
     chunker.reset()
     const content = keys.blobMac.stream()
     let size = 0

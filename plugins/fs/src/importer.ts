@@ -1,4 +1,4 @@
-import {createReadStream, lstatSync, opendirSync, readlinkSync, type Dir, type Stats} from 'node:fs'
+import {constants, lstatSync, opendirSync, readlinkSync, type Dir, type Stats} from 'node:fs'
 import {lstat, open} from 'node:fs/promises'
 import {Readable} from 'node:stream'
 import {hostname} from 'node:os'
@@ -91,20 +91,23 @@ export class FsImporter implements Importer {
 /** Files up to this size are read in one call: a stream's 1 MiB read buffer per small file costs more than the read. */
 const WHOLE_READ_LIMIT = 4 * 1024 * 1024
 
+/**
+ * The file may have changed since the scan saw a regular file: a symlink put in its place is
+ * never followed, a FIFO never blocks the open, and what is opened must be a regular file.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+
 async function openContent(path: string, size: number): Promise<Readable> {
-  if (size <= WHOLE_READ_LIMIT) {
-    const handle = await open(path, 'r')
-    try {
-      return Readable.from([await handle.readFile()])
-    } finally {
-      await handle.close()
-    }
+  const handle = await open(path, OPEN_FLAGS)
+  let streamed = false
+  try {
+    if (!(await handle.stat()).isFile()) throw Object.assign(new Error('it is no longer a regular file'), {code: 'ENOTREG'})
+    if (size <= WHOLE_READ_LIMIT) return Readable.from([await handle.readFile()])
+    streamed = true
+    return handle.createReadStream({highWaterMark: 1024 * 1024})
+  } finally {
+    if (!streamed) await handle.close()
   }
-  return new Promise((resolve, reject) => {
-    const stream = createReadStream(path, {highWaterMark: 1024 * 1024})
-    stream.once('open', () => resolve(stream))
-    stream.once('error', reject)
-  })
 }
 
 function describe(error: unknown): string {
