@@ -62,7 +62,9 @@ export class FsImporter implements Importer {
           yield this.#record(path, stats)
         }
       } catch (error) {
-        yield {path: dir, error: describe(error)}
+        // What was listed is kept; the directory too, marked with why the rest is missing (an
+        // error without info would make it an entry of unknown type, and its children orphans).
+        yield {path: dir, error: describe(error), info: fileInfo(dirStats)}
       } finally {
         handle.closeSync()
       }
