@@ -145,6 +145,10 @@ export class Staging {
             value = encodeEntry(entry)
             if (row.key.equals(rootKey)) rootSummary = entry.summary.below
           }
+        } else if (row.key.equals(rootKey)) {
+          // A backup of one file: the snapshot's summary is that file.
+          const entry = decodeEntry(row.value)
+          rootSummary = contribution(entry.info.type, entry.info.size ?? 0, entry.info.contentType, !!entry.error)
         }
         await vfs.add(row.key, value)
       }
