@@ -87,6 +87,11 @@ export class RepositoryLock {
     const id = randomBytes(32).toString('hex')
     const info = {...this.#info, expires: Date.now() + this.#ttl}
     await writeLock(this.#repo, id, info)
+    // Released while the new lock was being written: release() removed the previous one only.
+    if (this.#released) {
+      await this.#repo.storage.delete('lock', id)
+      return
+    }
     const old = this.#id
     this.#id = id
     await this.#repo.storage.delete('lock', old)

@@ -1,0 +1,45 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {listLocks, RepositoryLock} from '../../src/repository/lock.js'
+import {Repository} from '../../src/repository/repository.js'
+import {MemoryStorage} from '../memory-storage.js'
+
+const owner = {host: 'h', pid: 1, user: 'u'}
+
+describe('RepositoryLock', () => {
+  let dir: string
+  let storage: MemoryStorage
+  let repo: Repository
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'plakar-lock-'))
+    storage = new MemoryStorage()
+    await Repository.create(storage, {})
+    repo = await Repository.open(storage, {cacheDir: dir, passphrase: async () => Buffer.alloc(0), logger: {debug() {}, info() {}, warn() {}}})
+  })
+  afterEach(async () => {
+    await repo.close()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('a shared lock excludes an exclusive one, and release removes it', async () => {
+    const shared = await RepositoryLock.acquire(repo, 'shared', owner)
+    await expect(RepositoryLock.acquire(repo, 'exclusive', owner)).rejects.toThrow(/locked by a backup/)
+    await shared.release()
+    expect(await listLocks(repo)).toEqual([])
+  })
+
+  it('leaves no lock behind when released while a refresh is writing the next one', async () => {
+    const lock = await RepositoryLock.acquire(repo, 'shared', owner)
+    let unblock!: () => void
+    const blocked = new Promise<void>((resolve) => (unblock = resolve))
+    storage.beforePut = (kind) => (kind === 'lock' ? blocked : undefined)
+    const refreshing = lock.refresh()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    await lock.release()
+    unblock()
+    await refreshing.catch(() => {})
+    expect([...storage.objects.lock.keys()]).toEqual([])
+  })
+})
