@@ -81,6 +81,14 @@ export class RepositoryWriter implements NodeStore {
    */
   async putSealed(type: number, mac: Buffer, sealed: Buffer, rawLength: number, cacheChecked = false): Promise<boolean> {
     if (this.#failure) throw this.#failure
+    const kind: PackKind = isDataBlob(type) ? 'data' : 'meta'
+    // Back-pressure: a blob that would fill the packfile waits while every upload slot is
+    // busy. Otherwise each concurrent caller could finish a packfile and hold it in memory
+    // while waiting for a slot: with a slow storage, one packfile per file being backed up.
+    while (!this.#options.dryRun && this.#uploads.size >= this.#options.uploads && this.#builders[kind].size + sealed.length >= this.#repo.config.packfile.maxSize) {
+      await Promise.race(this.#uploads)
+      if (this.#failure) throw this.#failure
+    }
     const key = `${type}:${mac.toString('hex')}`
     // A worker that sealed this blob already found it absent from the cache: only a blob
     // published since could be there, and storing it twice is harmless.
@@ -89,7 +97,6 @@ export class RepositoryWriter implements NodeStore {
     this.stats.addedBlobs++
     this.stats.addedBytes += sealed.length
     if (this.#options.dryRun) return true
-    const kind: PackKind = isDataBlob(type) ? 'data' : 'meta'
     const builder = this.#builders[kind]
     builder.add(type, mac, sealed, rawLength)
     if (builder.size >= this.#repo.config.packfile.maxSize) await this.#rotate(kind)

@@ -1,6 +1,7 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {randomBytes} from 'node:crypto'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {BlobType} from '../../src/format/blob-type.js'
 import {Repository} from '../../src/repository/repository.js'
@@ -48,5 +49,30 @@ describe('RepositoryWriter', () => {
     } finally {
       await reader.close()
     }
+  })
+
+  it('holds at most a few packfiles in memory when the storage is slower than the source', async () => {
+    const storage = new MemoryStorage()
+    const maxSize = 4096
+    await Repository.create(storage, {packfileSize: maxSize, compression: {algorithm: 'none', level: 0}})
+    const repo = await open(storage)
+    const writer = new RepositoryWriter(repo, {host: 'test', uploads: 2})
+    let unblock!: () => void
+    const blocked = new Promise<void>((resolve) => (unblock = resolve))
+    storage.beforePut = (kind) => (kind === 'packfile' ? blocked : undefined)
+    // 64 files being backed up at once (the backup's task pool), each of 16 blobs of 512 bytes.
+    const blobs: Buffer[][] = Array.from({length: 64}, () => Array.from({length: 16}, () => randomBytes(512)))
+    const files = blobs.map(async (file) => {
+      for (const blob of file) await writer.put(BlobType.CHUNK, blob)
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Nothing is stored yet: what the writer accepted is what it holds in memory, two
+    // packfiles being uploaded and one being filled.
+    expect(writer.stats.addedBytes).toBeLessThanOrEqual(4 * maxSize)
+    unblock()
+    await Promise.all(files)
+    await writer.commit()
+    for (const blob of blobs.flat()) expect(repo.cache.locate(BlobType.CHUNK, writer.mac(blob))).toBeDefined()
+    await repo.close()
   })
 })
