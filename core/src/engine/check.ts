@@ -53,8 +53,8 @@ export interface CheckResult {
 const blobKey = (type: number, mac: Uint8Array) => `${type}:${Buffer.from(mac).toString('hex')}`
 
 /**
- * Verifies snapshots. Phase 1 reads every tree (which authenticates every tree node) and checks
- * that each chunk is indexed in a packfile that exists. Phase 2 (full mode) reads every packfile
+ * Verifies snapshots. Phase 1 reads every file tree and index (which authenticates their nodes)
+ * and checks that each chunk is indexed in a packfile that exists. Phase 2 (full mode) reads every packfile
  * those snapshots use, checks its MAC, and opens, decompresses and re-MACs every blob in it.
  * Phase 3 names each file whose content touches a missing or damaged blob. Memory holds the
  * sets of packfiles, of tree nodes and of unusable blobs, never one entry per file.
@@ -132,6 +132,15 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
             if (entry.info.type !== 'file' || entry.error) continue
             await checkContent(snapshot, entry)
             options.onProgress?.({phase: 'index', done: ++files, total: total ?? 0})
+          }
+        }
+        // The indexes (locate, search by type) are read node by node too: reading authenticates.
+        for (const [what, tree] of [['name index', snapshot.names], ['type index', snapshot.types]] as const) {
+          try {
+            for await (const node of tree.nodes((mac) => seen.has(`${what}:${mac.toString('hex')}`))) seen.add(`${what}:${node.mac.toString('hex')}`)
+          } catch (error) {
+            if ((error as {fatal?: unknown})?.fatal === true) throw error
+            report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: its ${what} is damaged: ${(error as Error).message}`})
           }
         }
       } else {
