@@ -92,7 +92,15 @@ export async function backup(repo: Repository, importers: Importer[], options: B
 
   const lock = options.dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host, pid: process.pid, user})
   const writer = new RepositoryWriter(repo, {host, dryRun: options.dryRun})
-  const pool = ChunkPool.create(repo)
+  // Workers start with the first file that needs reading: an unchanged re-backup needs none.
+  const workers: {started: boolean; pool?: ChunkPool} = {started: false}
+  const pool = () => {
+    if (!workers.started) {
+      workers.started = true
+      workers.pool = ChunkPool.create(repo)
+    }
+    return workers.pool
+  }
   const staging = new Staging(options.tmpDir ?? tmpdir())
   const progress: BackupProgress = {files: 0, directories: 0, errors: 0, bytes: 0, readBytes: 0, addedBytes: 0}
   const report = () => {
@@ -101,8 +109,10 @@ export async function backup(repo: Repository, importers: Importer[], options: B
   }
   try {
     const parentSnapshot = await findParent(repo, type, origin, root)
-    // Decided once: whether maintenance ever deleted packfiles (then reused chunks are re-checked).
-    const parent = parentSnapshot && {snapshot: parentSnapshot, deletions: repo.cache.hasDeletedPackfiles()}
+    // Decided once: whether the index may lack blobs of the parent, because maintenance deleted
+    // packfiles or a state could not be read (then reused chunks are looked up, and read again
+    // from the source when they are missing).
+    const parent = parentSnapshot && {snapshot: parentSnapshot, deletions: repo.cache.hasDeletedPackfiles() || repo.damagedStates.length > 0}
     const skipLocal = importers.some((i) => i.local) ? [repo.storage.localPath].filter((p): p is string => !!p) : []
     const skip = (path: string, isDirectory: boolean) =>
       skipLocal.some((p) => path === p || path.startsWith(`${p}/`)) || (options.skip?.(path, isDirectory) ?? false)
@@ -111,7 +121,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
 
     // With workers, many small files must be queued to keep them busy; memory stays bounded
     // by the workers' credit, not by the number of files in flight.
-    const tasks = new TaskPool(pool ? 32 * (options.concurrency ?? 8) : (options.concurrency ?? 8))
+    const tasks = new TaskPool(ChunkPool.available() ? 32 * (options.concurrency ?? 8) : (options.concurrency ?? 8))
     for (const importer of importers) {
       for await (const item of importer.scan({signal, skip})) {
         signal.throwIfAborted()
@@ -167,7 +177,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     report()
     return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress}
   } finally {
-    await pool?.close()
+    await workers.pool?.close()
     staging.close()
     await lock?.release().catch(() => {})
   }
@@ -215,7 +225,7 @@ async function countTotals(
 async function fileEntry(
   repo: Repository,
   writer: RepositoryWriter,
-  pool: ChunkPool | undefined,
+  pool: () => ChunkPool | undefined,
   record: ImportRecord,
   parent: {snapshot: Snapshot; deletions: boolean} | undefined,
   progress: BackupProgress,
@@ -223,16 +233,17 @@ async function fileEntry(
   const info = withContentType(record)
   if (parent) {
     const previous = await parent.snapshot.entry(record.path).catch(() => undefined)
-    if (previous && !previous.error && sameFile(previous.info, info) && stillStored(repo, previous, parent.deletions)) {
+    if (previous && !previous.error && sameFile(previous.info, info) && (await stillStored(repo, parent.snapshot, previous, parent.deletions))) {
       progress.bytes += info.size
       return {info: {...info, contentType: previous.info.contentType ?? info.contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
     }
   }
   let chunked: ChunkedFile
   try {
+    const chunkers = record.localPath ? pool() : undefined
     chunked =
-      pool && record.localPath
-        ? await pool.chunkFile(record.localPath, async (mac, length, sealed) => {
+      chunkers && record.localPath
+        ? await chunkers.chunkFile(record.localPath, async (mac, length, sealed) => {
             if (sealed) await writer.putSealed(BlobType.CHUNK, mac, sealed, length, true)
             progress.bytes += length
             progress.readBytes += length
@@ -283,12 +294,15 @@ async function chunkStream(repo: Repository, writer: RepositoryWriter, record: I
 
 /**
  * Whether a parent entry's content is still in the repository. Until maintenance deletes a
- * packfile, everything a published snapshot references is stored: only then look each chunk up.
+ * packfile (or a state is unreadable), everything a published snapshot references is indexed:
+ * only then look each chunk up.
  */
-function stillStored(repo: Repository, entry: Entry, deletions: boolean): boolean {
+async function stillStored(repo: Repository, snapshot: Snapshot, entry: Entry, deletions: boolean): Promise<boolean> {
   if (!deletions) return true
-  if (entry.object) return repo.cache.hasBlob(BlobType.OBJECT, Buffer.from(entry.object))
-  return (entry.chunks ?? []).every(([mac]) => repo.cache.hasBlob(BlobType.CHUNK, Buffer.from(mac)))
+  // A large file's chunk list may be indexed while its chunks are not: look at both.
+  if (entry.object && !repo.cache.hasBlob(BlobType.OBJECT, Buffer.from(entry.object))) return false
+  const refs = await snapshot.chunks(entry).catch(() => undefined)
+  return refs !== undefined && refs.every(([mac]) => repo.cache.hasBlob(BlobType.CHUNK, Buffer.from(mac)))
 }
 
 function describe(error: unknown): string {
