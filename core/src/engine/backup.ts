@@ -150,6 +150,8 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     }
     await tasks.drain()
     report()
+    // Interrupted while the last files were read: stop before building and naming a snapshot.
+    signal.throwIfAborted()
 
     const trees = await staging.build(writer, repo.treeSeed, root)
     const header: SnapshotHeader = {
@@ -173,6 +175,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     header.stats.addedBytes = writer.stats.addedBytes
     header.stats.addedBlobs = writer.stats.addedBlobs
     const {mac} = await writer.put(BlobType.SNAPSHOT, encodeHeader(header))
+    signal.throwIfAborted()
     await writer.commit({id: header.id, header: mac, time: header.time})
     report()
     return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress}

@@ -107,4 +107,25 @@ describe('backup', () => {
       await repo.close()
     }
   })
+
+  it('names no snapshot once aborted, even when the scan had already ended', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {})
+    const repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const controller = new AbortController()
+    // Ctrl-C arrives while the last file is being read, after the scan yielded everything.
+    const last = file('/r/last', 'the last file\n')
+    const open = last.open!
+    last.open = async () => {
+      controller.abort(new Error('interrupted'))
+      return open()
+    }
+    try {
+      await expect(backup(repo, [importer(() => [{path: '/r', info: {type: 'directory', size: 0}}, file('/r/a', 'a\n'), last])], {tmpDir: dir, signal: controller.signal})).rejects.toThrow('interrupted')
+      await repo.refresh()
+      expect(repo.cache.snapshots()).toEqual([])
+    } finally {
+      await repo.close()
+    }
+  })
 })
