@@ -64,6 +64,8 @@ const BATCH_FILES = 512
 const ACK_STEP = 1024 * 1024
 const CREDIT = 16 * 1024 * 1024
 
+const SCRIPT = new URL('./chunk-worker.js', import.meta.url)
+
 const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 
 /**
@@ -103,9 +105,12 @@ export class ChunkPool {
    * from TypeScript sources by a test runner): callers then chunk on the main thread.
    */
   static create(repo: Repository, workers = availableParallelism()): ChunkPool | undefined {
-    const script = new URL('./chunk-worker.js', import.meta.url)
-    if (!existsSync(fileURLToPath(script))) return undefined
-    return new ChunkPool(repo, Math.max(1, workers), script)
+    if (!ChunkPool.available()) return undefined
+    return new ChunkPool(repo, Math.max(1, workers), SCRIPT)
+  }
+
+  static available(): boolean {
+    return existsSync(fileURLToPath(SCRIPT))
   }
 
   chunkFile(path: string, sink: ChunkSink): Promise<ChunkedFile> {

@@ -63,7 +63,7 @@ export class Repository {
   readonly compressor: Compressor
   readonly logger: Logger
   readonly concurrency: number
-  readonly nodeCache = new NodeCache(2048)
+  readonly nodeCache = new NodeCache()
   /** States that could not be read at the last refresh: reported by check. */
   damagedStates: DamagedState[] = []
   #gear?: Uint32Array

@@ -144,7 +144,10 @@ export class TreeReader {
   }
 
   async #load(mac: Buffer, hex: string): Promise<Node> {
-    const node = decode<Node>(await this.#store.getNode(this.#type, mac))
+    const bytes = await this.#store.getNode(this.#type, mac)
+    const node = decode<Node>(bytes)
+    // Decoded, a node costs about three times its encoding (one Buffer object per key and value).
+    this.#cache.account(hex, bytes.length * 3)
     if (!Array.isArray(node) || node.length !== 3 || !Array.isArray(node[2])) {
       throw new IntegrityError(`tree node ${hex.slice(0, 16)} is malformed`)
     }
@@ -247,29 +250,50 @@ function firstAtOrAfter(entries: Entry[], key: Buffer): number {
   return lo
 }
 
-/** A least-recently-used cache of decoded nodes (or their pending loads), bounded by count. */
+/**
+ * A least-recently-used cache of decoded nodes (or their pending loads), bounded by an estimate
+ * of their memory: leaves of a directory with a million files must not all stay resident.
+ */
 export class NodeCache {
-  readonly #max: number
-  readonly #map = new Map<string, Promise<Node>>()
-  constructor(max = 1024) {
-    this.#max = max
+  readonly #budget: number
+  readonly #map = new Map<string, {node: Promise<Node>; bytes: number}>()
+  #bytes = 0
+
+  constructor(budgetBytes = 32 * 1024 * 1024) {
+    this.#budget = budgetBytes
   }
 
   get(key: string): Promise<Node> | undefined {
-    const node = this.#map.get(key)
-    if (node) {
+    const slot = this.#map.get(key)
+    if (slot) {
       this.#map.delete(key)
-      this.#map.set(key, node)
+      this.#map.set(key, slot)
     }
-    return node
+    return slot?.node
   }
 
   set(key: string, node: Promise<Node>): void {
-    this.#map.set(key, node)
-    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value!)
+    this.delete(key)
+    this.#map.set(key, {node, bytes: 0})
+  }
+
+  /** Records the size of a loaded node and evicts the least recently used beyond the budget. */
+  account(key: string, bytes: number): void {
+    const slot = this.#map.get(key)
+    if (!slot) return
+    this.#bytes += bytes - slot.bytes
+    slot.bytes = bytes
+    for (const [k, s] of this.#map) {
+      if (this.#bytes <= this.#budget || k === key) break
+      this.#map.delete(k)
+      this.#bytes -= s.bytes
+    }
   }
 
   delete(key: string): void {
+    const slot = this.#map.get(key)
+    if (!slot) return
     this.#map.delete(key)
+    this.#bytes -= slot.bytes
   }
 }
