@@ -4,6 +4,7 @@
  * error, so that a restore recreates it and puts them back. The failure is injected into the
  * fs importer's opendir; the backup and the restore are the engine's.
  */
+import {writeFileSync} from 'node:fs'
 import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -69,5 +70,17 @@ describe('a directory listing that fails half-way', () => {
     } finally {
       await repo.close()
     }
+  })
+
+  it('says why a file whose name is not valid UTF-8 is not backed up', async () => {
+    const src = join(dir, 'names')
+    await mkdir(src)
+    writeFileSync(Buffer.concat([Buffer.from(`${src}/latin1-caf`), Buffer.from([0xe9])]), 'bytes\n')
+    await writeFile(join(src, 'fine'), 'fine\n')
+    const seen: string[] = []
+    for await (const item of new FsImporter(src).scan({signal: new AbortController().signal})) {
+      if ('error' in item) seen.push(`${item.path}: ${item.error}`)
+    }
+    expect(seen).toEqual([`${src}/latin1-caf\uFFFD: not backed up: its name is not valid UTF-8`])
   })
 })

@@ -53,7 +53,10 @@ export class FsImporter implements Importer {
         try {
           stats = lstatSync(path)
         } catch (error) {
-          yield {path, error: describe(error)}
+          // Names are decoded as UTF-8: an invalid byte became U+FFFD and the path names nothing
+          // (paths are strings throughout plakar, so such a file cannot be backed up).
+          const mangled = (error as NodeJS.ErrnoException).code === 'ENOENT' && name.includes('\uFFFD')
+          yield {path, error: mangled ? 'not backed up: its name is not valid UTF-8' : describe(error)}
           continue
         }
         const isDir = stats.isDirectory()
