@@ -256,6 +256,8 @@ async function fileEntry(
     // `fatal`: the source or the repository failed as a whole (unreachable after retries,
     // credentials refused): end the backup with that one error, not one per remaining file.
     if ((error as {fatal?: unknown})?.fatal === true) throw error
+    // The writer failed (an upload, a state): no snapshot can be named any more.
+    if (writer.failure !== undefined) throw writer.failure
     return {info, error: describe(error)}
   }
   // The file may have changed while it was read: record what was actually stored.

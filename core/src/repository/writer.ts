@@ -51,6 +51,11 @@ export class RepositoryWriter implements NodeStore {
     this.#builders = {data: new PackfileBuilder(repo.keys, 'data'), meta: new PackfileBuilder(repo.keys, 'meta')}
   }
 
+  /** Why the writer failed (an upload or a state write): every later put throws it. */
+  get failure(): unknown {
+    return this.#failure
+  }
+
   /** The MAC a blob of this plaintext has: its id. */
   mac(plaintext: Uint8Array): Buffer {
     return this.#repo.keys.blobMac.digest(plaintext)

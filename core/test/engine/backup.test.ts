@@ -128,4 +128,32 @@ describe('backup', () => {
       await repo.close()
     }
   })
+
+  it('stops at the first failed upload instead of reading every remaining file', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {packfileSize: 1})
+    const repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    storage.beforePut = (kind) => {
+      if (kind === 'packfile') throw new Error('No space left on device')
+    }
+    let opened = 0
+    const records = () =>
+      Array.from({length: 200}, (_, i) => {
+        const record = file(`/r/f${i}`, `content ${i}\n`)
+        const open = record.open!
+        record.open = () => {
+          opened++
+          return open()
+        }
+        return record
+      })
+    const warnings: string[] = []
+    try {
+      await expect(backup(repo, [importer(records)], {tmpDir: dir, concurrency: 2, onError: (e) => warnings.push(e.error)})).rejects.toThrow('No space left on device')
+      expect(warnings).toEqual([])
+      expect(opened).toBeLessThan(50)
+    } finally {
+      await repo.close()
+    }
+  })
 })
