@@ -61,7 +61,15 @@ export class DecodePool {
         pending?.resolve(reply)
         if (this.#pending.size === 0) for (const w of this.#workers) w.worker.unref()
       })
-      worker.on('error', (error) => this.#failAll(new PlakarError(`a decoding worker failed: ${error.message}`, 1, {cause: error})))
+      // A dead worker gets no more requests (they would never be answered): the others, or
+      // this thread when none is left, take them.
+      const dead = (error: Error) => {
+        const at = this.#workers.indexOf(slot)
+        if (at >= 0) this.#workers.splice(at, 1)
+        this.#failAll(error)
+      }
+      worker.on('error', (error) => dead(new PlakarError(`a decoding worker failed: ${error?.message ?? String(error)}`, 1, {cause: error})))
+      worker.on('exit', (code) => dead(new PlakarError(`a decoding worker exited with code ${code}`)))
       worker.unref()
       this.#workers.push(slot)
     }
@@ -106,7 +114,7 @@ export class DecodePool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.worker.terminate()))
+    await Promise.all(this.#workers.splice(0).map((w) => w.worker.terminate()))
   }
 }
 

@@ -1,0 +1,44 @@
+/**
+ * The decoding workers (core/src/engine/decode-pool.ts) run only from the compiled engine, so
+ * these tests drive core/dist directly, as the CLI does.
+ */
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {ROOT} from '../support/cli.js'
+
+const dist = async <T>(path: string): Promise<T> => (await import(join(ROOT, path))) as T
+
+describe('decoding workers', () => {
+  it('a dead worker is not sent more work: later requests are answered, not left hanging', async () => {
+    const {DecodePool} = await dist<typeof import('../../core/src/engine/decode-pool.js')>('core/dist/engine/decode-pool.js')
+    const {KeySet} = await dist<typeof import('../../core/src/crypto/keys.js')>('core/dist/crypto/keys.js')
+    const {Compressor} = await dist<typeof import('../../core/src/format/compression.js')>('core/dist/format/compression.js')
+    const {sealBlob} = await dist<typeof import('../../core/src/format/blob.js')>('core/dist/format/blob.js')
+    const keys = KeySet.plaintext(Buffer.alloc(32, 9))
+    const compression = {algorithm: 'zstd' as const, level: 3}
+    const compressor = new Compressor(compression)
+    // Keys the workers cannot use: each one throws as it starts, as a crashed worker would.
+    const repo = {
+      keys: {sealer: keys.sealer, blobMac: keys.blobMac, subkeys: () => ({...keys.subkeys(), blobMac: new Uint8Array(3)})},
+      compressor,
+      config: {compression},
+    }
+    const pool = new DecodePool(repo as never, 2)
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const plain = Buffer.from('a blob to open')
+      const mac = keys.blobMac.digest(plain)
+      const sealed = sealBlob(keys, compressor, 1, mac, plain)
+      const outcome = await Promise.race([
+        pool.decode(Buffer.from(sealed), [{type: 1, mac, offset: 0, length: sealed.length}]).then(
+          (d) => d.plaintexts[0]?.toString() ?? 'failed',
+          (error: Error) => `rejected: ${error.message}`,
+        ),
+        new Promise((resolve) => setTimeout(() => resolve('no answer'), 3000)),
+      ])
+      expect(outcome).toBe('a blob to open')
+    } finally {
+      await pool.close()
+    }
+  })
+})
