@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {basename} from 'node:path/posix'
 import {BlobType} from '../format/blob-type.js'
@@ -30,6 +31,37 @@ export interface StagedRoots {
 
 const BATCH = 32_768
 
+/** Staging directories are named after their host and process, so abandoned ones can be found. */
+const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_')
+const DIR_NAME = /^plakar-staging-([A-Za-z0-9._]*)-(\d+)-[A-Za-z0-9]{6}$/
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Removes the staging directories of backups of this host whose process is gone (killed, or
+ * a second Ctrl-C, which exits at once): each may hold hundreds of megabytes.
+ */
+function removeAbandoned(tmpRoot: string): void {
+  let names: string[]
+  try {
+    names = readdirSync(tmpRoot)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const match = DIR_NAME.exec(name)
+    if (!match || match[1] !== HOST || alive(Number(match[2]))) continue
+    rmSync(join(tmpRoot, name), {recursive: true, force: true})
+  }
+}
+
 interface Row {
   key: Buffer
   type: EntryType
@@ -49,7 +81,8 @@ export class Staging {
   #batch = 0
 
   constructor(tmpRoot: string) {
-    this.#dir = mkdtempSync(join(tmpRoot, 'plakar-staging-'))
+    removeAbandoned(tmpRoot)
+    this.#dir = mkdtempSync(join(tmpRoot, `plakar-staging-${HOST}-${process.pid}-`))
     this.#db = new Database(join(this.#dir, 'staging.sqlite'))
     // A throwaway database: no durability, and a WAL so a second connection can write the
     // summaries while the first one reads the entries.

@@ -1,4 +1,6 @@
-import {tmpdir} from 'node:os'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {hostname, tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {Staging} from '../../src/engine/staging.js'
 import {createHash} from 'node:crypto'
@@ -40,6 +42,26 @@ describe('Staging', () => {
       expect(summary).toMatchObject({files: 1, directories: 0, size: 5, types: {text: 1}})
     } finally {
       staging.close()
+    }
+  })
+
+  it('removes the staging directories of backups whose process is gone, and only those', () => {
+    const root = mkdtempSync(join(tmpdir(), 'plakar-staging-root-'))
+    try {
+      const host = hostname().replace(/[^A-Za-z0-9.]/g, '_')
+      const abandoned = join(root, `plakar-staging-${host}-2147483646-AbC123`)
+      const live = join(root, `plakar-staging-${host}-${process.pid}-XyZ789`)
+      const otherHost = join(root, 'plakar-staging-elsewhere-2147483646-AbC123')
+      const unrelated = join(root, 'something-else')
+      for (const d of [abandoned, live, otherHost, unrelated]) mkdirSync(d)
+      const staging = new Staging(root)
+      staging.close()
+      expect(existsSync(abandoned)).toBe(false)
+      for (const d of [live, otherHost, unrelated]) expect(existsSync(d), d).toBe(true)
+      // Its own directory is gone once closed.
+      expect(readdirSync(root).sort()).toEqual(['plakar-staging-elsewhere-2147483646-AbC123', `plakar-staging-${host}-${process.pid}-XyZ789`, 'something-else'].sort())
+    } finally {
+      rmSync(root, {recursive: true, force: true})
     }
   })
 })
