@@ -217,22 +217,26 @@ export class Staging {
       const own = contribution(row.type, row.size, row.ctype ?? undefined, row.error === 1)
       const below = emptySummary()
       addSummary(below, own)
+      const top = stack.at(-1)
       if (row.type === 'directory') {
-        const top = stack.at(-1)
         const frame = top && top.key.equals(row.key) ? stack.pop()! : {key: row.key, direct: emptySummary(), below: emptySummary()}
         put.run(row.key, encode({direct: frame.direct, below: frame.below}))
         addSummary(below, frame.below)
         if (++n % BATCH === 0) writer.exec('COMMIT; BEGIN')
+      } else if (top && top.key.equals(row.key)) {
+        // An importer gave entries below something that is not a directory: close their frame
+        // here (counted above), or it would stay on the stack and swallow later siblings.
+        addSummary(below, stack.pop()!.below)
       }
       const parent = parentKey(row.key)
       if (parent === undefined) continue
-      let top = stack.at(-1)
-      if (!top || !top.key.equals(parent)) {
-        top = {key: parent, direct: emptySummary(), below: emptySummary()}
-        stack.push(top)
+      let frame = stack.at(-1)
+      if (!frame || !frame.key.equals(parent)) {
+        frame = {key: parent, direct: emptySummary(), below: emptySummary()}
+        stack.push(frame)
       }
-      addSummary(top.direct, own)
-      addSummary(top.below, below)
+      addSummary(frame.direct, own)
+      addSummary(frame.below, below)
     }
     writer.exec('COMMIT')
     writer.close()

@@ -64,4 +64,19 @@ describe('Staging', () => {
       rmSync(root, {recursive: true, force: true})
     }
   })
+
+  it('keeps counting siblings when an importer gave entries below a file', async () => {
+    const staging = new Staging(tmpdir())
+    try {
+      staging.add('/r', {info: {type: 'directory', size: 0}})
+      staging.add('/r/a', {info: {type: 'file', size: 1}})
+      staging.add('/r/a/b', {info: {type: 'file', size: 10}})
+      staging.add('/r/0', {info: {type: 'file', size: 100}})
+      staging.add('/r/z', {info: {type: 'file', size: 1000}})
+      const {summary} = await staging.build(memoryStore(), 0, '/r')
+      expect(summary).toMatchObject({files: 4, size: 1111})
+    } finally {
+      staging.close()
+    }
+  })
 })
