@@ -2,6 +2,7 @@
  * Bad input: each failure is one line on stderr, no stack trace, and the exit code documented
  * in docs (1 error, 2 usage, 66 not found, 77 authentication, 78 format too new).
  */
+import {existsSync} from 'node:fs'
 import {cp, readFile, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -42,6 +43,10 @@ describe('errors a user can make', () => {
     expectOneLineError(await env.plakar.run(env.at('cat', `${missing}:a.txt`)), 66)
     // A path missing from an existing snapshot is "not found" too.
     expectOneLineError(await env.plakar.run(env.at('cat', `${id}:no-such-file`)), 66, /no-such-file/)
+    // …and a restore of it creates nothing.
+    const target = join(env.s.dir, 'never-created')
+    expectOneLineError(await env.plakar.run(env.at('restore', '--to', target, `${id}:no-such-file`)), 66, /no-such-file/)
+    expect(existsSync(target)).toBe(false)
   })
 
   it('ambiguous id prefix → 2', async () => {

@@ -34,6 +34,8 @@ export default class Restore extends PlakarCommand {
     const {id, path} = parseSnapshotPath(spec)
     const snapshot = await loadSnapshot(repo, id)
     const source = snapshot.resolve(path)
+    // Before the exporter, which creates its target: a missing path must leave nothing behind.
+    await snapshot.requireEntry(source)
     const exporter = await this.resolver.exporter(flags.to, parseOptions(flags.option ?? []))
     this.onExit(() => exporter.close())
     const display = this.progress()
