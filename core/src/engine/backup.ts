@@ -64,12 +64,18 @@ export function commonRoot(paths: string[]): string {
   return `/${first.slice(0, n).join('/')}`
 }
 
+/**
+ * Whether a file is unchanged since the parent snapshot. ctime is compared too, as restic does:
+ * tools that copy or extract files put their mtime back (cp -p, rsync -t, tar), so a file can
+ * change with the same size and mtime, but no program can set its ctime.
+ */
 function sameFile(a: FileInfo, b: FileInfo): boolean {
   return (
     a.type === 'file' &&
     b.type === 'file' &&
     a.size === b.size &&
     a.mtime === b.mtime &&
+    a.ctime === b.ctime &&
     a.mode === b.mode &&
     a.ino === b.ino &&
     a.dev === b.dev &&
@@ -79,7 +85,7 @@ function sameFile(a: FileInfo, b: FileInfo): boolean {
 
 /**
  * Takes a snapshot of what the importers yield. Files unchanged since the parent snapshot (same
- * importer, origin and root; same size, mtime, inode, mode and fingerprint) are not read again.
+ * importer, origin and root; same size, mtime, ctime, inode, mode and fingerprint) are not read again.
  */
 export async function backup(repo: Repository, importers: Importer[], options: BackupOptions = {}): Promise<BackupResult> {
   const type = importers[0].type

@@ -156,4 +156,25 @@ describe('backup', () => {
       await repo.close()
     }
   })
+
+  it('reads a file again when its content changed but its mtime was put back (its ctime moved)', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {})
+    const repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const version = (content: string, ctime: number) => () => {
+      const record = file('/r/f', content)
+      record.info.ctime = ctime
+      return [{path: '/r', info: {type: 'directory' as const, size: 0}}, record]
+    }
+    try {
+      await backup(repo, [importer(version('version-1', 1000))], {tmpDir: dir})
+      // Same size, same mtime (touch -r, cp -p, rsync -t…), new content: only ctime tells.
+      const second = await backup(repo, [importer(version('VERSION-2', 2000))], {tmpDir: dir})
+      const files = new Map<string, string>()
+      await restore(new Snapshot(repo, second.snapshot!), '/r', memoryExporter(files))
+      expect(files.get('/f')).toBe('VERSION-2')
+    } finally {
+      await repo.close()
+    }
+  })
 })
