@@ -77,7 +77,12 @@ export class FsStorage implements Storage {
 
   async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
     const path = this.#path(kind, id)
-    if (kind === 'packfile') await mkdir(join(this.localPath, DIRS[kind], id.slice(0, 2)), {recursive: true, mode: 0o700})
+    if (kind === 'packfile') {
+      const created = await mkdir(join(this.localPath, DIRS[kind], id.slice(0, 2)), {recursive: true, mode: 0o700})
+      // A new fan-out directory must survive a power cut too, or the packfile in it is lost
+      // while the state naming it is not.
+      if (created !== undefined) await syncDirectory(join(this.localPath, DIRS[kind]))
+    }
     await this.#write(path, data, size)
   }
 
