@@ -373,7 +373,6 @@ async function main() {
     ],
     notes: [],
   }
-  if (!dropCaches) meta.notes.push('The page cache was not dropped: restores and checks may read from memory.')
   meta.load = {start: loadSamples[0]}
   say(`profile ${profile}, ${rounds} round(s), tools ${tools.join(', ')}, corpora ${corpora.join(', ')}; load ${loadSamples[0]}`)
 
@@ -381,6 +380,8 @@ async function main() {
     const end = new Date()
     meta.endDate = end.toISOString()
     meta.elapsedSeconds = (end - started) / 1000
+    meta.dropCaches = dropCaches
+    if (dropCachesNote) meta.dropCachesNote = dropCachesNote
     meta.load = {
       start: loadSamples[0],
       end: load1(),
@@ -419,6 +420,7 @@ async function main() {
     }
   }
   clearInterval(sampler)
+  if (!dropCaches) meta.notes.push('The page cache was not dropped: backups, restores and checks may read from memory.')
   const lowest = Math.min(...loadSamples)
   if (lowest > os.availableParallelism()) {
     meta.notes.push(`The load average never fell to the number of cores (${os.availableParallelism()}) during the run (lowest ${lowest}): other work shared the machine, so absolute times are inflated; the tools ran in alternation and met the same load on average.`)
