@@ -15,6 +15,9 @@ const SYSTEM: Record<string, string> = {
   EMFILE: 'too many open files',
 }
 
+const FULL = 'free some space and run the command again (nothing already stored is lost)'
+const ADVICE: Record<string, string> = {ENOSPC: FULL, EDQUOT: FULL}
+
 /** The one line a user sees for an error: what went wrong and, where it helps, what to do. */
 export function describeError(error: unknown): string {
   if (typeof error !== 'object' || error === null) return String(error)
@@ -22,7 +25,7 @@ export function describeError(error: unknown): string {
   if (e instanceof PlakarError || typeof e.plakarExitCode === 'number') return firstLine(e.message)
   if (e.code && SYSTEM[e.code]) {
     const where = e.path ? `: ${e.path}` : ''
-    return `${SYSTEM[e.code]}${where}`
+    return `${SYSTEM[e.code]}${where}${ADVICE[e.code] ? `: ${ADVICE[e.code]}` : ''}`
   }
   const message = firstLine(e.message ?? String(error)).replace(/\s*See more help with --help$/, '')
   return message || 'unexpected error (run with --debug for details)'

@@ -182,6 +182,8 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     header.stats.addedBlobs = writer.stats.addedBlobs
     const {mac} = await writer.put(BlobType.SNAPSHOT, encodeHeader(header))
     signal.throwIfAborted()
+    // Maintenance may delete what a writer without a live lock relies on: commit only under it.
+    lock?.assertHeld()
     await writer.commit({id: header.id, header: mac, time: header.time})
     report()
     return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress}

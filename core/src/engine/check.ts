@@ -126,6 +126,9 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
       if (path === snapshot.root) {
         for await (const node of snapshot.vfs.nodes((mac) => seen.has(mac.toString('hex')))) {
           seen.add(node.mac.toString('hex'))
+          // Its metadata packfile is verified whole in phase 2, like the data packfiles.
+          const loc = repo.cache.locate(BlobType.VFS_NODE, node.mac)
+          if (loc) referenced.add(loc.pack)
           if (node.level > 0) continue
           for (const [, value] of node.entries) {
             const entry = decodeEntry(value)
@@ -137,7 +140,12 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
         // The indexes (locate, search by type) are read node by node too: reading authenticates.
         for (const [what, tree] of [['name index', snapshot.names], ['type index', snapshot.types]] as const) {
           try {
-            for await (const node of tree.nodes((mac) => seen.has(`${what}:${mac.toString('hex')}`))) seen.add(`${what}:${node.mac.toString('hex')}`)
+            const type = what === 'name index' ? BlobType.NAME_NODE : BlobType.TYPE_NODE
+            for await (const node of tree.nodes((mac) => seen.has(`${what}:${mac.toString('hex')}`))) {
+              seen.add(`${what}:${node.mac.toString('hex')}`)
+              const loc = repo.cache.locate(type, node.mac)
+              if (loc) referenced.add(loc.pack)
+            }
           } catch (error) {
             if ((error as {fatal?: unknown})?.fatal === true) throw error
             report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: its ${what} is damaged: ${(error as Error).message}`})

@@ -44,12 +44,15 @@ export class RepositoryLock {
   #id: string
   #timer?: NodeJS.Timeout
   #released = false
+  /** When the last lock object written stops counting. */
+  #expires: number
 
   private constructor(repo: Repository, id: string, info: LockInfo, ttl: number) {
     this.#repo = repo
     this.#id = id
     this.#info = info
     this.#ttl = ttl
+    this.#expires = info.expires
   }
 
   static async acquire(repo: Repository, mode: LockMode, owner: LockOwner, ttl = DEFAULT_LOCK_TTL_MS): Promise<RepositoryLock> {
@@ -82,11 +85,22 @@ export class RepositoryLock {
     return this.#id
   }
 
+  /**
+   * Throws when the lock may have expired (its refreshes failed for longer than its lifetime):
+   * maintenance could then have run, so a writer must not publish what it built meanwhile.
+   */
+  assertHeld(): void {
+    if (Date.now() >= this.#expires) {
+      throw new LockedError('the repository lock expired (it could not be refreshed): nothing was committed; run the backup again')
+    }
+  }
+
   async refresh(): Promise<void> {
     if (this.#released) return
     const id = randomBytes(32).toString('hex')
     const info = {...this.#info, expires: Date.now() + this.#ttl}
     await writeLock(this.#repo, id, info)
+    this.#expires = info.expires
     // Released while the new lock was being written: release() removed the previous one only.
     if (this.#released) {
       await this.#repo.storage.delete('lock', id)

@@ -42,4 +42,17 @@ describe('RepositoryLock', () => {
     await refreshing.catch(() => {})
     expect([...storage.objects.lock.keys()]).toEqual([])
   })
+
+  it('is no longer held once its refreshes failed for longer than its lifetime', async () => {
+    const lock = await RepositoryLock.acquire(repo, 'shared', owner, 200)
+    expect(() => lock.assertHeld()).not.toThrow()
+    storage.beforePut = (kind) => (kind === 'lock' ? Promise.reject(new Error('network down')) : undefined)
+    await expect(lock.refresh()).rejects.toThrow(/network down/)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    expect(() => lock.assertHeld()).toThrow(/lock expired/)
+    storage.beforePut = undefined
+    await lock.refresh()
+    expect(() => lock.assertHeld()).not.toThrow()
+    await lock.release()
+  })
 })

@@ -205,5 +205,36 @@ export default async function createExporter(context: ConnectorContext): Promise
   const created = (await mkdir(root, {recursive: true, mode: 0o700})) !== undefined
   const stats = await lstat(root)
   if (!stats.isDirectory()) throw new PlakarError(`cannot restore into ${root}: it is not a directory`)
-  return new FsExporter(root, created)
+  return stopOnTargetFailure(new FsExporter(root, created))
+}
+
+/** Failures of the target as a whole: going on file after file would only repeat them. */
+const TARGET_FAILURES: Record<string, string> = {
+  ENOSPC: 'the restore target is full',
+  EDQUOT: 'the disk quota of the restore target is exceeded',
+  EROFS: 'the restore target is read-only',
+}
+
+/**
+ * Marks the errors above `fatal`, so that the engine ends the restore with one line (what was
+ * already restored stays) instead of one warning per remaining file.
+ */
+function stopOnTargetFailure(exporter: FsExporter): Exporter {
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run()
+    } catch (error) {
+      const reason = TARGET_FAILURES[(error as NodeJS.ErrnoException).code ?? '']
+      if (reason) throw Object.assign(new PlakarError(`${reason}: ${exporter.root}; free some space and restore again`), {fatal: true})
+      throw error
+    }
+  }
+  return {
+    root: exporter.root,
+    createDirectory: (path, info) => guard(() => exporter.createDirectory(path, info)),
+    storeFile: (path, data, info) => guard(() => exporter.storeFile(path, data, info)),
+    createLink: (path, target, kind, info) => guard(() => exporter.createLink(path, target, kind, info)),
+    setMetadata: (path, info) => guard(() => exporter.setMetadata(path, info)),
+    close: () => exporter.close(),
+  }
 }
