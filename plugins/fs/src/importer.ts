@@ -1,15 +1,16 @@
-import {constants, lstatSync, opendirSync, readlinkSync, type Dir, type Stats} from 'node:fs'
+import {constants, lstatSync, mkdirSync, readlinkSync, type Stats} from 'node:fs'
 import {lstat, open} from 'node:fs/promises'
 import {Readable} from 'node:stream'
-import {hostname} from 'node:os'
+import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {PlakarError, type ConnectorContext, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/core'
 import {fileInfo} from './file-info.js'
 import {fsPath} from './location.js'
+import {listSorted} from './sorted-listing.js'
 
 /**
- * The local filesystem as a data source. Directories are streamed (opendir), never read whole,
- * and records come out in discovery order: the engine sorts them on disk. Metadata calls are
+ * The local filesystem as a data source. Each directory is listed in the snapshot tree's order
+ * (see sorted-listing.ts), depth first; the engine sorts records on disk anyway. Metadata calls are
  * synchronous: on a local disk an lstat takes a few microseconds, four times less than its
  * promise-based twin, and the scan is the only I/O this thread does (file contents are read by
  * the engine's workers through `localPath`).
@@ -20,7 +21,11 @@ export class FsImporter implements Importer {
   readonly root: string
   readonly local = true
 
-  constructor(root: string) {
+  /** Where listings of huge directories spill their sorted runs. */
+  readonly #spillDir: string
+
+  constructor(root: string, spillDir = tmpdir()) {
+    this.#spillDir = spillDir
     this.root = root
   }
 
@@ -38,10 +43,10 @@ export class FsImporter implements Importer {
     while (pending.length > 0) {
       options.signal.throwIfAborted()
       const {path: dir, stats: dirStats} = pending.pop()!
-      let names: string[]
+      let names: Iterable<string>
       let failure: unknown
       try {
-        ;({names, failure} = listDirectory(dir))
+        ;({names, failure} = listSorted(dir, this.#spillDir))
       } catch (error) {
         // The directory itself is known: keep it, marked with why its content is missing.
         yield {path: dir, error: describe(error), info: fileInfo(dirStats)}
@@ -91,29 +96,6 @@ export class FsImporter implements Importer {
   async close(): Promise<void> {}
 }
 
-/**
- * The names in a directory, in byte order: the order of the snapshot tree, so that looking each
- * entry up in the parent snapshot walks its leaves once instead of hopping between them (a
- * directory of 100k files listed in hash order thrashed the node cache). Holding one
- * directory's names is the price: memory follows the largest directory, not the file count.
- */
-function listDirectory(dir: string): {names: string[]; failure?: unknown} {
-  const handle = opendirSync(dir, {bufferSize: 256})
-  const names: string[] = []
-  let failure: unknown
-  try {
-    for (let dirent = handle.readSync(); dirent !== null; dirent = handle.readSync()) names.push(dirent.name)
-  } catch (error) {
-    failure = error
-  } finally {
-    handle.closeSync()
-  }
-  // UTF-8 byte order (JavaScript's own order differs for characters beyond the BMP).
-  const keyed = names.map((name) => ({name, key: Buffer.from(name)}))
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key))
-  return {names: keyed.map((k) => k.name), failure}
-}
-
 /** Files up to this size are read in one call: a stream's 1 MiB read buffer per small file costs more than the read. */
 const WHOLE_READ_LIMIT = 4 * 1024 * 1024
 
@@ -150,5 +132,6 @@ export default async function createImporter(context: ConnectorContext): Promise
   } catch (error) {
     throw new PlakarError(`cannot back up ${root}: ${describe(error)}`)
   }
-  return new FsImporter(root)
+  mkdirSync(context.cacheDir, {recursive: true, mode: 0o700})
+  return new FsImporter(root, context.cacheDir)
 }
