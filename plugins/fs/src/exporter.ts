@@ -109,9 +109,19 @@ export class FsExporter implements Exporter {
   async storeFile(path: string, data: Readable, info: FileInfo): Promise<void> {
     const full = this.#resolveBelowRoot(path)
     this.#checkParents(full)
-    const temp = this.#tempName(full)
-    // O_EXCL|O_NOFOLLOW: a fresh file, never through a symlink planted at the temporary name.
-    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+    // Nothing there yet (the common case): create the file in place, O_EXCL|O_NOFOLLOW so that
+    // nothing planted meanwhile is written through. Something there: write a fresh temporary
+    // file and rename it over, which replaces a symlink instead of following it.
+    let temp: string | undefined
+    let fd: number
+    try {
+      fd = openSync(full, CREATE_FLAGS, 0o600)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      temp = this.#tempName(full)
+      fd = openSync(temp, CREATE_FLAGS, 0o600)
+    }
+    const written = temp ?? full
     try {
       for await (const chunk of data) writeFullySync(fd, chunk as Uint8Array)
       if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) fchownSync(fd, info.uid, info.gid)
@@ -119,11 +129,11 @@ export class FsExporter implements Exporter {
       if (info.mtime !== undefined) futimesSync(fd, ...times(info.mtime, info.atime))
     } catch (error) {
       closeSync(fd)
-      rmTemp(temp)
+      rmTemp(written)
       throw error
     }
     closeSync(fd)
-    this.#replace(temp, full)
+    if (temp) this.#replace(temp, full)
   }
 
   /** Renames over the target; a directory in the way is an error, never silently removed. */
@@ -149,15 +159,25 @@ export class FsExporter implements Exporter {
       if (!lstatSync(source).isFile()) throw new PlakarError(`refused hard link ${path}: its target is not a restored file`)
       linkSync(source, temp)
     } else {
-      symlinkSync(target, temp)
+      // In place when nothing is there (symlink() never follows or replaces), else via a rename.
+      let inPlace = true
+      try {
+        symlinkSync(target, full)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+        inPlace = false
+        symlinkSync(target, temp)
+      }
+      const link = inPlace ? full : temp
       if (info) {
         try {
-          if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) lchownSync(temp, info.uid, info.gid)
-          if (info.mtime !== undefined) lutimesSync(temp, ...times(info.mtime, info.atime))
+          if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) lchownSync(link, info.uid, info.gid)
+          if (info.mtime !== undefined) lutimesSync(link, ...times(info.mtime, info.atime))
         } catch {
           // Owner and times of a symlink are best effort (some filesystems refuse them).
         }
       }
+      if (inPlace) return
     }
     this.#replace(temp, full)
   }
@@ -179,6 +199,8 @@ export class FsExporter implements Exporter {
 
   async close(): Promise<void> {}
 }
+
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 
 function writeFullySync(fd: number, data: Uint8Array): void {
   for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset)
