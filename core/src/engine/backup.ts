@@ -254,7 +254,7 @@ async function fileEntry(
     const chunkers = record.localPath ? pool() : undefined
     chunked =
       chunkers && record.localPath
-        ? await chunkers.chunkFile(record.localPath, async (mac, length, sealed) => {
+        ? await chunkers.chunkFile(record.localPath, info.size, async (mac, length, sealed) => {
             if (sealed) await writer.putSealed(BlobType.CHUNK, mac, sealed, length, true)
             progress.bytes += length
             progress.readBytes += length

@@ -7,7 +7,7 @@ import type {Repository} from '../repository/repository.js'
 import type {ChunkRef} from '../tree/entry.js'
 import type {ChunkWorkerData} from './chunk-worker.js'
 
-export type ToWorker = {type: 'files'; files: {job: number; path: string}[]} | {type: 'ack'; bytes: number} | {type: 'close'}
+export type ToWorker = {type: 'files'; files: {job: number; path: string; size: number}[]} | {type: 'ack'; bytes: number} | {type: 'close'}
 
 export type FromWorker =
   | {type: 'chunk'; job: number; mac: Uint8Array; length: number; sealed?: Uint8Array}
@@ -50,7 +50,7 @@ interface Slot {
   /** Files posted to the worker and not finished yet. */
   posted: number
   /** Files waiting to be posted. */
-  files: {job: number; path: string}[]
+  files: {job: number; path: string; size: number}[]
   ack: number
   flushing: boolean
 }
@@ -113,14 +113,15 @@ export class ChunkPool {
     return existsSync(fileURLToPath(SCRIPT))
   }
 
-  chunkFile(path: string, sink: ChunkSink): Promise<ChunkedFile> {
+  /** `size` is the size the scan saw: small files are read ahead. */
+  chunkFile(path: string, size: number, sink: ChunkSink): Promise<ChunkedFile> {
     if (this.#failure) return Promise.reject(this.#failure)
     const load = (s: Slot) => s.posted + s.files.length
     const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
     const id = this.#next++
     return new Promise<ChunkedFile>((resolve, reject) => {
       this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot})
-      slot.files.push({job: id, path})
+      slot.files.push({job: id, path, size})
       this.#schedule(slot)
     })
   }
