@@ -1,19 +1,20 @@
-import {constants, lstatSync, mkdirSync, readlinkSync, type Stats} from 'node:fs'
+import {constants, existsSync, mkdirSync} from 'node:fs'
 import {lstat, open} from 'node:fs/promises'
 import {Readable} from 'node:stream'
 import {hostname, tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {PlakarError, type ConnectorContext, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/core'
-import {fileInfo} from './file-info.js'
+import {dirname} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {Worker} from 'node:worker_threads'
+import {PlakarError, type ConnectorContext, type FileInfo, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/core'
 import {fsPath} from './location.js'
-import {listSorted} from './sorted-listing.js'
+import type {FromScanWorker, ToScanWorker} from './scan-worker.js'
+import {describe, walkTree, type WalkItem} from './walk.js'
 
 /**
- * The local filesystem as a data source. Each directory is listed in the snapshot tree's order
- * (see sorted-listing.ts), depth first; the engine sorts records on disk anyway. Metadata calls are
- * synchronous: on a local disk an lstat takes a few microseconds, four times less than its
- * promise-based twin, and the scan is the only I/O this thread does (file contents are read by
- * the engine's workers through `localPath`).
+ * The local filesystem as a data source: a depth-first walk (walk.ts), each directory in the
+ * snapshot tree's order, run on a thread of its own (scan-worker.ts) so that waiting on the disk
+ * for listings and lstat does not hold up the engine; file contents are read by the engine's
+ * workers through `localPath`.
  */
 export class FsImporter implements Importer {
   readonly type = 'fs'
@@ -30,70 +31,85 @@ export class FsImporter implements Importer {
   }
 
   async *scan(options: ScanOptions): AsyncGenerator<ImportRecord | ScanError> {
-    let rootStats
-    try {
-      rootStats = lstatSync(this.root)
-    } catch (error) {
-      yield {path: this.root, error: describe(error)}
-      return
+    /** Excluded directories: nothing below them is yielded, and the walk is asked to skip them. */
+    const pruned = new Set<string>()
+    const below = (path: string) => {
+      if (pruned.size === 0) return false
+      for (let dir = dirname(path); dir.length > 1 && dir !== path; path = dir, dir = dirname(dir)) if (pruned.has(dir)) return true
+      return false
     }
-    yield this.#record(this.root, rootStats)
-    if (!rootStats.isDirectory()) return
-    const pending: {path: string; stats: Stats}[] = [{path: this.root, stats: rootStats}]
-    while (pending.length > 0) {
+    let tellWalk = (_path: string) => {}
+    const walk = existsSync(fileURLToPath(SCAN_WORKER))
+      ? this.#walkOnWorker(options.signal, (prune) => (tellWalk = prune))
+      : this.#walkHere(pruned)
+    for await (const item of walk) {
       options.signal.throwIfAborted()
-      const {path: dir, stats: dirStats} = pending.pop()!
-      let names: Iterable<string>
-      let failure: unknown
-      try {
-        ;({names, failure} = listSorted(dir, this.#spillDir))
-      } catch (error) {
-        // The directory itself is known: keep it, marked with why its content is missing.
-        yield {path: dir, error: describe(error), info: fileInfo(dirStats)}
+      if (item.path !== this.root && below(item.path)) continue
+      if (item.error !== undefined) {
+        yield {path: item.path, error: item.error, ...(item.info ? {info: item.info} : {})}
         continue
       }
-      for (const name of names) {
-        const path = join(dir, name)
-        let stats: Stats
-        try {
-          stats = lstatSync(path)
-        } catch (error) {
-          // Names are decoded as UTF-8: an invalid byte became U+FFFD and the path names nothing
-          // (paths are strings throughout plakar, so such a file cannot be backed up).
-          const mangled = (error as NodeJS.ErrnoException).code === 'ENOENT' && name.includes('\uFFFD')
-          yield {path, error: mangled ? 'not backed up: its name is not valid UTF-8' : describe(error)}
-          continue
+      const info = item.info!
+      const isDir = info.type === 'directory'
+      if (item.path !== this.root && options.skip?.(item.path, isDir)) {
+        if (isDir) {
+          pruned.add(item.path)
+          tellWalk(item.path)
         }
-        const isDir = stats.isDirectory()
-        if (options.skip?.(path, isDir)) continue
-        if (isDir) pending.push({path, stats})
-        yield this.#record(path, stats)
+        continue
       }
-      if (failure !== undefined) {
-        // What was listed is kept; the directory too, marked with why the rest is missing (an
-        // error without info would make it an entry of unknown type, and its children orphans).
-        yield {path: dir, error: describe(failure), info: fileInfo(dirStats)}
-      }
+      yield record(item.path, info, item.target)
     }
   }
 
-  #record(path: string, stats: Stats): ImportRecord | ScanError {
-    const info = fileInfo(stats)
-    const record: ImportRecord = {path, info}
-    if (info.type === 'symlink') {
-      try {
-        record.target = readlinkSync(path)
-      } catch (error) {
-        return {path, error: describe(error)}
-      }
-    } else if (info.type === 'file') {
-      record.open = () => openContent(path, info.size)
-      record.localPath = path
+  /** The walk on this thread (code run from TypeScript sources, where no worker script exists). */
+  async *#walkHere(pruned: Set<string>): AsyncGenerator<WalkItem> {
+    yield* walkTree(this.root, this.#spillDir, (path) => pruned.has(path))
+  }
+
+  /** The walk on its own thread; `register` receives the function that asks it to prune. */
+  async *#walkOnWorker(signal: AbortSignal, register: (prune: (path: string) => void) => void): AsyncGenerator<WalkItem> {
+    const worker = new Worker(SCAN_WORKER, {workerData: {root: this.root, spillDir: this.#spillDir}})
+    const batches: FromScanWorker[] = []
+    let wake: (() => void) | undefined
+    const arrive = (message: FromScanWorker) => {
+      batches.push(message)
+      wake?.()
+      wake = undefined
     }
-    return record
+    worker.on('message', arrive)
+    worker.on('error', (error) => arrive({type: 'failed', message: error.message}))
+    const stop = () => void worker.terminate()
+    signal.addEventListener('abort', stop, {once: true})
+    register((path) => worker.postMessage({type: 'prune', path} satisfies ToScanWorker))
+    try {
+      for (;;) {
+        while (batches.length === 0) await new Promise<void>((r) => (wake = r))
+        const message = batches.shift()!
+        if (message.type === 'done') return
+        if (message.type === 'failed') throw new PlakarError(`the scan of ${this.root} failed: ${message.message}`)
+        worker.postMessage({type: 'ack'} satisfies ToScanWorker)
+        yield* message.items
+      }
+    } finally {
+      signal.removeEventListener('abort', stop)
+      await worker.terminate()
+    }
   }
 
   async close(): Promise<void> {}
+}
+
+const SCAN_WORKER = new URL('./scan-worker.js', import.meta.url)
+
+function record(path: string, info: FileInfo, target?: string): ImportRecord {
+  const record: ImportRecord = {path, info}
+  if (info.type === 'symlink') record.target = target
+  else if (info.type === 'file') {
+    record.open = () => openContent(path, info.size)
+    record.localPath = path
+  }
+  return record
 }
 
 /** Files up to this size are read in one call: a stream's 1 MiB read buffer per small file costs more than the read. */
@@ -116,13 +132,6 @@ async function openContent(path: string, size: number): Promise<Readable> {
   } finally {
     if (!streamed) await handle.close()
   }
-}
-
-function describe(error: unknown): string {
-  const e = error as NodeJS.ErrnoException
-  if (e.code === 'EACCES' || e.code === 'EPERM') return 'permission denied'
-  if (e.code === 'ENOENT') return 'no such file or directory'
-  return e.message
 }
 
 export default async function createImporter(context: ConnectorContext): Promise<Importer> {
