@@ -33,16 +33,22 @@ export default class Check extends PlakarCommand {
       }
     }
     const display = this.progress()
+    let verifying = false
     const result = await check(repo, targets, {
       fast: flags.fast,
       problems: unreadable,
+      wholeRepository: (argv as string[]).length === 0,
       concurrency: this.settings.concurrency,
-      onProgress: (p) =>
-        display.update(
-          p.phase === 'data'
-            ? {label: 'check: verifying data', files: p.done, totalFiles: p.total, bytes: p.bytes ?? 0, totalBytes: p.totalBytes, unit: 'packfiles'}
-            : {label: 'check: walking snapshots', files: p.done, totalFiles: p.total || undefined, bytes: 0},
-        ),
+      // A whole-repository check walks and verifies at once: once data is being verified, its
+      // progress (bytes, with an ETA) is the one shown.
+      onProgress: (p) => {
+        if (p.phase === 'data') {
+          verifying = true
+          display.update({label: 'check: verifying data', files: p.done, totalFiles: p.total, bytes: p.bytes ?? 0, totalBytes: p.totalBytes, unit: 'packfiles'})
+        } else if (!verifying) {
+          display.update({label: 'check: walking snapshots', files: p.done, totalFiles: p.total || undefined, bytes: 0})
+        }
+      },
       onProblem: (p) => {
         if (!this.settings.json) this.logger.warn(p.message)
       },

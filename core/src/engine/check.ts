@@ -40,6 +40,11 @@ export interface CheckOptions {
   onProblem?: (problem: CheckProblem) => void
   /** Problems found before the check started (unreadable snapshot headers). */
   problems?: CheckProblem[]
+  /**
+   * The targets are every snapshot of the repository: verify every live packfile, and start
+   * reading them while the trees are still being walked, instead of only those the walk finds.
+   */
+  wholeRepository?: boolean
 }
 
 export interface CheckResult {
@@ -58,6 +63,9 @@ const blobKey = (type: number, mac: Uint8Array) => `${type}:${Buffer.from(mac).t
  * those snapshots use, checks its MAC, and opens, decompresses and re-MACs every blob in it.
  * Phase 3 names each file whose content touches a missing or damaged blob. Memory holds the
  * sets of packfiles, of tree nodes and of unusable blobs, never one entry per file.
+ *
+ * When every snapshot is checked, phase 2 runs alongside phase 1: the walk (main thread) and
+ * the verification (decoding workers) then overlap instead of taking turns.
  */
 export async function check(repo: Repository, targets: CheckTarget[], options: CheckOptions = {}): Promise<CheckResult> {
   const problems: CheckProblem[] = []
@@ -92,19 +100,28 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
   let files = 0
   const total = targets.length === 1 ? targets[0].snapshot.header.summary.files : undefined
 
+  const locatedIn = (key: string, pack: string | undefined, what: string) => {
+    if (!pack) unusable.set(key, `${what} is missing from the index`)
+    else if (!present.has(pack)) unusable.set(key, `packfile ${pack.slice(0, 16)} holding ${what} is missing`)
+    else referenced.add(pack)
+  }
+  /** Chunk references waiting to be looked up in the index, many per query. */
+  let chunkRefs: Buffer[] = []
+  const lookUpChunks = () => {
+    const packs = repo.cache.packsOf(BlobType.CHUNK, chunkRefs)
+    for (const mac of chunkRefs) {
+      const hex = mac.toString('hex')
+      locatedIn(`${BlobType.CHUNK}:${hex}`, packs.get(hex), `chunk ${hex.slice(0, 16)}`)
+    }
+    chunkRefs = []
+  }
+
   /** Records in `unusable` every blob of a file's content that is not there. */
   const checkContent = async (snapshot: Snapshot, entry: Entry) => {
-    const need = (type: number, mac: Uint8Array, what: string) => {
-      const key = blobKey(type, mac)
-      if (unusable.has(key)) return
-      const loc = repo.cache.locate(type, Buffer.from(mac))
-      if (!loc) unusable.set(key, `${what} is missing from the index`)
-      else if (!present.has(loc.pack)) unusable.set(key, `packfile ${loc.pack.slice(0, 16)} holding ${what} is missing`)
-      else referenced.add(loc.pack)
-    }
     if (entry.object) {
-      need(BlobType.OBJECT, entry.object, 'its chunk list')
-      if (unusable.has(blobKey(BlobType.OBJECT, entry.object))) return
+      const key = blobKey(BlobType.OBJECT, entry.object)
+      if (!unusable.has(key)) locatedIn(key, repo.cache.locate(BlobType.OBJECT, Buffer.from(entry.object))?.pack, 'its chunk list')
+      if (unusable.has(key)) return
     }
     let refs
     try {
@@ -114,8 +131,48 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
       if (entry.object) unusable.set(blobKey(BlobType.OBJECT, entry.object), `its chunk list is unreadable: ${(error as Error).message}`)
       return
     }
-    for (const [mac] of refs) need(BlobType.CHUNK, mac, `chunk ${Buffer.from(mac).toString('hex').slice(0, 16)}`)
+    for (const [mac] of refs) chunkRefs.push(Buffer.from(mac))
+    if (chunkRefs.length >= 1024) lookUpChunks()
   }
+
+  let bytes = 0
+  let verified = 0
+  /** Phase 2, one packfile: read whole, MAC checked, every blob opened on the decoding workers. */
+  const verifyPack = async (pack: string, totalPacks: number, totalBytes: number) => {
+    let data: Buffer
+    try {
+      data = await readAll(await repo.storage.get('packfile', pack))
+    } catch (error) {
+      // An unreachable storage is not a damaged repository: stop with that error.
+      if ((error as {fatal?: unknown})?.fatal === true) throw error
+      report({kind: 'packfile', packfile: pack, message: `packfile ${pack} is unreadable: ${(error as Error).message}`})
+      for (const b of repo.cache.blobsOfPack(pack)) unusable.set(blobKey(b.type, b.mac), `packfile ${pack.slice(0, 16)} is unreadable`)
+      return
+    }
+    bytes += data.length
+    if (repo.keys.objectMac.digest(data).toString('hex') !== pack) {
+      report({kind: 'packfile', packfile: pack, message: `packfile ${pack} does not match its id: it is corrupted`})
+    }
+    // Verified on the decoding workers; the packfile's bytes move there (MAC them first).
+    const blobs = repo.cache.blobsOfPack(pack)
+    const {errors} = await decoderFor(repo).decode(data, blobs, true)
+    for (const index of errors.keys()) {
+      const b = blobs[index]
+      unusable.set(blobKey(b.type, b.mac), `${b.type === BlobType.OBJECT ? 'its chunk list' : `chunk ${b.mac.toString('hex').slice(0, 16)}`} is corrupted`)
+    }
+    verified++
+    options.onProgress?.({phase: 'data', done: verified, total: totalPacks, bytes, totalBytes})
+  }
+  const verifyAll = (packs: string[]) => {
+    const totalBytes = packs.reduce((n, pack) => n + repo.cache.blobBytesOfPack(pack), 0)
+    // Two packfiles in flight: one being read while the other is verified, 16 MiB each.
+    return mapConcurrent(packs, 2, (pack) => verifyPack(pack, packs.length, totalBytes))
+  }
+  const early = !options.fast && options.wholeRepository === true
+  const everyPack = early ? repo.cache.packfiles().map((p) => p.id).filter((id) => present.has(id)) : []
+  const verifying = early ? verifyAll(everyPack) : undefined
+  // Rejections are taken up below; do not let one count as unhandled meanwhile.
+  verifying?.catch(() => {})
 
   // Phase 1. Whole snapshots are read node by node, and a node shared with a snapshot already
   // checked (an unchanged subtree) is skipped: ten snapshots of one tree cost little more than one.
@@ -134,7 +191,8 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
             const entry = decodeEntry(value)
             if (entry.info.type !== 'file' || entry.error) continue
             await checkContent(snapshot, entry)
-            options.onProgress?.({phase: 'index', done: ++files, total: total ?? 0})
+            files++
+            options.onProgress?.({phase: 'index', done: files, total: total ?? 0})
           }
         }
         // The indexes (locate, search by type) are read node by node too: reading authenticates.
@@ -155,7 +213,8 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
         for await (const [, entry] of snapshot.walk(path)) {
           if (entry.info.type !== 'file' || entry.error) continue
           await checkContent(snapshot, entry)
-          options.onProgress?.({phase: 'index', done: ++files, total: total ?? 0})
+          files++
+          options.onProgress?.({phase: 'index', done: files, total: total ?? 0})
         }
       }
     } catch (error) {
@@ -164,37 +223,13 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
     }
   }
 
-  let bytes = 0
-  if (!options.fast) {
-    const packs = [...referenced]
-    let checked = 0
-    const sizes = new Map(packs.map((pack) => [pack, repo.cache.blobsOfPack(pack).reduce((n, b) => n + b.length, 0)]))
-    const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0)
-    // Phase 2. Two packfiles in flight: one being read while the other is verified, 16 MiB each.
-    await mapConcurrent(packs, 2, async (pack) => {
-      let data: Buffer
-      try {
-        data = await readAll(await repo.storage.get('packfile', pack))
-      } catch (error) {
-        // An unreachable storage is not a damaged repository: stop with that error.
-        if ((error as {fatal?: unknown})?.fatal === true) throw error
-        report({kind: 'packfile', packfile: pack, message: `packfile ${pack} is unreadable: ${(error as Error).message}`})
-        for (const b of repo.cache.blobsOfPack(pack)) unusable.set(blobKey(b.type, b.mac), `packfile ${pack.slice(0, 16)} is unreadable`)
-        return
-      }
-      bytes += data.length
-      if (repo.keys.objectMac.digest(data).toString('hex') !== pack) {
-        report({kind: 'packfile', packfile: pack, message: `packfile ${pack} does not match its id: it is corrupted`})
-      }
-      // Verified on the decoding workers; the packfile's bytes move there (MAC them first).
-      const blobs = repo.cache.blobsOfPack(pack)
-      const {errors} = await decoderFor(repo).decode(data, blobs, true)
-      for (const index of errors.keys()) {
-        const b = blobs[index]
-        unusable.set(blobKey(b.type, b.mac), `${b.type === BlobType.OBJECT ? 'its chunk list' : `chunk ${b.mac.toString('hex').slice(0, 16)}`} is corrupted`)
-      }
-      options.onProgress?.({phase: 'data', done: ++checked, total: packs.length, bytes, totalBytes})
-    })
+  lookUpChunks()
+
+  if (verifying) {
+    await verifying
+    // The walk can only reference live packfiles that are present, all verified already.
+  } else if (!options.fast) {
+    await verifyAll([...referenced])
   }
 
   // Phase 3, only when something is wrong: name every file of every snapshot that needs an
@@ -213,7 +248,7 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
       }
     }
   }
-  return {problems, snapshots: targets.length, files, packfiles: referenced.size, bytes}
+  return {problems, snapshots: targets.length, files, packfiles: verifying ? everyPack.length : referenced.size, bytes}
 }
 
 /** Every live snapshot as a check target; snapshots whose header is unreadable are problems. */

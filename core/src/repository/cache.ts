@@ -3,6 +3,10 @@ import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 import type {StateDelta} from '../format/state.js'
 
+type Statement = Database.Statement
+/** MACs per query of LocalCache.packsOf. */
+const LOCATE_BATCH = 128
+
 /**
  * The local cache of a repository: every state delta merged into SQLite, so that dedup lookups
  * and blob locations need no round trip and no memory proportional to the repository.
@@ -27,6 +31,7 @@ const SCHEMA_VERSION = 2
 export class LocalCache {
   readonly db: Database.Database
   readonly path: string
+  #locateMany: Statement | undefined
   readonly #stmts: ReturnType<LocalCache['prepare']>
 
   constructor(path: string) {
@@ -102,6 +107,9 @@ export class LocalCache {
       blobsOfPack: db.prepare(
         'SELECT b.mac AS mac, b.type AS type, b.offset AS offset, b.length AS length FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset',
       ),
+      blobBytesOfPack: db.prepare(
+        'SELECT coalesce(sum(b.length), 0) FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ?',
+      ).pluck(),
       stats: db.prepare('SELECT count(*) AS blobs, coalesce(sum(length), 0) AS stored, coalesce(sum(raw), 0) AS raw FROM blobs'),
     }
   }
@@ -146,6 +154,26 @@ export class LocalCache {
     return this.#stmts.locate.get(mac, type) as BlobLocation | undefined
   }
 
+  /**
+   * The packfile of each of `macs` (all of one type) that is indexed in a live packfile, by MAC
+   * in hex. One query per LOCATE_BATCH MACs: a query per blob spends most of its time crossing
+   * from JavaScript into SQLite and back (check of 300,000 small files: 28 % of its main thread).
+   */
+  packsOf(type: number, macs: Buffer[]): Map<string, string> {
+    const found = new Map<string, string>()
+    for (let at = 0; at < macs.length; at += LOCATE_BATCH) {
+      const batch = macs.slice(at, at + LOCATE_BATCH)
+      // The statement has a fixed number of parameters: repeat the last MAC to fill it.
+      while (batch.length < LOCATE_BATCH) batch.push(batch[batch.length - 1])
+      this.#locateMany ??= this.db.prepare(
+        `SELECT b.mac AS mac, p.id AS pack FROM blobs b JOIN packfiles p ON p.n = b.pack
+         WHERE b.type = ? AND p.deleted = 0 AND b.mac IN (${Array(LOCATE_BATCH).fill('?').join(',')})`,
+      )
+      for (const row of this.#locateMany.all(type, ...batch) as {mac: Buffer; pack: string}[]) found.set(row.mac.toString('hex'), row.pack)
+    }
+    return found
+  }
+
   snapshots(): CachedSnapshot[] {
     return this.#stmts.snapshots.all() as CachedSnapshot[]
   }
@@ -168,6 +196,11 @@ export class LocalCache {
 
   blobsOfPack(pack: string): {mac: Buffer; type: number; offset: number; length: number}[] {
     return this.#stmts.blobsOfPack.all(pack) as {mac: Buffer; type: number; offset: number; length: number}[]
+  }
+
+  /** Bytes of the blobs a packfile holds (its size, less headers and index). */
+  blobBytesOfPack(pack: string): number {
+    return this.#stmts.blobBytesOfPack.get(pack) as number
   }
 
   stats(): {blobs: number; stored: number; raw: number} {

@@ -61,4 +61,60 @@ describe('check', () => {
       }
     })
   }
+
+  for (const wholeRepository of [true, false]) describe(`of every snapshot, ${wholeRepository ? 'as a whole repository (walk and verification at once)' : 'one by one'}; chunks looked up in batches`, () => {
+    // More files than one lookup query takes (128) and than one batch holds (1,024).
+    const files = Array.from({length: 1500}, (_, i) => file(`/r/d${i % 7}/f${i}.txt`, `content of file ${i}\n`))
+    const run = async (damage: (repo: Repository) => void) => {
+      const writer = await open('writer')
+      await backup(writer, [importer([{path: '/r', info: {type: 'directory', size: 0}}, ...files])], {tmpDir: dir})
+      damage(writer)
+      await writer.close()
+      const repo = await open('reader')
+      try {
+        const {targets, problems} = await allSnapshots(repo)
+        return await check(repo, targets, {problems, wholeRepository})
+      } finally {
+        await repo.close()
+      }
+    }
+
+    it('passes an intact repository, verifying every packfile', async () => {
+      const result = await run(() => {})
+      expect(result.problems).toEqual([])
+      expect(result.files).toBe(1500)
+      // Every packfile, or (snapshot by snapshot) those its trees and files use: the snapshot's
+      // header, alone in the last one, was authenticated when it was read.
+      const sizes = [...storage.objects.packfile.values()].map((b) => b.length)
+      expect(result.packfiles).toBe(wholeRepository ? sizes.length : sizes.length - 1)
+      if (wholeRepository) expect(result.bytes).toBe(sizes.reduce((n, b) => n + b, 0))
+    })
+
+    it('names the one file whose chunk is corrupted', async () => {
+      let victim = ''
+      const result = await run((repo) => {
+        const pack = repo.cache.packfiles().find((p) => p.kind === 'data')!
+        const blob = repo.cache.blobsOfPack(pack.id).find((b) => b.type === BlobType.CHUNK)!
+        victim = blob.mac.toString('hex').slice(0, 16)
+        storage.objects.packfile.get(pack.id)![blob.offset + 1] ^= 1
+      })
+      const named = result.problems.filter((p) => p.kind === 'file')
+      expect(named).toHaveLength(1)
+      expect(named[0].message).toContain(`chunk ${victim} is corrupted`)
+      expect(result.problems.filter((p) => p.kind === 'packfile')).toHaveLength(1)
+    })
+
+    it('names every file whose packfile is missing, and no other', async () => {
+      let lost = 0
+      const result = await run((repo) => {
+        const pack = repo.cache.packfiles().find((p) => p.kind === 'data')!
+        lost = repo.cache.blobsOfPack(pack.id).filter((b) => b.type === BlobType.CHUNK).length
+        storage.objects.packfile.delete(pack.id)
+      })
+      const named = result.problems.filter((p) => p.kind === 'file')
+      expect(lost).toBeGreaterThan(0)
+      expect(named).toHaveLength(lost)
+      expect(named.every((p) => /packfile [0-9a-f]{16} holding chunk [0-9a-f]{16} is missing/.test(p.message))).toBe(true)
+    })
+  })
 })
