@@ -5,7 +5,7 @@ import {randomBytes} from 'node:crypto'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {BlobType} from '../../src/format/blob-type.js'
 import {Repository} from '../../src/repository/repository.js'
-import {RepositoryWriter} from '../../src/repository/writer.js'
+import {MAX_PACK_BLOBS, RepositoryWriter} from '../../src/repository/writer.js'
 import {MemoryStorage} from '../memory-storage.js'
 
 const quiet = {debug() {}, info() {}, warn() {}}
@@ -73,6 +73,23 @@ describe('RepositoryWriter', () => {
     await Promise.all(files)
     await writer.commit()
     for (const blob of blobs.flat()) expect(repo.cache.locate(BlobType.CHUNK, writer.mac(blob))).toBeDefined()
+    await repo.close()
+  })
+
+  it('closes a packfile of tiny blobs at MAX_PACK_BLOBS and publishes it, so that pending blobs stay bounded', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {compression: {algorithm: 'none', level: 0}})
+    const repo = await open(storage)
+    const writer = new RepositoryWriter(repo, {host: 'test'})
+    const count = 3 * MAX_PACK_BLOBS + 100
+    for (let i = 0; i < count; i++) await writer.put(BlobType.CHUNK, Buffer.from(`tiny blob ${i}`))
+    // Far below the 16 MiB size limit, packfiles are full by count, and a stored one is
+    // published at the next rotation, not after four of them.
+    const published = storage.objects.state.size
+    await writer.commit()
+    const packs = repo.cache.packfiles().filter((p) => p.kind === 'data')
+    expect(packs.map((p) => repo.cache.blobsOfPack(p.id).length).sort((a, b) => b - a)).toEqual([MAX_PACK_BLOBS, MAX_PACK_BLOBS, MAX_PACK_BLOBS, 100])
+    expect(published).toBeGreaterThanOrEqual(1)
     await repo.close()
   })
 })
