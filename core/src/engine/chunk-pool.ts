@@ -87,7 +87,9 @@ export class ChunkPool {
       creditBytes: CREDIT,
     }
     for (let i = 0; i < workers; i++) {
-      const worker = new Worker(script, {workerData: data})
+      // A small young generation: a chunk worker's short-lived objects are messages and
+      // buffers it hands over at once; the default let each worker's heap reach 40 MB.
+      const worker = new Worker(script, {workerData: data, resourceLimits: {maxYoungGenerationSizeMb: 8}})
       const slot: Slot = {worker, posted: 0, files: [], ack: 0, flushing: false}
       worker.on('message', (batch: Batch) => {
         for (const message of batch.messages) this.#onMessage(slot, message)

@@ -89,7 +89,9 @@ export class Staging {
     this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('synchronous = OFF')
     this.#db.pragma('wal_autocheckpoint = 16384')
-    this.#db.pragma('cache_size = -32768')
+    // 8 MB of page cache (and as much for each sort): entries are appended, and sorts spill to
+    // files anyway. 32 MB cost 50 MB of peak memory on 300,000 files for no measured speed.
+    this.#db.pragma('cache_size = -8192')
     this.#db.pragma('temp_store = FILE')
     this.#db.exec(`
       CREATE TABLE entries(key BLOB NOT NULL, synthetic INTEGER NOT NULL, type TEXT NOT NULL,

@@ -69,7 +69,9 @@ export class FsImporter implements Importer {
 
   /** The walk on its own thread; `register` receives the function that asks it to prune. */
   async *#walkOnWorker(signal: AbortSignal, register: (prune: (path: string) => void) => void): AsyncGenerator<WalkItem> {
-    const worker = new Worker(SCAN_WORKER, {workerData: {root: this.root, spillDir: this.#spillDir}})
+    // The walk's objects are short-lived (entries posted in batches): a small young
+    // generation keeps this thread's heap near 10 MB instead of 40.
+    const worker = new Worker(SCAN_WORKER, {workerData: {root: this.root, spillDir: this.#spillDir}, resourceLimits: {maxYoungGenerationSizeMb: 8}})
     const batches: FromScanWorker[] = []
     let wake: (() => void) | undefined
     const arrive = (message: FromScanWorker) => {
