@@ -101,7 +101,7 @@ export class DecodePool {
     const plaintexts = blobs.map((blob, index) => {
       try {
         if (blob.offset + blob.length > data.length) throw new Error('the range is shorter than the blob')
-        const plain = openBlob(this.#repo.keys, this.#repo.compressor, blob.type, Buffer.from(blob.mac), data.subarray(blob.offset, blob.offset + blob.length))
+        const plain = openBlob(this.#repo.keys, this.#repo.compressor, blob.type, Buffer.from(blob.mac), data.subarray(blob.offset, blob.offset + blob.length), verifyOnly)
         return verifyOnly ? null : plain
       } catch (error) {
         errors.set(index, (error as Error).message)

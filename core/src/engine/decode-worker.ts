@@ -20,7 +20,7 @@ port.on('message', (request: DecodeRequest) => {
   for (const blob of request.blobs) {
     try {
       if (blob.offset + blob.length > bytes.length) throw new Error('the range is shorter than the blob')
-      const plain = openBlob(keys, compressor, blob.type, Buffer.from(blob.mac), bytes.subarray(blob.offset, blob.offset + blob.length))
+      const plain = openBlob(keys, compressor, blob.type, Buffer.from(blob.mac), bytes.subarray(blob.offset, blob.offset + blob.length), request.verifyOnly)
       if (request.verifyOnly) {
         reply.plaintexts.push(null)
         continue

@@ -25,8 +25,11 @@ export function sealBlob(keys: KeySet, compressor: Compressor, type: number, mac
   return keys.sealer.seal(framed, blobAad(type, mac))
 }
 
-/** Opens, decompresses and re-MACs a blob: anything but the exact original plaintext throws. */
-export function openBlob(keys: KeySet, compressor: Compressor, type: number, mac: Uint8Array, sealed: Uint8Array): Buffer {
+/**
+ * Opens, decompresses and re-MACs a blob: anything but the exact original plaintext throws.
+ * `transient`: the plaintext is only looked at until the next call (see Compressor.decompress).
+ */
+export function openBlob(keys: KeySet, compressor: Compressor, type: number, mac: Uint8Array, sealed: Uint8Array, transient = false): Buffer {
   const name = BLOB_TYPE_NAMES[type] ?? `type ${type}`
   let framed: Buffer
   try {
@@ -40,7 +43,7 @@ export function openBlob(keys: KeySet, compressor: Compressor, type: number, mac
   if (framed[0] !== BLOB_VERSION) throw new IntegrityError(`${name} has unknown blob version ${framed[0]}`)
   let plaintext: Buffer
   try {
-    plaintext = compressor.decompress(framed[1], framed.subarray(2))
+    plaintext = compressor.decompress(framed[1], framed.subarray(2), transient)
   } catch (error) {
     throw new IntegrityError(`${name} ${Buffer.from(mac).toString('hex').slice(0, 16)} does not decompress`, {cause: error})
   }
