@@ -19,7 +19,7 @@
 //   per message). Random input; throughput = message bytes / time; median of the repeats, each
 //   repeat a timed loop of --seconds per implementation and size, implementations interleaved.
 // - compression: every file of the corpus is cut by the engine's own Chunker (default
-//   256 KiB / 1 MiB / 8 MiB, read in 4 MiB pieces as the chunk workers do), and every chunk is
+//   the measured build's DEFAULT_CHUNKING, read in 4 MiB pieces as the chunk workers do), and every chunk is
 //   compressed as core/src/format/compression.ts does: zstd-napi's raw binding, one CCtx and one
 //   scratch buffer reused, chunks under 64 bytes and chunks that do not shrink stored as they
 //   are. lz4-napi has no call that writes into a caller's buffer: compressSync returns a fresh
@@ -77,8 +77,8 @@ const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–')
 const MiB = 1024 * 1024
 const KiB = 1024
 
-/** Default chunking of new repositories (core/src/format/config.ts) and the candidates. */
-const DEFAULT_CHUNKING = {min: 256 * KiB, avg: MiB, max: 8 * MiB}
+/** Default chunking of new repositories, from the measured build's core/dist/format/config.js. */
+const {DEFAULT_CHUNKING} = await core('format/config.js')
 const CANDIDATES = (opt.configs ?? '65536:262144:2097152,131072:524288:4194304,262144:1048576:8388608,524288:2097152:8388608')
   .split(',')
   .map((s) => s.split(':').map(Number))
@@ -398,7 +398,7 @@ async function compressionPart() {
   }
   const loadEnd = load1()
   const lines = [
-    `Compression, one thread, chunks of the default chunker (256K/1M/8M), median of ${repeats} repeats (load ${loadStart} → ${loadEnd}; ${quietNote()}).`,
+    `Compression, one thread, chunks of the default chunker (${label(DEFAULT_CHUNKING)}), median of ${repeats} repeats (load ${loadStart} → ${loadEnd}; ${quietNote()}).`,
     'Ratio = stored ÷ original (chunks that do not shrink count as stored whole); speeds are original bytes per second of codec time.',
     '',
   ]

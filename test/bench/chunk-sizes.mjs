@@ -47,7 +47,7 @@ const configs = opt.configs.split(',').map((s) => {
 })
 const rounds = Number(opt.rounds)
 const corpora = opt.corpora.split(',')
-const DEFAULT_SPEC = '262144:1048576:8388608'
+const DEFAULT_SPEC = '131072:524288:4194304'
 
 const KiB = 1024
 const MiB = KiB * KiB

@@ -365,7 +365,7 @@ async function main() {
     settings: [
       'encryption on for all three: plakar\'s default (Argon2id-wrapped key, keyed-MAC chunk ids, per-blob AEAD); restic\'s only mode (AES-256-CTR + Poly1305); borg `repokey-blake2` (AES-256-CTR + BLAKE2b MAC)',
       'compression: plakar default (zstd level 3); restic default `auto` (zstd at its default level, i.e. zstd level 3); borg `zstd,3` — the same codec and level for all three, so that repository sizes compare chunking and packing, not codecs (borg\'s default, lz4, would trade size for speed)',
-      'chunking: each tool\'s default (plakar FastCDC 256 KiB/1 MiB/8 MiB; restic Rabin 512 KiB–8 MiB, ≈1 MiB average; borg buzhash 512 KiB–8 MiB, ≈2 MiB average)',
+      'chunking: each tool\'s default (plakar FastCDC 128 KiB/512 KiB/4 MiB; restic Rabin 512 KiB–8 MiB, ≈1 MiB average; borg buzhash 512 KiB–8 MiB, ≈2 MiB average)',
       'each tool keeps its cache as in normal use (plakar `--cache-dir`, restic `--cache-dir`, `BORG_BASE_DIR`), fresh for every round; repositories and caches on the same disk as the corpora',
       'restore: plakar `restore --to DIR` of the latest snapshot, `restic restore latest --target DIR`, `borg extract` of the second archive; each restored tree is compared byte for byte (content, names, link targets) with its source, untimed',
       'check: plakar `check` (full: re-reads and re-MACs every chunk), `restic check --read-data`, `borg check --verify-data`',

@@ -9,7 +9,7 @@ import {compareTrees, diskUsage, TreeBuilder} from '../support/tree.js'
 import {backup, setup} from './helpers.js'
 
 const MiB = 1024 * 1024
-const AVG_CHUNK = 1 * MiB // the default chunking (256 KiB / 1 MiB / 8 MiB)
+const AVG_CHUNK = 512 * 1024 // the default chunking (128 KiB / 512 KiB / 4 MiB)
 const BIG = 50 * MiB + 777
 const OTHER = 8 * MiB
 

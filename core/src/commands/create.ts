@@ -11,7 +11,7 @@ export default class Create extends PlakarCommand {
   static override flags = {
     plaintext: Flags.boolean({description: 'do not encrypt (MACs stay keyed by the repository id)'}),
     'no-compression': Flags.boolean({description: 'store blobs uncompressed'}),
-    chunking: Flags.string({description: 'chunk sizes as MIN:AVG:MAX bytes (AVG a power of two), e.g. 262144:1048576:8388608'}),
+    chunking: Flags.string({description: 'chunk sizes as MIN:AVG:MAX bytes (AVG a power of two), e.g. 131072:524288:4194304'}),
   }
 
   async run(): Promise<void> {
