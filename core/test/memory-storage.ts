@@ -10,6 +10,8 @@ export class MemoryStorage implements Storage {
   readonly objects: Record<Kind, Map<Id, Buffer>> = {packfile: new Map(), state: new Map(), lock: new Map()}
   /** Called before each put; may throw to make it fail, or wait. */
   beforePut?: (kind: Kind, id: Id) => void | Promise<void>
+  /** Called before each get, whole or ranged; may throw to make it fail, or wait. */
+  beforeGet?: (kind: Kind, id: Id, range?: Range) => void | Promise<void>
 
   async create(config: Uint8Array): Promise<void> {
     if (this.config) throw new PlakarError('a repository already exists')
@@ -33,6 +35,7 @@ export class MemoryStorage implements Storage {
   }
 
   async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+    await this.beforeGet?.(kind, id, range)
     const bytes = this.objects[kind].get(id)
     if (!bytes) throw new ObjectNotFoundError(`${kind} ${id} not found`)
     if (!range) return Readable.from([bytes])

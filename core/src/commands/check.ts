@@ -43,7 +43,8 @@ export default class Check extends PlakarCommand {
       // progress (bytes, with an ETA) is the one shown.
       onProgress: (p) => {
         if (p.phase === 'data') {
-          verifying = true
+          // Once all data is verified, the walk (if still going) shows again.
+          verifying = p.done < p.total
           display.update({label: 'check: verifying data', files: p.done, totalFiles: p.total, bytes: p.bytes ?? 0, totalBytes: p.totalBytes, unit: 'packfiles'})
         } else if (!verifying) {
           display.update({label: 'check: walking snapshots', files: p.done, totalFiles: p.total || undefined, bytes: 0})
@@ -60,7 +61,9 @@ export default class Check extends PlakarCommand {
       this.say(`ok: ${result.snapshots} snapshots, ${result.files} files${flags.fast ? '' : `, ${formatBytes(result.bytes)} read and verified`}`)
     }
     if (result.problems.length > 0) {
-      throw new IntegrityError(`${result.problems.length} problems found in ${result.snapshots} snapshots: the files named above are damaged`)
+      const damaged = result.problems.filter((p) => p.kind === 'file').length
+      const what = damaged > 0 ? `${damaged} damaged files are named above` : 'see the messages above'
+      throw new IntegrityError(`${result.problems.length} problems found in ${result.snapshots} snapshots: ${what}`)
     }
   }
 }

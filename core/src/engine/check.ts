@@ -64,8 +64,10 @@ const blobKey = (type: number, mac: Uint8Array) => `${type}:${Buffer.from(mac).t
  * Phase 3 names each file whose content touches a missing or damaged blob. Memory holds the
  * sets of packfiles, of tree nodes and of unusable blobs, never one entry per file.
  *
- * When every snapshot is checked, phase 2 runs alongside phase 1: the walk (main thread) and
- * the verification (decoding workers) then overlap instead of taking turns.
+ * When every snapshot is checked (`wholeRepository`), phase 2 covers every live packfile of the
+ * index, reports those missing from the storage, and runs alongside phase 1: the walk (main
+ * thread) and the verification (decoding workers) overlap instead of taking turns. A fatal error
+ * on either side stops the other before the check fails with it.
  */
 export async function check(repo: Repository, targets: CheckTarget[], options: CheckOptions = {}): Promise<CheckResult> {
   const problems: CheckProblem[] = []
@@ -139,6 +141,7 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
   let verified = 0
   /** Phase 2, one packfile: read whole, MAC checked, every blob opened on the decoding workers. */
   const verifyPack = async (pack: string, totalPacks: number, totalBytes: number) => {
+    if (stopped) return
     let data: Buffer
     try {
       data = await readAll(await repo.storage.get('packfile', pack))
@@ -149,6 +152,7 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
       for (const b of repo.cache.blobsOfPack(pack)) unusable.set(blobKey(b.type, b.mac), `packfile ${pack.slice(0, 16)} is unreadable`)
       return
     }
+    if (stopped) return
     bytes += data.length
     if (repo.keys.objectMac.digest(data).toString('hex') !== pack) {
       report({kind: 'packfile', packfile: pack, message: `packfile ${pack} does not match its id: it is corrupted`})
@@ -158,7 +162,9 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
     const {errors} = await decoderFor(repo).decode(data, blobs, true)
     for (const index of errors.keys()) {
       const b = blobs[index]
-      unusable.set(blobKey(b.type, b.mac), `${b.type === BlobType.OBJECT ? 'its chunk list' : `chunk ${b.mac.toString('hex').slice(0, 16)}`} is corrupted`)
+      const key = blobKey(b.type, b.mac)
+      // The walk may have found the damage first (a chunk list it could not read): keep that.
+      if (!unusable.has(key)) unusable.set(key, `${b.type === BlobType.OBJECT ? 'its chunk list' : `chunk ${b.mac.toString('hex').slice(0, 16)}`} is corrupted`)
     }
     verified++
     options.onProgress?.({phase: 'data', done: verified, total: totalPacks, bytes, totalBytes})
@@ -168,66 +174,106 @@ export async function check(repo: Repository, targets: CheckTarget[], options: C
     // Two packfiles in flight: one being read while the other is verified, 16 MiB each.
     return mapConcurrent(packs, 2, (pack) => verifyPack(pack, packs.length, totalBytes))
   }
+  /** Set when the check fails: pending verifications return at once. */
+  let stopped = false
+  let verifyFailure: unknown
   const early = !options.fast && options.wholeRepository === true
-  const everyPack = early ? repo.cache.packfiles().map((p) => p.id).filter((id) => present.has(id)) : []
-  const verifying = early ? verifyAll(everyPack) : undefined
+  const everyPack: string[] = []
+  if (early) {
+    for (const {id} of repo.cache.packfiles()) {
+      if (present.has(id)) {
+        everyPack.push(id)
+        continue
+      }
+      // Listed by a state and not deleted, yet gone: whatever its blobs serve is lost, and a
+      // later backup would deduplicate against them.
+      report({kind: 'packfile', packfile: id, message: `packfile ${id} is missing from the storage`})
+      for (const b of repo.cache.blobsOfPack(id)) {
+        const key = blobKey(b.type, b.mac)
+        if (!unusable.has(key)) unusable.set(key, `packfile ${id.slice(0, 16)} is missing`)
+      }
+    }
+  }
+  const verifying = early
+    ? verifyAll(everyPack).catch((error: unknown) => {
+        verifyFailure = error
+        throw error
+      })
+    : undefined
   // Rejections are taken up below; do not let one count as unhandled meanwhile.
   verifying?.catch(() => {})
+  /** The walk stops as soon as the verification running beside it has failed. */
+  const stopIfVerifyFailed = () => {
+    if (verifyFailure !== undefined) throw verifyFailure
+  }
+  const rethrows = (error: unknown) => error === verifyFailure || (error as {fatal?: unknown})?.fatal === true
 
   // Phase 1. Whole snapshots are read node by node, and a node shared with a snapshot already
   // checked (an unchanged subtree) is skipped: ten snapshots of one tree cost little more than one.
   const seen = new Set<string>()
-  for (const {snapshot, path} of targets) {
-    const sid = snapshot.id
-    try {
-      if (path === snapshot.root) {
-        for await (const node of snapshot.vfs.nodes((mac) => seen.has(mac.toString('hex')))) {
-          seen.add(node.mac.toString('hex'))
-          // Its metadata packfile is verified whole in phase 2, like the data packfiles.
-          const loc = repo.cache.locate(BlobType.VFS_NODE, node.mac)
-          if (loc) referenced.add(loc.pack)
-          if (node.level > 0) continue
-          for (const [, value] of node.entries) {
-            const entry = decodeEntry(value)
+  try {
+    await walkAll()
+  } catch (error) {
+    // Nothing may keep reading a repository the caller is about to close.
+    stopped = true
+    if (verifying) await Promise.allSettled([verifying])
+    throw error
+  }
+  async function walkAll(): Promise<void> {
+    for (const {snapshot, path} of targets) {
+      const sid = snapshot.id
+      try {
+        if (path === snapshot.root) {
+          for await (const node of snapshot.vfs.nodes((mac) => seen.has(mac.toString('hex')))) {
+            seen.add(node.mac.toString('hex'))
+            // Its metadata packfile is verified whole in phase 2, like the data packfiles.
+            const loc = repo.cache.locate(BlobType.VFS_NODE, node.mac)
+            if (loc) referenced.add(loc.pack)
+            if (node.level > 0) continue
+            for (const [, value] of node.entries) {
+              const entry = decodeEntry(value)
+              if (entry.info.type !== 'file' || entry.error) continue
+              await checkContent(snapshot, entry)
+              stopIfVerifyFailed()
+              files++
+              options.onProgress?.({phase: 'index', done: files, total: total ?? 0})
+            }
+          }
+          // The indexes (locate, search by type) are read node by node too: reading authenticates.
+          for (const [what, tree] of [['name index', snapshot.names], ['type index', snapshot.types]] as const) {
+            try {
+              const type = what === 'name index' ? BlobType.NAME_NODE : BlobType.TYPE_NODE
+              for await (const node of tree.nodes((mac) => seen.has(`${what}:${mac.toString('hex')}`))) {
+                seen.add(`${what}:${node.mac.toString('hex')}`)
+                const loc = repo.cache.locate(type, node.mac)
+                if (loc) referenced.add(loc.pack)
+              }
+            } catch (error) {
+              if (rethrows(error)) throw error
+              report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: its ${what} is damaged: ${(error as Error).message}`})
+            }
+          }
+        } else {
+          for await (const [, entry] of snapshot.walk(path)) {
             if (entry.info.type !== 'file' || entry.error) continue
             await checkContent(snapshot, entry)
+            stopIfVerifyFailed()
             files++
             options.onProgress?.({phase: 'index', done: files, total: total ?? 0})
           }
         }
-        // The indexes (locate, search by type) are read node by node too: reading authenticates.
-        for (const [what, tree] of [['name index', snapshot.names], ['type index', snapshot.types]] as const) {
-          try {
-            const type = what === 'name index' ? BlobType.NAME_NODE : BlobType.TYPE_NODE
-            for await (const node of tree.nodes((mac) => seen.has(`${what}:${mac.toString('hex')}`))) {
-              seen.add(`${what}:${node.mac.toString('hex')}`)
-              const loc = repo.cache.locate(type, node.mac)
-              if (loc) referenced.add(loc.pack)
-            }
-          } catch (error) {
-            if ((error as {fatal?: unknown})?.fatal === true) throw error
-            report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: its ${what} is damaged: ${(error as Error).message}`})
-          }
-        }
-      } else {
-        for await (const [, entry] of snapshot.walk(path)) {
-          if (entry.info.type !== 'file' || entry.error) continue
-          await checkContent(snapshot, entry)
-          files++
-          options.onProgress?.({phase: 'index', done: files, total: total ?? 0})
-        }
+      } catch (error) {
+        if (rethrows(error)) throw error
+        report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: its file tree is damaged: ${(error as Error).message}`})
       }
-    } catch (error) {
-      if ((error as {fatal?: unknown})?.fatal === true) throw error
-      report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: its file tree is damaged: ${(error as Error).message}`})
     }
+
+    lookUpChunks()
   }
 
-  lookUpChunks()
-
   if (verifying) {
+    // Every live packfile present in the storage: all that the walk can have referenced.
     await verifying
-    // The walk can only reference live packfiles that are present, all verified already.
   } else if (!options.fast) {
     await verifyAll([...referenced])
   }

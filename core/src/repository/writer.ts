@@ -99,7 +99,8 @@ export class RepositoryWriter implements NodeStore {
     // Back-pressure: a blob that would fill the packfile waits while every upload slot is
     // busy. Otherwise each concurrent caller could finish a packfile and hold it in memory
     // while waiting for a slot: with a slow storage, one packfile per file being backed up.
-    while (!this.#options.dryRun && this.#uploads.size >= this.#options.uploads && this.#builders[kind].size + sealed.length >= this.#repo.config.packfile.maxSize) {
+    const fills = () => this.#builders[kind].size + sealed.length >= this.#repo.config.packfile.maxSize || this.#builders[kind].blobs.length + 1 >= MAX_PACK_BLOBS
+    while (!this.#options.dryRun && this.#uploads.size >= this.#options.uploads && fills()) {
       await Promise.race(this.#uploads)
       if (this.#failure) throw this.#failure
     }

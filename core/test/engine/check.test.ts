@@ -104,6 +104,45 @@ describe('check', () => {
       expect(result.problems.filter((p) => p.kind === 'packfile')).toHaveLength(1)
     })
 
+    if (wholeRepository) {
+      it('reports a live packfile missing from the storage even when no file uses it', async () => {
+        let gone = ''
+        const result = await run((repo) => {
+          // The last metadata packfile holds only the snapshot's header, which the walk never
+          // looks up: a fresh client finds the header unreadable, and the packfile is named.
+          const metas = repo.cache.packfiles().filter((p) => p.kind === 'meta')
+          gone = metas.find((p) => repo.cache.blobsOfPack(p.id).every((b) => b.type === BlobType.SNAPSHOT))!.id
+          storage.objects.packfile.delete(gone)
+        })
+        expect(result.problems.map((p) => p.message).sort()).toEqual([
+          `packfile ${gone} is missing from the storage`,
+          expect.stringMatching(new RegExp(`^snapshot [0-9a-f]{8}: its header is unreadable: packfile ${gone.slice(0, 16)} is missing$`)),
+        ])
+      })
+
+      it('stops the walk and fails with a fatal storage error met while verifying', async () => {
+        const writer = await open('writer')
+        await backup(writer, [importer([{path: '/r', info: {type: 'directory', size: 0}}, ...files])], {tmpDir: dir})
+        await writer.close()
+        const repo = await open('reader')
+        const unreachable = Object.assign(new Error('the storage stopped answering'), {fatal: true})
+        let walked = 0
+        try {
+          storage.beforeGet = (kind, _id, range) => {
+            // Whole packfiles are read by the verification only; the walk reads ranges.
+            if (kind === 'packfile' && !range) throw unreachable
+          }
+          const {targets, problems} = await allSnapshots(repo)
+          await expect(check(repo, targets, {problems, wholeRepository: true, onProgress: (p) => void (p.phase === 'index' && walked++)})).rejects.toBe(unreachable)
+          // The failure surfaced before the walk had gone through every file.
+          expect(walked).toBeLessThan(files.length)
+        } finally {
+          storage.beforeGet = undefined
+          await repo.close()
+        }
+      })
+    }
+
     it('names every file whose packfile is missing, and no other', async () => {
       let lost = 0
       const result = await run((repo) => {
