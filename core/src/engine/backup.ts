@@ -241,14 +241,16 @@ async function fileEntry(
   parent: {snapshot: Snapshot; deletions: boolean} | undefined,
   progress: BackupProgress,
 ): Promise<Entry> {
-  const info = withContentType(record)
   if (parent) {
     const previous = await parent.snapshot.entry(record.path).catch(() => undefined)
-    if (previous && !previous.error && sameFile(previous.info, info) && (await stillStored(repo, parent.snapshot, previous, parent.deletions))) {
-      progress.bytes += info.size
-      return {info: {...info, contentType: previous.info.contentType ?? info.contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
+    // sameFile ignores the content type: compare first, guess the type only when it is needed.
+    if (previous && !previous.error && sameFile(previous.info, record.info) && (await stillStored(repo, parent.snapshot, previous, parent.deletions))) {
+      progress.bytes += record.info.size
+      const contentType = previous.info.contentType ?? withContentType(record).contentType
+      return {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
     }
   }
+  const info = withContentType(record)
   let chunked: ChunkedFile
   try {
     const chunkers = record.localPath ? pool() : undefined

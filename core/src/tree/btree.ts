@@ -124,6 +124,8 @@ export class TreeReader {
   readonly #type: number
   readonly root: Buffer
   readonly #cache: NodeCache
+  /** The leaf of the last lookup and the key range it covers (undefined: unbounded). */
+  #lastLeaf: {entries: Entry[]; low: Buffer | undefined; high: Buffer | undefined} | undefined
 
   constructor(store: NodeStore, type: number, root: Buffer, cache: NodeCache) {
     this.#store = store
@@ -158,23 +160,26 @@ export class TreeReader {
   }
 
   async get(key: Buffer): Promise<Buffer | undefined> {
+    // Lookups mostly come in key order (a backup asks for each path of its parent snapshot as
+    // its scan meets them): the leaf found last often holds the next key as well.
+    const last = this.#lastLeaf
+    if (last && (last.low === undefined || Buffer.compare(key, last.low) >= 0) && (last.high === undefined || Buffer.compare(key, last.high) < 0)) {
+      return findIn(last.entries, key)
+    }
     let node = await this.#node(this.root)
+    let low: Buffer | undefined
+    let high: Buffer | undefined
     while (node[1] > 0) {
       const i = lastAtOrBefore(node[2], key)
       if (i < 0) return undefined
+      // The child's keys lie in [its first key, the next sibling's first key), within the
+      // bounds of the node above.
+      low = node[2][i][0]
+      if (i + 1 < node[2].length) high = node[2][i + 1][0]
       node = await this.#node(node[2][i][1])
     }
-    const entries = node[2]
-    let lo = 0
-    let hi = entries.length - 1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      const c = Buffer.compare(entries[mid][0], key)
-      if (c === 0) return entries[mid][1]
-      if (c < 0) lo = mid + 1
-      else hi = mid - 1
-    }
-    return undefined
+    this.#lastLeaf = {entries: node[2], low, high}
+    return findIn(node[2], key)
   }
 
   /**
@@ -223,6 +228,20 @@ export class TreeReader {
       if (node[1] > 0) for (let i = node[2].length - 1; i >= 0; i--) pending.push(node[2][i][1])
     }
   }
+}
+
+/** The value stored under `key` in a leaf's sorted entries. */
+function findIn(entries: Entry[], key: Buffer): Buffer | undefined {
+  let lo = 0
+  let hi = entries.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const c = Buffer.compare(entries[mid][0], key)
+    if (c === 0) return entries[mid][1]
+    if (c < 0) lo = mid + 1
+    else hi = mid - 1
+  }
+  return undefined
 }
 
 function lastAtOrBefore(entries: Entry[], key: Buffer): number {

@@ -85,6 +85,30 @@ describe('B+tree (content-defined nodes)', () => {
     expect(await tree.get(Buffer.from('zzz'))).toBeUndefined() // after the last
   })
 
+  it('gets every key in order, in reverse and at random (the last leaf is reused only within its range)', async () => {
+    const store = new MemoryStore()
+    const n = 20_000
+    // Only even keys are stored: every odd key falls between two stored ones, often across a
+    // leaf boundary.
+    const stored = Array.from({length: n}, (_, i) => [key(2 * i), value(2 * i)] as [Buffer, Buffer])
+    const tree = reader(store, await build(store, stored))
+    expect(await depth(store, tree.root)).toBeGreaterThan(2)
+    const expectAt = async (i: number) => {
+      const got = await tree.get(key(i))
+      if (i % 2 === 0 && i < 2 * n) expect(got?.toString()).toBe(`value ${i} v0`)
+      else expect(got).toBeUndefined()
+    }
+    for (let i = 0; i < 2 * n + 2; i++) await expectAt(i)
+    for (let i = 2 * n + 1; i >= 0; i--) await expectAt(i)
+    let x = 12345
+    for (let j = 0; j < 20_000; j++) {
+      x = (x * 1103515245 + 12345) % 2147483648
+      await expectAt(x % (2 * n + 2))
+    }
+    expect(await tree.get(Buffer.from('a'))).toBeUndefined()
+    expect(await tree.get(Buffer.from('zzz'))).toBeUndefined()
+  })
+
   it('refuses keys out of order or repeated', async () => {
     const builder = new TreeBuilder(new MemoryStore(), TYPE, SEED)
     await builder.add(key(2), value(2))
