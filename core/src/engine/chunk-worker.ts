@@ -101,20 +101,29 @@ port.on('message', (message: ToWorker) => {
  * file is mostly waiting for the disk (100+ µs), and one synchronous read at a time per worker
  * left the disk idle half the time. Large files are read synchronously, in order, as they come.
  */
-const PREFETCH = 16
+/**
+ * Reads in flight per worker, and the bytes they may hold. 48 rather than 16: the first backup
+ * of 300,000 small files from a cold cache took 30-31 s instead of 33-36 s (single runs,
+ * alternated), with the workers still idle a third of the time waiting for the disk.
+ */
+const PREFETCH = 48
+const PREFETCH_BYTES = 16 * 1024 * 1024
 const SMALL_FILE = 1024 * 1024
 
 async function drain(): Promise<void> {
   running = true
   const ahead: {job: FileJob; data?: Promise<Buffer | undefined>}[] = []
+  let aheadBytes = 0
   while (queue.length > 0 || ahead.length > 0) {
-    while (queue.length > 0 && ahead.length < PREFETCH) {
+    while (queue.length > 0 && ahead.length < PREFETCH && (ahead.length === 0 || aheadBytes + queue[0].size <= PREFETCH_BYTES)) {
       const job = queue.shift()!
       const data = job.size <= SMALL_FILE ? readSmall(job.path) : undefined
       data?.catch(() => {})
+      if (data) aheadBytes += job.size
       ahead.push({job, data})
     }
     const {job, data} = ahead.shift()!
+    if (data) aheadBytes -= job.size
     let content: Buffer | undefined
     try {
       content = await data
