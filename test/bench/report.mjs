@@ -165,7 +165,7 @@ export function tables(raw) {
     const title = meta.profile === 'full' ? CORPUS_TITLES[corpus] : `${corpus} (profile ${meta.profile})`
     out.push(`### ${title}`, '')
     const loads = raw.records.filter((r) => r.corpus === corpus && Number.isFinite(r.load1)).map((r) => r.load1)
-    const load = loads.length ? `; load average (1 min) at the start of its runs: median ${median(loads)}, min ${Math.min(...loads)}, max ${Math.max(...loads)}` : ''
+    const load = loads.length ? `; load average (1 min) at the start of its runs: median ${Number(median(loads).toFixed(2))}, min ${Math.min(...loads)}, max ${Math.max(...loads)}` : ''
     if (c) out.push(`${c.files.toLocaleString('en-US')} files, ${fmt('bytes', c.bytes)}${c.note ? `; ${c.note}` : ''}${load}`, '')
     const head = ['measure', ...meta.tools, ...peers.map((p) => `plakar ÷ ${p}`), 'target (÷ restic)', 'verdict']
     out.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`)
