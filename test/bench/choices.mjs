@@ -39,6 +39,7 @@ import path from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {parseArgs} from 'node:util'
 import {meter, waitQuiet} from './quiet.mjs'
+import {median} from './report.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '../..')
@@ -66,11 +67,6 @@ const requireCore = createRequire(path.join(root, 'core', 'package.json'))
 
 const load1 = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 const say = (msg) => process.stderr.write(`[choices ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 const now = () => process.hrtime.bigint()
 const gbps = (bytes, ns) => (ns > 0 ? bytes / Number(ns) : 0) // bytes per ns = GB/s
 const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–')

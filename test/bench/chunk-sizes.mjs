@@ -22,7 +22,9 @@ import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
+import {dirBytes} from './corpus.mjs'
 import {waitQuiet} from './quiet.mjs'
+import {median} from './report.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '../..')
@@ -54,25 +56,7 @@ const MiB = KiB * KiB
 const label = (c) => `${c.min / KiB}K/${c.avg >= MiB ? `${c.avg / MiB}M` : `${c.avg / KiB}K`}/${c.max / MiB}M`
 const load1 = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
 const say = (msg) => process.stderr.write(`[chunk-sizes ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 const mb = (n) => (n / 1e6).toFixed(n < 10e6 ? 2 : 1)
-
-function dirBytes(dir) {
-  let n = 0
-  const walk = (d) => {
-    for (const e of fs.readdirSync(d, {withFileTypes: true})) {
-      const p = path.join(d, e.name)
-      if (e.isDirectory()) walk(p)
-      else n += fs.lstatSync(p).size
-    }
-  }
-  if (fs.existsSync(dir)) walk(dir)
-  return n
-}
 
 function plakar(d, args) {
   const timeFile = path.join(d.base, 'time.txt')

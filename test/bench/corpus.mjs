@@ -429,3 +429,17 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(1)
   })
 }
+
+/** Apparent bytes of every file under a directory. */
+export function dirBytes(dir) {
+  let n = 0
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, {withFileTypes: true})) {
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else n += fs.lstatSync(p).size
+    }
+  }
+  if (fs.existsSync(dir)) walk(dir)
+  return n
+}

@@ -21,7 +21,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
-import {ensureSet, treeDigest, updateState} from './corpus.mjs'
+import {dirBytes, ensureSet, treeDigest, updateState} from './corpus.mjs'
 import {load1, waitQuiet} from './quiet.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -149,19 +149,6 @@ async function step(corpus, tool, op, args, d, {cold = true, memLog} = {}) {
   records.push(rec)
   say(`${corpus} ${tool.padEnd(6)} ${op.padEnd(9)} ${r.ok ? 'ok' : `FAILED ${r.error}`} ${r.wall.toFixed(1)} s, ${(r.rssKiB / 1024).toFixed(0)} MiB, ${r.lines} lines, load ${quiet.load1}`)
   return rec
-}
-
-function dirBytes(dir) {
-  let n = 0
-  const walk = (p) => {
-    for (const e of fs.readdirSync(p, {withFileTypes: true})) {
-      const q = path.join(p, e.name)
-      if (e.isDirectory()) walk(q)
-      else n += fs.lstatSync(q).size
-    }
-  }
-  if (fs.existsSync(dir)) walk(dir)
-  return n
 }
 
 const started = new Date()

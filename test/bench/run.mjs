@@ -32,7 +32,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
-import {DEFAULT_SETS, SETS, ensureSet, treeDigest, updateState} from './corpus.mjs'
+import {DEFAULT_SETS, SETS, dirBytes, ensureSet, treeDigest, updateState} from './corpus.mjs'
 import {median, render} from './report.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -189,20 +189,6 @@ async function measure(ctx, tool, op, spec) {
   records.push(record)
   say(`${ctx.corpus} r${ctx.round} ${tool.padEnd(6)} ${op.padEnd(13)} ${record.ok ? 'ok ' : `FAILED (exit ${code})`} ${record.wall.toFixed(2)} s, ${((record.rssKiB ?? 0) / 1024).toFixed(0)} MiB, load ${record.load1}`)
   return record
-}
-
-/** Apparent bytes of every file under a directory. */
-function dirBytes(dir) {
-  let n = 0
-  const walk = (d) => {
-    for (const e of fs.readdirSync(d, {withFileTypes: true})) {
-      const p = path.join(d, e.name)
-      if (e.isDirectory()) walk(p)
-      else n += fs.lstatSync(p).size
-    }
-  }
-  if (fs.existsSync(dir)) walk(dir)
-  return n
 }
 
 function dirsOf(ctx, tool) {
