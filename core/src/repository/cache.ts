@@ -3,7 +3,6 @@ import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 import type {StateDelta} from '../format/state.js'
 
-type Statement = Database.Statement
 /** MACs per query of LocalCache.packsOf. */
 const LOCATE_BATCH = 128
 
@@ -31,7 +30,6 @@ const SCHEMA_VERSION = 2
 export class LocalCache {
   readonly db: Database.Database
   readonly path: string
-  #locateMany: Statement | undefined
   readonly #stmts: ReturnType<LocalCache['prepare']>
 
   constructor(path: string) {
@@ -107,6 +105,10 @@ export class LocalCache {
       blobsOfPack: db.prepare(
         'SELECT b.mac AS mac, b.type AS type, b.offset AS offset, b.length AS length FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset',
       ),
+      locateMany: db.prepare(
+        `SELECT b.mac AS mac, p.id AS pack FROM blobs b JOIN packfiles p ON p.n = b.pack
+         WHERE b.type = ? AND p.deleted = 0 AND b.mac IN (${Array(LOCATE_BATCH).fill('?').join(',')})`,
+      ),
       blobBytesOfPack: db.prepare(
         'SELECT coalesce(sum(b.length), 0) FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ?',
       ).pluck(),
@@ -165,11 +167,7 @@ export class LocalCache {
       const batch = macs.slice(at, at + LOCATE_BATCH)
       // The statement has a fixed number of parameters: repeat the last MAC to fill it.
       while (batch.length < LOCATE_BATCH) batch.push(batch[batch.length - 1])
-      this.#locateMany ??= this.db.prepare(
-        `SELECT b.mac AS mac, p.id AS pack FROM blobs b JOIN packfiles p ON p.n = b.pack
-         WHERE b.type = ? AND p.deleted = 0 AND b.mac IN (${Array(LOCATE_BATCH).fill('?').join(',')})`,
-      )
-      for (const row of this.#locateMany.all(type, ...batch) as {mac: Buffer; pack: string}[]) found.set(row.mac.toString('hex'), row.pack)
+      for (const row of this.#stmts.locateMany.all(type, ...batch) as {mac: Buffer; pack: string}[]) found.set(row.mac.toString('hex'), row.pack)
     }
     return found
   }

@@ -46,13 +46,17 @@ describe('backup', () => {
   })
   afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
+  /** Opens `storage` with a client cache of its own under the test's directory. */
+  const openRepo = (storage: MemoryStorage, cache = 'cache') =>
+    Repository.open(storage, {cacheDir: join(dir, cache), passphrase: async () => Buffer.alloc(0), logger: quiet})
+
   it('reads unchanged files again when the states that listed their chunks are unreadable', async () => {
     const storage = new MemoryStorage()
     // One blob per packfile: the packfiles of the first backup are listed in states of their
     // own, written before the one naming the snapshot.
     await Repository.create(storage, {packfileSize: 1})
     const records = () => [{path: '/r', info: {type: 'directory' as const, size: 0}}, ...Array.from({length: 12}, (_, i) => file(`/r/f${i}`, `content of file ${i}\n`))]
-    const first = await Repository.open(storage, {cacheDir: join(dir, 'first'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const first = await openRepo(storage, 'first')
     await backup(first, [importer(records)], {tmpDir: dir})
     // Damage every state but the one naming the snapshot.
     let damaged = 0
@@ -63,7 +67,7 @@ describe('backup', () => {
     }
     await first.close()
     expect(damaged).toBeGreaterThan(0)
-    const repo = await Repository.open(storage, {cacheDir: join(dir, 'second'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const repo = await openRepo(storage, 'second')
     try {
       expect(repo.damagedStates.length).toBeGreaterThan(0)
       const result = await backup(repo, [importer(records)], {tmpDir: dir})
@@ -83,7 +87,7 @@ describe('backup', () => {
     await Repository.create(storage, {packfileSize: 1, chunking: {algorithm: 'fastcdc', min: 64, avg: 128, max: 256}})
     const big = Array.from({length: 400}, (_, i) => `line ${i} of a file cut into many chunks`).join('\n')
     const records = () => [{path: '/r', info: {type: 'directory' as const, size: 0}}, file('/r/big', big)]
-    const first = await Repository.open(storage, {cacheDir: join(dir, 'first'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const first = await openRepo(storage, 'first')
     const result = await backup(first, [importer(records)], {tmpDir: dir})
     expect((await new Snapshot(first, result.snapshot!).entry('/r/big'))?.object).toBeDefined()
     // Damage the states that list only data packfiles.
@@ -96,7 +100,7 @@ describe('backup', () => {
     }
     await first.close()
     expect(damaged).toBeGreaterThan(0)
-    const repo = await Repository.open(storage, {cacheDir: join(dir, 'second'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const repo = await openRepo(storage, 'second')
     try {
       const again = await backup(repo, [importer(records)], {tmpDir: dir})
       const files = new Map<string, string>()
@@ -111,7 +115,7 @@ describe('backup', () => {
   it('names no snapshot once aborted, even when the scan had already ended', async () => {
     const storage = new MemoryStorage()
     await Repository.create(storage, {})
-    const repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const repo = await openRepo(storage)
     const controller = new AbortController()
     // Ctrl-C arrives while the last file is being read, after the scan yielded everything.
     const last = file('/r/last', 'the last file\n')
@@ -132,7 +136,7 @@ describe('backup', () => {
   it('stops at the first failed upload instead of reading every remaining file', async () => {
     const storage = new MemoryStorage()
     await Repository.create(storage, {packfileSize: 1})
-    const repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const repo = await openRepo(storage)
     storage.beforePut = (kind) => {
       if (kind === 'packfile') throw new Error('No space left on device')
     }
@@ -160,7 +164,7 @@ describe('backup', () => {
   it('reads a file again when its content changed but its mtime was put back (its ctime moved)', async () => {
     const storage = new MemoryStorage()
     await Repository.create(storage, {})
-    const repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const repo = await openRepo(storage)
     const version = (content: string, ctime: number) => () => {
       const record = file('/r/f', content)
       record.info.ctime = ctime
