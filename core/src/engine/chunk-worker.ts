@@ -100,11 +100,10 @@ port.on('message', (message: ToWorker) => {
  * Small files are read ahead, several at once through the thread pool: a cold read of a small
  * file is mostly waiting for the disk (100+ µs), and one synchronous read at a time per worker
  * left the disk idle half the time. Large files are read synchronously, in order, as they come.
- */
-/**
- * Reads in flight per worker, and the bytes they may hold. 48 rather than 16: the first backup
- * of 300,000 small files from a cold cache took 30-31 s instead of 33-36 s (single runs,
- * alternated), with the workers still idle a third of the time waiting for the disk.
+ *
+ * At most PREFETCH reads, holding at most PREFETCH_BYTES, per worker. 48 rather than 16: the
+ * first backup of 300,000 small files from a cold cache took 30-31 s instead of 33-36 s (single
+ * runs, alternated), with the workers still idle a third of the time waiting for the disk.
  */
 const PREFETCH = 48
 const PREFETCH_BYTES = 16 * 1024 * 1024

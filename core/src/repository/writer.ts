@@ -99,8 +99,7 @@ export class RepositoryWriter implements NodeStore {
     // Back-pressure: a blob that would fill the packfile waits while every upload slot is
     // busy. Otherwise each concurrent caller could finish a packfile and hold it in memory
     // while waiting for a slot: with a slow storage, one packfile per file being backed up.
-    const fills = () => this.#builders[kind].size + sealed.length >= this.#repo.config.packfile.maxSize || this.#builders[kind].blobs.length + 1 >= MAX_PACK_BLOBS
-    while (!this.#options.dryRun && this.#uploads.size >= this.#options.uploads && fills()) {
+    while (!this.#options.dryRun && this.#uploads.size >= this.#options.uploads && this.#full(this.#builders[kind], sealed.length)) {
       await Promise.race(this.#uploads)
       if (this.#failure) throw this.#failure
     }
@@ -114,8 +113,14 @@ export class RepositoryWriter implements NodeStore {
     if (this.#options.dryRun) return true
     const builder = this.#builders[kind]
     builder.add(type, mac, sealed, rawLength)
-    if (builder.size >= this.#repo.config.packfile.maxSize || builder.blobs.length >= MAX_PACK_BLOBS) await this.#rotate(kind)
+    if (this.#full(builder)) await this.#rotate(kind)
     return true
+  }
+
+  /** Whether the packfile, with one more blob of `adding` bytes when given, is to be closed. */
+  #full(builder: PackfileBuilder, adding?: number): boolean {
+    const extra = adding === undefined ? 0 : 1
+    return builder.size + (adding ?? 0) >= this.#repo.config.packfile.maxSize || builder.blobs.length + extra >= MAX_PACK_BLOBS
   }
 
   async putNode(type: number, bytes: Buffer): Promise<Buffer> {
