@@ -1,10 +1,9 @@
 import {
-  chmodSync,
-  chownSync,
   closeSync,
   constants,
   fchmodSync,
   fchownSync,
+  fstatSync,
   futimesSync,
   lchownSync,
   linkSync,
@@ -15,20 +14,30 @@ import {
   renameSync,
   symlinkSync,
   unlinkSync,
-  utimesSync,
   writeSync,
 } from 'node:fs'
 import {lstat, mkdir} from 'node:fs/promises'
-import {dirname, isAbsolute, join, relative, sep} from 'node:path'
+import {join} from 'node:path'
 import type {Readable} from 'node:stream'
 import {PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/core'
+import {DirectoryHandles, ownedDirectory} from './directory-handles.js'
 import {fsPath} from './location.js'
+
+/** A restore path split into its directory (relative to the root, "" for the root) and its name. */
+interface Place {
+  /** The whole relative path, "" for the root. */
+  rel: string
+  dir: string
+  name: string
+}
 
 /**
  * Restores into a local directory, and never outside it: every path is checked to stay under
- * the root, no restored symlink is ever followed (parents are verified to be real directories,
- * files are written to a fresh temporary name and renamed over the target), and directories
- * that existed before the restore keep their permissions.
+ * the root, and every file system call names its object relative to an open descriptor of its
+ * directory (see DirectoryHandles), so no symlink is ever followed below the root, whatever
+ * happens to the tree while the restore runs. New files are created with O_EXCL|O_NOFOLLOW, or
+ * written to a fresh temporary name and renamed over what stands there; directories that existed
+ * before the restore keep their permissions.
  *
  * Filesystem calls are synchronous: on a local disk each takes microseconds, while a
  * promise-based call costs a thread-pool round trip (a restore of 47k small files made 790k
@@ -37,91 +46,88 @@ import {fsPath} from './location.js'
 export class FsExporter implements Exporter {
   readonly root: string
   readonly #asRoot = process.getuid?.() === 0
-  /** Directories known to be real directories inside the root (bounded; re-verified on a miss). */
-  readonly #verified = new Set<string>()
-  /** Directories this restore created: only those get their mode and owner applied. */
-  readonly #created = new Set<string>()
+  readonly #handles: DirectoryHandles
+  /** Directories this restore created (relative path → "dev:ino"): only those get their mode and owner applied. */
+  readonly #created = new Map<string, string>()
   #temps = 0
 
   constructor(root: string, createdRoot: boolean) {
     this.root = root
-    if (createdRoot) this.#created.add(root)
+    this.#handles = new DirectoryHandles(root)
+    if (createdRoot) this.#created.set('', identity(this.#handles.fd('')))
   }
 
-  /** Absolute path for a restore path, refusing anything that would leave the root. */
-  #resolve(path: string): string {
+  /** Splits a restore path, refusing anything that would leave the root. */
+  #place(path: string): Place {
     if (path.includes('\0')) throw new PlakarError(`refused path with a NUL byte`)
     const parts = path.split('/').filter((p) => p !== '')
     if (parts.some((p) => p === '.' || p === '..')) throw new PlakarError(`refused path ${path}: it would leave the restore target`)
-    const full = join(this.root, ...parts)
-    const rel = relative(this.root, full)
-    // ".." itself or a "../" prefix leaves the root; a name such as "..foo" does not.
-    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new PlakarError(`refused path ${path}: it would leave the restore target`)
-    return full
+    const name = parts.pop() ?? ''
+    return {rel: parts.length === 0 ? name : `${parts.join('/')}/${name}`, dir: parts.join('/'), name}
   }
 
-  /** Like #resolve, for what cannot be the root: its temporary file would sit outside the root. */
-  #resolveBelowRoot(path: string): string {
-    const full = this.#resolve(path)
-    if (full === this.root) throw new PlakarError(`refused path ${path}: the restore target itself is a directory`)
-    return full
+  /** Like #place, for what cannot be the root: its temporary file would sit outside the root. */
+  #placeBelowRoot(path: string): Place {
+    const place = this.#place(path)
+    if (place.rel === '') throw new PlakarError(`refused path ${path}: the restore target itself is a directory`)
+    return place
   }
 
-  /** Verifies every ancestor of `full` inside the root is a real directory, not a symlink. */
-  #checkParents(full: string): void {
-    const chain: string[] = []
-    for (let dir = dirname(full); dir.length >= this.root.length && dir !== this.root; dir = dirname(dir)) {
-      if (this.#verified.has(dir)) break
-      chain.push(dir)
-    }
-    for (const dir of chain.reverse()) {
-      const stats = lstatSync(dir, {throwIfNoEntry: false})
-      if (!stats || !stats.isDirectory()) {
-        throw new PlakarError(`refused to write below ${dir}: it is ${stats?.isSymbolicLink() ? 'a symlink' : 'not a directory'}`)
-      }
-      this.#remember(dir)
-    }
+  /** The absolute path of a place, for messages only: never used to reach the file system. */
+  #shown(place: Place): string {
+    return join(this.root, place.rel)
   }
 
-  #remember(dir: string): void {
-    if (this.#verified.size > 65536) this.#verified.clear()
-    this.#verified.add(dir)
+  #at(place: Place, name = place.name): string {
+    return this.#handles.child(place.dir, name)
   }
 
-  /** A temporary name next to `full`: cheap and unique in this process; O_EXCL catches the rest. */
-  #tempName(full: string): string {
-    return join(dirname(full), `.plakar-${process.pid}-${(this.#temps++).toString(36)}.tmp`)
+  /** A temporary name in the same directory: cheap and unique in this process; O_EXCL catches the rest. */
+  #tempName(): string {
+    return `.plakar-${process.pid}-${(this.#temps++).toString(36)}.tmp`
   }
 
   async createDirectory(path: string, _info: FileInfo): Promise<void> {
-    const full = this.#resolve(path)
-    this.#checkParents(full)
+    const place = this.#place(path)
+    if (place.rel === '') return
+    let made = false
     try {
-      mkdirSync(full, {mode: 0o700})
-      this.#created.add(full)
+      mkdirSync(this.#at(place), {mode: 0o700})
+      made = true
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      if (!lstatSync(full).isDirectory()) throw new PlakarError(`cannot restore directory ${path}: something else exists there`)
     }
-    this.#remember(full)
+    let fd: number
+    try {
+      fd = this.#handles.fd(place.rel)
+    } catch (error) {
+      if (!made) throw new PlakarError(`cannot restore directory ${this.#shown(place)}: something else exists there`)
+      throw error
+    }
+    if (!made) return
+    // What stands at the name now must be what mkdir made: a directory of ours. Another one
+    // swapped in meanwhile is refused rather than filled with restored files.
+    if (!ownedDirectory(fd)) {
+      this.#handles.forget(place.rel)
+      throw new PlakarError(`refused to restore into ${this.#shown(place)}: it was replaced while the restore ran`)
+    }
+    this.#created.set(place.rel, identity(fd))
   }
 
   async storeFile(path: string, data: Readable, info: FileInfo): Promise<void> {
-    const full = this.#resolveBelowRoot(path)
-    this.#checkParents(full)
+    const place = this.#placeBelowRoot(path)
     // Nothing there yet (the common case): create the file in place, O_EXCL|O_NOFOLLOW so that
     // nothing planted meanwhile is written through. Something there: write a fresh temporary
     // file and rename it over, which replaces a symlink instead of following it.
     let temp: string | undefined
     let fd: number
     try {
-      fd = openSync(full, CREATE_FLAGS, 0o600)
+      fd = openSync(this.#at(place), CREATE_FLAGS, 0o600)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      temp = this.#tempName(full)
-      fd = openSync(temp, CREATE_FLAGS, 0o600)
+      temp = this.#tempName()
+      fd = openSync(this.#at(place, temp), CREATE_FLAGS, 0o600)
     }
-    const written = temp ?? full
     try {
       for await (const chunk of data) writeFullySync(fd, chunk as Uint8Array)
       if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) fchownSync(fd, info.uid, info.gid)
@@ -129,47 +135,53 @@ export class FsExporter implements Exporter {
       if (info.mtime !== undefined) futimesSync(fd, ...times(info.mtime, info.atime))
     } catch (error) {
       closeSync(fd)
-      rmTemp(written)
+      this.#removeQuietly(place, temp ?? place.name)
       throw error
     }
     closeSync(fd)
-    if (temp) this.#replace(temp, full)
+    if (temp) this.#replace(place, temp)
   }
 
-  /** Renames over the target; a directory in the way is an error, never silently removed. */
-  #replace(temp: string, full: string): void {
+  /** Renames `temp` over the place; a directory in the way is an error, never silently removed. */
+  #replace(place: Place, temp: string): void {
     try {
-      renameSync(temp, full)
+      renameSync(this.#at(place, temp), this.#at(place))
     } catch (error) {
-      rmTemp(temp)
-      if ((error as NodeJS.ErrnoException).code === 'EISDIR' || (error as NodeJS.ErrnoException).code === 'ENOTEMPTY') {
-        throw new PlakarError(`cannot restore ${full}: a directory exists there`)
-      }
+      this.#removeQuietly(place, temp)
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EISDIR' || code === 'ENOTEMPTY') throw new PlakarError(`cannot restore ${this.#shown(place)}: a directory exists there`)
       throw error
+    }
+  }
+
+  #removeQuietly(place: Place, name: string): void {
+    try {
+      unlinkSync(this.#at(place, name))
+    } catch {
+      // Already gone, or its directory was swapped away: nothing of ours to remove.
     }
   }
 
   async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', info?: FileInfo): Promise<void> {
-    const full = this.#resolveBelowRoot(path)
-    this.#checkParents(full)
-    const temp = this.#tempName(full)
+    const place = this.#placeBelowRoot(path)
+    const temp = this.#tempName()
     if (kind === 'hardlink') {
-      const source = this.#resolve(target)
-      this.#checkParents(source)
-      if (!lstatSync(source).isFile()) throw new PlakarError(`refused hard link ${path}: its target is not a restored file`)
-      linkSync(source, temp)
+      const source = this.#placeBelowRoot(target)
+      if (!lstatSync(this.#at(source), {throwIfNoEntry: false})?.isFile()) throw new PlakarError(`refused hard link ${path}: its target is not a restored file`)
+      // link(2) never follows a symlink in its last component, and the parents come from descriptors.
+      linkSync(this.#at(source), this.#at(place, temp))
     } else {
       // In place when nothing is there (symlink() never follows or replaces), else via a rename.
       let inPlace = true
       try {
-        symlinkSync(target, full)
+        symlinkSync(target, this.#at(place))
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
         inPlace = false
-        symlinkSync(target, temp)
+        symlinkSync(target, this.#at(place, temp))
       }
-      const link = inPlace ? full : temp
       if (info) {
+        const link = this.#at(place, inPlace ? place.name : temp)
         try {
           if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) lchownSync(link, info.uid, info.gid)
           if (info.mtime !== undefined) lutimesSync(link, ...times(info.mtime, info.atime))
@@ -179,39 +191,50 @@ export class FsExporter implements Exporter {
       }
       if (inPlace) return
     }
-    this.#replace(temp, full)
+    this.#replace(place, temp)
   }
 
   async setMetadata(path: string, info: FileInfo): Promise<void> {
-    const full = this.#resolve(path)
-    // A symlinked parent would make chmod/utimes land on what it points to.
-    this.#checkParents(full)
-    const stats = lstatSync(full)
-    if (stats.isSymbolicLink()) return
-    if (this.#created.has(full) || !stats.isDirectory()) {
-      if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) chownSync(full, info.uid, info.gid)
-      if (info.mode !== undefined) chmodSync(full, info.mode)
-      else if (stats.isDirectory()) chmodSync(full, 0o755)
-      this.#created.delete(full)
+    const place = this.#place(path)
+    // Through a descriptor opened without following a symlink, so that chmod, chown and utimes
+    // land on the object restore made, never on what a symlink swapped in would point to.
+    let fd: number
+    try {
+      fd = place.rel === '' ? this.#handles.fd('') : openSync(this.#at(place), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') return
+      throw error
     }
-    if (info.mtime !== undefined) utimesSync(full, ...times(info.mtime, info.atime))
+    try {
+      const stats = fstatSync(fd)
+      const ours = this.#created.get(place.rel) === `${stats.dev}:${stats.ino}`
+      if (ours || !stats.isDirectory()) {
+        if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) fchownSync(fd, info.uid, info.gid)
+        if (info.mode !== undefined) fchmodSync(fd, info.mode)
+        else if (stats.isDirectory()) fchmodSync(fd, 0o755)
+        this.#created.delete(place.rel)
+      }
+      if (info.mtime !== undefined) futimesSync(fd, ...times(info.mtime, info.atime))
+    } finally {
+      if (place.rel !== '') closeSync(fd)
+    }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#handles.close()
+  }
+}
+
+/** "dev:ino" of an open descriptor: which object a name stood for when restore made it. */
+function identity(fd: number): string {
+  const stats = fstatSync(fd)
+  return `${stats.dev}:${stats.ino}`
 }
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 
 function writeFullySync(fd: number, data: Uint8Array): void {
   for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset)
-}
-
-function rmTemp(temp: string): void {
-  try {
-    unlinkSync(temp)
-  } catch {
-    // Already gone.
-  }
 }
 
 /**
