@@ -9,6 +9,12 @@ import {decodeEntry, type ChunkRef, type Entry} from '../tree/entry.js'
 import {chunkKey, fetchChunks, MAX_GAP, MAX_RANGE} from './blob-fetcher.js'
 import {descendantsStart, keyToPath, pathToKey, resolveUserPath, subtreeEnd} from '../tree/path-key.js'
 
+/** Bytes [start, end) of a file. */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
 /** Read access to one snapshot: its header, its file tree and its indexes. */
 export class Snapshot {
   readonly repo: Repository
@@ -77,11 +83,35 @@ export class Snapshot {
   }
 
   /**
-   * A file's content. Consecutive chunks stored next to each other are fetched as one range
-   * (see blob-fetcher.ts), with the next ranges read ahead while the current one is consumed.
+   * A file's content, or the bytes [start, end) of it. Consecutive chunks stored next to each
+   * other are fetched as one range (see blob-fetcher.ts), with the next ranges read ahead while
+   * the current one is consumed. A byte range fetches only the chunks it overlaps, so a video
+   * player seeking in a large file (HTTP range requests) reads a few chunks, not the file.
    */
-  async open(entry: Entry): Promise<Readable> {
-    const refs = await this.chunks(entry)
+  async open(entry: Entry, range?: ByteRange): Promise<Readable> {
+    let refs = await this.chunks(entry)
+    // Bytes to drop from the first chunk kept, and bytes to keep of the last.
+    let skipFirst = 0
+    let keepLast = -1
+    if (range) {
+      const size = refs.reduce((n, [, length]) => n + length, 0)
+      const start = Math.max(0, range.start)
+      const end = Math.min(size, range.end)
+      if (end <= start) return Readable.from([], {objectMode: false})
+      const kept: ChunkRef[] = []
+      let offset = 0
+      for (const ref of refs) {
+        const next = offset + ref[1]
+        if (next > start && offset < end) {
+          if (kept.length === 0) skipFirst = start - offset
+          kept.push(ref)
+          keepLast = end - offset
+        }
+        offset = next
+        if (offset >= end) break
+      }
+      refs = kept
+    }
     const repo = this.repo
     const runs: {macs: Buffer[]}[] = []
     let last: {pack: string; end: number; start: number} | undefined
@@ -102,6 +132,7 @@ export class Snapshot {
       const ahead = 2
       const inflight: Promise<{macs: Buffer[]; chunks: Map<string, Buffer>; failed: Map<string, string>}>[] = []
       let next = 0
+      let yielded = 0
       while (next < runs.length || inflight.length > 0) {
         while (next < runs.length && inflight.length < ahead) {
           const run = runs[next++]
@@ -112,8 +143,11 @@ export class Snapshot {
         const {macs, chunks, failed} = await inflight.shift()!
         for (const mac of macs) {
           const key = chunkKey(mac)
-          const chunk = chunks.get(key)
+          let chunk = chunks.get(key)
           if (!chunk) throw new IntegrityError(failed.get(key) ?? `chunk ${key.slice(0, 16)} is unreadable`)
+          const index = yielded++
+          if (index === refs.length - 1 && keepLast >= 0) chunk = chunk.subarray(0, keepLast)
+          if (index === 0 && skipFirst > 0) chunk = chunk.subarray(skipFirst)
           yield chunk
         }
       }
