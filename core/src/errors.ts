@@ -70,6 +70,41 @@ export class ObjectNotFoundError extends PlakarError {
   }
 }
 
+/**
+ * Raised by cold storages when an object is archived and not thawed: it exists but cannot be
+ * read until a restore completes. Recognised by `cold === true` ({@link isColdObject}).
+ */
+export class ColdObjectError extends PlakarError {
+  readonly cold = true
+  readonly storageClass?: string
+  constructor(message: string, options?: {cause?: unknown; storageClass?: string}) {
+    super(message, ExitCode.ERROR, options)
+    this.storageClass = options?.storageClass
+  }
+}
+
+export function isColdObject(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as {cold?: unknown}).cold === true
+}
+
+/**
+ * Raised by WORM storages asked to delete an object under retention (Object Lock, a legal hold,
+ * a minimum storage duration): nothing was deleted. `until` says when it can go (ms since the
+ * epoch; absent under a legal hold, which has no end date). Recognised by `retained === true`.
+ */
+export class RetainedObjectError extends PlakarError {
+  readonly retained = true
+  readonly until?: number
+  constructor(message: string, options?: {cause?: unknown; until?: number}) {
+    super(message, ExitCode.ERROR, options)
+    this.until = options?.until
+  }
+}
+
+export function isRetained(error: unknown): error is {retained: true; until?: number; message: string} {
+  return typeof error === 'object' && error !== null && (error as {retained?: unknown}).retained === true
+}
+
 export function isNotFound(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false
   const e = error as {notFound?: unknown; code?: unknown}

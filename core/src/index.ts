@@ -3,15 +3,19 @@
  * small helpers. The engine and the CLI live in this package too but are not part of the SDK.
  */
 export type * from './interfaces/index.js'
-export {CONTRACT_VERSION, isColdStorage, isScanError, KINDS} from './connectors/contract.js'
+export {CONTRACT_VERSION, isColdStorage, isScanError, isWormStorage, KINDS} from './connectors/contract.js'
 export {
   AuthError,
+  ColdObjectError,
   ExitCode,
   IntegrityError,
+  isColdObject,
   isNotFound,
+  isRetained,
   NotFoundError,
   ObjectNotFoundError,
   PlakarError,
+  RetainedObjectError,
   UsageError,
 } from './errors.js'
 export {readAll} from './util/streams.js'

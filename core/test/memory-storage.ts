@@ -1,13 +1,15 @@
 /** An in-memory Storage for engine tests, with hooks to make chosen operations fail or wait. */
 import {Readable} from 'node:stream'
 import {ObjectNotFoundError, PlakarError} from '../src/errors.js'
-import type {Id, Kind, Range, Storage, StorageCapabilities} from '../src/interfaces/storage.js'
+import type {Id, Kind, PutOptions, Range, Storage, StorageCapabilities} from '../src/interfaces/storage.js'
 import {readAll} from '../src/util/streams.js'
 
 export class MemoryStorage implements Storage {
   readonly location = 'memory:'
   config?: Uint8Array
   readonly objects: Record<Kind, Map<Id, Buffer>> = {packfile: new Map(), state: new Map(), lock: new Map()}
+  /** What the engine said about each packfile it stored. */
+  readonly putOptions = new Map<Id, PutOptions | undefined>()
   /** Called before each put; may throw to make it fail, or wait. */
   beforePut?: (kind: Kind, id: Id) => void | Promise<void>
   /** Called before each get, whole or ranged; may throw to make it fail, or wait. */
@@ -27,7 +29,8 @@ export class MemoryStorage implements Storage {
     yield* [...this.objects[kind].keys()]
   }
 
-  async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
+  async put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void> {
+    if (kind === 'packfile') this.putOptions.set(id, options)
     const bytes = await readAll(data)
     if (bytes.length !== size) throw new PlakarError(`short write: ${bytes.length} of ${size}`)
     await this.beforePut?.(kind, id)

@@ -1,5 +1,5 @@
 import type {ImportRecord, ScanError} from '../interfaces/importer.js'
-import type {ColdStorage, Kind, Storage} from '../interfaces/storage.js'
+import type {ColdStorage, Kind, Storage, WormStorage} from '../interfaces/storage.js'
 
 /** The contract version this core speaks. A plugin declares the one it was built for. */
 export const CONTRACT_VERSION = 1
@@ -12,5 +12,11 @@ export function isScanError(item: ImportRecord | ScanError): item is ScanError {
 }
 
 export function isColdStorage(storage: Storage): storage is ColdStorage {
-  return typeof (storage as ColdStorage).requestRestore === 'function'
+  const cold = storage as ColdStorage
+  return typeof cold.requestRestore === 'function' && typeof cold.restoreStatus === 'function'
+}
+
+export function isWormStorage(storage: Storage): storage is WormStorage {
+  const worm = storage as WormStorage
+  return typeof worm.retention === 'function' && typeof worm.extendRetention === 'function'
 }

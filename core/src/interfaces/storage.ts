@@ -11,6 +11,26 @@ export interface Range {
   length: number
 }
 
+/**
+ * What a packfile holds (docs/format.md §7): `data` packfiles hold file content only (chunks);
+ * `meta` packfiles hold everything else (file trees, name and type indexes, chunk lists,
+ * snapshot headers). The engine never mixes the two.
+ */
+export type PackfileKind = 'data' | 'meta'
+
+/** What the engine says about an object it stores. A storage may ignore all of it. */
+export interface PutOptions {
+  /**
+   * For packfiles: what the packfile holds. `meta` packfiles are read by every browsing command
+   * (ls, info, locate, diff, check --fast, the UI) and must stay readable at once; `data`
+   * packfiles are read only by restore, cat, a full check and sync, which thaw them first on a
+   * cold storage. A storage with tiers keeps the config, states, locks and `meta` packfiles hot
+   * and may put `data` packfiles in a cold tier. Absent (an engine older than this field): the
+   * storage must keep the packfile hot, so that no repository becomes unbrowsable.
+   */
+  packfileKind?: PackfileKind
+}
+
 export interface StorageCapabilities {
   read: boolean
   write: boolean
@@ -33,21 +53,120 @@ export interface Storage {
   open(): Promise<Uint8Array>
   list(kind: Kind): AsyncIterable<Id>
   /** Atomic (readers never see a partial object) and idempotent (same id, same bytes). */
-  put(kind: Kind, id: Id, data: Readable, size: number): Promise<void>
-  /** Throws a not-found error for a missing object. A range past the end is an error. */
+  put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void>
+  /**
+   * Throws a not-found error for a missing object. A range past the end is an error. On a cold
+   * storage, reading an object that is archived and not thawed throws an error with
+   * `cold: true` (see {@link ColdStorage}).
+   */
   get(kind: Kind, id: Id, range?: Range): Promise<Readable>
   /** Size of an object; throws not-found when missing. */
   stat(kind: Kind, id: Id): Promise<{size: number}>
-  /** Deleting a missing object is not an error. */
+  /**
+   * Deleting a missing object is not an error. On a WORM storage, an object under retention is
+   * not deleted: the call throws an error with `retained: true` and `until` (see
+   * {@link WormStorage}).
+   */
   delete(kind: Kind, id: Id): Promise<void>
   capabilities(): StorageCapabilities
   close(): Promise<void>
 }
 
-/** Extra contract of storages with a cold tier: objects are made readable on request. */
+/** Where an object of a cold storage stands. */
+export type ThawState =
+  /** Readable now, and never archived (a hot storage class). */
+  | 'hot'
+  /** Archived: unreadable until a restore is requested and completes. */
+  | 'archived'
+  /** A restore was requested and has not completed. */
+  | 'in-progress'
+  /** Archived, and a thawed copy is readable until `expires`. */
+  | 'available'
+
+export interface ThawStatus {
+  state: ThawState
+  /** `available`: when the thawed copy goes away (ms since the epoch). */
+  expires?: number
+  /** The object's storage class, for messages and prices ("GLACIER", "DEEP_ARCHIVE"). */
+  storageClass?: string
+}
+
+/** One way of thawing (a retrieval tier) and what it costs. */
+export interface ThawTier {
+  /** As given to `requestRestore`: "Expedited", "Standard", "Bulk". */
+  name: string
+  /** Price per GiB thawed and per 1000 restore requests, in {@link ThawSettings.currency}. */
+  perGiB: number
+  perThousandRequests: number
+  /** How long a thaw typically takes, for messages: "1-5 minutes", "3-5 hours". */
+  typicalWait: string
+}
+
+export interface ThawSettings {
+  /** Tier and days used when the user names none. */
+  tier: string
+  days: number
+  /** Polling of objects being thawed: first interval, and the ceiling it doubles up to (ms). */
+  pollInitialMs: number
+  pollMaxMs: number
+  currency: string
+  /** Where the price table comes from and its date, printed with every estimate. */
+  priceSource: string
+}
+
+/** What `requestRestore` did for one object. */
+export interface ThawRequestOutcome {
+  id: Id
+  /** `requested`: a restore was asked now; the other states mean nothing was asked. */
+  outcome: 'requested' | ThawState
+}
+
+/**
+ * Extra contract of storages with a cold tier (Glacier): objects written cold cannot be read
+ * until a restore makes a readable copy, for some days. The engine plans which objects it
+ * needs, prices them with `thawTiers`, asks for them with `requestRestore`, polls
+ * `restoreStatus` with backoff, and reads each object as soon as it is available.
+ */
 export interface ColdStorage extends Storage {
-  /** Ask for objects to be made readable for `days`. Idempotent. */
-  requestRestore(kind: Kind, ids: Id[], options: {days: number; tier?: string}): Promise<void>
-  /** Whether an object can be read now. */
-  restoreStatus(kind: Kind, id: Id): Promise<'available' | 'in-progress' | 'archived'>
+  /**
+   * Asks for objects to be made readable for `days` days. Idempotent: an object already being
+   * thawed, already thawed or never archived is not asked again (its outcome says why). A
+   * failure for the whole storage throws; the outcomes are in the order of `ids`.
+   */
+  requestRestore(kind: Kind, ids: Id[], options: {days: number; tier: string}): Promise<ThawRequestOutcome[]>
+  /** Whether an object can be read now. Throws a not-found error when it is missing. */
+  restoreStatus(kind: Kind, id: Id): Promise<ThawStatus>
+  /** The tiers an object of `storageClass` can be thawed with, and their prices. */
+  thawTiers(storageClass?: string): ThawTier[]
+  thawSettings(): ThawSettings
+}
+
+/** Retention of one object of a WORM storage. */
+export interface Retention {
+  /** The object cannot be deleted or overwritten before this time (ms since the epoch). */
+  until?: number
+  /** "COMPLIANCE" (nobody can shorten it) or "GOVERNANCE" (privileged users can). */
+  mode?: string
+  /** A legal hold: no deletion at all until it is lifted, whatever `until` says. */
+  legalHold?: boolean
+  /**
+   * Cold objects: deleting before this time is charged as if the object had stayed (the
+   * minimum storage duration, 90 or 180 days); the storage refuses unless told otherwise.
+   */
+  minimumUntil?: number
+}
+
+/**
+ * Extra contract of write-once-read-many storages (S3 Object Lock): every object is locked when
+ * stored, for the storage's configured period. Deleting a locked object throws an error with
+ * `retained: true` and `until` instead of deleting it; maintenance skips it and says when it
+ * can go. Objects that live snapshots still use get their retention extended, so the newest
+ * backups stay protected for the whole period.
+ */
+export interface WormStorage extends Storage {
+  /** The lock new objects get: mode and days (0 when objects are not locked). */
+  wormSettings(): {mode?: string; days: number}
+  retention(kind: Kind, id: Id): Promise<Retention>
+  /** Retains objects until at least `until` (ms since the epoch); never shortens a retention. */
+  extendRetention(kind: Kind, ids: Id[], until: number): Promise<void>
 }

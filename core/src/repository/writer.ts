@@ -139,7 +139,7 @@ export class RepositoryWriter implements NodeStore {
     while (this.#uploads.size >= this.#options.uploads) await Promise.race(this.#uploads)
     if (this.#failure) throw this.#failure
     const upload = this.#repo.storage
-      .put('packfile', pack.id, readableFrom(pack.parts), pack.size)
+      .put('packfile', pack.id, readableFrom(pack.parts), pack.size, {packfileKind: kind})
       .then(() => {
         pack.parts = []
         this.#stored.push(pack)

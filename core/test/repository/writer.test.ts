@@ -6,6 +6,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {BlobType} from '../../src/format/blob-type.js'
 import {Repository} from '../../src/repository/repository.js'
 import {MAX_PACK_BLOBS, RepositoryWriter} from '../../src/repository/writer.js'
+import {readPackfileIndex} from '../../src/format/packfile.js'
 import {MemoryStorage} from '../memory-storage.js'
 
 const quiet = {debug() {}, info() {}, warn() {}}
@@ -90,6 +91,29 @@ describe('RepositoryWriter', () => {
     const packs = repo.cache.packfiles().filter((p) => p.kind === 'data')
     expect(packs.map((p) => repo.cache.blobsOfPack(p.id).length).sort((a, b) => b - a)).toEqual([MAX_PACK_BLOBS, MAX_PACK_BLOBS, MAX_PACK_BLOBS, 100])
     expect(published).toBeGreaterThanOrEqual(1)
+    await repo.close()
+  })
+
+  it('tells the storage what each packfile holds, as its sealed index says', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {packfileSize: 4096})
+    const repo = await open(storage)
+    const writer = new RepositoryWriter(repo, {host: 'test'})
+    for (let i = 0; i < 20; i++) {
+      await writer.put(BlobType.CHUNK, randomBytes(1024))
+      await writer.put(BlobType.VFS_NODE, randomBytes(700))
+    }
+    await writer.put(BlobType.SNAPSHOT, randomBytes(300))
+    await writer.commit()
+    const kinds = {data: 0, meta: 0}
+    for (const [id, bytes] of storage.objects.packfile) {
+      const {kind} = readPackfileIndex(repo.keys, bytes)
+      // A cold storage archives what the engine calls data: metadata must never be called so.
+      expect(storage.putOptions.get(id), `packfile ${id.slice(0, 8)}`).toEqual({packfileKind: kind})
+      kinds[kind]++
+    }
+    expect(kinds.data).toBeGreaterThan(1)
+    expect(kinds.meta).toBeGreaterThan(1)
     await repo.close()
   })
 })
