@@ -33,8 +33,10 @@ describe('secrets', () => {
       reject: false,
     })
     let cmdline = ''
-    for (let i = 0; i < 100 && !cmdline.startsWith('plakar'); i++) {
-      await sleep(50)
+    // The title is set as the CLI starts; the FIFO keeps it running until we write to it, so
+    // this waits as long as starting takes, however busy the machine.
+    while (!cmdline.startsWith('plakar') && proc.exitCode === null) {
+      await sleep(20)
       try {
         cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8')
       } catch {

@@ -17,7 +17,8 @@ import net from 'node:net'
  * ```
  *
  * Events: 'cut' (connection index) whenever a fault ends a connection, before the client can
- * notice — a test can change the faults at that exact point.
+ * notice — a test can change the faults at that exact point; 'connection' (connection index)
+ * when a connection is accepted, so a test waits for it instead of for a while.
  *
  * Byte counts are per connection and per direction, from the connection's first byte (the
  * protocol handshake included). Faults apply to bytes that arrive after `set()`.
@@ -158,6 +159,7 @@ export class FaultProxy extends EventEmitter {
     }
     this.#pipe(connection, client, server, 'up')
     this.#pipe(connection, server, client, 'down')
+    this.emit('connection', connection.index)
   }
 
   /** Forwards one direction of a connection through the faults. */

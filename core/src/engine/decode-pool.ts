@@ -34,15 +34,31 @@ export interface Decoded {
   errors: Map<number, string>
 }
 
+/** What a decoding worker posts: one message once it can take requests, then replies. */
+export type FromDecodeWorker = {type: 'ready'} | ({type: 'reply'} & DecodeReply)
+
+interface DecodeSlot {
+  worker: Worker
+  busy: number
+  /** Set by the worker's first message: until then it gets no request. */
+  ready: boolean
+}
+
 /**
  * Opens blobs on worker threads (one per core), in the order requests come. Without the
  * compiled worker script (code run from TypeScript sources by a test runner), it opens them on
  * this thread. The data buffer is moved to the worker: callers must not use it afterwards.
+ *
+ * A request goes only to a worker that said it is ready: a worker that fails as it starts (a
+ * module that cannot load, keys it cannot use) would otherwise take the requests already posted
+ * to it down with it, and whether it had failed yet would depend on how busy the machine is.
  */
 export class DecodePool {
   readonly #repo: Repository
-  readonly #workers: {worker: Worker; busy: number}[] = []
-  readonly #pending = new Map<number, {resolve: (d: DecodeReply) => void; reject: (e: Error) => void}>()
+  readonly #workers: DecodeSlot[] = []
+  readonly #pending = new Map<number, {slot: DecodeSlot; resolve: (d: DecodeReply) => void; reject: (e: Error) => void}>()
+  /** Callers waiting for a worker to become ready (or for every worker to be gone). */
+  #waiting: (() => void)[] = []
   #next = 0
 
   constructor(repo: Repository, workers = availableParallelism()) {
@@ -56,20 +72,30 @@ export class DecodePool {
         // (packfiles, plaintexts) its short-lived objects hold: check peaked 50-60 MB lower.
         resourceLimits: {maxYoungGenerationSizeMb: 4},
       })
-      const slot = {worker, busy: 0}
-      worker.on('message', (reply: DecodeReply) => {
+      const slot: DecodeSlot = {worker, busy: 0, ready: false}
+      worker.on('message', (message: FromDecodeWorker) => {
+        if (message.type === 'ready') {
+          slot.ready = true
+          this.#wake()
+          return
+        }
         slot.busy--
-        const pending = this.#pending.get(reply.id)
-        this.#pending.delete(reply.id)
-        pending?.resolve(reply)
+        const pending = this.#pending.get(message.id)
+        this.#pending.delete(message.id)
+        pending?.resolve(message)
         if (this.#pending.size === 0) for (const w of this.#workers) w.worker.unref()
       })
       // A dead worker gets no more requests (they would never be answered): the others, or
-      // this thread when none is left, take them.
+      // this thread when none is left, take them. Requests it held fail: their data moved to it.
       const dead = (error: Error) => {
         const at = this.#workers.indexOf(slot)
         if (at >= 0) this.#workers.splice(at, 1)
-        this.#failAll(error)
+        for (const [id, p] of this.#pending) {
+          if (p.slot !== slot) continue
+          this.#pending.delete(id)
+          p.reject(error)
+        }
+        this.#wake()
       }
       worker.on('error', (error) => dead(new PlakarError(`a decoding worker failed: ${error?.message ?? String(error)}`, 1, {cause: error})))
       worker.on('exit', (code) => dead(new PlakarError(`a decoding worker exited with code ${code}`)))
@@ -79,13 +105,21 @@ export class DecodePool {
   }
 
   async decode(data: Buffer, blobs: DecodeBlob[], verifyOnly = false): Promise<Decoded> {
-    if (this.#workers.length === 0 || blobs.length === 0) return this.#inline(data, blobs, verifyOnly)
-    const slot = this.#workers.reduce((a, b) => (b.busy < a.busy ? b : a))
+    if (blobs.length === 0) return this.#inline(data, blobs, verifyOnly)
+    let ready = this.#workers.filter((w) => w.ready)
+    while (ready.length === 0 && this.#workers.length > 0) {
+      // Workers are starting: wait for one (keeping them referenced, so the process waits too).
+      for (const w of this.#workers) w.worker.ref()
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+      ready = this.#workers.filter((w) => w.ready)
+    }
+    if (ready.length === 0) return this.#inline(data, blobs, verifyOnly)
+    const slot = ready.reduce((a, b) => (b.busy < a.busy ? b : a))
     const id = this.#next++
     // Move the bytes when the buffer owns its memory; copy them otherwise.
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : Buffer.from(data)
     const reply = await new Promise<DecodeReply>((resolve, reject) => {
-      this.#pending.set(id, {resolve, reject})
+      this.#pending.set(id, {slot, resolve, reject})
       slot.busy++
       slot.worker.ref()
       slot.worker.postMessage({id, data: owned, blobs, verifyOnly} satisfies DecodeRequest, [owned.buffer as ArrayBuffer])
@@ -94,6 +128,11 @@ export class DecodePool {
       plaintexts: reply.plaintexts.map((p) => (p ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : null)),
       errors: new Map(reply.errors.map((e) => [e.index, e.message])),
     }
+  }
+
+  #wake(): void {
+    if (this.#pending.size === 0) for (const w of this.#workers) w.worker.unref()
+    for (const resolve of this.#waiting.splice(0)) resolve()
   }
 
   #inline(data: Buffer, blobs: DecodeBlob[], verifyOnly: boolean): Decoded {
@@ -109,11 +148,6 @@ export class DecodePool {
       }
     })
     return {plaintexts, errors}
-  }
-
-  #failAll(error: Error): void {
-    for (const p of this.#pending.values()) p.reject(error)
-    this.#pending.clear()
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import {parentPort, workerData} from 'node:worker_threads'
 import {KeySet, type Subkeys} from '../crypto/keys.js'
 import {openBlob} from '../format/blob.js'
 import {Compressor, type CompressionConfig} from '../format/compression.js'
-import type {DecodeReply, DecodeRequest} from './decode-pool.js'
+import type {DecodeRequest, FromDecodeWorker} from './decode-pool.js'
 
 const data = workerData as {subkeys: Subkeys; compression: CompressionConfig}
 const keys = KeySet.fromSubkeys(data.subkeys)
@@ -15,7 +15,7 @@ const port = parentPort!
 
 port.on('message', (request: DecodeRequest) => {
   const bytes = Buffer.from(request.data)
-  const reply: DecodeReply = {id: request.id, plaintexts: [], errors: []}
+  const reply: FromDecodeWorker & {type: 'reply'} = {type: 'reply', id: request.id, plaintexts: [], errors: []}
   const transfer: ArrayBuffer[] = []
   for (const blob of request.blobs) {
     try {
@@ -36,3 +36,5 @@ port.on('message', (request: DecodeRequest) => {
   }
   port.postMessage(reply, transfer)
 })
+// Everything above loaded and the keys are usable: requests may come.
+port.postMessage({type: 'ready'} satisfies FromDecodeWorker)

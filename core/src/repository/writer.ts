@@ -25,6 +25,8 @@ export interface WriterOptions {
   publishIntervalMs?: number
   /** Count what would be stored, store nothing. */
   dryRun?: boolean
+  /** Blobs per packfile and per publish (MAX_PACK_BLOBS); tests lower it to exercise the limit. */
+  maxPackBlobs?: number
 }
 
 export interface WriterStats {
@@ -56,7 +58,7 @@ export class RepositoryWriter implements NodeStore {
 
   constructor(repo: Repository, options: WriterOptions) {
     this.#repo = repo
-    this.#options = {uploads: 2, publishEvery: 4, publishIntervalMs: 30_000, dryRun: false, ...options}
+    this.#options = {uploads: 2, publishEvery: 4, publishIntervalMs: 30_000, dryRun: false, maxPackBlobs: MAX_PACK_BLOBS, ...options}
     this.#builders = {data: new PackfileBuilder(repo.keys, 'data'), meta: new PackfileBuilder(repo.keys, 'meta')}
   }
 
@@ -120,7 +122,7 @@ export class RepositoryWriter implements NodeStore {
   /** Whether the packfile, with one more blob of `adding` bytes when given, is to be closed. */
   #full(builder: PackfileBuilder, adding?: number): boolean {
     const extra = adding === undefined ? 0 : 1
-    return builder.size + (adding ?? 0) >= this.#repo.config.packfile.maxSize || builder.blobs.length + extra >= MAX_PACK_BLOBS
+    return builder.size + (adding ?? 0) >= this.#repo.config.packfile.maxSize || builder.blobs.length + extra >= this.#options.maxPackBlobs
   }
 
   async putNode(type: number, bytes: Buffer): Promise<Buffer> {
@@ -152,7 +154,7 @@ export class RepositoryWriter implements NodeStore {
     this.#uploads.add(upload)
     if (
       this.#stored.length >= this.#options.publishEvery ||
-      this.#stored.reduce((n, p) => n + p.blobs.length, 0) >= MAX_PACK_BLOBS ||
+      this.#stored.reduce((n, p) => n + p.blobs.length, 0) >= this.#options.maxPackBlobs ||
       (this.#stored.length > 0 && Date.now() - this.#lastPublish >= this.#options.publishIntervalMs)
     ) {
       await this.#publish(emptyDelta(this.#options.host))

@@ -1,7 +1,7 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 import {listLocks, RepositoryLock} from '../../src/repository/lock.js'
 import {Repository} from '../../src/repository/repository.js'
 import {MemoryStorage} from '../memory-storage.js'
@@ -34,9 +34,15 @@ describe('RepositoryLock', () => {
     const lock = await RepositoryLock.acquire(repo, 'shared', owner)
     let unblock!: () => void
     const blocked = new Promise<void>((resolve) => (unblock = resolve))
-    storage.beforePut = (kind) => (kind === 'lock' ? blocked : undefined)
+    let reached!: () => void
+    const writing = new Promise<void>((resolve) => (reached = resolve))
+    storage.beforePut = (kind) => {
+      if (kind !== 'lock') return undefined
+      reached()
+      return blocked
+    }
     const refreshing = lock.refresh()
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await writing
     await lock.release()
     unblock()
     await refreshing.catch(() => {})
@@ -44,15 +50,23 @@ describe('RepositoryLock', () => {
   })
 
   it('is no longer held once its refreshes failed for longer than its lifetime', async () => {
-    const lock = await RepositoryLock.acquire(repo, 'shared', owner, 200)
-    expect(() => lock.assertHeld()).not.toThrow()
-    storage.beforePut = (kind) => (kind === 'lock' ? Promise.reject(new Error('network down')) : undefined)
-    await expect(lock.refresh()).rejects.toThrow(/network down/)
-    await new Promise((resolve) => setTimeout(resolve, 250))
-    expect(() => lock.assertHeld()).toThrow(/lock expired/)
-    storage.beforePut = undefined
-    await lock.refresh()
-    expect(() => lock.assertHeld()).not.toThrow()
-    await lock.release()
+    // The clock moves only when the test says so: a busy machine cannot expire the lock early.
+    vi.useFakeTimers({toFake: ['Date']})
+    try {
+      const lock = await RepositoryLock.acquire(repo, 'shared', owner, 200)
+      expect(() => lock.assertHeld()).not.toThrow()
+      storage.beforePut = (kind) => (kind === 'lock' ? Promise.reject(new Error('network down')) : undefined)
+      await expect(lock.refresh()).rejects.toThrow(/network down/)
+      vi.setSystemTime(Date.now() + 199)
+      expect(() => lock.assertHeld()).not.toThrow()
+      vi.setSystemTime(Date.now() + 1)
+      expect(() => lock.assertHeld()).toThrow(/lock expired/)
+      storage.beforePut = undefined
+      await lock.refresh()
+      expect(() => lock.assertHeld()).not.toThrow()
+      await lock.release()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

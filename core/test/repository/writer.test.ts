@@ -60,13 +60,27 @@ describe('RepositoryWriter', () => {
     const writer = new RepositoryWriter(repo, {host: 'test', uploads: 2})
     let unblock!: () => void
     const blocked = new Promise<void>((resolve) => (unblock = resolve))
-    storage.beforePut = (kind) => (kind === 'packfile' ? blocked : undefined)
+    let uploading = 0
+    let bothUploading!: () => void
+    const full = new Promise<void>((resolve) => (bothUploading = resolve))
+    storage.beforePut = (kind) => {
+      if (kind !== 'packfile') return undefined
+      if (++uploading === 2) bothUploading()
+      return blocked
+    }
     // 64 files being backed up at once (the backup's task pool), each of 16 blobs of 512 bytes.
     const blobs: Buffer[][] = Array.from({length: 64}, () => Array.from({length: 16}, () => randomBytes(512)))
     const files = blobs.map(async (file) => {
       for (const blob of file) await writer.put(BlobType.CHUNK, blob)
     })
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Both upload slots are taken; then let the writers run until none makes progress (no I/O
+    // and no timer is involved, so a turn of the event loop without a new byte means they wait).
+    await full
+    for (let before = -1; before !== writer.stats.addedBytes; ) {
+      before = writer.stats.addedBytes
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(writer.stats.addedBytes).toBeGreaterThan(2 * maxSize)
     // Nothing is stored yet: what the writer accepted is what it holds in memory, two
     // packfiles being uploaded and one being filled.
     expect(writer.stats.addedBytes).toBeLessThanOrEqual(4 * maxSize)
@@ -77,19 +91,23 @@ describe('RepositoryWriter', () => {
     await repo.close()
   })
 
-  it('closes a packfile of tiny blobs at MAX_PACK_BLOBS and publishes it, so that pending blobs stay bounded', async () => {
+  it('closes a packfile of tiny blobs at its blob limit and publishes it, so that pending blobs stay bounded', async () => {
     const storage = new MemoryStorage()
     await Repository.create(storage, {compression: {algorithm: 'none', level: 0}})
     const repo = await open(storage)
-    const writer = new RepositoryWriter(repo, {host: 'test'})
-    const count = 3 * MAX_PACK_BLOBS + 100
+    // The mechanism with a lower limit than MAX_PACK_BLOBS: a hundred thousand blobs sealed on
+    // one thread took two minutes on a busy machine.
+    const limit = 500
+    expect(limit).toBeLessThan(MAX_PACK_BLOBS)
+    const writer = new RepositoryWriter(repo, {host: 'test', maxPackBlobs: limit})
+    const count = 3 * limit + 100
     for (let i = 0; i < count; i++) await writer.put(BlobType.CHUNK, Buffer.from(`tiny blob ${i}`))
     // Far below the 16 MiB size limit, packfiles are full by count, and a stored one is
     // published at the next rotation, not after four of them.
     const published = storage.objects.state.size
     await writer.commit()
     const packs = repo.cache.packfiles().filter((p) => p.kind === 'data')
-    expect(packs.map((p) => repo.cache.blobsOfPack(p.id).length).sort((a, b) => b - a)).toEqual([MAX_PACK_BLOBS, MAX_PACK_BLOBS, MAX_PACK_BLOBS, 100])
+    expect(packs.map((p) => repo.cache.blobsOfPack(p.id).length).sort((a, b) => b - a)).toEqual([limit, limit, limit, 100])
     expect(published).toBeGreaterThanOrEqual(1)
     await repo.close()
   })
