@@ -72,6 +72,16 @@ async function content(snapshot: Snapshot, path: string, entry: Entry): Promise<
   return source.pipe(checked)
 }
 
+/**
+ * A ustar header holds whole seconds: a time with a fraction goes in a pax record too (as GNU tar
+ * writes it), so extracting keeps the sub-second time the snapshot recorded.
+ */
+function paxTimes(entry: Entry): Record<string, string> | undefined {
+  const mtime = entry.info.mtime
+  if (mtime === undefined || mtime % 1000 === 0) return undefined
+  return {mtime: (mtime / 1000).toFixed(6)}
+}
+
 function tarStreamOf(snapshot: Snapshot, path: string, nameOf: Namer, gzip: boolean, options: ArchiveOptions): Readable {
   const pack = tarStream.pack()
   const fill = async () => {
@@ -83,7 +93,7 @@ function tarStreamOf(snapshot: Snapshot, path: string, nameOf: Namer, gzip: bool
         options.onSkip?.(p, reason)
         continue
       }
-      const header = {name: nameOf(p), mode: entry.info.mode ?? (entry.info.type === 'directory' ? 0o755 : 0o644), mtime: mtimeOf(entry), uname: entry.info.username, gname: entry.info.groupname, uid: entry.info.uid, gid: entry.info.gid}
+      const header = {name: nameOf(p), mode: entry.info.mode ?? (entry.info.type === 'directory' ? 0o755 : 0o644), mtime: mtimeOf(entry), uname: entry.info.username, gname: entry.info.groupname, uid: entry.info.uid, gid: entry.info.gid, pax: paxTimes(entry)}
       if (entry.info.type === 'directory') {
         await new Promise<void>((resolve, reject) => pack.entry({...header, type: 'directory'}, (error) => (error ? reject(error) : resolve())))
       } else if (entry.info.type === 'symlink') {

@@ -1,0 +1,195 @@
+import {hostname} from 'node:os'
+import tarStream from 'tar-stream'
+import {PlakarError, type ConnectorContext, type FileInfo, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/core'
+import {openInput, parseInput, type Input} from './input.js'
+import {recordPathOf} from './names.js'
+import {sequentialRecord} from './sequential.js'
+import {until} from './until.js'
+
+type Header = Omit<tarStream.Header, 'pax' | 'type'> & {pax?: Record<string, string> | null; type?: string | null}
+/** An entry's content (a streamx Readable): iterated, or resumed to skip it. */
+type EntryStream = AsyncIterable<Buffer> & {resume(): unknown}
+
+/**
+ * A tar archive (plain, or gzip-compressed: tgz:, or detected by tar:) read as a tree: regular
+ * files, directories, symbolic links, hard links, devices and FIFOs, with their permission bits,
+ * owner, and times (pax sub-second times when present). The archive is read once, front to back
+ * (tar-stream: it streams and needs no temporary file), so it may come from standard input and
+ * memory does not grow with its size.
+ *
+ * A hard link in a tar archive carries no content: it names an earlier entry. From a file, the
+ * archive is read again after the first pass and each link gets its target's content (one more
+ * pass per link to the same target: links are rare). From standard input, which cannot be read
+ * twice, a hard link is a scan error naming its target.
+ */
+export class TarImporter implements Importer {
+  readonly type: string
+  readonly origin = hostname()
+  readonly root = '/'
+  readonly #input: Input
+  readonly #gzip: boolean | undefined
+
+  constructor(input: Input, gzip: boolean | undefined, type = 'tar') {
+    this.#input = input
+    this.#gzip = gzip
+    this.type = type
+  }
+
+  async *scan(options: ScanOptions): AsyncGenerator<ImportRecord | ScanError> {
+    /** Hard links by the path of their target, in archive order. */
+    const links = new Map<string, {path: string; info: FileInfo}[]>()
+    const pruned: string[] = []
+    const skipped = (path: string, isDirectory: boolean): boolean => {
+      if (pruned.some((dir) => path.startsWith(`${dir}/`))) return true
+      if (path === '/' || !options.skip?.(path, isDirectory)) return false
+      if (isDirectory) pruned.push(path)
+      return true
+    }
+    for await (const {header, entry} of this.#entries(options.signal)) {
+      let path: string
+      try {
+        path = recordPathOf(header.name)
+      } catch (error) {
+        entry.resume()
+        yield {path: `/${header.name.replace(/\0/g, '')}`, error: (error as Error).message}
+        continue
+      }
+      const info = infoOf(header)
+      if (skipped(path, info.type === 'directory')) {
+        entry.resume()
+        continue
+      }
+      if (header.type === 'link') {
+        entry.resume()
+        let target: string
+        try {
+          target = recordPathOf(header.linkname ?? '')
+        } catch (error) {
+          yield {path, error: `hard link: ${(error as Error).message}`}
+          continue
+        }
+        if (this.#input.kind === 'stdin') {
+          yield {path, error: `a hard link to ${target}: its content cannot be read again from standard input (give the archive as a file)`, info: {...info, type: 'file'}}
+          continue
+        }
+        const list = links.get(target) ?? []
+        list.push({path, info: {...info, type: 'file'}})
+        links.set(target, list)
+        continue
+      }
+      if (info.type === 'file') {
+        const {record, consumed} = sequentialRecord(path, info, entry)
+        yield record
+        await until(consumed, options.signal)
+        continue
+      }
+      entry.resume()
+      const record: ImportRecord = {path, info}
+      if (info.type === 'symlink') record.target = header.linkname ?? ''
+      yield record
+    }
+    // Hard links: pass n gives the n-th link of each target the target's content.
+    const passes = Math.max(0, ...[...links.values()].map((list) => list.length))
+    for (let pass = 0; pass < passes; pass++) {
+      const found = new Set<string>()
+      for await (const {header, entry} of this.#entries(options.signal)) {
+        let path: string
+        try {
+          path = recordPathOf(header.name)
+        } catch {
+          entry.resume()
+          continue
+        }
+        const link = header.type !== 'link' ? links.get(path)?.[pass] : undefined
+        if (!link || found.has(path)) {
+          entry.resume()
+          continue
+        }
+        found.add(path)
+        const {record, consumed} = sequentialRecord(link.path, {...infoOf(header), ...timesOf(link.info), size: header.size ?? 0}, entry)
+        yield record
+        await until(consumed, options.signal)
+      }
+      for (const [target, list] of links) {
+        if (list[pass] && !found.has(target)) yield {path: list[pass].path, error: `a hard link to ${target}, which the archive does not hold as a regular file`, info: list[pass].info}
+      }
+    }
+  }
+
+  /** Each entry of the archive with its header; the caller consumes or resumes each entry. */
+  async *#entries(signal: AbortSignal): AsyncGenerator<{header: Header; entry: EntryStream}> {
+    const input = await openInput(this.#input, this.#gzip)
+    const extract = tarStream.extract()
+    input.on('error', (error) => extract.destroy(error))
+    input.pipe(extract as unknown as NodeJS.WritableStream)
+    try {
+      for await (const entry of extract) {
+        signal.throwIfAborted()
+        yield {header: entry.header as Header, entry: entry as unknown as EntryStream}
+      }
+    } catch (error) {
+      throw new PlakarError(`${this.#input.kind === 'stdin' ? 'standard input' : this.#input.path} is not a readable tar archive: ${(error as Error).message}`)
+    } finally {
+      if (this.#input.kind === 'file') input.destroy()
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+function timesOf(info: FileInfo): Partial<FileInfo> {
+  return {mtime: info.mtime, atime: info.atime, ctime: info.ctime}
+}
+
+/** The entry's FileInfo: pax times keep their fraction of a second. */
+function infoOf(header: Header): FileInfo {
+  const paxTime = (key: string) => {
+    const value = header.pax?.[key]
+    const seconds = value === undefined ? Number.NaN : Number.parseFloat(value)
+    return Number.isFinite(seconds) ? seconds * 1000 : undefined
+  }
+  const info: FileInfo = {type: typeOf(header), size: 0}
+  if (info.type === 'file') info.size = header.size ?? 0
+  if (header.mode !== undefined) info.mode = header.mode & 0o7777
+  const mtime = paxTime('mtime') ?? header.mtime?.getTime()
+  if (mtime !== undefined) info.mtime = mtime
+  const atime = paxTime('atime')
+  if (atime !== undefined) info.atime = atime
+  const ctime = paxTime('ctime')
+  if (ctime !== undefined) info.ctime = ctime
+  if (header.uid !== undefined) info.uid = header.uid
+  if (header.gid !== undefined) info.gid = header.gid
+  if (header.uname) info.username = header.uname
+  if (header.gname) info.groupname = header.gname
+  if (info.type === 'device') info.rdev = ((header.devmajor ?? 0) << 8) | (header.devminor ?? 0)
+  return info
+}
+
+function typeOf(header: Header): FileInfo['type'] {
+  switch (header.type) {
+    case 'file':
+    case 'contiguous-file':
+    case 'link':
+    case undefined:
+    case null:
+      return 'file'
+    case 'directory':
+      return 'directory'
+    case 'symlink':
+      return 'symlink'
+    case 'character-device':
+    case 'block-device':
+      return 'device'
+    case 'fifo':
+      return 'pipe'
+    default:
+      return 'unknown'
+  }
+}
+
+export default async function createTarImporter(context: ConnectorContext): Promise<Importer> {
+  const input = parseInput(context.location)
+  // Fail now on a missing or unreadable file, before the backup starts.
+  if (input.kind === 'file') (await openInput(input, false)).destroy()
+  return new TarImporter(input, context.scheme === 'tgz' ? true : undefined, context.scheme)
+}
