@@ -132,7 +132,7 @@ describe('browsing snapshots', () => {
   it('removes a snapshot: it is gone from ls and can no longer be used', async () => {
     const extra = (await backup(env, ['--tag', 'doomed', src])).snapshot
     expect((await env.plakar.jsonLines<LsSnapshot>(env.at('ls'))).map((s) => s.id)).toContain(extra)
-    await env.plakar.ok(env.at('rm', extra.slice(0, 12)))
+    await env.plakar.ok(env.at('rm', '--apply', extra.slice(0, 12)))
     const ids = (await env.plakar.jsonLines<LsSnapshot>(env.at('ls'))).map((s) => s.id)
     expect(ids).not.toContain(extra)
     expect(ids).toEqual(expect.arrayContaining([first, second]))

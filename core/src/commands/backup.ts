@@ -18,10 +18,12 @@ export default class Backup extends PlakarCommand {
     'plakar backup ~/Documents',
     'plakar at /var/backups backup --tag daily --ignore "*.tmp" /etc /home',
     'plakar backup --json --quiet /srv/data',
+    'plakar backup --name www /var/www',
   ]
   static override args = {source: Args.string({description: 'what to back up: a path or an importer location'})}
   static override flags = {
     tag: Flags.string({description: 'tag the snapshot (repeatable)', multiple: true, multipleNonGreedy: true}),
+    name: Flags.string({description: 'name the snapshot, to select it later with --name'}),
     ignore: Flags.string({description: 'gitignore-style pattern of paths to leave out (repeatable)', multiple: true, multipleNonGreedy: true}),
     'ignore-file': Flags.string({description: 'read ignore patterns from a file (repeatable)', multiple: true, multipleNonGreedy: true}),
     option: Flags.string({char: 'o', description: 'importer option key=value (repeatable)', multiple: true, multipleNonGreedy: true}),
@@ -34,6 +36,9 @@ export default class Backup extends PlakarCommand {
     const sources = (argv as string[]).length > 0 ? (argv as string[]) : ['.']
     const schemes = new Set(sources.map((s) => parseLocation(s).scheme))
     if (schemes.size > 1) throw new UsageError('all sources of one backup must use the same importer')
+    if (flags.name !== undefined && (flags.name.trim() === '' || /[\n\r]/.test(flags.name))) {
+      throw new UsageError('--name: give a non-empty name on one line')
+    }
     const repo = await this.openRepository()
     const options = parseOptions(flags.option ?? [])
     const importers: Importer[] = []
@@ -47,6 +52,7 @@ export default class Backup extends PlakarCommand {
     const display = this.progress()
     const result = await backup(repo, importers, {
       tags: flags.tag,
+      name: flags.name,
       dryRun: flags['dry-run'],
       skip: (path, isDir) => skipByRoot.some((skip) => skip(path, isDir)),
       command: redactCommand(process.argv.slice(2), [

@@ -2,32 +2,41 @@ import {Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
 import {formatBytes} from '../cli/output.js'
 import {allSnapshots, check, type CheckProblem, type CheckTarget} from '../engine/check.js'
-import {loadSnapshot, parseSnapshotPath} from '../engine/snapshot.js'
+import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
+import {filterSnapshots, isEmptyFilter, openSnapshot, resolveTarget} from '../engine/selection.js'
 import {IntegrityError} from '../errors.js'
 
 export default class Check extends PlakarCommand {
   static override summary = 'verify the integrity of snapshots'
   static override description =
-    'Reads back and authenticates every chunk of the snapshots (all, or those given as ID[:PATH]) and names every damaged file. Exit code 65 when anything is damaged.'
+    'Reads back and authenticates every chunk of the snapshots (all, those the filters select, or those given as SNAPSHOT[:PATH]) and names every damaged file. Exit code 65 when anything is damaged.'
   static override strict = false
-  static override examples = ['plakar check', 'plakar check --fast', 'plakar check 3f2a:/home']
+  static override examples = ['plakar check', 'plakar check --fast', 'plakar check 3f2a:/home', 'plakar check --since 7d latest']
   static override flags = {
     fast: Flags.boolean({description: 'only check that every chunk is indexed and every packfile exists'}),
+    ...selectionFlags,
   }
 
   async run(): Promise<void> {
     const {flags, argv} = await this.parse(Check)
+    const filter = filterFromFlags(flags)
     const repo = await this.openRepository()
     let targets: CheckTarget[]
     let unreadable: CheckProblem[] = []
-    if ((argv as string[]).length === 0) {
+    const whole = (argv as string[]).length === 0 && isEmptyFilter(filter)
+    if (whole) {
       ;({targets, problems: unreadable} = await allSnapshots(repo))
+    } else if ((argv as string[]).length === 0) {
+      targets = []
+      for (const entry of await filterSnapshots(repo, filter)) {
+        const snapshot = await openSnapshot(repo, entry)
+        targets.push({snapshot, path: snapshot.root})
+      }
     } else {
       targets = []
+      const candidates = await filterSnapshots(repo, filter)
       for (const spec of argv as string[]) {
-        const {id, path} = parseSnapshotPath(spec)
-        const snapshot = await loadSnapshot(repo, id)
-        const resolved = snapshot.resolve(path)
+        const {snapshot, path: resolved} = await resolveTarget(repo, spec, filter, candidates)
         await snapshot.requireEntry(resolved)
         targets.push({snapshot, path: resolved})
       }
@@ -37,7 +46,7 @@ export default class Check extends PlakarCommand {
     const result = await check(repo, targets, {
       fast: flags.fast,
       problems: unreadable,
-      wholeRepository: (argv as string[]).length === 0,
+      wholeRepository: whole,
       concurrency: this.settings.concurrency,
       // A whole-repository check walks and verifies at once: once data is being verified, its
       // progress (bytes, with an ETA) is the one shown.

@@ -1,27 +1,27 @@
 import {Args} from '@oclif/core'
+import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
+import {filterSnapshots, resolveTarget} from '../engine/selection.js'
 import {PlakarCommand} from '../cli/base-command.js'
 import {diffFiles, diffTrees, sameEntry} from '../engine/diff.js'
-import {loadSnapshot, parseSnapshotPath} from '../engine/snapshot.js'
 
 export default class Diff extends PlakarCommand {
   static override summary = 'compare two snapshots, directories or files'
   static override description =
     'Prints a unified diff between two files, or between two directory trees (added, removed and changed entries, with the text changes of each changed file).'
-  static override examples = ['plakar diff 3f2a 9c1e', 'plakar diff 3f2a:/etc/hosts 9c1e:/etc/hosts']
+  static override examples = ['plakar diff 3f2a 9c1e', 'plakar diff 3f2a:/etc/hosts 9c1e:/etc/hosts', 'plakar diff --host web1 latest~1 latest']
   static override args = {
-    first: Args.string({description: 'ID[:PATH]', required: true}),
-    second: Args.string({description: 'ID[:PATH]', required: true}),
+    first: Args.string({description: 'SNAPSHOT[:PATH]', required: true}),
+    second: Args.string({description: 'SNAPSHOT[:PATH]', required: true}),
   }
+  static override flags = {...selectionFlags}
 
   async run(): Promise<void> {
-    const {args} = await this.parse(Diff)
+    const {args, flags} = await this.parse(Diff)
+    const filter = filterFromFlags(flags)
     const repo = await this.openRepository()
-    const a = parseSnapshotPath(args.first)
-    const b = parseSnapshotPath(args.second)
-    const sa = await loadSnapshot(repo, a.id)
-    const sb = await loadSnapshot(repo, b.id)
-    const pa = sa.resolve(a.path)
-    const pb = sb.resolve(b.path)
+    const candidates = await filterSnapshots(repo, filter)
+    const {snapshot: sa, path: pa} = await resolveTarget(repo, args.first, filter, candidates)
+    const {snapshot: sb, path: pb} = await resolveTarget(repo, args.second, filter, candidates)
     const [ea, eb] = [await sa.requireEntry(pa), await sb.requireEntry(pb)]
     if (ea.info.type !== 'directory' || eb.info.type !== 'directory') {
       const change = ea.info.type !== eb.info.type ? 'type-changed' : sameEntry(ea, eb) ? 'unchanged' : 'modified'

@@ -1,25 +1,26 @@
 import {Args} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
 import {formatBytes, formatDuration} from '../cli/output.js'
-import {loadSnapshot} from '../engine/snapshot.js'
+import {resolveTarget} from '../engine/selection.js'
 
 export default class Info extends PlakarCommand {
   static override summary = 'show repository or snapshot details'
   static override description = 'Without an argument: the repository (configuration, sizes, dedup ratio). With an id: that snapshot.'
   static override examples = ['plakar info', 'plakar info 3f2a', 'plakar info --json']
-  static override args = {snapshot: Args.string({description: 'snapshot id (prefix)'})}
+  static override args = {snapshot: Args.string({description: 'snapshot: an id prefix, latest or latest~N'})}
 
   async run(): Promise<void> {
     const {args} = await this.parse(Info)
     const repo = await this.openRepository()
     if (args.snapshot) {
-      const snapshot = await loadSnapshot(repo, args.snapshot)
+      const {snapshot} = await resolveTarget(repo, args.snapshot.split(':')[0])
       const h = snapshot.header
       const info = {
         id: snapshot.id,
         time: new Date(h.time).toISOString(),
         host: h.host,
         user: h.user,
+        name: h.name ?? null,
         tags: h.tags,
         importer: h.importer,
         command: h.command,
@@ -31,6 +32,7 @@ export default class Info extends PlakarCommand {
       this.print(`snapshot   ${info.id}`)
       this.print(`time       ${info.time} (took ${formatDuration(h.stats.durationMs)})`)
       this.print(`host/user  ${h.host} / ${h.user}`)
+      if (h.name) this.print(`name       ${h.name}`)
       this.print(`source     ${h.importer.type}:${h.importer.root} (origin ${h.importer.origin})`)
       if (h.tags.length > 0) this.print(`tags       ${h.tags.join(', ')}`)
       if (info.parent) this.print(`parent     ${info.parent}`)

@@ -1,48 +1,56 @@
 import {Args, Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
 import {formatBytes, formatMode} from '../cli/output.js'
-import {loadSnapshot, parseSnapshotPath} from '../engine/snapshot.js'
+import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
+import {filterSnapshots, resolveTarget} from '../engine/selection.js'
 import type {Entry} from '../tree/entry.js'
 
 export default class Ls extends PlakarCommand {
   static override summary = 'list snapshots, or a directory of one'
-  static override description = 'Without an argument, lists the snapshots, oldest first. With ID[:PATH], lists that directory of the snapshot.'
-  static override examples = ['plakar ls', 'plakar ls 3f2a', 'plakar ls --recursive 3f2a:/etc', 'plakar ls --json --tag daily']
-  static override args = {snapshot: Args.string({description: 'ID[:PATH] of a directory to list'})}
+  static override description =
+    'Without an argument, lists the snapshots (those the filters select), oldest first. With SNAPSHOT[:PATH], lists that directory of the snapshot.'
+  static override examples = [
+    'plakar ls',
+    'plakar ls 3f2a',
+    'plakar ls --recursive 3f2a:/etc',
+    'plakar ls --json --tag daily',
+    'plakar ls --host web1 --since 7d',
+    'plakar ls latest:/etc',
+  ]
+  static override args = {snapshot: Args.string({description: 'SNAPSHOT[:PATH] of a directory to list'})}
   static override flags = {
     recursive: Flags.boolean({char: 'R', description: 'list everything below the directory'}),
-    tag: Flags.string({description: 'only snapshots with this tag'}),
+    ...selectionFlags,
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Ls)
+    const filter = filterFromFlags(flags)
     const repo = await this.openRepository()
     if (!args.snapshot) {
-      for (const h of await repo.snapshots()) {
-        if (flags.tag && !h.tags.includes(flags.tag)) continue
-        const id = Buffer.from(h.id).toString('hex')
+      for (const h of await filterSnapshots(repo, filter)) {
         if (this.settings.json) {
           this.printJson({
-            id,
+            id: h.id,
             time: new Date(h.time).toISOString(),
             host: h.host,
             user: h.user,
+            name: h.name ?? null,
             tags: h.tags,
             importer: h.importer,
-            files: h.summary.files,
-            size: h.summary.size,
-            errors: h.summary.errors,
+            files: h.files,
+            size: h.size,
+            errors: h.errors,
           })
         } else {
           const tags = h.tags.length > 0 ? ` [${h.tags.join(',')}]` : ''
-          this.print(`${new Date(h.time).toISOString()}  ${id.slice(0, 8)}  ${formatBytes(h.summary.size).padStart(10)}  ${h.importer.type}:${h.importer.root}${tags}`)
+          const name = h.name ? ` (${h.name})` : ''
+          this.print(`${new Date(h.time).toISOString()}  ${h.id.slice(0, 8)}  ${formatBytes(h.size).padStart(10)}  ${h.importer.type}:${h.importer.root}${name}${tags}`)
         }
       }
       return
     }
-    const {id, path} = parseSnapshotPath(args.snapshot)
-    const snapshot = await loadSnapshot(repo, id)
-    const dir = snapshot.resolve(path)
+    const {snapshot, path: dir} = await resolveTarget(repo, args.snapshot, filter)
     const top = await snapshot.requireEntry(dir)
     const show = (p: string, e: Entry) => {
       if (this.settings.json) {

@@ -3,37 +3,32 @@ import {PlakarCommand} from '../cli/base-command.js'
 import {formatBytes} from '../cli/output.js'
 import {parseOptions} from '../connectors/resolver.js'
 import {restore} from '../engine/restore.js'
-import {loadSnapshot, parseSnapshotPath} from '../engine/snapshot.js'
-import {UsageError} from '../errors.js'
+import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
+import {resolveTarget} from '../engine/selection.js'
 
 export default class Restore extends PlakarCommand {
   static override summary = 'restore a snapshot, or a path of one'
   static override description =
-    'Restores the content of the snapshot root (or of ID:PATH) into the target. Without an id, the latest snapshot is used.'
+    'Restores the content of the snapshot root (or of SNAPSHOT:PATH) into the target. Without a snapshot, the latest one the filters select is used.'
   static override examples = [
     'plakar restore --to /tmp/restored 3f2a',
     'plakar restore --to ./etc-copy 3f2a:/etc',
     'plakar restore --to s3://minio:9000/bucket 3f2a',
+    'plakar restore --to /tmp/web1 --host web1 latest:/var/www',
   ]
-  static override args = {snapshot: Args.string({description: 'ID[:PATH] to restore'})}
+  static override args = {snapshot: Args.string({description: 'SNAPSHOT[:PATH] to restore (default: latest)'})}
   static override flags = {
     to: Flags.string({description: 'target directory or exporter location', required: true}),
     option: Flags.string({char: 'o', description: 'exporter option key=value (repeatable)', multiple: true, multipleNonGreedy: true}),
     'skip-permissions': Flags.boolean({description: 'do not restore owner, group and permission bits'}),
+    ...selectionFlags,
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Restore)
+    const filter = filterFromFlags(flags)
     const repo = await this.openRepository()
-    let spec = args.snapshot
-    if (!spec) {
-      const latest = (await repo.snapshots()).at(-1)
-      if (!latest) throw new UsageError('the repository has no snapshot to restore')
-      spec = Buffer.from(latest.id).toString('hex')
-    }
-    const {id, path} = parseSnapshotPath(spec)
-    const snapshot = await loadSnapshot(repo, id)
-    const source = snapshot.resolve(path)
+    const {snapshot, path: source} = await resolveTarget(repo, args.snapshot, filter)
     // Before the exporter, which creates its target: a missing path must leave nothing behind.
     await snapshot.requireEntry(source)
     const exporter = await this.resolver.exporter(flags.to, parseOptions(flags.option ?? []))

@@ -1,45 +1,60 @@
 import {Args, Flags} from '@oclif/core'
-import {hostname} from 'node:os'
 import {PlakarCommand} from '../cli/base-command.js'
-import {emptyDelta} from '../format/state.js'
+import {formatBytes} from '../cli/output.js'
+import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
+import {removeSnapshots} from '../engine/remove.js'
+import {isEmptyFilter, selectSnapshots, type SnapshotEntry} from '../engine/selection.js'
 import {UsageError} from '../errors.js'
 
 export default class Rm extends PlakarCommand {
   static override summary = 'delete snapshots'
   static override description =
-    'Records the deletion of snapshots, given by id or selected by --before and --tag. Their data is reclaimed later by maintenance.'
+    'Shows which snapshots the ids and filters select; with --apply, records their deletion. Their data is reclaimed later by maintenance.'
   static override strict = false
-  static override examples = ['plakar rm 3f2a', 'plakar rm --tag test', 'plakar rm --before 2026-01-01 --tag daily']
-  static override args = {snapshot: Args.string({description: 'snapshot id (prefix); repeatable'})}
+  static override examples = [
+    'plakar rm 3f2a',
+    'plakar rm --apply 3f2a',
+    'plakar rm --tag test --apply',
+    'plakar rm --before 2026-01-01 --tag daily',
+    'plakar rm --host old-laptop --apply',
+  ]
+  static override args = {snapshot: Args.string({description: 'snapshot: an id prefix, latest or latest~N; repeatable'})}
   static override flags = {
-    before: Flags.string({description: 'snapshots taken before this date (YYYY-MM-DD or ISO time)'}),
-    tag: Flags.string({description: 'snapshots with this tag'}),
+    apply: Flags.boolean({description: 'delete the selected snapshots (without it, only show them)'}),
+    ...selectionFlags,
   }
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Rm)
-    const ids = argv as string[]
-    if (ids.length === 0 && !flags.before && !flags.tag) throw new UsageError('name snapshots to delete, or select them with --before or --tag')
-    let before: number | undefined
-    if (flags.before) {
-      before = Date.parse(flags.before)
-      if (Number.isNaN(before)) throw new UsageError(`--before: "${flags.before}" is not a date`)
+    const refs = argv as string[]
+    const filter = filterFromFlags(flags)
+    if (refs.length === 0 && isEmptyFilter(filter)) {
+      throw new UsageError('name snapshots to delete, or select them with --before, --since, --tag, --host, --path or --name')
     }
     const repo = await this.openRepository()
-    // Ids and filters combine: with both, only the named snapshots that match the filters go.
-    const candidates = ids.length > 0 ? await Promise.all(ids.map((id) => repo.findSnapshot(id))) : await repo.snapshots()
-    const chosen = new Map<string, Buffer>()
-    for (const h of candidates) {
-      if (before !== undefined && h.time >= before) continue
-      if (flags.tag && !h.tags.includes(flags.tag)) continue
-      chosen.set(Buffer.from(h.id).toString('hex'), Buffer.from(h.id))
+    const chosen = await selectSnapshots(repo, refs, filter)
+    if (flags.apply) await removeSnapshots(repo, chosen)
+    const describe = (e: SnapshotEntry) => ({
+      id: e.id,
+      time: new Date(e.time).toISOString(),
+      host: e.host,
+      name: e.name ?? null,
+      tags: e.tags,
+      root: e.importer.root,
+      size: e.size,
+    })
+    if (this.settings.json) {
+      this.printJson({applied: !!flags.apply, remove: chosen.map(describe)})
+      return
     }
-    if (chosen.size > 0) {
-      const delta = emptyDelta(hostname())
-      delta.deletedSnapshots = [...chosen.values()].map((id) => ({id, time: Date.now()}))
-      await repo.writeState(delta)
+    const verb = flags.apply ? 'deleted' : 'would delete'
+    for (const e of chosen) {
+      const tags = e.tags.length > 0 ? ` [${e.tags.join(',')}]` : ''
+      const name = e.name ? ` (${e.name})` : ''
+      this.print(`${verb}  ${e.id.slice(0, 8)}  ${new Date(e.time).toISOString()}  ${e.host}  ${formatBytes(e.size).padStart(10)}  ${e.importer.type}:${e.importer.root}${name}${tags}`)
     }
-    if (this.settings.json) this.printJson({deleted: [...chosen.keys()]})
-    else for (const id of chosen.keys()) this.say(`deleted snapshot ${id.slice(0, 8)}`)
+    if (chosen.length === 0) this.say('no snapshot matches: nothing to delete')
+    else if (flags.apply) this.say(`deleted ${chosen.length} snapshots; "plakar maintenance" reclaims their space`)
+    else this.say(`dry run: ${chosen.length} snapshots would be deleted; run again with --apply to delete them`)
   }
 }

@@ -2,7 +2,7 @@ import {lookup as mimeLookup} from 'mime-types'
 import {hostname, tmpdir, userInfo} from 'node:os'
 import {BlobType} from '../format/blob-type.js'
 import {encode} from '../format/codec.js'
-import {SNAPSHOT_VERSION, encodeHeader, type SnapshotHeader} from '../format/snapshot.js'
+import {SNAPSHOT_VERSION, encodeHeader, infoOf, type SnapshotHeader} from '../format/snapshot.js'
 import type {FileInfo} from '../interfaces/file-info.js'
 import type {Importer, ImportRecord, ScanError} from '../interfaces/importer.js'
 import {isScanError} from '../connectors/contract.js'
@@ -31,6 +31,8 @@ export interface BackupProgress {
 
 export interface BackupOptions {
   tags?: string[]
+  /** The snapshot's name, to select it by later (`--name`). */
+  name?: string
   /** Extra exclusion on top of the importer's own: gitignore matcher, etc. */
   skip?: (path: string, isDirectory: boolean) => boolean
   dryRun?: boolean
@@ -166,6 +168,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
       time: started,
       host,
       user,
+      ...(options.name ? {name: options.name} : {}),
       tags: options.tags ?? [],
       importer: {type, origin, root},
       command: options.command ?? [],
@@ -184,7 +187,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     signal.throwIfAborted()
     // Maintenance may delete what a writer without a live lock relies on: commit only under it.
     lock?.assertHeld()
-    await writer.commit({id: header.id, header: mac, time: header.time})
+    await writer.commit({id: header.id, header: mac, time: header.time, info: infoOf(header)})
     report()
     return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress}
   } finally {

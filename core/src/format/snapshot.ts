@@ -15,6 +15,8 @@ export interface SnapshotHeader {
   time: number
   host: string
   user: string
+  /** A name the user gave (`backup --name`), to select snapshots by; absent when none was. */
+  name?: string
   tags: string[]
   importer: {type: string; origin: string; root: string}
   /** The command line that made it, with anything secret-looking removed. */
@@ -45,4 +47,35 @@ export function decodeHeader(bytes: Uint8Array): SnapshotHeader {
     )
   }
   return header
+}
+
+/**
+ * What selection and listings need of a snapshot, small enough to travel in the state that
+ * names it: listing or filtering snapshots then reads no header blob (10,000 snapshots on a cold
+ * cache open without 10,000 range reads). The header stays the authority; tags edited later
+ * override `tags` (state tag edits).
+ */
+export interface SnapshotInfo {
+  host: string
+  user: string
+  name?: string
+  tags: string[]
+  importer: {type: string; origin: string; root: string}
+  /** Bytes, files and unreadable entries under the root (from the summary). */
+  size: number
+  files: number
+  errors: number
+}
+
+export function infoOf(header: SnapshotHeader): SnapshotInfo {
+  return {
+    host: header.host,
+    user: header.user,
+    ...(header.name ? {name: header.name} : {}),
+    tags: header.tags,
+    importer: header.importer,
+    size: header.summary.size,
+    files: header.summary.files,
+    errors: header.summary.errors,
+  }
 }

@@ -2,6 +2,7 @@ import {IntegrityError} from '../errors.js'
 import type {KeySet} from '../crypto/keys.js'
 import {checkHeader, EnvelopeType, openEnvelope, sealEnvelope} from './codec.js'
 import type {PackKind} from './packfile.js'
+import type {SnapshotInfo} from './snapshot.js'
 
 /**
  * A state delta: an append-only record of what one writer added or deleted. Clients merge every
@@ -25,6 +26,19 @@ export interface StateSnapshot {
   header: Buffer
   /** ms since the epoch. */
   time: number
+  /** A copy of what selection needs from the header; absent in states written before it existed. */
+  info?: SnapshotInfo
+}
+
+/**
+ * The tags of a snapshot replaced after the fact (`plakar tag`). Headers are immutable blobs,
+ * so the edit is an event; of several edits of one snapshot, the latest `time` wins
+ * (ties: the larger tag list in code-point order, so every client agrees).
+ */
+export interface TagEdit {
+  id: Buffer
+  tags: string[]
+  time: number
 }
 
 export interface StateDelta {
@@ -38,10 +52,11 @@ export interface StateDelta {
   deletedPackfiles: string[]
   /** States whose content this one includes (compaction): they may be deleted. */
   supersedes: string[]
+  tagEdits: TagEdit[]
 }
 
 export function emptyDelta(host: string): StateDelta {
-  return {created: Date.now(), host, packfiles: [], snapshots: [], deletedSnapshots: [], deletedPackfiles: [], supersedes: []}
+  return {created: Date.now(), host, packfiles: [], snapshots: [], deletedSnapshots: [], deletedPackfiles: [], supersedes: [], tagEdits: []}
 }
 
 export function sealState(keys: KeySet, delta: StateDelta): {id: string; bytes: Buffer} {
@@ -65,5 +80,6 @@ export function openState(keys: KeySet, id: string, bytes: Buffer): StateDelta {
     deletedSnapshots: value.deletedSnapshots ?? [],
     deletedPackfiles: value.deletedPackfiles ?? [],
     supersedes: value.supersedes ?? [],
+    tagEdits: value.tagEdits ?? [],
   }
 }

@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3'
 import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
+import {decode, encode} from '../format/codec.js'
+import type {SnapshotInfo} from '../format/snapshot.js'
 import type {StateDelta} from '../format/state.js'
 
 /** MACs per query of LocalCache.packsOf. */
@@ -23,9 +25,13 @@ export interface CachedSnapshot {
   id: Buffer
   header: Buffer
   time: number
+  /** From the state that named it; absent for states written before states carried it. */
+  info?: SnapshotInfo
+  /** The tags of the latest tag edit, when there was one. */
+  editedTags?: string[]
 }
 
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 
 export class LocalCache {
   readonly db: Database.Database
@@ -54,14 +60,15 @@ export class LocalCache {
     this.db.exec(`
       DROP TABLE IF EXISTS states; DROP TABLE IF EXISTS packfiles; DROP TABLE IF EXISTS blobs;
       DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS deleted_snapshots;
-      DROP TABLE IF EXISTS deleted_packfiles; DROP TABLE IF EXISTS headers;
+      DROP TABLE IF EXISTS deleted_packfiles; DROP TABLE IF EXISTS headers; DROP TABLE IF EXISTS tag_edits;
       CREATE TABLE states(id TEXT PRIMARY KEY) WITHOUT ROWID;
       CREATE TABLE packfiles(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE blobs(mac BLOB NOT NULL, type INTEGER NOT NULL, pack INTEGER NOT NULL,
         offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL,
         PRIMARY KEY(mac, type)) WITHOUT ROWID;
       CREATE INDEX blobs_by_pack ON blobs(pack);
-      CREATE TABLE snapshots(id BLOB PRIMARY KEY, header BLOB NOT NULL, time INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE snapshots(id BLOB PRIMARY KEY, header BLOB NOT NULL, time INTEGER NOT NULL, info BLOB) WITHOUT ROWID;
+      CREATE TABLE tag_edits(id BLOB PRIMARY KEY, tags BLOB NOT NULL, time INTEGER NOT NULL, rank TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE deleted_snapshots(id BLOB PRIMARY KEY, time INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE deleted_packfiles(id TEXT PRIMARY KEY) WITHOUT ROWID;
       CREATE TABLE headers(id BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
@@ -92,12 +99,22 @@ export class LocalCache {
       locate: db.prepare(
         'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0',
       ),
-      addSnapshot: db.prepare('INSERT OR IGNORE INTO snapshots(id, header, time) VALUES (?, ?, ?)'),
+      // A state carrying the info may come after one that did not (compaction): keep the info.
+      addSnapshot: db.prepare(
+        'INSERT INTO snapshots(id, header, time, info) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET info = coalesce(snapshots.info, excluded.info)',
+      ),
+      // Latest edit wins whatever the merge order; equal times fall back to a total order.
+      editTags: db.prepare(
+        `INSERT INTO tag_edits(id, tags, time, rank) VALUES (@id, @tags, @time, @rank)
+         ON CONFLICT(id) DO UPDATE SET tags = excluded.tags, time = excluded.time, rank = excluded.rank
+         WHERE excluded.time > tag_edits.time OR (excluded.time = tag_edits.time AND excluded.rank > tag_edits.rank)`,
+      ),
       deleteSnapshot: db.prepare('INSERT OR IGNORE INTO deleted_snapshots(id, time) VALUES (?, ?)'),
       deletePack: db.prepare('INSERT OR IGNORE INTO deleted_packfiles(id) VALUES (?)'),
       anyDeletedPack: db.prepare('SELECT 1 FROM deleted_packfiles LIMIT 1'),
       snapshots: db.prepare(
-        'SELECT id, header, time FROM snapshots WHERE id NOT IN (SELECT id FROM deleted_snapshots) ORDER BY time, id',
+        `SELECT s.id AS id, s.header AS header, s.time AS time, s.info AS info, t.tags AS edited FROM snapshots s
+         LEFT JOIN tag_edits t ON t.id = s.id WHERE s.id NOT IN (SELECT id FROM deleted_snapshots) ORDER BY s.time, s.id`,
       ),
       header: db.prepare('SELECT data FROM headers WHERE id = ?').pluck(),
       putHeader: db.prepare('INSERT OR REPLACE INTO headers(id, data) VALUES (?, ?)'),
@@ -129,7 +146,10 @@ export class LocalCache {
         const n = s.packNumber.get(pack.id) as number
         for (const [type, mac, offset, length, raw] of pack.blobs) s.addBlob.run(mac, type, n, offset, length, raw)
       }
-      for (const snap of delta.snapshots) s.addSnapshot.run(snap.id, snap.header, snap.time)
+      for (const snap of delta.snapshots) s.addSnapshot.run(snap.id, snap.header, snap.time, snap.info ? encode(snap.info) : null)
+      for (const edit of delta.tagEdits) {
+        s.editTags.run({id: edit.id, tags: encode(edit.tags), time: edit.time, rank: JSON.stringify(edit.tags)})
+      }
       for (const del of delta.deletedSnapshots) s.deleteSnapshot.run(del.id, del.time)
       for (const pack of delta.deletedPackfiles) {
         s.deletePack.run(pack)
@@ -173,7 +193,14 @@ export class LocalCache {
   }
 
   snapshots(): CachedSnapshot[] {
-    return this.#stmts.snapshots.all() as CachedSnapshot[]
+    const rows = this.#stmts.snapshots.all() as {id: Buffer; header: Buffer; time: number; info: Buffer | null; edited: Buffer | null}[]
+    return rows.map((r) => ({
+      id: r.id,
+      header: r.header,
+      time: r.time,
+      ...(r.info ? {info: decode<SnapshotInfo>(r.info)} : {}),
+      ...(r.edited ? {editedTags: decode<string[]>(r.edited)} : {}),
+    }))
   }
 
   isSnapshotDeleted(id: Buffer): boolean {

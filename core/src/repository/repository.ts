@@ -269,7 +269,8 @@ export class Repository {
     const rows = this.cache.snapshots()
     const out = await mapConcurrent(rows, this.concurrency, async (row) => {
       try {
-        return await this.snapshotHeader(row.id, row.header)
+        const header = await this.snapshotHeader(row.id, row.header)
+        return row.editedTags ? {...header, tags: row.editedTags} : header
       } catch (error) {
         this.logger.warn(`snapshot ${row.id.toString('hex').slice(0, 16)} is unreadable: ${(error as Error).message}`)
         return undefined
@@ -288,7 +289,8 @@ export class Repository {
       const ids = rows.slice(0, 4).map((r) => r.id.toString('hex').slice(0, 12))
       throw new UsageError(`snapshot prefix ${prefix} is ambiguous (${ids.join(', ')}${rows.length > 4 ? ', …' : ''}): give more characters`)
     }
-    return this.snapshotHeader(rows[0].id, rows[0].header)
+    const header = await this.snapshotHeader(rows[0].id, rows[0].header)
+    return rows[0].editedTags ? {...header, tags: rows[0].editedTags} : header
   }
 
   /** Runs `fn` when the repository closes: upper layers attach their resources (worker pools). */
