@@ -116,10 +116,10 @@ done
 [ -n "$up" ] || fail "the OSD did not come up"
 
 # S3 user (the first radosgw-admin call also creates the default realm, zonegroup and zone),
-# and the GLACIER / DEEP_ARCHIVE storage classes so that StorageClass headers are accepted.
+# and the GLACIER_IR / GLACIER / DEEP_ARCHIVE storage classes so that StorageClass headers are accepted.
 radosgw-admin user create --uid=plakar-test --display-name="plakar tests" \
   --access-key="$access_key" --secret-key="$secret_key" >/dev/null
-for class in GLACIER DEEP_ARCHIVE; do
+for class in GLACIER_IR GLACIER DEEP_ARCHIVE; do
   pool=default.rgw.$(echo "$class" | tr 'A-Z_' 'a-z-').data
   radosgw-admin zonegroup placement add --rgw-zonegroup default --placement-id default-placement --storage-class "$class" >/dev/null
   radosgw-admin zone placement add --rgw-zone default --placement-id default-placement --storage-class "$class" --data-pool "$pool" >/dev/null

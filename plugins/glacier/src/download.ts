@@ -1,0 +1,94 @@
+import {setTimeout as sleep} from 'node:timers/promises'
+import {Readable} from 'node:stream'
+import type {GetObjectCommandOutput} from '@aws-sdk/client-s3'
+import {PlakarError} from '@plakar/core'
+import {isTransient} from './errors.js'
+import {describeBriefly, type S3Session} from './session.js'
+
+export interface ReadOptions {
+  /** First byte and number of bytes; the whole object when absent. */
+  offset?: number
+  length?: number
+  /** The object must still be this version (its ETag) — resumed reads always pin it. */
+  etag?: string
+  /** What is being read, for messages. */
+  what: string
+  /** Turns a "missing object" error into what the caller throws. */
+  missing?: (error: unknown) => Error | undefined
+  missingBucketHint?: string
+}
+
+/** The "x-y/total" of a Content-Range header. */
+function parseContentRange(value: string | undefined): {start: number; end: number; total: number} | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value ?? '')
+  return m ? {start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? Number.NaN : Number(m[3])} : undefined
+}
+
+/**
+ * Opens an object (or a byte range of it) for reading. The response headers are awaited, so a
+ * missing object or refused credentials fail here; the body then streams lazily. When the body
+ * breaks off (reset connection, stall timeout), the read resumes from the last byte received
+ * with a new ranged GET pinned to the same ETag, within the session's retry budget: consumers
+ * see one uninterrupted stream, or one error after the last attempt.
+ */
+export async function openObject(session: S3Session, key: string, options: ReadOptions): Promise<{stream: Readable; response: GetObjectCommandOutput}> {
+  const start = options.offset ?? 0
+  const wanted = options.length
+  const request = async (from: number, etag: string | undefined) => {
+    const range = wanted !== undefined ? `bytes=${from}-${start + wanted - 1}` : from > 0 ? `bytes=${from}-` : undefined
+    return session.call(
+      options.what,
+      (c, sdk) => c.send(new sdk.GetObjectCommand({Bucket: session.bucket, Key: key, Range: range, IfMatch: etag})),
+      {passthrough: (e) => options.missing?.(e) !== undefined, missingBucketHint: options.missingBucketHint},
+    )
+  }
+  let response: GetObjectCommandOutput
+  try {
+    response = await request(start, options.etag)
+  } catch (error) {
+    throw options.missing?.(error) ?? error
+  }
+  const etag = options.etag ?? response.ETag
+  if (wanted !== undefined) {
+    const got = parseContentRange(response.ContentRange)
+    const length = got ? got.end - got.start + 1 : response.ContentLength
+    if (length !== wanted || (got && got.start !== start)) {
+      ;(response.Body as Readable | undefined)?.destroy()
+      throw new PlakarError(`${options.what}: range ${start}+${wanted} is outside the object (${got ? `size ${got.total}` : `got ${length} bytes`})`)
+    }
+  }
+  const expected = wanted ?? response.ContentLength ?? 0
+  async function* body(): AsyncGenerator<Buffer> {
+    let current: GetObjectCommandOutput = response
+    let received = 0
+    let failures = 0
+    let receivedAtFailure = -1
+    for (;;) {
+      try {
+        for await (const chunk of current.Body as Readable) {
+          received += (chunk as Buffer).length
+          yield chunk as Buffer
+        }
+        if (received >= expected) return
+        throw Object.assign(new Error(`the body ended after ${received} of ${expected} bytes`), {code: 'ERR_STREAM_PREMATURE_CLOSE'})
+      } catch (error) {
+        ;(current.Body as Readable | undefined)?.destroy()
+        if (received >= expected && expected > 0) return
+        // The retry budget is per stall: a long read that keeps making progress may break often.
+        if (received > receivedAtFailure) failures = 0
+        receivedAtFailure = received
+        failures++
+        if (!isTransient(error) || failures >= session.settings.attempts) {
+          throw session.translate(error, `${options.what} (${received} of ${expected} bytes received)`, failures)
+        }
+        const delay = session.retryDelay(failures)
+        session.debug(`${options.what}: ${describeBriefly(error)} after ${received} bytes; resuming in ${Math.round(delay)} ms`)
+        await sleep(delay)
+        current = await request(start + received, etag).catch((e) => {
+          throw options.missing?.(e) ?? e
+        })
+      }
+    }
+  }
+  return {stream: Readable.from(body(), {objectMode: false, highWaterMark: 1}), response}
+}

@@ -1,0 +1,201 @@
+import {createHash} from 'node:crypto'
+import type {Readable} from 'node:stream'
+import {PlakarError} from '@plakar/core'
+import type {S3Session} from './session.js'
+
+/** Parts of a multipart upload: S3 wants at least 5 MiB but the last, at most 10,000 parts. */
+export const MIN_PART_SIZE = 5 * 1024 * 1024
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024
+const MAX_PARTS = 10_000
+
+export interface PutOptions {
+  contentType?: string
+  metadata?: Record<string, string>
+  storageClass?: string
+  /** Object Lock of the new object: mode and the date before which it cannot be deleted. */
+  lock?: {mode: 'COMPLIANCE' | 'GOVERNANCE'; until: Date}
+  /** Exact size: the object is refused (nothing stored) when the stream disagrees. */
+  size?: number
+  /** Likely size, only to choose the part size. */
+  expectedSize?: number
+  /** Refuse to overwrite an existing object (If-None-Match: *). */
+  createOnly?: boolean
+  /** Part size of multipart uploads (objects larger than one part use multipart). */
+  partSize?: number
+  /** Parts of one object uploaded at once. */
+  partConcurrency?: number
+  /** What is being written, for messages. */
+  what: string
+}
+
+/** Reads a stream in pieces of exactly `size` bytes (the last one may be shorter). */
+class PieceReader {
+  readonly #iterator: AsyncIterator<Buffer | string>
+  #pending: Buffer[] = []
+  #pendingBytes = 0
+  #done = false
+  total = 0
+
+  constructor(stream: Readable) {
+    this.#iterator = (stream as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]()
+  }
+
+  /** The next piece, or undefined at the end of the stream. */
+  async next(size: number): Promise<Buffer | undefined> {
+    while (!this.#done && this.#pendingBytes < size) {
+      const {value, done} = await this.#iterator.next()
+      if (done) {
+        this.#done = true
+        break
+      }
+      const buf = typeof value === 'string' ? Buffer.from(value) : value
+      this.#pending.push(buf)
+      this.#pendingBytes += buf.length
+      this.total += buf.length
+    }
+    if (this.#pendingBytes === 0) return undefined
+    const all = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending, this.#pendingBytes)
+    const piece = all.length <= size ? all : all.subarray(0, size)
+    const rest = all.length <= size ? undefined : all.subarray(size)
+    this.#pending = rest ? [rest] : []
+    this.#pendingBytes = rest?.length ?? 0
+    return piece
+  }
+
+  async cancel(): Promise<void> {
+    await this.#iterator.return?.().catch(() => {})
+  }
+}
+
+function md5(data: Buffer): string {
+  return createHash('md5').update(data).digest('base64')
+}
+
+/** Part size for an object of `size` bytes: the default, grown to stay within 10,000 parts. */
+export function partSizeFor(size: number | undefined, requested = DEFAULT_PART_SIZE): number {
+  const wanted = Math.max(MIN_PART_SIZE, requested)
+  if (size === undefined) return wanted
+  return Math.max(wanted, Math.ceil(size / MAX_PARTS / (1024 * 1024)) * 1024 * 1024)
+}
+
+/**
+ * Stores `data` under `key`, atomically: one PutObject when it fits in a part, else a multipart
+ * upload with parts sent in parallel, each one retried on its own, completed only when every
+ * part is in (an aborted upload leaves no object). Every request carries a Content-MD5, so a
+ * body damaged on the way is refused by the server and sent again (it is also the integrity
+ * checksum S3 requires on puts with Object Lock).
+ */
+export async function putObject(session: S3Session, key: string, data: Readable, options: PutOptions): Promise<void> {
+  const partSize = partSizeFor(options.size ?? options.expectedSize, options.partSize)
+  const reader = new PieceReader(data)
+  const common = {
+    Bucket: session.bucket,
+    Key: key,
+    ContentType: options.contentType,
+    Metadata: options.metadata,
+    StorageClass: options.storageClass as never,
+    ...(options.lock ? {ObjectLockMode: options.lock.mode, ObjectLockRetainUntilDate: options.lock.until} : {}),
+  }
+  const checkSize = () => {
+    if (options.size !== undefined && reader.total !== options.size) {
+      throw new PlakarError(`${options.what}: expected ${options.size} bytes, the stream gave ${reader.total}`)
+    }
+  }
+  let first: Buffer | undefined
+  let second: Buffer | undefined
+  try {
+    first = (await reader.next(partSize)) ?? Buffer.alloc(0)
+    second = first.length === partSize ? await reader.next(partSize) : undefined
+  } catch (error) {
+    await reader.cancel()
+    throw error
+  }
+  if (!second) {
+    checkSize()
+    const body = first
+    await session.call(options.what, (c, sdk) =>
+      c.send(
+        new sdk.PutObjectCommand({
+          ...common,
+          Body: body,
+          ContentLength: body.length,
+          ContentMD5: md5(body),
+          ...(options.createOnly ? {IfNoneMatch: '*'} : {}),
+        }),
+      ),
+    )
+    return
+  }
+
+  const created = await session.call(`${options.what}: starting a multipart upload`, (c, sdk) =>
+    c.send(new sdk.CreateMultipartUploadCommand(common)),
+  )
+  const uploadId = created.UploadId
+  if (!uploadId) throw new PlakarError(`${options.what}: the server returned no multipart upload id`)
+  const parts: {PartNumber: number; ETag: string}[] = []
+  const inFlight = new Set<Promise<void>>()
+  let failure: unknown
+  const sendPart = (number: number, body: Buffer) => {
+    const p = session
+      .call(`${options.what}: part ${number}`, (c, sdk) =>
+        c.send(
+          new sdk.UploadPartCommand({
+            Bucket: session.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: number,
+            Body: body,
+            ContentLength: body.length,
+            ContentMD5: md5(body),
+          }),
+        ),
+      )
+      .then((r) => {
+        parts.push({PartNumber: number, ETag: r.ETag ?? ''})
+      })
+      .catch((error) => {
+        failure ??= error
+      })
+      .finally(() => inFlight.delete(p))
+    inFlight.add(p)
+  }
+  const concurrency = Math.max(1, options.partConcurrency ?? 4)
+  try {
+    let number = 0
+    sendPart(++number, first)
+    first = undefined
+    let next: Buffer | undefined = second
+    second = undefined
+    while (next) {
+      sendPart(++number, next)
+      next = undefined
+      while (inFlight.size >= concurrency && !failure) await Promise.race(inFlight)
+      if (failure) break
+      next = await reader.next(partSize)
+    }
+    while (inFlight.size > 0) await Promise.race(inFlight)
+    if (failure) throw failure
+    checkSize()
+    parts.sort((a, b) => a.PartNumber - b.PartNumber)
+    await session.call(`${options.what}: completing a multipart upload`, (c, sdk) =>
+      c.send(
+        new sdk.CompleteMultipartUploadCommand({
+          Bucket: session.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: {Parts: parts},
+          ...(options.createOnly ? {IfNoneMatch: '*'} : {}),
+        }),
+      ),
+    )
+  } catch (error) {
+    await reader.cancel()
+    while (inFlight.size > 0) await Promise.race(inFlight)
+    await session
+      .call(`${options.what}: aborting a multipart upload`, (c, sdk) =>
+        c.send(new sdk.AbortMultipartUploadCommand({Bucket: session.bucket, Key: key, UploadId: uploadId})),
+      )
+      .catch((abortError) => session.debug(`could not abort multipart upload of ${key}: ${(abortError as Error).message}`))
+    throw error
+  }
+}
