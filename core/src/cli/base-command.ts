@@ -1,14 +1,16 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import type {DependencyContainer} from 'tsyringe'
 import type {ConnectorResolver} from '../connectors/resolver.js'
-import {ExitCode, exitCodeOf, PlakarError} from '../errors.js'
+import {ExitCode, exitCodeOf} from '../errors.js'
 import type {Logger} from '../interfaces/connector.js'
 import type {Storage} from '../interfaces/storage.js'
 import type {Repository} from '../repository/repository.js'
 import {createContainer, TOKENS} from './container.js'
 import {describeError} from './error-message.js'
+import {InterruptedError, Interruption} from './interrupt.js'
 import {readPassphrase} from './passphrase.js'
-import {ProgressDisplay} from './progress.js'
+import {ProgressDisplay, stopAllProgress} from './progress.js'
+import {clearStatus, printAbove} from './status-line.js'
 import {resolveSettings, type Settings} from './settings.js'
 
 /**
@@ -32,11 +34,34 @@ export abstract class PlakarCommand extends Command {
   protected settings!: Settings
   protected services!: DependencyContainer
   protected logger!: Logger
-  /** Aborted on the first Ctrl-C / SIGTERM; the second one exits at once. */
-  protected readonly abort = new AbortController()
+  #interruption?: Interruption
+  #reported = false
   #cleanup: (() => Promise<void>)[] = []
 
+  /** Aborted on the first Ctrl-C, SIGTERM, SIGHUP or closed stdout (see interrupt.ts). */
+  protected get signal(): AbortSignal {
+    return this.#interruption?.signal ?? neverAborted
+  }
+
+  /** @deprecated use {@link signal}; kept for commands written against the older name. */
+  protected get abort(): {readonly signal: AbortSignal} {
+    return {signal: this.signal}
+  }
+
   override async init(): Promise<void> {
+    // Before parsing: a Ctrl-C at a passphrase prompt or during a slow connection counts too.
+    this.#interruption = new Interruption({
+      notice: (message) => printAbove(`plakar: ${message}`),
+      teardown: () => stopAllProgress(),
+      shutdown: async () => {
+        // The command did not unwind in time: release its locks (they would expire anyway),
+        // then exit. What was written so far is unreferenced and harmless (as after a crash).
+        const error = new InterruptedError(this.#interruption!.reason ?? 'SIGINT')
+        if (error.reason !== 'EPIPE') this.#report(error, error.plakarExitCode)
+        const {releaseHeldLocks} = await import('../repository/lock.js')
+        await releaseHeldLocks()
+      },
+    }).install()
     await super.init()
     const {flags} = await this.parse(commandInput(this.ctor))
     this.settings = resolveSettings(flags as Interfaces.InferredFlags<typeof PlakarCommand.baseFlags>)
@@ -44,14 +69,6 @@ export abstract class PlakarCommand extends Command {
       [...this.config.plugins.values()].map((p) => ({name: p.name, version: p.version, root: p.root, pjson: p.pjson as {plakar?: unknown}})),
     )
     this.logger = this.services.resolve<Logger>(TOKENS.Logger)
-    let signals = 0
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (++signals > 1) process.exit(130)
-      this.logger.warn(`${signal}: stopping (press Ctrl-C again to quit at once)`)
-      this.abort.abort(new PlakarError('interrupted', 130))
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
   }
 
   /** Runs `fn` when the command ends, whatever happens (close repositories, release locks). */
@@ -60,20 +77,41 @@ export abstract class PlakarCommand extends Command {
   }
 
   override async finally(error: Error | undefined): Promise<void> {
+    stopAllProgress()
     for (const fn of this.#cleanup.reverse()) await fn().catch(() => {})
-    return super.finally(error)
+    await super.finally(error)
+    const code = this.#interruption?.exitCode
+    this.#interruption?.uninstall()
+    // Interrupted and unwound: exit now, whatever else (a worker, a socket being torn down)
+    // would keep the event loop alive. stdout and stderr are synchronous on pipes, files and
+    // terminals on Linux, so nothing printed is lost.
+    if (code !== undefined) process.exit(code)
   }
 
   override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     // A parse error leaves oclif believing the command never parsed, and outside production it
     // then prints an "UnparsedCommand" warning: one error must stay one line.
     this.parsed = true
+    stopAllProgress()
+    // Interrupted: whatever error the abort surfaced as (AbortError, a closed socket, the
+    // prompt's own), the command was stopped, and says so with the signal's exit code.
+    const reason = this.#interruption?.reason
+    if (reason) error = new InterruptedError(reason)
     const code = exitCodeOf(error) !== ExitCode.ERROR ? exitCodeOf(error) : parseErrorCode(error)
+    if (reason !== 'EPIPE') this.#report(error, code)
+    process.exitCode = code
+  }
+
+  #report(error: Error, code: number): void {
+    if (this.#reported) return
+    this.#reported = true
+    clearStatus()
     const message = describeError(error)
     if (this.settings?.json) process.stderr.write(`${JSON.stringify({error: message, exitCode: code})}\n`)
     else process.stderr.write(`plakar: ${message}\n`)
-    if ((this.settings?.debug ?? process.env.PLAKAR_DEBUG === '1') && error.stack) process.stderr.write(`${error.stack}\n`)
-    process.exitCode = code
+    if ((this.settings?.debug ?? process.env.PLAKAR_DEBUG === '1') && error.stack && !(error instanceof InterruptedError)) {
+      process.stderr.write(`${error.stack}\n`)
+    }
   }
 
   get resolver(): ConnectorResolver {
@@ -115,7 +153,10 @@ export abstract class PlakarCommand extends Command {
   }
 
   protected progress(): ProgressDisplay {
-    return new ProgressDisplay(!!process.stderr.isTTY && !this.settings.quiet && !this.settings.json)
+    if (this.settings.quiet || this.settings.json || this.signal.aborted) return new ProgressDisplay('off')
+    // Off a terminal, one line every 10 s (PLAKAR_PROGRESS_INTERVAL ms): logs of scheduled runs.
+    const interval = Number(process.env.PLAKAR_PROGRESS_INTERVAL) || undefined
+    return process.stderr.isTTY ? new ProgressDisplay('bar') : new ProgressDisplay('lines', {interval})
   }
 
   /** One JSON value per line on stdout. */
@@ -129,9 +170,11 @@ export abstract class PlakarCommand extends Command {
 
   /** Results the user did not ask to be quiet about (summaries). */
   protected say(line: string): void {
-    if (!this.settings.quiet) process.stderr.write(`${line}\n`)
+    if (!this.settings.quiet) printAbove(line)
   }
 }
+
+const neverAborted = new AbortController().signal
 
 /** Buffers (MACs, ids) become hex in JSON. */
 export function jsonReplacer(_key: string, value: unknown): unknown {

@@ -1,4 +1,5 @@
 import type {Logger} from '../interfaces/connector.js'
+import {printAbove} from './status-line.js'
 
 /** Human sizes in binary units: 1.5 KiB, 3.2 GiB. */
 export function formatBytes(n: number): string {
@@ -10,6 +11,16 @@ export function formatBytes(n: number): string {
     unit++
   }
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`
+}
+
+/** "file" or "files" for a count: 1 file, 0 files, 2 files (English nouns plakar uses). */
+export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
+  return n === 1 ? singular : pluralForm
+}
+
+/** "1 file", "3 files". */
+export function count(n: number, singular: string, pluralForm?: string): string {
+  return `${n} ${plural(n, singular, pluralForm)}`
 }
 
 export function formatDuration(ms: number): string {
@@ -31,7 +42,7 @@ export function formatMode(type: string, mode: number | undefined): string {
 export function stderrLogger(options: {debug: boolean; json: boolean}): Logger {
   const write = (level: string, message: string) => {
     const line = options.json ? JSON.stringify({level, message}) : `plakar: ${level === 'info' ? '' : `${level}: `}${message}`
-    process.stderr.write(`${line}\n`)
+    printAbove(line)
   }
   return {
     debug: (message) => options.debug && write('debug', message),

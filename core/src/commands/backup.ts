@@ -60,7 +60,7 @@ export default class Backup extends PlakarCommand {
         ...this.resolver.resolve('storage', this.settings.repository, this.settings.repositoryOptions).connector.secrets,
       ]),
       concurrency: this.settings.concurrency,
-      signal: this.abort.signal,
+      signal: this.signal,
       // Totals for the ETA cost a second scan: cheap on a local disk, not on a remote source.
       countFirst: !!process.stderr.isTTY && !this.settings.quiet && !this.settings.json && importers.every((i) => i.local),
       tmpDir: this.settings.cacheDir,

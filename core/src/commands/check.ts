@@ -54,7 +54,7 @@ export default class Check extends PlakarCommand {
         if (p.phase === 'data') {
           // Once all data is verified, the walk (if still going) shows again.
           verifying = p.done < p.total
-          display.update({label: 'check: verifying data', files: p.done, totalFiles: p.total, bytes: p.bytes ?? 0, totalBytes: p.totalBytes, unit: 'packfiles'})
+          display.update({label: 'check: verifying data', files: p.done, totalFiles: p.total, bytes: p.bytes ?? 0, totalBytes: p.totalBytes, unit: 'packfile'})
         } else if (!verifying) {
           display.update({label: 'check: walking snapshots', files: p.done, totalFiles: p.total || undefined, bytes: 0})
         }

@@ -37,7 +37,7 @@ export default class Restore extends PlakarCommand {
     const result = await restore(snapshot, source, exporter, {
       skipPermissions: flags['skip-permissions'],
       concurrency: Math.min(this.settings.concurrency, 16),
-      signal: this.abort.signal,
+      signal: this.signal,
       onProgress: (p) => display.update({label: 'restore', files: p.files, totalFiles: p.totalFiles, bytes: p.bytes, totalBytes: p.totalBytes}),
       onError: (p, e) => this.logger.warn(`${p}: ${e}`),
     })

@@ -78,6 +78,7 @@ export class RepositoryLock {
     }
     lock.#timer = setInterval(() => void lock.refresh().catch(() => {}), Math.max(1000, ttl / 3))
     lock.#timer.unref()
+    held.add(lock)
     return lock
   }
 
@@ -113,9 +114,18 @@ export class RepositoryLock {
 
   async release(): Promise<void> {
     this.#released = true
+    held.delete(this)
     if (this.#timer) clearInterval(this.#timer)
     await this.#repo.storage.delete('lock', this.#id)
   }
+}
+
+/** Locks this process holds: an interrupted command that cannot unwind in time releases them. */
+const held = new Set<RepositoryLock>()
+
+/** Releases every lock this process still holds (a forced shutdown after Ctrl-C or SIGTERM). */
+export async function releaseHeldLocks(): Promise<void> {
+  await Promise.all([...held].map((lock) => lock.release().catch(() => {})))
 }
 
 async function writeLock(repo: Repository, id: string, info: LockInfo): Promise<void> {
