@@ -88,6 +88,8 @@ export default class Backup extends PlakarCommand {
         size: s.summary.size,
         added: s.stats.addedBytes,
         duration: s.stats.durationMs,
+        lostPackfiles: result.lostPackfiles,
+        recovered: result.progress.recovered,
         ...(flags.check ? {checkProblems: problems} : {}),
       })
     } else {

@@ -7,6 +7,7 @@ import type {FileInfo} from '../interfaces/file-info.js'
 import type {Importer, ImportRecord, ScanError} from '../interfaces/importer.js'
 import {isScanError} from '../connectors/contract.js'
 import {RepositoryLock} from '../repository/lock.js'
+import {describePackfiles, findLostPackfiles, recordLostPackfiles} from '../repository/lost-packfiles.js'
 import {newSnapshotId, type Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
 import {INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
@@ -27,6 +28,8 @@ export interface BackupProgress {
   totalFiles?: number
   totalBytes?: number
   addedBytes: number
+  /** Unchanged files whose stored content was lost (a missing packfile) and was read again. */
+  recovered: number
 }
 
 export interface BackupOptions {
@@ -55,6 +58,8 @@ export interface BackupResult {
   id: string
   dryRun: boolean
   progress: BackupProgress
+  /** Packfiles the index listed that the storage no longer holds, found at the start. */
+  lostPackfiles: string[]
 }
 
 /** The common ancestor of absolute '/'-paths. */
@@ -110,12 +115,22 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     return workers.pool
   }
   const staging = new Staging(options.tmpDir ?? tmpdir())
-  const progress: BackupProgress = {files: 0, directories: 0, errors: 0, bytes: 0, readBytes: 0, addedBytes: 0}
+  const progress: BackupProgress = {files: 0, directories: 0, errors: 0, bytes: 0, readBytes: 0, addedBytes: 0, recovered: 0}
   const report = () => {
     progress.addedBytes = writer.stats.addedBytes
     options.onProgress?.(progress)
   }
   try {
+    // A lost packfile must not poison this snapshot: its blobs are recorded as gone (for every
+    // client), so deduplication stores that data again instead of pointing at nothing.
+    const lostPackfiles = await findLostPackfiles(repo, signal)
+    if (lostPackfiles.length > 0) {
+      if (!options.dryRun) await recordLostPackfiles(repo, lostPackfiles, host)
+      repo.logger.warn(
+        `${describePackfiles(lostPackfiles)} listed by the index ${lostPackfiles.length === 1 ? 'is' : 'are'} missing from the storage: ` +
+          'this backup stores their data again where the source still has it; older snapshots that used them are damaged: run "plakar repair"',
+      )
+    }
     const parentSnapshot = await findParent(repo, type, origin, root)
     // Decided once: whether the index may lack blobs of the parent, because maintenance deleted
     // packfiles or a state could not be read (then reused chunks are looked up, and read again
@@ -189,7 +204,10 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     lock?.assertHeld()
     await writer.commit({id: header.id, header: mac, time: header.time, info: infoOf(header)})
     report()
-    return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress}
+    if (progress.recovered > 0) {
+      repo.logger.warn(`${progress.recovered} unchanged files whose stored content was lost were read and stored again`)
+    }
+    return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress, lostPackfiles}
   } finally {
     await workers.pool?.close()
     staging.close()
@@ -247,10 +265,13 @@ async function fileEntry(
   if (parent) {
     const previous = await parent.snapshot.entry(record.path).catch(() => undefined)
     // sameFile ignores the content type: compare first, guess the type only when it is needed.
-    if (previous && !previous.error && sameFile(previous.info, record.info) && (await stillStored(repo, parent.snapshot, previous, parent.deletions))) {
-      progress.bytes += record.info.size
-      const contentType = previous.info.contentType ?? withContentType(record).contentType
-      return {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
+    if (previous && !previous.error && sameFile(previous.info, record.info)) {
+      if (await stillStored(repo, parent.snapshot, previous, parent.deletions)) {
+        progress.bytes += record.info.size
+        const contentType = previous.info.contentType ?? withContentType(record).contentType
+        return {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
+      }
+      progress.recovered++
     }
   }
   const info = withContentType(record)

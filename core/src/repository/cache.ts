@@ -31,7 +31,11 @@ export interface CachedSnapshot {
   editedTags?: string[]
 }
 
-const SCHEMA_VERSION = 3
+/**
+ * 4: a blob may have several locations (one per packfile holding it), so that a blob stored
+ * again after its packfile was lost is found whatever order the states are merged in.
+ */
+const SCHEMA_VERSION = 4
 
 export class LocalCache {
   readonly db: Database.Database
@@ -65,7 +69,7 @@ export class LocalCache {
       CREATE TABLE packfiles(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE blobs(mac BLOB NOT NULL, type INTEGER NOT NULL, pack INTEGER NOT NULL,
         offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL,
-        PRIMARY KEY(mac, type)) WITHOUT ROWID;
+        PRIMARY KEY(mac, type, pack)) WITHOUT ROWID;
       CREATE INDEX blobs_by_pack ON blobs(pack);
       CREATE TABLE snapshots(id BLOB PRIMARY KEY, header BLOB NOT NULL, time INTEGER NOT NULL, info BLOB) WITHOUT ROWID;
       CREATE TABLE tag_edits(id BLOB PRIMARY KEY, tags BLOB NOT NULL, time INTEGER NOT NULL, rank TEXT NOT NULL) WITHOUT ROWID;
@@ -87,17 +91,14 @@ export class LocalCache {
       ),
       flagDeleted: db.prepare('UPDATE packfiles SET deleted = 1 WHERE id = ?'),
       packNumber: db.prepare('SELECT n FROM packfiles WHERE id = ?').pluck(),
-      // A blob stored again after its packfile was deleted takes the new location.
-      addBlob: db.prepare(
-        `INSERT INTO blobs(mac, type, pack, offset, length, raw) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT(mac, type) DO UPDATE SET pack = excluded.pack, offset = excluded.offset, length = excluded.length, raw = excluded.raw
-         WHERE blobs.pack IN (SELECT n FROM packfiles WHERE deleted = 1)`,
-      ),
+      // Every location is kept: lookups take any live one, so a blob stored again after its
+      // packfile was deleted or lost is found whichever state is merged first.
+      addBlob: db.prepare('INSERT OR IGNORE INTO blobs(mac, type, pack, offset, length, raw) VALUES (?, ?, ?, ?, ?, ?)'),
       hasBlob: db.prepare(
         'SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0',
       ).pluck(),
       locate: db.prepare(
-        'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0',
+        'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0 LIMIT 1',
       ),
       // A state carrying the info may come after one that did not (compaction): keep the info.
       addSnapshot: db.prepare(
@@ -129,7 +130,10 @@ export class LocalCache {
       blobBytesOfPack: db.prepare(
         'SELECT coalesce(sum(b.length), 0) FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ?',
       ).pluck(),
-      stats: db.prepare('SELECT count(*) AS blobs, coalesce(sum(length), 0) AS stored, coalesce(sum(raw), 0) AS raw FROM blobs'),
+      stats: db.prepare(
+        'SELECT count(*) AS blobs, coalesce(sum(b.length), 0) AS stored, coalesce(sum(b.raw), 0) AS raw FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.deleted = 0',
+      ),
+      deletedPackfiles: db.prepare('SELECT id FROM deleted_packfiles').pluck(),
     }
   }
 
@@ -141,6 +145,10 @@ export class LocalCache {
   applyState(id: string, delta: StateDelta): void {
     const s = this.#stmts
     this.db.transaction(() => {
+      for (const pack of delta.deletedPackfiles) {
+        s.deletePack.run(pack)
+        s.flagDeleted.run(pack)
+      }
       for (const pack of delta.packfiles) {
         s.addPack.run({id: pack.id, kind: pack.kind})
         const n = s.packNumber.get(pack.id) as number
@@ -151,10 +159,6 @@ export class LocalCache {
         s.editTags.run({id: edit.id, tags: encode(edit.tags), time: edit.time, rank: JSON.stringify(edit.tags)})
       }
       for (const del of delta.deletedSnapshots) s.deleteSnapshot.run(del.id, del.time)
-      for (const pack of delta.deletedPackfiles) {
-        s.deletePack.run(pack)
-        s.flagDeleted.run(pack)
-      }
       s.addState.run(id)
     })()
   }
@@ -162,6 +166,11 @@ export class LocalCache {
   /** Forgets everything: used when the states in the repository no longer match the cache. */
   clear(): void {
     this.db.transaction(() => this.#reset())()
+  }
+
+  /** Packfiles some state says are gone (deleted by maintenance, or found lost). */
+  deletedPackfiles(): Set<string> {
+    return new Set(this.#stmts.deletedPackfiles.all() as string[])
   }
 
   hasDeletedPackfiles(): boolean {
