@@ -3,8 +3,13 @@ import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {renderMarkdown} from '../../core/dist/cli/help.js'
 import {Plakar, ROOT, scratch} from '../support/cli.js'
+import {Terminal} from '../support/terminal.js'
 
-/** `plakar help CMD`, `plakar CMD --help` and `plakar --help` show the manual pages, offline. */
+/**
+ * `plakar help CMD` shows the manual page (offline, through a pager on a terminal); `CMD -h`,
+ * `--help` and bare `plakar` print short usage screens; typos get suggestions; usage errors are
+ * whole and one line (JSON under --json).
+ */
 const page = (name: string) => readFileSync(join(ROOT, 'docs', 'commands', `${name}.md`), 'utf8')
 
 /** Words of a page's OPTIONS bullets: each flag must appear in the rendered help. */
@@ -15,11 +20,8 @@ describe('plakar help', () => {
   const plakar = new Plakar(s.dir)
   afterAll(() => s.cleanup())
 
-  it.each([
-    [['help', 'backup']],
-    [['backup', '--help']],
-  ])('plakar %s prints the backup page and exits 0', async (args) => {
-    const r = await plakar.ok(args)
+  it('plakar help backup prints the whole backup page and exits 0', async () => {
+    const r = await plakar.ok(['help', 'backup'])
     const out = String(r.stdout)
     expect(out).toMatch(/^PLAKAR-BACKUP\(1\)/)
     for (const heading of ['NAME', 'SYNOPSIS', 'DESCRIPTION', 'OPTIONS', 'EXAMPLES', 'EXIT STATUS', 'SEE ALSO']) expect(out).toContain(`\n${heading}\n`)
@@ -30,17 +32,32 @@ describe('plakar help', () => {
     expect(out).not.toMatch(/^#+ |```/m)
   })
 
-  it('prints the same page for "help CMD" and "CMD --help"', async () => {
-    const [a, b] = await Promise.all([plakar.ok(['help', 'restore']), plakar.ok(['restore', '--help'])])
-    expect(String(a.stdout)).toBe(String(b.stdout))
+  it.each([[['backup', '--help']], [['backup', '-h']], [['at', '/nowhere', 'backup', '-h']]])('plakar %s prints a short usage screen', async (args) => {
+    const r = await plakar.ok(args)
+    const out = String(r.stdout)
+    expect(out).toMatch(/^plakar backup — take a new snapshot\n/)
+    expect(out).toContain('\nUsage:\n')
+    // Every flag of the page, written as the page writes it ("--tag TAG").
+    for (const m of page('backup').matchAll(/^- `(--[a-z0-9-]+[^`]*)`/gm)) expect(out).toContain(m[1])
+    expect(out).toContain('Full manual: plakar help backup')
+    expect(out.split('\n').length).toBeLessThan(40)
   })
 
-  it.each([[['--help']], [['help']]])('plakar %s prints plakar(1)', async (args) => {
+  it.each([[[]], [['--help']], [['-h']]])('plakar %s prints a short overview of every command', async (args) => {
     const r = await plakar.ok(args)
+    const out = String(r.stdout)
+    expect(out).toMatch(/^plakar — /)
+    expect(out.split('\n').length).toBeLessThan(50)
+    for (const command of ['create', 'backup', 'ls', 'restore', 'check', 'help', 'store add|ls|rm|show']) expect(out).toMatch(new RegExp(`^  ${command.replaceAll('|', '\\|')}\\s`, 'm'))
+    expect(out).toContain('plakar help COMMAND')
+  })
+
+  it('plakar help prints plakar(1)', async () => {
+    const r = await plakar.ok(['help'])
     const out = String(r.stdout)
     expect(out).toMatch(/^PLAKAR\(1\)/)
     for (const flag of flagsOf(page('plakar'))) expect(out).toContain(flag)
-    for (const code of ['65', '66', '77', '78']) expect(out).toMatch(new RegExp(`^\\s+${code}\\s`, 'm'))
+    for (const code of ['65', '66', '77', '78', '130']) expect(out).toMatch(new RegExp(`^\\s+${code}\\s`, 'm'))
   })
 
   it('needs no repository and no passphrase', async () => {
@@ -48,9 +65,47 @@ describe('plakar help', () => {
     expect(String(r.stdout)).toMatch(/^PLAKAR-CHECK\(1\)/)
   })
 
-  it('refuses an unknown command with exit 2', async () => {
-    const r = await plakar.run(['help', 'no-such-command'])
+  it('on a terminal, the manual goes through the pager', async () => {
+    // A pager that marks every line it shows: the page reached it, whole.
+    const term = new Terminal(plakar, ['help', 'backup'], {env: {PLAKAR_PAGER: "sed 's/^/PAGED: /'"}})
+    const {code} = await term.exited
+    expect(code, term.output).toBe(0)
+    expect(term.output).toMatch(/PAGED: PLAKAR-BACKUP\(1\)/)
+    expect(term.output).toMatch(/PAGED: SEE ALSO/)
+  })
+
+  it('suggests the command a typo meant, exit 2, and JSON under --json', async () => {
+    const r = await plakar.run(['bakup'])
     expect(r.exitCode).toBe(2)
+    expect(String(r.stderr)).toBe('plakar: "bakup" is not a plakar command: did you mean "backup"?\n')
+    const j = await plakar.run(['bakup', '--json'])
+    expect(j.exitCode).toBe(2)
+    expect(JSON.parse(String(j.stderr))).toEqual({error: '"bakup" is not a plakar command: did you mean "backup"?', exitCode: 2})
+    const topic = await plakar.run(['store', 'lss'])
+    expect(String(topic.stderr)).toContain('did you mean "store ls"?')
+    const none = await plakar.run(['xyzzy'])
+    expect(none.exitCode).toBe(2)
+    expect(String(none.stderr)).toContain('"plakar --help" lists the commands')
+  })
+
+  it('refuses an unknown command with exit 2, with a suggestion', async () => {
+    const r = await plakar.run(['help', 'restor'])
+    expect(r.exitCode).toBe(2)
+    expect(String(r.stderr)).toContain('did you mean "restore"?')
+  })
+
+  it('a missing argument names it and prints the usage, on one line (JSON under --json)', async () => {
+    const r = await plakar.run(['cat'])
+    expect(r.exitCode).toBe(2)
+    expect(String(r.stderr)).toMatch(/^plakar: missing argument \S+ .*; usage: plakar .*cat .*SNAPSHOT:PATH.*\n$/)
+    expect(String(r.stderr).trim().split('\n')).toHaveLength(1)
+    const j = await plakar.run(['cat', '--json'])
+    expect(j.exitCode).toBe(2)
+    const parsed = JSON.parse(String(j.stderr)) as {error: string; exitCode: number}
+    expect(parsed.exitCode).toBe(2)
+    expect(parsed.error).toMatch(/^missing argument .*usage: plakar/)
+    const flag = await plakar.run(['restore', 'abc'])
+    expect(String(flag.stderr)).toMatch(/^plakar: missing required flag --to; usage: .*restore --to/)
   })
 })
 

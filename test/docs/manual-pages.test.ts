@@ -24,7 +24,7 @@ import {
  * Documentation as code: every command of the CLI has a manual page in docs/commands, and the
  * page agrees with the code: its flags, examples, summary and exit codes. Commands come from
  * the built oclif.manifest.json (the root package's commands; manifest.test.ts checks that it
- * is fresh), plus `help`, which @oclif/plugin-help provides; other @oclif/plugin-* commands are
+ * is fresh), `help` among them; @oclif/plugin-* commands are
  * documented by oclif itself.
  */
 const DOCS = join(ROOT, 'docs', 'commands')
@@ -35,7 +35,7 @@ interface Manifest {
 }
 
 let manifest: Manifest
-/** Commands that must have a page: the root package's, and help. */
+/** Commands that must have a page: the root package's (help is one of them). */
 let documented: CommandSpec[]
 /** Every command an example may run (plugins' too). */
 let runnable: Map<string, CommandSpec>
@@ -64,8 +64,7 @@ beforeAll(async () => {
   for (const command of config.commands) runnable.set(command.id, specOf(command as never))
   const own = Object.values(manifest.commands).map((c) => specOf(c))
   for (const command of own) runnable.set(command.id, command)
-  const help = runnable.get('help')
-  documented = [...own.filter((c) => !c.hidden), ...(help ? [help] : [])]
+  documented = own.filter((c) => !c.hidden)
   globals = Object.values(own[0]?.flags ?? {}).filter((f) => f.helpGroup === 'GLOBAL')
   pages = new Map()
   for (const command of documented) {

@@ -221,7 +221,7 @@ const LEADING_BOOLEAN = new Set(['--json', '--quiet', '-q', '--debug'])
 /**
  * Checks one example invocation: strip environment assignments, `plakar`, leading global
  * flags and `at LOCATION [-o K=V]…`, resolve the command by the longest prefix of words, then
- * check every flag against that command's flags. `--help` goes anywhere, `--version` alone.
+ * check every flag against that command's flags. `--help` and `-h` go anywhere, `--version` alone.
  */
 export function checkExample(where: string, line: string, commands: Map<string, CommandSpec>): string[] {
   const words = shellWords(line)
@@ -245,7 +245,7 @@ export function checkExample(where: string, line: string, commands: Map<string, 
   }
   const rest = words.slice(i)
   if (rest.length === 0 || rest[0].startsWith('-')) {
-    const bare = rest.filter((w) => w !== '--help' && w !== '--version')
+    const bare = rest.filter((w) => w !== '--help' && w !== '-h' && w !== '--version')
     if (bare.length === 0 && leading.length === 0) return []
     return [`${where}: example "${line}" names no command`]
   }
@@ -265,7 +265,7 @@ export function checkExample(where: string, line: string, commands: Map<string, 
   const byLong = new Map(flags.map((f) => [f.name, f]))
   const byChar = new Map(flags.filter((f) => f.char).map((f) => [f.char!, f]))
   const check = (token: string): FlagSpec | undefined | 'help' => {
-    if (token === '--help') return 'help'
+    if (token === '--help' || token === '-h') return 'help'
     const long = /^--([^=]+)/.exec(token)
     if (long) return byLong.get(long[1])
     const short = /^-([^-])$/.exec(token.split('=')[0])

@@ -1,12 +1,13 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import type {DependencyContainer} from 'tsyringe'
 import type {ConnectorResolver} from '../connectors/resolver.js'
-import {ExitCode, exitCodeOf} from '../errors.js'
+import {ExitCode, exitCodeOf, UsageError} from '../errors.js'
 import type {Logger} from '../interfaces/connector.js'
 import type {Storage} from '../interfaces/storage.js'
 import type {Repository} from '../repository/repository.js'
 import {createContainer, TOKENS} from './container.js'
 import {describeError} from './error-message.js'
+import {usageLines} from './help.js'
 import {InterruptedError, Interruption} from './interrupt.js'
 import {readPassphrase} from './passphrase.js'
 import {ProgressDisplay, stopAllProgress} from './progress.js'
@@ -97,9 +98,16 @@ export abstract class PlakarCommand extends Command {
     // prompt's own), the command was stopped, and says so with the signal's exit code.
     const reason = this.#interruption?.reason
     if (reason) error = new InterruptedError(reason)
+    else if (isParseError(error)) error = new UsageError(`${parseErrorMessage(error)}; usage: ${this.#usage()}`)
     const code = exitCodeOf(error) !== ExitCode.ERROR ? exitCodeOf(error) : parseErrorCode(error)
     if (reason !== 'EPIPE') this.#report(error, code)
     process.exitCode = code
+  }
+
+  /** The first usage line of this command (its page's SYNOPSIS). */
+  #usage(): string {
+    const ctor = this.ctor as unknown as {args?: Command.Loadable['args']; strict?: boolean}
+    return usageLines({id: this.id ?? '', args: ctor.args ?? {}, strict: ctor.strict ?? true}, this.config.root)[0]
   }
 
   #report(error: Error, code: number): void {
@@ -107,7 +115,8 @@ export abstract class PlakarCommand extends Command {
     this.#reported = true
     clearStatus()
     const message = describeError(error)
-    if (this.settings?.json) process.stderr.write(`${JSON.stringify({error: message, exitCode: code})}\n`)
+    // A parse error happens before the settings exist: --json is then read from the arguments.
+    if (this.settings?.json ?? this.argv.includes('--json')) process.stderr.write(`${JSON.stringify({error: message, exitCode: code})}\n`)
     else process.stderr.write(`plakar: ${message}\n`)
     if ((this.settings?.debug ?? process.env.PLAKAR_DEBUG === '1') && error.stack && !(error instanceof InterruptedError)) {
       process.stderr.write(`${error.stack}\n`)
@@ -183,6 +192,25 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   }
   if (value instanceof Uint8Array) return Buffer.from(value).toString('hex')
   return value
+}
+
+/** oclif's parse errors, recognised by class name (installed plugins have their own oclif). */
+function isParseError(error: Error): boolean {
+  return /^(RequiredArgs|UnexpectedArgs|NonExistentFlags|FlagInvalidOption|ArgInvalidOption|FailedFlagValidation|ViolatedFlagConstraint|CLIParse)Error$/.test(error.constructor?.name ?? '')
+}
+
+/** A whole parse error on one line: what is missing or wrong, every item of it. */
+function parseErrorMessage(error: Error & {args?: {name: string; description?: string}[]}): string {
+  if (error.constructor.name === 'RequiredArgsError' && error.args?.length) {
+    const names = error.args.map((a) => `${a.name.toUpperCase()}${a.description ? ` (${a.description})` : ''}`)
+    return `missing argument${names.length > 1 ? 's' : ''} ${names.join(', ')}`
+  }
+  const lines = error.message
+    .split('\n')
+    .map((l) => l.replace(/\u001b\[[0-9;]*m/g, '').trim())
+    .filter((l) => l !== '' && !/^The following errors? occurred:$/.test(l) && !/^See more help with --help$/.test(l))
+  const text = lines.join('; ').replace(/Missing required flag (\w[\w-]*)/g, 'missing required flag --$1')
+  return text.charAt(0).toLowerCase() + text.slice(1)
 }
 
 /** oclif's own parse errors (unknown flag, missing argument) are usage errors: exit 2. */

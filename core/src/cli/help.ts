@@ -238,22 +238,179 @@ export function terminalOptions(stream: NodeJS.WriteStream = process.stdout, env
   return {color, width: Math.max(40, Math.min(columns, 100))}
 }
 
+/** Commands in the order a new user meets them; any other command follows, alphabetically. */
+const ORDER = ['create', 'backup', 'ls', 'restore', 'cat', 'diff', 'locate', 'check', 'info', 'rm', 'version', 'help']
+
+/** Subcommands of a topic, the everyday ones first. */
+const SUB_ORDER = ['add', 'ls', 'install', 'update', 'uninstall', 'rm', 'show']
+const subRank = (name: string) => (SUB_ORDER.includes(name) ? SUB_ORDER.indexOf(name) : SUB_ORDER.length)
+
+/** Level-2 section `name` of a page, without its heading. */
+function pageSection(page: string, name: string): string | undefined {
+  const match = new RegExp(`^## ${name}\\s*\\n([\\s\\S]*?)(?=^## |(?![\\s\\S]))`, 'm').exec(page)
+  return match?.[1]
+}
+
+/** The SYNOPSIS lines of a page (the fenced block). */
+export function synopsis(page: string): string[] {
+  const body = pageSection(page, 'SYNOPSIS') ?? ''
+  const block = /```\w*\n([\s\S]*?)```/.exec(body)
+  return (block?.[1] ?? '').split('\n').map((l) => l.trim()).filter(Boolean)
+}
+
+/** How a page writes each flag: "--tag TAG" for "- `--tag TAG`, `-t` — …" in OPTIONS. */
+function pageFlagLabels(page: string): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const m of (pageSection(page, 'OPTIONS') ?? '').matchAll(/^- `(--([a-z0-9-]+)[^`]*)`/gm)) out.set(m[2], m[1])
+  return out
+}
+
+/** "plakar [at LOCATION] cat [flags] ARG…" for a command without a page. */
+export function generatedUsage(command: Pick<Command.Loadable, 'id' | 'args' | 'strict'>, separator = ' '): string {
+  const args = Object.values(command.args ?? {}).map((a) => (a.required ? a.name.toUpperCase() : `[${a.name.toUpperCase()}]`))
+  if (command.strict === false && args.length > 0) args[args.length - 1] += '...'
+  return ['plakar', command.id.replaceAll(':', separator), '[flags]', ...args].join(' ')
+}
+
+/** The usage lines of a command: its page's SYNOPSIS, else generated from its arguments. */
+export function usageLines(command: Pick<Command.Loadable, 'id' | 'args' | 'strict'>, root?: string): string[] {
+  const page = manualPage(command.id, root)
+  const lines = page ? synopsis(page) : []
+  return lines.length > 0 ? lines : [generatedUsage(command)]
+}
+
 /**
- * `plakar help CMD` and `plakar CMD --help` both show the command's manual page from docs/,
- * offline; commands without a page (plugins' own) get oclif's generated help. `plakar help`
- * shows plakar(1), followed by the commands that have no page, so none goes unlisted.
+ * A pager for long text on a terminal: $PLAKAR_PAGER, else $PAGER, else `less` (with -FRX:
+ * quit if the text fits, keep styles, leave the text on screen), else the text is printed.
+ * Resolves once the pager has exited.
+ */
+export async function page(text: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const command = env.PLAKAR_PAGER ?? env.PAGER ?? 'less'
+  if (!process.stdout.isTTY || command === '' || command === 'cat') {
+    process.stdout.write(`${text}\n`)
+    return
+  }
+  const {spawn} = await import('node:child_process')
+  const shown = await new Promise<boolean>((resolve) => {
+    const child = spawn(command, {shell: true, stdio: ['pipe', 'inherit', 'inherit'], env: {LESS: 'FRX', ...env}})
+    child.on('error', () => resolve(false))
+    // The user may quit the pager before reading everything: a closed pipe is no error.
+    child.stdin.on('error', () => {})
+    child.on('exit', (code) => resolve(code !== 127))
+    child.stdin.end(`${text}\n`)
+  })
+  if (!shown) process.stdout.write(`${text}\n`)
+}
+
+/**
+ * Help in two sizes. `plakar`, `plakar --help` / `-h` and `plakar CMD --help` / `-h` print a
+ * short usage screen (what it does, how to call it, its flags). `plakar help` and
+ * `plakar help CMD` show the whole manual page from docs/ (offline), through a pager on a
+ * terminal. Commands without a page (plugins' own) get oclif's generated help.
  */
 export default class PlakarHelp extends Help {
+  /** Short screens (called by oclif for bare `plakar`, --help and -h). */
   override async showCommandHelp(command: Command.Loadable): Promise<void> {
-    const page = manualPage(command.id, this.config.root)
-    if (!page) return super.showCommandHelp(command)
-    this.log(renderMarkdown(page, terminalOptions()))
+    if (!manualPage(command.id, this.config.root)) return super.showCommandHelp(command)
+    this.log(this.shortCommandHelp(command))
   }
 
   override async showRootHelp(): Promise<void> {
-    const page = manualPage('plakar', this.config.root)
-    if (!page) return super.showRootHelp()
-    this.log(renderMarkdown(withUndocumented(page, this.undocumented()), terminalOptions()))
+    this.log(this.shortRootHelp())
+  }
+
+  /** `plakar help [CMD…]`: the manual page, through a pager on a terminal. */
+  async showManual(argv: string[]): Promise<void> {
+    const id = argv.join(':')
+    if (id === '') {
+      const root = manualPage('plakar', this.config.root)
+      if (!root) return super.showRootHelp()
+      return page(renderMarkdown(withUndocumented(root, this.undocumented()), terminalOptions()))
+    }
+    const command = this.config.findCommand(id)
+    if (!command) {
+      const topic = this.config.findTopic(id)
+      if (topic) return this.showTopicHelp(topic)
+      const {unknownCommand} = await import('./suggest.js')
+      throw unknownCommand(argv.join(' '), this.config)
+    }
+    const text = manualPage(command.id, this.config.root)
+    if (!text) return super.showCommandHelp(command)
+    return page(renderMarkdown(text, terminalOptions()))
+  }
+
+  shortCommandHelp(command: Command.Loadable): string {
+    const opts = terminalOptions()
+    const bold = (s: string) => (opts.color ? `${ESC}1m${s}${ESC}22m` : s)
+    const words = command.id.replaceAll(':', ' ')
+    const out = [`plakar ${words} — ${command.summary ?? ''}`.trimEnd(), '', bold('Usage:')]
+    for (const line of usageLines(command, this.config.root)) out.push(`  ${line}`)
+    const flags = Object.values(command.flags ?? {}).filter((f) => !f.hidden && f.helpGroup !== 'GLOBAL')
+    if (flags.length > 0) {
+      out.push('', bold('Flags:'))
+      const written = pageFlagLabels(manualPage(command.id, this.config.root) ?? '')
+      const labels = flags.map((f) => `${f.char ? `-${f.char}, ` : ''}${written.get(f.name) ?? `--${f.name}${f.type === 'option' ? ' VALUE' : ''}`}`)
+      const width = Math.min(28, Math.max(...labels.map((l) => l.length)))
+      flags.forEach((f, i) => {
+        const label = labels[i].length > width ? `${labels[i]}\n${' '.repeat(width + 4)}` : labels[i].padEnd(width + 2)
+        out.push(`  ${label}${f.summary ?? f.description ?? ''}`)
+      })
+    }
+    const examples = (command.examples ?? []).map((e) => (typeof e === 'string' ? e : e.command)).slice(0, 3)
+    if (examples.length > 0) out.push('', bold('Examples:'), ...examples.map((e) => `  ${e}`))
+    out.push('', `Global flags: --json, --quiet, --debug, --keyfile FILE, ... (plakar --help).`, `Full manual: plakar help ${words}`)
+    return out.join('\n')
+  }
+
+  shortRootHelp(): string {
+    const opts = terminalOptions()
+    const bold = (s: string) => (opts.color ? `${ESC}1m${s}${ESC}22m` : s)
+    const summary = (c: Command.Loadable) => (c.summary ?? c.description ?? '').split('\n')[0].replaceAll('<%= config.bin %>', this.config.bin)
+    // One line per command, and one per topic ("store add|ls|rm|show"); aliases left out.
+    const aliases = new Set(this.config.commands.flatMap((c) => c.aliases ?? []))
+    const rows = new Map<string, {name: string; text: string; subs: string[]}>()
+    for (const c of this.config.commands) {
+      if (c.hidden || aliases.has(c.id)) continue
+      const [head, ...rest] = c.id.split(':')
+      const row = rows.get(head) ?? {name: head, text: '', subs: []}
+      if (rest.length === 0) row.text = summary(c)
+      else row.subs.push(rest.join(' '))
+      rows.set(head, row)
+    }
+    const rank = (id: string) => {
+      const i = ORDER.indexOf(id)
+      return i < 0 ? ORDER.length : i
+    }
+    const lines = [...rows.values()]
+      .sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name))
+      .map((row) => {
+        if (row.subs.length === 0) return {name: row.name, text: row.text}
+        const subs = row.subs.sort((a, b) => subRank(a) - subRank(b) || a.localeCompare(b))
+        if (subs.length > 4) subs.splice(4, subs.length - 4, '…')
+        const topic = this.config.findTopic(row.name)?.description
+        const first = this.config.findCommand(`${row.name}:${subs[0]}`)
+        return {name: `${row.name} ${subs.join('|')}`, text: row.text || topic || (first ? summary(first) : '')}
+      })
+    const width = Math.max(...lines.map((l) => l.name.length).filter((n) => n <= 26))
+    return [
+      'plakar — versioned, deduplicated and encrypted backups of any data source to any storage',
+      '',
+      bold('Usage:'),
+      '  plakar [global flags] [at LOCATION [-o KEY=VALUE]...] COMMAND [flags] [arguments]',
+      '',
+      bold('Commands:'),
+      ...lines.map((l) => (l.name.length > width ? `  ${l.name}\n  ${''.padEnd(width + 2)}${l.text}` : `  ${l.name.padEnd(width + 2)}${l.text}`)),
+      '',
+      bold('Global flags:'),
+      '  --json              machine-readable output',
+      '  -q, --quiet         no progress, no summary',
+      '  --debug             debugging messages and stack traces',
+      '  --keyfile FILE      read the passphrase from FILE',
+      '  --config-dir DIR, --cache-dir DIR, --concurrency N',
+      '',
+      'Run "plakar COMMAND -h" for a command\'s usage, "plakar help COMMAND" for its manual,',
+      '"plakar help" for the whole manual (locations, passphrases, exit codes).',
+    ].join('\n')
   }
 
   /** Visible commands without a page, as "- `words` — summary" lines. */
