@@ -23,8 +23,8 @@ export default class Ui extends PlakarCommand {
     if (!flags['no-open']) openBrowser(server.loginUrl, (message) => this.logger.warn(message))
     // Serves until the first Ctrl-C / SIGTERM; stopping is the normal end of this command.
     await new Promise<void>((resolve) => {
-      if (this.abort.signal.aborted) resolve()
-      else this.abort.signal.addEventListener('abort', () => resolve(), {once: true})
+      if (this.signal.aborted) resolve()
+      else this.signal.addEventListener('abort', () => resolve(), {once: true})
     })
   }
 }

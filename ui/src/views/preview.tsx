@@ -28,8 +28,10 @@ type Kind = 'image' | 'video' | 'audio' | 'pdf' | 'markdown' | 'text' | 'unknown
 function kindOf(entry: EntryInfo): Kind {
   const t = (entry.contentType ?? '').toLowerCase()
   const ext = extension(entry.name)
-  if (t.startsWith('image/') && t !== 'image/svg+xml') return 'image'
-  if (t === 'image/svg+xml') return 'image'
+  // Source code by its extension first: a ".ts" file is TypeScript far more often than the
+  // MPEG transport stream its MIME type says.
+  if (LANGUAGES[ext] && ext !== 'svg') return 'text'
+  if (t.startsWith('image/')) return 'image'
   if (t.startsWith('video/')) return 'video'
   if (t.startsWith('audio/')) return 'audio'
   if (t === 'application/pdf' || ext === 'pdf') return 'pdf'

@@ -20,17 +20,37 @@ export function Tree({id, path}: {id: string; path?: string}) {
   return data.type === 'directory' ? <Directory id={id} entry={data} /> : <FileView id={id} entry={data} />
 }
 
-function icon(e: EntryInfo): string {
-  if (e.error) return '⚠'
-  if (e.type === 'directory') return '📁'
-  if (e.type === 'symlink') return '↪'
+type IconKind = 'folder' | 'link' | 'image' | 'video' | 'audio' | 'pdf' | 'text' | 'file' | 'damaged'
+
+function iconKind(e: EntryInfo): IconKind {
+  if (e.error) return 'damaged'
+  if (e.type === 'directory') return 'folder'
+  if (e.type === 'symlink') return 'link'
   const t = e.contentType ?? ''
-  if (t.startsWith('image/')) return '🖼'
-  if (t.startsWith('video/')) return '🎞'
-  if (t.startsWith('audio/')) return '♪'
-  if (t === 'application/pdf') return '📕'
-  if (t.startsWith('text/')) return '📄'
-  return '▫'
+  if (t.startsWith('image/')) return 'image'
+  if (t.startsWith('video/')) return 'video'
+  if (t.startsWith('audio/')) return 'audio'
+  if (t === 'application/pdf') return 'pdf'
+  if (t.startsWith('text/')) return 'text'
+  return 'file'
+}
+
+/** Drawn, not emoji: emoji fonts are missing on many Linux desktops and servers. */
+function Icon({entry}: {entry: EntryInfo}) {
+  const kind = iconKind(entry)
+  const shape =
+    kind === 'folder' ? (
+      <path d="M1.5 3.5h4l1.5 1.5h7.5v8h-13z" />
+    ) : kind === 'link' ? (
+      <path d="M3 12c0-4 2.5-6.5 7-6.5V3l4 4-4 4V8.5c-3 0-5 1-7 3.5z" />
+    ) : (
+      <path d="M3 1.5h6.5l3.5 3.5v9.5H3z" />
+    )
+  return (
+    <svg class={`icon icon-${kind}`} viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
+      {shape}
+    </svg>
+  )
 }
 
 function Directory({id, entry}: {id: string; entry: EntryDetail}) {
@@ -138,9 +158,7 @@ function Directory({id, entry}: {id: string; entry: EntryDetail}) {
             {entries.map((e) => (
               <tr key={e.path} class={e.error ? 'damaged' : undefined}>
                 <td class="wide name-cell">
-                  <span class="icon" aria-hidden="true">
-                    {icon(e)}
-                  </span>
+                  <Icon entry={e} />
                   <a class="row-link" href={href.tree(id, e.path)}>
                     {e.name}
                   </a>
