@@ -128,8 +128,8 @@ export abstract class PlakarCommand extends Command {
   }
 
   /** The storage at the repository location (`at`, $PLAKAR_REPOSITORY, ~/.plakar). */
-  protected async openStorage(location = this.settings.repository): Promise<Storage> {
-    const storage = await this.resolver.storage(location, this.settings.repositoryOptions)
+  protected async openStorage(location = this.settings.repository, options = this.settings.repositoryOptions): Promise<Storage> {
+    const storage = await this.resolver.storage(location, options)
     this.onExit(() => storage.close())
     return storage
   }
@@ -140,8 +140,27 @@ export abstract class PlakarCommand extends Command {
     return readPassphrase({keyfile: this.settings.keyfile, command: core.passphrase_cmd, confirm: options.confirm})
   }
 
-  protected async openRepository(location = this.settings.repository): Promise<Repository> {
-    const storage = await this.resolver.storage(location, this.settings.repositoryOptions)
+  /**
+   * The passphrase of another repository (sync's peer, create --from): its named store's
+   * passphrase_cmd, then `keyfile` (--peer-keyfile), then $PLAKAR_PEER_PASSPHRASE, then what this
+   * repository's passphrase comes from (peers often share one), then a prompt.
+   */
+  protected async peerPassphrase(location: string, keyfile?: string): Promise<Buffer> {
+    const {core} = this.resolver.resolve('storage', location)
+    const peer = process.env.PLAKAR_PEER_PASSPHRASE
+    return readPassphrase({
+      command: core.passphrase_cmd,
+      keyfile: keyfile ?? (peer === undefined ? this.settings.keyfile : undefined),
+      env: {...process.env, PLAKAR_PASSPHRASE: peer ?? process.env.PLAKAR_PASSPHRASE},
+      prompt: `passphrase of ${location}:`,
+    })
+  }
+
+  protected async openRepository(
+    location = this.settings.repository,
+    peer?: {options?: Record<string, unknown>; keyfile?: string},
+  ): Promise<Repository> {
+    const storage = await this.resolver.storage(location, peer ? (peer.options ?? {}) : this.settings.repositoryOptions)
     // The engine loads only for commands that open a repository: --help and version stay fast.
     const {Repository} = await import('../repository/repository.js')
     let repo: Repository
@@ -150,8 +169,8 @@ export abstract class PlakarCommand extends Command {
         cacheDir: this.settings.cacheDir,
         logger: this.logger,
         concurrency: this.settings.concurrency,
-        passphrase: () => this.passphrase(),
-        passphraseGiven: this.settings.keyfile !== undefined || process.env.PLAKAR_PASSPHRASE !== undefined,
+        passphrase: () => (peer ? this.peerPassphrase(location, peer.keyfile) : this.passphrase()),
+        passphraseGiven: peer ? false : this.settings.keyfile !== undefined || process.env.PLAKAR_PASSPHRASE !== undefined,
       })
     } catch (error) {
       await storage.close().catch(() => {})

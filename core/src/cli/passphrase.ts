@@ -6,7 +6,7 @@ import {AuthError, UsageError} from '../errors.js'
  * $PLAKAR_PASSPHRASE, a hidden prompt on a terminal. It is never taken from the command line,
  * so it never shows in `ps`.
  */
-export async function readPassphrase(options: {keyfile?: string; command?: string; confirm?: boolean; env?: NodeJS.ProcessEnv}): Promise<Buffer> {
+export async function readPassphrase(options: {keyfile?: string; command?: string; confirm?: boolean; env?: NodeJS.ProcessEnv; prompt?: string}): Promise<Buffer> {
   const env = options.env ?? process.env
   if (options.command) return passphraseFromCommand(options.command)
   if (options.keyfile) {
@@ -29,7 +29,7 @@ export async function readPassphrase(options: {keyfile?: string; command?: strin
   }
   const {default: password} = await import('@inquirer/password')
   const context = {input: process.stdin, output: process.stderr, clearPromptOnDone: true}
-  const first = await password({message: 'passphrase:', mask: false}, context)
+  const first = await password({message: options.prompt ?? 'passphrase:', mask: false}, context)
   if (options.confirm) {
     if (first.length === 0) throw new UsageError('the passphrase cannot be empty')
     const again = await password({message: 'passphrase (again):', mask: false}, context)

@@ -51,6 +51,12 @@ export interface BackupOptions {
   onError?: (error: ScanError) => void
   /** Where temporary staging files go. */
   tmpDir?: string
+  /**
+   * Re-create a snapshot of another repository (sync between repositories that are not peers):
+   * the new snapshot keeps its id, time, host, user, name, importer, command and parent, and
+   * takes these tags (edited tags included).
+   */
+  preserve?: {header: SnapshotHeader; tags: string[]}
 }
 
 export interface BackupResult {
@@ -177,21 +183,38 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     signal.throwIfAborted()
 
     const trees = await staging.build(writer, repo.treeSeed, root)
-    const header: SnapshotHeader = {
-      version: SNAPSHOT_VERSION,
-      id: newSnapshotId(),
-      time: started,
-      host,
-      user,
-      ...(options.name ? {name: options.name} : {}),
-      tags: options.tags ?? [],
-      importer: {type, origin, root},
-      command: options.command ?? [],
-      trees: {vfs: trees.vfs, names: trees.names, types: trees.types},
-      summary: trees.summary,
-      stats: {durationMs: 0, readBytes: progress.readBytes, addedBytes: 0, addedBlobs: 0},
-      ...(parentSnapshot ? {parent: parentSnapshot.header.id} : {}),
-    }
+    const kept = options.preserve?.header
+    const header: SnapshotHeader = kept
+      ? {
+          version: SNAPSHOT_VERSION,
+          id: Buffer.from(kept.id),
+          time: kept.time,
+          host: kept.host,
+          user: kept.user,
+          ...(kept.name ? {name: kept.name} : {}),
+          tags: options.preserve!.tags,
+          importer: kept.importer,
+          command: kept.command,
+          trees: {vfs: trees.vfs, names: trees.names, types: trees.types},
+          summary: trees.summary,
+          stats: {durationMs: 0, readBytes: progress.readBytes, addedBytes: 0, addedBlobs: 0},
+          ...(kept.parent ? {parent: Buffer.from(kept.parent)} : {}),
+        }
+      : {
+          version: SNAPSHOT_VERSION,
+          id: newSnapshotId(),
+          time: started,
+          host,
+          user,
+          ...(options.name ? {name: options.name} : {}),
+          tags: options.tags ?? [],
+          importer: {type, origin, root},
+          command: options.command ?? [],
+          trees: {vfs: trees.vfs, names: trees.names, types: trees.types},
+          summary: trees.summary,
+          stats: {durationMs: 0, readBytes: progress.readBytes, addedBytes: 0, addedBlobs: 0},
+          ...(parentSnapshot ? {parent: parentSnapshot.header.id} : {}),
+        }
     // The header's own blob is counted in the stats it carries only approximately: it cannot
     // contain its own size.
     await writer.flush()

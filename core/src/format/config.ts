@@ -28,6 +28,12 @@ export interface RepositoryConfig {
   version: number
   /** 32 random bytes. */
   id: Uint8Array
+  /**
+   * The HKDF salt of the subkeys, shared by peers (`create --from`): two repositories with the
+   * same master key and keySalt have the same blob ids, chunk boundaries and sealing keys, so
+   * sync copies their sealed blobs and packfiles as they are. Absent: `id`.
+   */
+  keySalt?: Uint8Array
   created: string
   chunking: ChunkingConfig
   packfile: {maxSize: number}
@@ -44,6 +50,11 @@ export interface RepositoryConfig {
 export const DEFAULT_CHUNKING: ChunkingConfig = {algorithm: 'fastcdc', min: 128 * 1024, avg: 512 * 1024, max: 4 * 1024 * 1024}
 export const DEFAULT_PACKFILE_SIZE = 16 * 1024 * 1024
 export const DEFAULT_COMPRESSION: CompressionConfig = {algorithm: 'zstd', level: 3}
+
+/** The salt every subkey of the repository is derived with (docs/format.md §5.4). */
+export function keySaltOf(config: RepositoryConfig): Uint8Array {
+  return config.keySalt ?? config.id
+}
 
 export function newRepositoryId(): Buffer {
   return randomBytes(32)

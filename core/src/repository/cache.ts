@@ -232,6 +232,20 @@ export class LocalCache {
     return this.#stmts.blobsOfPack.all(pack) as {mac: Buffer; type: number; offset: number; length: number}[]
   }
 
+  /** The index entries of a packfile as a state lists them: [type, mac, offset, length, rawLength] (sync). */
+  indexOfPack(pack: string): [number, Buffer, number, number, number][] {
+    return (
+      this.db
+        .prepare('SELECT b.type AS type, b.mac AS mac, b.offset AS offset, b.length AS length, b.raw AS raw FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset')
+        .all(pack) as {type: number; mac: Buffer; offset: number; length: number; raw: number}[]
+    ).map((b) => [b.type, b.mac, b.offset, b.length, b.raw])
+  }
+
+  /** The kind of a live packfile ("data" or "meta"), or undefined when it is not indexed. */
+  packKind(pack: string): string | undefined {
+    return (this.db.prepare('SELECT kind FROM packfiles WHERE id = ? AND deleted = 0').pluck().get(pack) as string | undefined) ?? undefined
+  }
+
   /** Bytes of the blobs a packfile holds (its size, less headers and index). */
   blobBytesOfPack(pack: string): number {
     return this.#stmts.blobBytesOfPack.get(pack) as number

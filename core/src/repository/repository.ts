@@ -13,6 +13,7 @@ import {
   DEFAULT_CHUNKING,
   DEFAULT_COMPRESSION,
   DEFAULT_PACKFILE_SIZE,
+  keySaltOf,
   newRepositoryId,
   parseConfig,
   serializeConfig,
@@ -36,6 +37,12 @@ export interface CreateOptions {
   chunking?: ChunkingConfig
   compression?: CompressionConfig
   packfileSize?: number
+  /**
+   * Make the new repository a peer of this one (`create --from`): same master key and key salt,
+   * chunking, compression and packfile size, so that sync copies sealed data as it is. Its
+   * `master` is absent when the peer is a plaintext repository.
+   */
+  peerOf?: {config: RepositoryConfig; master?: Uint8Array}
 }
 
 export interface OpenOptions {
@@ -85,29 +92,35 @@ export class Repository {
   }
 
   static async create(storage: Storage, options: CreateOptions): Promise<RepositoryConfig> {
-    const chunking = options.chunking ?? DEFAULT_CHUNKING
+    const peer = options.peerOf?.config
+    const chunking = peer?.chunking ?? options.chunking ?? DEFAULT_CHUNKING
     try {
       validateChunking(chunking)
     } catch (error) {
       throw new UsageError((error as Error).message)
     }
+    if (peer && !!peer.encryption !== !!options.passphrase) {
+      throw new UsageError(peer.encryption ? 'a peer of an encrypted repository is encrypted: give it a passphrase' : 'a peer of a plaintext repository is plaintext too')
+    }
     const id = newRepositoryId()
     const base: RepositoryConfig = {
       version: CONFIG_VERSION,
       id,
+      ...(peer ? {keySalt: Buffer.from(keySaltOf(peer))} : {}),
       created: new Date().toISOString(),
       chunking,
-      packfile: {maxSize: options.packfileSize ?? DEFAULT_PACKFILE_SIZE},
+      packfile: {maxSize: peer?.packfile.maxSize ?? options.packfileSize ?? DEFAULT_PACKFILE_SIZE},
       mac: 'blake3-keyed',
-      compression: options.compression ?? DEFAULT_COMPRESSION,
+      compression: peer?.compression ?? options.compression ?? DEFAULT_COMPRESSION,
       encryption: null,
     }
+    const salt = keySaltOf(base)
     let keys: KeySet
     if (options.passphrase) {
       const kdf = defaultKdfParams()
       const kek = await deriveKeyFromPassphrase(options.passphrase, kdf)
-      const master = randomMasterKey()
-      keys = KeySet.fromMasterKey(master, id)
+      const master = options.peerOf?.master ? Buffer.from(options.peerOf.master) : randomMasterKey()
+      keys = KeySet.fromMasterKey(master, salt)
       base.encryption = {
         algorithm: 'aes-256-gcm-hmac-subkey',
         kdf,
@@ -116,10 +129,36 @@ export class Repository {
       }
       master.fill(0)
     } else {
-      keys = KeySet.plaintext(id)
+      keys = KeySet.plaintext(salt)
     }
     await storage.create(serializeConfig(base, keys.configMac))
     return base
+  }
+
+  /**
+   * The config and master key of the repository at `storage` (for `create --from`), checked
+   * like open() checks them. The caller wipes the key when done.
+   */
+  static async unlock(storage: Storage, passphrase: () => Promise<Uint8Array>): Promise<{config: RepositoryConfig; master?: Buffer}> {
+    let bytes: Uint8Array
+    try {
+      bytes = await storage.open()
+    } catch (error) {
+      if (isNotFound(error)) throw new NotFoundError(`no repository at ${storage.location}`)
+      throw error
+    }
+    const config = parseConfig(bytes)
+    if (!config.encryption) {
+      authenticateConfig(bytes, KeySet.plaintext(keySaltOf(config)).configMac)
+      return {config}
+    }
+    checkKdfBounds(config.encryption.kdf)
+    const kek = await deriveKeyFromPassphrase(await passphrase(), config.encryption.kdf)
+    const master = unwrapMasterKey(kek, config.encryption.wrappedKey, config.id)
+    const keys = KeySet.fromMasterKey(master, keySaltOf(config))
+    if (!canaryOf(keys, config.id).equals(Buffer.from(config.encryption.canary))) throw new AuthError(`wrong passphrase for the repository at ${storage.location}`)
+    authenticateConfig(bytes, keys.configMac)
+    return {config, master}
   }
 
   static async open(storage: Storage, options: OpenOptions): Promise<Repository> {
@@ -146,13 +185,13 @@ export class Repository {
       const passphrase = await options.passphrase()
       const kek = await deriveKeyFromPassphrase(passphrase, config.encryption.kdf)
       const master = unwrapMasterKey(kek, config.encryption.wrappedKey, config.id)
-      keys = KeySet.fromMasterKey(master, config.id)
+      keys = KeySet.fromMasterKey(master, keySaltOf(config))
       master.fill(0)
       if (!canaryOf(keys, config.id).equals(Buffer.from(config.encryption.canary))) {
         throw new AuthError('wrong passphrase for this repository')
       }
     } else {
-      keys = KeySet.plaintext(config.id)
+      keys = KeySet.plaintext(keySaltOf(config))
       if (options.passphraseGiven) {
         options.logger.warn(`the repository at ${storage.location} is not encrypted, yet a passphrase was given: check it is the one you created`)
       }
