@@ -7,6 +7,7 @@ import type {FileInfo} from '../interfaces/file-info.js'
 import type {Importer, ImportRecord, ScanError} from '../interfaces/importer.js'
 import {isScanError} from '../connectors/contract.js'
 import {RepositoryLock} from '../repository/lock.js'
+import {sweepLeftovers} from '../repository/leftovers.js'
 import {describePackfiles, findLostPackfiles, recordLostPackfiles} from '../repository/lost-packfiles.js'
 import {newSnapshotId, type Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
@@ -109,7 +110,10 @@ export async function backup(repo: Repository, importers: Importer[], options: B
   const started = Date.now()
   const signal = options.signal ?? new AbortController().signal
 
-  const lock = options.dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host, pid: process.pid, user})
+  // The lock names the machine it runs on (not --host), so that a later writer on this machine
+  // can tell whether its process is still alive.
+  const lock = options.dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host: hostname(), pid: process.pid, user})
+  if (lock) await sweepLeftovers(repo)
   const writer = new RepositoryWriter(repo, {host, dryRun: options.dryRun})
   // Workers start with the first file that needs reading: an unchanged re-backup needs none.
   const workers: {started: boolean; pool?: ChunkPool} = {started: false}
@@ -231,6 +235,10 @@ export async function backup(repo: Repository, importers: Importer[], options: B
       repo.logger.warn(`${progress.recovered} unchanged files whose stored content was lost were read and stored again`)
     }
     return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress, lostPackfiles}
+  } catch (error) {
+    // No snapshot: leave no stored packfile that no state lists (full disk: give the space back).
+    await writer.abandon(error).catch(() => {})
+    throw error
   } finally {
     await workers.pool?.close()
     staging.close()

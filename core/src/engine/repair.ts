@@ -6,6 +6,7 @@ import {BlobType} from '../format/blob-type.js'
 import {encode} from '../format/codec.js'
 import type {SnapshotHeader} from '../format/snapshot.js'
 import type {Importer} from '../interfaces/importer.js'
+import {sweepLeftovers} from '../repository/leftovers.js'
 import {RepositoryLock} from '../repository/lock.js'
 import {findLostPackfiles, recordLostPackfiles} from '../repository/lost-packfiles.js'
 import type {Repository} from '../repository/repository.js'
@@ -79,7 +80,8 @@ export async function repair(repo: Repository, options: RepairOptions): Promise<
   const host = options.host ?? hostname()
   const signal = options.signal ?? new AbortController().signal
   const dryRun = !!options.dryRun
-  const lock = dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host, pid: process.pid, user: options.user ?? 'plakar'})
+  const lock = dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host: hostname(), pid: process.pid, user: options.user ?? 'plakar'})
+  if (lock) await sweepLeftovers(repo)
   const writer = new RepositoryWriter(repo, {host, dryRun})
   const result: RepairResult = {lostPackfiles: [], snapshots: 0, damaged: 0, repaired: 0, unrepairable: [], dryRun}
   try {
@@ -173,6 +175,9 @@ export async function repair(repo: Repository, options: RepairOptions): Promise<
     lock?.assertHeld()
     await writer.commit()
     return result
+  } catch (error) {
+    await writer.abandon(error).catch(() => {})
+    throw error
   } finally {
     await lock?.release().catch(() => {})
   }

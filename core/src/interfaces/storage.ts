@@ -69,7 +69,20 @@ export interface Storage {
    */
   delete(kind: Kind, id: Id): Promise<void>
   capabilities(): StorageCapabilities
+  /**
+   * Optional. Removes what interrupted writes of any process left behind (temporary files of
+   * an atomic put, incomplete multipart uploads) that nobody has touched for `olderThanMs`:
+   * never an object, and never a write still in progress. Called by writers (backup, repair)
+   * at start, so a crashed or killed process's leftovers do not accumulate.
+   */
+  sweep?(olderThanMs: number): Promise<SweepResult>
   close(): Promise<void>
+}
+
+/** What {@link Storage.sweep} removed. */
+export interface SweepResult {
+  objects: number
+  bytes: number
 }
 
 /** Where an object of a cold storage stands. */

@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import {hostname} from 'node:os'
 import {EnvelopeType, openEnvelope, sealEnvelope} from '../format/codec.js'
 import {PlakarError, isNotFound} from '../errors.js'
 import {readableFrom, readAll} from '../util/streams.js'
@@ -63,7 +64,17 @@ export class RepositoryLock {
     const lock = new RepositoryLock(repo, id, info, ttl)
     try {
       for (const other of await listLocks(repo)) {
-        if (other.id === id || other.info.expires < Date.now()) continue
+        if (other.id === id) continue
+        const stale = staleness(other.info)
+        if (stale) {
+          // A killed process's lock: removed by the next writer, and said so.
+          await repo.storage.delete('lock', other.id)
+          repo.logger.warn(
+            `removed a stale ${other.info.mode} lock of pid ${other.info.pid} on ${other.info.host} ` +
+              `(taken ${new Date(other.info.created).toISOString()}): ${stale}`,
+          )
+          continue
+        }
         if (mode === 'exclusive' || other.info.mode === 'exclusive') {
           const what = other.info.mode === 'exclusive' ? 'maintenance' : 'a backup or another writer'
           throw new LockedError(
@@ -117,6 +128,28 @@ export class RepositoryLock {
     held.delete(this)
     if (this.#timer) clearInterval(this.#timer)
     await this.#repo.storage.delete('lock', this.#id)
+  }
+}
+
+/**
+ * Why a lock no longer protects anything, or undefined while it may: it expired (its owner
+ * stopped refreshing it), or its owner ran on this host and is no longer running (kill -9, a
+ * crash), which needs no waiting for the expiry.
+ */
+export function staleness(info: LockInfo, now = Date.now()): string | undefined {
+  if (info.expires < now) return 'it expired'
+  if (info.host === hostname() && !processAlive(info.pid)) return 'its process is gone'
+  return undefined
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: alive, owned by another user.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
   }
 }
 

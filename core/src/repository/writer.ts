@@ -15,6 +15,11 @@ import type {Repository} from './repository.js'
  */
 export const MAX_PACK_BLOBS = 32_768
 
+function isDiskFull(error: unknown): boolean {
+  const code = (error as {code?: unknown})?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}
+
 export interface WriterOptions {
   host: string
   /** Packfile uploads in flight (each holds one packfile in memory). */
@@ -180,6 +185,29 @@ export class RepositoryWriter implements NodeStore {
     }
     this.#lastPublish = Date.now()
     for (const p of packs) for (const b of p.blobs) this.#pending.delete(`${b.type}:${b.mac.toString('hex')}`)
+  }
+
+  /**
+   * After a failure: waits for the uploads in flight, then leaves no stored packfile that no
+   * state lists (it would take space that nothing reclaims). On a full disk they are deleted,
+   * to give the space back; otherwise they are published, so that the next backup reuses them,
+   * and deleted when even that fails.
+   */
+  async abandon(reason: unknown): Promise<void> {
+    if (this.#options.dryRun) return
+    this.#failure ??= reason
+    while (this.#uploads.size > 0) await Promise.race(this.#uploads)
+    if (this.#stored.length === 0) return
+    if (!isDiskFull(reason) && !isDiskFull(this.#failure)) {
+      await this.#publish(emptyDelta(this.#options.host)).catch(() => {})
+    }
+    const left = this.#stored
+    this.#stored = []
+    for (const pack of left) {
+      await this.#repo.storage.delete('packfile', pack.id).catch((error: unknown) => {
+        this.#repo.logger.debug(`packfile ${pack.id.slice(0, 16)} could not be removed: ${(error as Error).message}`)
+      })
+    }
   }
 
   /** Stores every open packfile and waits for all uploads. */

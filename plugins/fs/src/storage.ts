@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
-import {mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:fs/promises'
+import {lstat, mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import {Readable} from 'node:stream'
 import {
@@ -12,12 +12,15 @@ import {
   type Range,
   type Storage,
   type StorageCapabilities,
+  type SweepResult,
 } from '@plakar/core'
 import {fsPath} from './location.js'
 import {writeAll} from './write.js'
 
 const DIRS: Record<Kind, string> = {packfile: 'packfiles', state: 'states', lock: 'locks'}
 const ID = /^[0-9a-f]{16,128}$/
+/** Temporary files of #write: `<final name>.<12 hex digits>.tmp`. */
+const TEMP = /^(CONFIG|[0-9a-f]{16,128})\.[0-9a-f]{12}\.tmp$/
 
 /**
  * A repository in a local directory:
@@ -159,6 +162,35 @@ export class FsStorage implements Storage {
 
   capabilities(): StorageCapabilities {
     return {read: true, write: true, delete: true}
+  }
+
+  /**
+   * Temporary files of writes that never finished (the process was killed, the disk filled
+   * up and the cleanup failed too). A write in progress keeps changing its file's mtime, so a
+   * file untouched for `olderThanMs` is abandoned.
+   */
+  async sweep(olderThanMs: number): Promise<SweepResult> {
+    const result: SweepResult = {objects: 0, bytes: 0}
+    const cutoff = Date.now() - olderThanMs
+    const dirs = [this.localPath, join(this.localPath, DIRS.state), join(this.localPath, DIRS.lock)]
+    const packs = join(this.localPath, DIRS.packfile)
+    for (const sub of await readdir(packs).catch(() => [] as string[])) if (/^[0-9a-f]{2}$/.test(sub)) dirs.push(join(packs, sub))
+    for (const dir of dirs) {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (!TEMP.test(name)) continue
+        const path = join(dir, name)
+        const info = await lstat(path).catch(() => undefined)
+        if (!info?.isFile() || info.mtimeMs > cutoff) continue
+        try {
+          await unlink(path)
+          result.objects++
+          result.bytes += info.size
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+        }
+      }
+    }
+    return result
   }
 
   async close(): Promise<void> {}

@@ -11,6 +11,7 @@ import {
   type Range,
   type Storage,
   type StorageCapabilities,
+  type SweepResult,
 } from '@plakar/core'
 import {SftpConnector} from './connector.js'
 import type {SftpOpError} from './errors.js'
@@ -208,6 +209,39 @@ export class SftpStorage implements Storage {
 
   capabilities(): StorageCapabilities {
     return {read: true, write: true, delete: true}
+  }
+
+  /**
+   * Temporary files of uploads that never finished (`.<final name>.<12 hex digits>.tmp`): a
+   * killed process, a lost connection whose cleanup failed too. An upload in progress keeps
+   * changing its file's mtime (the server's clock: the age must be generous).
+   */
+  async sweep(olderThanMs: number): Promise<SweepResult> {
+    const result: SweepResult = {objects: 0, bytes: 0}
+    const temp = /^\.(CONFIG|[0-9a-f]{16,128})\.[0-9a-f]{12}\.tmp$/
+    const dirs = [this.#root, posix.join(this.#root, DIRS.state), posix.join(this.#root, DIRS.lock)]
+    const packs = posix.join(this.#root, DIRS.packfile)
+    const subs = (await this.#connector.run((session) => readdirNames(session, packs))) ?? []
+    for (const sub of subs) if (/^[0-9a-f]{2}$/.test(sub)) dirs.push(posix.join(packs, sub))
+    for (const dir of dirs) {
+      const names = (await this.#connector.run((session) => readdirNames(session, dir))) ?? []
+      for (const name of names) {
+        if (!temp.test(name)) continue
+        const path = posix.join(dir, name)
+        const info = await this.#connector.run((session) => session.lstat(path)).catch(() => undefined)
+        if (!info || !info.isFile() || info.mtime * 1000 > Date.now() - olderThanMs) continue
+        await this.#connector.run((session) => session.unlink(path)).then(
+          () => {
+            result.objects++
+            result.bytes += info.size
+          },
+          (error) => {
+            if (!notFound(error)) throw error
+          },
+        )
+      }
+    }
+    return result
   }
 
   async close(): Promise<void> {
