@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point: put "plakar [global flags] [at LOCATION] command …" in the order oclif expects.
 import {execute} from '@oclif/core'
-import {normalizeArgv} from '../core/dist/cli/argv.js'
+import {normalizeArgv} from '../core/cli/dist/cli/argv.js'
 
 // Chunking workers read small files ahead through libuv's thread pool (4 threads by default,
 // shared by the whole process); it starts with its first task, after this line.

@@ -1,6 +1,6 @@
 // Builds dist/ for the connectors declared in package.json ("plakar".connectors):
 //   - one self-contained ES module per connector, src/<name>.ts → dist/<name>.js. The SDK
-//     (@plakar/core) and anything else in devDependencies is bundled in; only the packages
+//     (@plakar/sdk) and anything else in devDependencies is bundled in; only the packages
 //     listed in "dependencies" stay external and are installed with the plugin. So
 //     `plakar plugins install` installs this package and its own dependencies, nothing more.
 //   - the JSON Schema of each connector's configuration (the module's `schema` export),

@@ -8,19 +8,19 @@
 //   node test/bench/choices.mjs chunking     [--corpora mixed,versions] [--repeats 3]
 //
 // Common options: --dir DIR (bench root, as for run.mjs: corpora in DIR/corpora/full),
-// --root DIR (the plakar checkout or frozen build whose core/dist is measured; default this
+// --root DIR (the plakar checkout or frozen build whose core/engine/dist is measured; default this
 // checkout), --json FILE (raw results). Each part prints Markdown tables on stdout, with the load
 // average at start and end: run it when the machine is quiet.
 //
 // What is measured, and how it mirrors the engine:
-// - mac: keyed BLAKE3 through @napi-rs/blake-hash exactly as core/src/crypto/mac.ts calls it (a
+// - mac: keyed BLAKE3 through @napi-rs/blake-hash exactly as core/engine/src/crypto/mac.ts calls it (a
 //   new keyed hasher per message), BLAKE3 keyed through hash-wasm (WebAssembly; one hasher
 //   re-initialised per message, its fastest use), HMAC-SHA256 through node:crypto (a new Hmac
 //   per message). Random input; throughput = message bytes / time; median of the repeats, each
 //   repeat a timed loop of --seconds per implementation and size, implementations interleaved.
 // - compression: every file of the corpus is cut by the engine's own Chunker (default
 //   the measured build's DEFAULT_CHUNKING, read in 4 MiB pieces as the chunk workers do), and every chunk is
-//   compressed as core/src/format/compression.ts does: zstd-napi's raw binding, one CCtx and one
+//   compressed as core/engine/src/format/compression.ts does: zstd-napi's raw binding, one CCtx and one
 //   scratch buffer reused, chunks under 64 bytes and chunks that do not shrink stored as they
 //   are. lz4-napi has no call that writes into a caller's buffer: compressSync returns a fresh
 //   Buffer per chunk, which is what a plakar using it would pay. Chunks are processed in
@@ -63,7 +63,7 @@ const corpusRoot = path.join(benchDir, 'corpora', 'full')
 const root = path.resolve(opt.root ?? ROOT)
 const repeats = Number(opt.repeats)
 const requireHere = createRequire(path.join(ROOT, 'package.json'))
-const requireCore = createRequire(path.join(root, 'core', 'package.json'))
+const requireCore = createRequire(path.join(root, 'core', 'engine', 'package.json'))
 
 const load1 = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 const say = (msg) => process.stderr.write(`[choices ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
@@ -73,7 +73,7 @@ const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–')
 const MiB = 1024 * 1024
 const KiB = 1024
 
-/** Default chunking of new repositories, from the measured build's core/dist/format/config.js. */
+/** Default chunking of new repositories, from the measured build's core/engine/dist/format/config.js. */
 const {DEFAULT_CHUNKING} = await core('format/config.js')
 const CANDIDATES = (opt.configs ?? '65536:262144:2097152,131072:524288:4194304,262144:1048576:8388608,524288:2097152:8388608')
   .split(',')
@@ -107,7 +107,7 @@ const quietNote = () => {
 }
 
 async function core(mod) {
-  return import(pathToFileURL(path.join(root, 'core', 'dist', mod)).href)
+  return import(pathToFileURL(path.join(root, 'core', 'engine', 'dist', mod)).href)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ async function macPart() {
   const wasm = await createBLAKE3(256, key)
   const reused = Blake3Hasher.newKeyed(key)
   const impls = {
-    'BLAKE3 keyed, native (@napi-rs/blake-hash; core/src/crypto/mac.ts)': (m) => {
+    'BLAKE3 keyed, native (@napi-rs/blake-hash; core/engine/src/crypto/mac.ts)': (m) => {
       const h = Blake3Hasher.newKeyed(key)
       h.update(m)
       return h.digestBuffer()

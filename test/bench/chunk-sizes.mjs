@@ -42,7 +42,7 @@ const benchDir = path.resolve(opt.dir ?? process.env.PLAKAR_BENCH_DIR ?? path.jo
 const corpusRoot = path.join(benchDir, 'corpora', 'full')
 const work = path.join(benchDir, 'chunk-sizes-work')
 const plakarBin = path.resolve(opt.plakar ?? path.join(ROOT, 'bin', 'run.js'))
-const Database = createRequire(path.join(ROOT, 'core', 'package.json'))('better-sqlite3')
+const Database = createRequire(path.join(ROOT, 'core', 'engine', 'package.json'))('better-sqlite3')
 const configs = opt.configs.split(',').map((s) => {
   const [min, avg, max] = s.split(':').map(Number)
   return {min, avg, max, spec: s}

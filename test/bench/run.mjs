@@ -89,7 +89,7 @@ if (missing.length) {
   if (r.status !== 0) fail('installing the peers failed')
 }
 if (!fs.existsSync(plakarBin)) fail(`no plakar CLI at ${plakarBin}`)
-if (!fs.existsSync(path.join(path.dirname(plakarBin), '..', 'core', 'dist'))) fail('plakar is not built: npm run build')
+if (!fs.existsSync(path.join(path.dirname(plakarBin), '..', 'core', 'cli', 'dist'))) fail('plakar is not built: npm run build')
 
 // ---------------------------------------------------------------------------------------------
 // Page cache

@@ -9,7 +9,7 @@ import {ROOT} from '../support/cli.js'
  * type number or a key-derivation label, the document must change with it.
  */
 const doc = readFileSync(join(ROOT, 'docs', 'format.md'), 'utf8')
-const load = async <T>(path: string) => (await import(pathToFileURL(join(ROOT, 'core', 'dist', path)).href)) as T
+const load = async <T>(path: string) => (await import(pathToFileURL(join(ROOT, 'core', 'engine', 'dist', path)).href)) as T
 
 describe('docs/format.md', () => {
   it('states the version of every structure the code writes', async () => {
@@ -48,7 +48,7 @@ describe('docs/format.md', () => {
   })
 
   it('gives every key-derivation and MAC label the code uses', () => {
-    const sources = ['crypto/keys.ts', 'crypto/mac.ts', 'crypto/seal.ts', 'format/config.ts'].map((f) => readFileSync(join(ROOT, 'core', 'src', f), 'utf8')).join('\n')
+    const sources = ['crypto/keys.ts', 'crypto/mac.ts', 'crypto/seal.ts', 'format/config.ts'].map((f) => readFileSync(join(ROOT, 'core', 'engine', 'src', f), 'utf8')).join('\n')
     const labels = new Set<string>()
     for (const m of sources.matchAll(/['`](plakar v1 [^'`$]*)['`]/g)) labels.add(m[1])
     for (const m of sources.matchAll(/sub\('([^']+)'\)|sub\(encrypted \? '([^']+)' : '([^']+)'\)/g)) for (const p of m.slice(1)) if (p) labels.add(`plakar v1 ${p}`)

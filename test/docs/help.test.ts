@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {renderMarkdown} from '../../core/dist/cli/help.js'
+import {renderMarkdown} from '../../core/cli/dist/cli/help.js'
 import {Plakar, ROOT, scratch} from '../support/cli.js'
 import {Terminal} from '../support/terminal.js'
 

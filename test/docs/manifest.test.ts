@@ -7,11 +7,11 @@ import {ROOT} from '../support/cli.js'
 /**
  * oclif.manifest.json is what oclif reads to list commands and their flags without loading
  * them. A stale one hides new commands and flags, or advertises removed ones: it must describe
- * exactly the commands built in core/dist/commands, which must be those of core/src/commands.
+ * exactly the commands built in core/cli/dist/commands, which must be those of core/cli/src/commands.
  * Fix a failure with `npm run build`.
  */
-const SRC = join(ROOT, 'core', 'src', 'commands')
-const DIST = join(ROOT, 'core', 'dist', 'commands')
+const SRC = join(ROOT, 'core', 'cli', 'src', 'commands')
+const DIST = join(ROOT, 'core', 'cli', 'dist', 'commands')
 
 /** Command ids of a commands directory, the way oclif names them ("store/add.js" → "store:add"). */
 function commandFiles(dir: string, ext: '.ts' | '.js'): Map<string, string> {
@@ -109,13 +109,13 @@ describe('oclif.manifest.json', () => {
     expect(manifest.version).toBe(pjson.version)
   })
 
-  it('core/dist/commands is built from core/src/commands', () => {
+  it('core/cli/dist/commands is built from core/cli/src/commands', () => {
     const src = [...commandFiles(SRC, '.ts').keys()].sort()
     const dist = [...commandFiles(DIST, '.js').keys()].sort()
-    expect(dist, 'core/dist is stale: run npm run build').toEqual(src)
+    expect(dist, 'core/cli/dist is stale: run npm run build').toEqual(src)
   })
 
-  it('lists exactly the commands of core/dist/commands, with the same flags, arguments and texts', async () => {
+  it('lists exactly the commands of core/cli/dist/commands, with the same flags, arguments and texts', async () => {
     const problems: string[] = []
     const built = commandFiles(DIST, '.js')
     const listed = new Set(Object.keys(manifest.commands))

@@ -146,7 +146,7 @@ describe('manual pages (docs/commands)', () => {
   })
 
   it('exit codes: plakar.md lists every code the CLI uses, pages only codes plakar.md explains', async () => {
-    const {ExitCode} = (await import(pathToFileURL(join(ROOT, 'core', 'dist', 'errors.js')).href)) as {ExitCode: Record<string, number>}
+    const {ExitCode} = (await import(pathToFileURL(join(ROOT, 'core', 'sdk', 'dist', 'errors.js')).href)) as {ExitCode: Record<string, number>}
     const {codes: known, problems} = exitCodes(root)
     for (const [name, code] of Object.entries(ExitCode)) {
       if (!known.includes(code)) problems.push(`plakar.md: EXIT STATUS does not explain ${code} (${name})`)
@@ -180,7 +180,7 @@ describe('manual pages (docs/commands)', () => {
         else if (entry.name.endsWith('.js')) for (const m of readFileSync(path, 'utf8').matchAll(/\bPLAKAR_[A-Z0-9_]+/g)) variables.add(`${m[0]} (${relative(ROOT, path)})`)
       }
     }
-    walk(join(ROOT, 'core', 'dist'))
+    for (const pkg of ['sdk', 'engine', 'cli']) walk(join(ROOT, 'core', pkg, 'dist'))
     for (const entry of variables) {
       const name = entry.split(' ')[0]
       if (!environment.includes(`\`${name}\``)) problems.push(`plakar.md: ENVIRONMENT does not document ${entry}`)

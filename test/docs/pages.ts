@@ -214,7 +214,7 @@ export function shellWords(line: string): string[] {
   return words
 }
 
-/** Global flags that may come before the command (core/src/cli/argv.ts moves them behind it). */
+/** Global flags that may come before the command (core/cli/src/cli/argv.ts moves them behind it). */
 const LEADING_WITH_VALUE = new Set(['--config-dir', '--cache-dir', '--keyfile', '--concurrency'])
 const LEADING_BOOLEAN = new Set(['--json', '--quiet', '-q', '--debug'])
 

@@ -1,6 +1,6 @@
 /**
- * The chunking workers (core/src/engine/chunk-pool.ts) run only from the compiled engine, so
- * these tests drive core/dist directly, as the CLI does.
+ * The chunking workers (core/engine/src/engine/chunk-pool.ts) run only from the compiled engine, so
+ * these tests drive core/engine/dist directly, as the CLI does.
  */
 import {execFileSync} from 'node:child_process'
 import {mkdir, writeFile} from 'node:fs/promises'
@@ -17,8 +17,8 @@ describe('chunking workers', () => {
   afterAll(() => env.s.cleanup())
 
   it('a failed worker fails the backup instead of recording every remaining file as an error', async () => {
-    const {Repository} = await dist<typeof import('../../core/src/repository/repository.js')>('core/dist/repository/repository.js')
-    const {backup} = await dist<typeof import('../../core/src/engine/backup.js')>('core/dist/engine/backup.js')
+    const {Repository} = await dist<typeof import('../../core/engine/src/repository/repository.js')>('core/engine/dist/repository/repository.js')
+    const {backup} = await dist<typeof import('../../core/engine/src/engine/backup.js')>('core/engine/dist/engine/backup.js')
     const {FsStorage} = await dist<typeof import('../../plugins/fs/src/storage.js')>('plugins/fs/dist/storage.js')
     const {FsImporter} = await dist<typeof import('../../plugins/fs/src/importer.js')>('plugins/fs/dist/importer.js')
     const src = join(env.s.dir, 'src')
@@ -46,9 +46,9 @@ describe('chunking workers', () => {
   })
 
   it('reads what the scan saw: a file replaced by a symlink or a FIFO meanwhile is an error, never followed', async () => {
-    const {Repository} = await dist<typeof import('../../core/src/repository/repository.js')>('core/dist/repository/repository.js')
-    const {backup} = await dist<typeof import('../../core/src/engine/backup.js')>('core/dist/engine/backup.js')
-    const {Snapshot} = await dist<typeof import('../../core/src/engine/snapshot.js')>('core/dist/engine/snapshot.js')
+    const {Repository} = await dist<typeof import('../../core/engine/src/repository/repository.js')>('core/engine/dist/repository/repository.js')
+    const {backup} = await dist<typeof import('../../core/engine/src/engine/backup.js')>('core/engine/dist/engine/backup.js')
+    const {Snapshot} = await dist<typeof import('../../core/engine/src/engine/snapshot.js')>('core/engine/dist/engine/snapshot.js')
     const {FsStorage} = await dist<typeof import('../../plugins/fs/src/storage.js')>('plugins/fs/dist/storage.js')
     const {FsImporter} = await dist<typeof import('../../plugins/fs/src/importer.js')>('plugins/fs/dist/importer.js')
     const src = join(env.s.dir, 'swapped')

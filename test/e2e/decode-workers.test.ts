@@ -1,6 +1,6 @@
 /**
- * The decoding workers (core/src/engine/decode-pool.ts) run only from the compiled engine, so
- * these tests drive core/dist directly, as the CLI does.
+ * The decoding workers (core/engine/src/engine/decode-pool.ts) run only from the compiled engine, so
+ * these tests drive core/engine/dist directly, as the CLI does.
  */
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -10,10 +10,10 @@ const dist = async <T>(path: string): Promise<T> => (await import(join(ROOT, pat
 
 describe('decoding workers', () => {
   it('a worker that dies as it starts is never sent work: requests are answered, not lost or left hanging', async () => {
-    const {DecodePool} = await dist<typeof import('../../core/src/engine/decode-pool.js')>('core/dist/engine/decode-pool.js')
-    const {KeySet} = await dist<typeof import('../../core/src/crypto/keys.js')>('core/dist/crypto/keys.js')
-    const {Compressor} = await dist<typeof import('../../core/src/format/compression.js')>('core/dist/format/compression.js')
-    const {sealBlob} = await dist<typeof import('../../core/src/format/blob.js')>('core/dist/format/blob.js')
+    const {DecodePool} = await dist<typeof import('../../core/engine/src/engine/decode-pool.js')>('core/engine/dist/engine/decode-pool.js')
+    const {KeySet} = await dist<typeof import('../../core/engine/src/crypto/keys.js')>('core/engine/dist/crypto/keys.js')
+    const {Compressor} = await dist<typeof import('../../core/engine/src/format/compression.js')>('core/engine/dist/format/compression.js')
+    const {sealBlob} = await dist<typeof import('../../core/engine/src/format/blob.js')>('core/engine/dist/format/blob.js')
     const keys = KeySet.plaintext(Buffer.alloc(32, 9))
     const compression = {algorithm: 'zstd' as const, level: 3}
     const compressor = new Compressor(compression)

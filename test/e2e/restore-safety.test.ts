@@ -1,6 +1,6 @@
 /**
  * A malicious snapshot cannot make a restore write outside its target. The attacker's tool is
- * the engine itself (core/src/engine/backup.ts) fed by an importer that yields hostile records:
+ * the engine itself (core/engine/src/engine/backup.ts) fed by an importer that yields hostile records:
  * "..", empty components, paths outside the root, and a symlink followed by a file below it.
  * The victim restores with the real CLI.
  */
@@ -9,10 +9,10 @@ import {existsSync} from 'node:fs'
 import {join, relative} from 'node:path'
 import {Readable} from 'node:stream'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {backup as engineBackup} from '../../core/src/engine/backup.js'
-import type {FileInfo} from '../../core/src/interfaces/file-info.js'
-import type {Importer, ImportRecord} from '../../core/src/interfaces/importer.js'
-import {Repository} from '../../core/src/repository/repository.js'
+import {backup as engineBackup} from '../../core/engine/src/engine/backup.js'
+import type {FileInfo} from '../../core/sdk/src/interfaces/file-info.js'
+import type {Importer, ImportRecord} from '../../core/sdk/src/interfaces/importer.js'
+import {Repository} from '../../core/engine/src/repository/repository.js'
 import {FsStorage} from '../../plugins/fs/src/storage.js'
 import {listPaths} from '../support/tree.js'
 import {setup} from './helpers.js'

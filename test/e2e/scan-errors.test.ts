@@ -27,10 +27,10 @@ vi.mock('node:fs', async (importOriginal) => {
   return {...fs, default: {...fs, opendirSync}, opendirSync}
 })
 
-const {backup} = await import('../../core/src/engine/backup.js')
-const {restore} = await import('../../core/src/engine/restore.js')
-const {Snapshot} = await import('../../core/src/engine/snapshot.js')
-const {Repository} = await import('../../core/src/repository/repository.js')
+const {backup} = await import('../../core/engine/src/engine/backup.js')
+const {restore} = await import('../../core/engine/src/engine/restore.js')
+const {Snapshot} = await import('../../core/engine/src/engine/snapshot.js')
+const {Repository} = await import('../../core/engine/src/repository/repository.js')
 const {FsImporter} = await import('../../plugins/fs/src/importer.js')
 const {FsExporter} = await import('../../plugins/fs/src/exporter.js')
 const {FsStorage} = await import('../../plugins/fs/src/storage.js')

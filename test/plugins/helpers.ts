@@ -42,13 +42,13 @@ export async function npm(cwd: string, args: string[], options: {env?: Record<st
 }
 
 /**
- * `npm install` in a generated plugin: @plakar/core from the test registry (scoped, so that
+ * `npm install` in a generated plugin: @plakar/sdk from the test registry (scoped, so that
  * everything else still comes from the default registry and this machine's cache), without
  * install scripts (the SDK's entry points load none of the engine's native modules, which
  * would otherwise be compiled from source here).
  */
 export async function installDependencies(dir: string): Promise<void> {
-  await publishCore()
+  await publishSdk()
   await npm(dir, ['install', '--prefer-offline', '--ignore-scripts', `--@plakar:registry=${registry().url}`])
 }
 
@@ -71,15 +71,15 @@ export async function publish(tarball: string): Promise<void> {
 
 let corePublished: Promise<void> | undefined
 
-/** @plakar/core of this checkout (its built dist/), packed and published to the test registry once. */
-export function publishCore(): Promise<void> {
+/** @plakar/sdk of this checkout (its built dist/), packed and published to the test registry once. */
+export function publishSdk(): Promise<void> {
   corePublished ??= (async () => {
-    const {version} = JSON.parse(await readFile(join(ROOT, 'core', 'package.json'), 'utf8')) as {version: string}
-    const view = await npm(ROOT, ['view', `@plakar/core@${version}`, 'version', '--registry', registry().url], {reject: false})
+    const {version} = JSON.parse(await readFile(join(ROOT, 'core', 'sdk', 'package.json'), 'utf8')) as {version: string}
+    const view = await npm(ROOT, ['view', `@plakar/sdk@${version}`, 'version', '--registry', registry().url], {reject: false})
     if (view.exitCode === 0 && String(view.stdout).trim() === version) return
-    const out = join(registry().work, 'core-tarball')
+    const out = join(registry().work, 'sdk-tarball')
     await mkdir(out, {recursive: true})
-    await publish(await pack(join(ROOT, 'core'), out))
+    await publish(await pack(join(ROOT, 'core', 'sdk'), out))
   })()
   return corePublished
 }

@@ -16,17 +16,17 @@ import {
   secretOptions,
   streamRecord,
   type ConfigOf,
-} from '../../core/src/index.js'
-import {compileConfigSchema} from '../../core/src/connectors/config-schema.js'
-import {collect} from '../../core/src/testing/data.js'
+} from '@plakar/sdk'
+import {collect} from '@plakar/sdk/testing'
+import {compileConfigSchema} from '../../core/cli/src/connectors/config-schema.js'
 import {ROOT} from '../support/cli.js'
 
 /**
- * The SDK a plugin imports (@plakar/core, @plakar/core/testing): its helpers, and what importing
+ * The SDK a plugin imports (@plakar/sdk, @plakar/sdk/testing): its helpers, and what importing
  * it costs. A plugin bundles what it uses of the SDK; the SDK's entry points must never drag the
- * engine, the CLI or a heavy dependency into a plugin's module graph.
+ * engine, the CLI or a third-party package into a plugin's module graph.
  */
-const DIST = join(ROOT, 'core', 'dist')
+const DIST = join(ROOT, 'core', 'sdk', 'dist')
 
 /** Every module a module imports statically, transitively (dynamic import() is lazy: not followed). */
 async function staticGraph(entry: string): Promise<{files: string[]; packages: string[]}> {
@@ -47,21 +47,26 @@ async function staticGraph(entry: string): Promise<{files: string[]; packages: s
 }
 
 describe('SDK entry points', () => {
-  it('@plakar/core loads only the contracts, errors and helpers: no engine, no CLI, no dependency', async () => {
+  it('@plakar/sdk loads only its own modules and node: built-ins, nothing of the suites', async () => {
     const {files, packages} = await staticGraph(join(DIST, 'index.js'))
     expect(packages.every((p) => p.startsWith('node:')), `packages: ${packages.join(', ')}`).toBe(true)
-    const outside = files.filter((f) => !/^(index\.js|errors\.js|interfaces\/|sdk\/|util\/(retry|streams)\.js|connectors\/contract\.js)/.test(f))
-    expect(outside).toEqual([])
+    expect(files.filter((f) => f.startsWith('testing/') || f.startsWith('..'))).toEqual([])
   })
 
-  it('@plakar/core/testing adds the suites and vitest, nothing of the engine', async () => {
+  it('@plakar/sdk/testing adds the suites and vitest, nothing else', async () => {
     const {files, packages} = await staticGraph(join(DIST, 'testing', 'index.js'))
     expect(packages.filter((p) => !p.startsWith('node:'))).toEqual(['vitest'])
-    expect(files.filter((f) => /^(cli|commands|engine|repository|format|crypto|chunking|tree)\//.test(f))).toEqual([])
+    expect(files.filter((f) => f.startsWith('..'))).toEqual([])
+  })
+
+  it('package.json declares no runtime dependency', async () => {
+    const pjson = JSON.parse(await readFile(join(ROOT, 'core', 'sdk', 'package.json'), 'utf8'))
+    expect(pjson.name).toBe('@plakar/sdk')
+    expect(pjson.dependencies ?? {}).toEqual({})
   })
 
   it('package.json exports both entry points with their types, and packs only dist', async () => {
-    const pjson = JSON.parse(await readFile(join(ROOT, 'core', 'package.json'), 'utf8'))
+    const pjson = JSON.parse(await readFile(join(ROOT, 'core', 'sdk', 'package.json'), 'utf8'))
     expect(pjson.exports['.']).toEqual({types: './dist/index.d.ts', default: './dist/index.js'})
     expect(pjson.exports['./testing']).toEqual({types: './dist/testing/index.d.ts', default: './dist/testing/index.js'})
     for (const entry of ['index', 'testing/index']) {

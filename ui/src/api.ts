@@ -1,4 +1,4 @@
-/** The JSON API of `plakar ui` (see core/src/ui/server.ts), typed for the page. */
+/** The JSON API of `plakar ui` (see core/cli/src/ui/server.ts), typed for the page. */
 
 export interface Summary {
   files: number

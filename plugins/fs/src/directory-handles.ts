@@ -1,6 +1,6 @@
 import {closeSync, constants, existsSync, fstatSync, lstatSync, openSync} from 'node:fs'
 import {join} from 'node:path'
-import {PlakarError} from '@plakar/core'
+import {PlakarError} from '@plakar/sdk'
 
 /**
  * Open directories of a restore target, by their path relative to its root, so that a restore

@@ -19,7 +19,7 @@ import {
 import {lstat, mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
-import {PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/core'
+import {PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
 import {DirectoryHandles, ownedDirectory} from './directory-handles.js'
 import {fsPath} from './location.js'
 

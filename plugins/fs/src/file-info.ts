@@ -1,5 +1,5 @@
 import {readFileSync, type Stats} from 'node:fs'
-import {fileInfoFromStats, type FileInfo} from '@plakar/core'
+import {fileInfoFromStats, type FileInfo} from '@plakar/sdk'
 
 /** uid/gid → names from /etc/passwd and /etc/group (Node has no getpwuid), read once. */
 let users: Map<number, string> | undefined

@@ -13,7 +13,7 @@ import {
   type Storage,
   type StorageCapabilities,
   type SweepResult,
-} from '@plakar/core'
+} from '@plakar/sdk'
 import {fsPath} from './location.js'
 import {writeAll} from './write.js'
 

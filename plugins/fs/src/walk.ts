@@ -1,6 +1,6 @@
 import {lstatSync, readlinkSync, type Stats} from 'node:fs'
 import {join} from 'node:path'
-import type {FileInfo} from '@plakar/core'
+import type {FileInfo} from '@plakar/sdk'
 import {fileInfo} from './file-info.js'
 import {listSorted} from './sorted-listing.js'
 

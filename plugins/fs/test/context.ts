@@ -1,6 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {rm} from 'node:fs/promises'
-import type {ConnectorContext} from '@plakar/core'
+import type {ConnectorContext} from '@plakar/sdk'
 
 /** The context the core hands a connector factory, for a location of this plugin. */
 export function context(location: string): ConnectorContext {

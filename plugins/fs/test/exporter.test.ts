@@ -2,7 +2,7 @@ import {createReadStream} from 'node:fs'
 import {lstat, mkdtemp, readdir, readlink} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {testExporter, type ExportedEntry} from '@plakar/core/testing'
+import {testExporter, type ExportedEntry} from '@plakar/sdk/testing'
 import createExporter from '../src/exporter.js'
 import {context, removeTree} from './context.js'
 

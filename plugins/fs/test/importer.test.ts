@@ -2,7 +2,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdir, mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {materializeFixture, testImporter} from '@plakar/core/testing'
+import {materializeFixture, testImporter} from '@plakar/sdk/testing'
 import createImporter from '../src/importer.js'
 import {context, removeTree} from './context.js'
 

@@ -1,7 +1,7 @@
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {testStorage} from '@plakar/core/testing'
+import {testStorage} from '@plakar/sdk/testing'
 import {FsStorage} from '../src/storage.js'
 
 // The repository directory does not exist yet: create() makes it, as `plakar create` does.

@@ -1,4 +1,4 @@
-import {AuthError, ExitCode, isTransientNetworkError, NotFoundError, PlakarError} from '@plakar/core'
+import {AuthError, ExitCode, isTransientNetworkError, NotFoundError, PlakarError} from '@plakar/sdk'
 
 /** The fields of an AWS SDK v3 error (service exceptions and transport errors alike). */
 interface SdkErrorLike {

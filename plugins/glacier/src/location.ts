@@ -1,4 +1,4 @@
-import {UsageError} from '@plakar/core'
+import {UsageError} from '@plakar/sdk'
 
 /** A parsed `glacier://host[:port]/bucket[/prefix]` location. */
 export interface GlacierLocation {

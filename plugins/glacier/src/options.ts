@@ -1,4 +1,4 @@
-import {UsageError} from '@plakar/core'
+import {UsageError} from '@plakar/sdk'
 import type {GlacierLocation} from './location.js'
 
 /** Storage classes whose objects must be restored before a GET succeeds. */

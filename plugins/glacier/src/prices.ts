@@ -1,4 +1,4 @@
-import type {ThawSettings, ThawTier} from '@plakar/core'
+import type {ThawSettings, ThawTier} from '@plakar/sdk'
 
 /**
  * Retrieval prices of the archive classes: AWS S3 list prices for us-east-1 (USD), per GiB

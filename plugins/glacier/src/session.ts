@@ -1,5 +1,5 @@
 import type * as Sdk from '@aws-sdk/client-s3'
-import {withRetry, type Logger} from '@plakar/core'
+import {withRetry, type Logger} from '@plakar/sdk'
 import {isTransient, translate} from './errors.js'
 import {Limiter} from './limiter.js'
 import {formatGlacierLocation, type GlacierLocation} from './location.js'

@@ -21,7 +21,7 @@ import {
   type ThawStatus,
   type ThawTier,
   type WormStorage,
-} from '@plakar/core'
+} from '@plakar/sdk'
 import {openObject} from './download.js'
 import {codeOf, isMissingObject, statusOf} from './errors.js'
 import {parseGlacierLocation} from './location.js'

@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {Readable} from 'node:stream'
 import {DeleteObjectCommand, GetObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
-import {isRetained, readAll, type Kind, type PutOptions} from '@plakar/core'
+import {isRetained, readAll, type Kind, type PutOptions} from '@plakar/sdk'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import createStorage, {type GlacierStorage} from '../src/storage.js'
 import {config, context, createBucket, describeRgw, glacierLocation, head, listVersions, rawClient, removePrefix, uniqueName} from './glacier.js'

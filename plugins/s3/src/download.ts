@@ -1,7 +1,7 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 import {Readable} from 'node:stream'
 import type {GetObjectCommandOutput} from '@aws-sdk/client-s3'
-import {PlakarError} from '@plakar/core'
+import {PlakarError} from '@plakar/sdk'
 import {isTransient} from './errors.js'
 import {describeBriefly, type S3Session} from './session.js'
 

@@ -1,5 +1,5 @@
 import {Readable} from 'node:stream'
-import {NotFoundError, PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/core'
+import {NotFoundError, PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
 import {parseS3Location} from './location.js'
 import type {S3Config} from './options.js'
 import {S3Session} from './session.js'

@@ -7,7 +7,7 @@ import {
   type ImportRecord,
   type ScanError,
   type ScanOptions,
-} from '@plakar/core'
+} from '@plakar/sdk'
 import {codeOf, isAuthFailure, isMissingObject} from './errors.js'
 import {openObject} from './download.js'
 import {parseS3Location} from './location.js'

@@ -10,7 +10,7 @@ import {
   type Range,
   type Storage,
   type StorageCapabilities,
-} from '@plakar/core'
+} from '@plakar/sdk'
 import {codeOf, isMissingObject, statusOf} from './errors.js'
 import {openObject} from './download.js'
 import {parseS3Location} from './location.js'

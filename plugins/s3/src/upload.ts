@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 import type {Readable} from 'node:stream'
-import {PlakarError} from '@plakar/core'
+import {PlakarError} from '@plakar/sdk'
 import type {S3Session} from './session.js'
 
 /** Parts of a multipart upload: S3 wants at least 5 MiB but the last, at most 10,000 parts. */

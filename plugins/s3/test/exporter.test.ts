@@ -1,4 +1,4 @@
-import {testExporter, type ExportedEntry} from '@plakar/core/testing'
+import {testExporter, type ExportedEntry} from '@plakar/sdk/testing'
 import {GetObjectCommand} from '@aws-sdk/client-s3'
 import type {Readable} from 'node:stream'
 import {beforeAll} from 'vitest'

@@ -1,4 +1,4 @@
-import {fixtureContent, testImporter, type Fixture} from '@plakar/core/testing'
+import {fixtureContent, testImporter, type Fixture} from '@plakar/sdk/testing'
 import {beforeAll} from 'vitest'
 import createImporter from '../src/importer.js'
 import {collectStream, context, createBucket, describeS3, putBytes, removePrefix, s3Location, uniqueName} from './s3.js'

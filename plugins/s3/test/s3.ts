@@ -8,7 +8,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3'
-import type {ConnectorContext} from '@plakar/core'
+import type {ConnectorContext} from '@plakar/sdk'
 import {describe} from 'vitest'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'

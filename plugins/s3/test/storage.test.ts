@@ -1,4 +1,4 @@
-import {testStorage} from '@plakar/core/testing'
+import {testStorage} from '@plakar/sdk/testing'
 import {beforeAll} from 'vitest'
 import createStorage from '../src/storage.js'
 import {context, createBucket, describeS3, removePrefix, s3Location, uniqueName} from './s3.js'

@@ -1,4 +1,4 @@
-import {isTransientNetworkError, PlakarError} from '@plakar/core'
+import {isTransientNetworkError, PlakarError} from '@plakar/sdk'
 
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02 §7). */
 export const STATUS = {

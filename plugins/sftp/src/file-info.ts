@@ -1,4 +1,4 @@
-import type {EntryType, FileInfo} from '@plakar/core'
+import type {EntryType, FileInfo} from '@plakar/sdk'
 import type {Attributes} from 'ssh2'
 
 const S_IFMT = 0o170000

@@ -1,5 +1,5 @@
 import {posix} from 'node:path'
-import {PlakarError, type ConnectorContext, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/core'
+import {PlakarError, type ConnectorContext, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
 import {SftpConnector} from './connector.js'
 import {finalError, SftpOpError} from './errors.js'
 import {fileInfo} from './file-info.js'

@@ -1,5 +1,5 @@
 import {posix} from 'node:path'
-import {UsageError} from '@plakar/core'
+import {UsageError} from '@plakar/sdk'
 
 export interface SftpLocation {
   host: string

@@ -12,7 +12,7 @@ import {
   type Storage,
   type StorageCapabilities,
   type SweepResult,
-} from '@plakar/core'
+} from '@plakar/sdk'
 import {SftpConnector} from './connector.js'
 import type {SftpOpError} from './errors.js'
 import {mkdirp, readdirNames} from './fsops.js'

@@ -3,7 +3,7 @@ import {copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'no
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import type {Logger} from '@plakar/core'
+import type {Logger} from '@plakar/sdk'
 import {fingerprint, parseKnownHosts, patternsMatch, verifyHostKey} from '../src/known-hosts.js'
 import {parseSftpLocation} from '../src/location.js'
 import {connector, sshdEnv} from './env.js'

@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {mkdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
-import type {Logger} from '@plakar/core'
+import type {Logger} from '@plakar/sdk'
 import {SftpConnector, type SftpConfig} from '../src/connector.js'
 import {parseSftpLocation} from '../src/location.js'
 

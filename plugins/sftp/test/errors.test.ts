@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {isNotFound} from '@plakar/core'
+import {isNotFound} from '@plakar/sdk'
 import {finalError, isConnectionLost, normalize, STATUS} from '../src/errors.js'
 
 describe('sftp error classification', () => {

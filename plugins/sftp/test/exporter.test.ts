@@ -1,7 +1,7 @@
 import {createReadStream} from 'node:fs'
 import {lstat, readdir, readlink} from 'node:fs/promises'
 import {join} from 'node:path'
-import {testExporter, type ExportedEntry} from '@plakar/core/testing'
+import {testExporter, type ExportedEntry} from '@plakar/sdk/testing'
 import createExporter from '../src/exporter.js'
 import {keyConfig, quietLogger, remoteDir} from './env.js'
 

@@ -1,5 +1,5 @@
 import {mkdir} from 'node:fs/promises'
-import {materializeFixture, testImporter} from '@plakar/core/testing'
+import {materializeFixture, testImporter} from '@plakar/sdk/testing'
 import createImporter from '../src/importer.js'
 import {keyConfig, quietLogger, remoteDir} from './env.js'
 

@@ -1,4 +1,4 @@
-import {testStorage} from '@plakar/core/testing'
+import {testStorage} from '@plakar/sdk/testing'
 import {SftpStorage} from '../src/storage.js'
 import {connector, remoteDir} from './env.js'
 

@@ -1,6 +1,6 @@
 import {homedir} from 'node:os'
 import {resolve} from 'node:path'
-import {UsageError} from '@plakar/core'
+import {UsageError} from '@plakar/sdk'
 
 /**
  * "sqlite:/abs/file.db", "sqlite:///abs/file.db", "sqlite:relative.db" or "sqlite:~/file.db"

@@ -15,7 +15,7 @@ import {
   type Range,
   type Storage,
   type StorageCapabilities,
-} from '@plakar/core'
+} from '@plakar/sdk'
 import {sqlitePath} from './location.js'
 
 type Database = BetterSqlite3.Database

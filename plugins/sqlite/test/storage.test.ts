@@ -1,7 +1,7 @@
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {testStorage} from '@plakar/core/testing'
+import {testStorage} from '@plakar/sdk/testing'
 import {SqliteStorage} from '../src/storage.js'
 
 // The database file does not exist yet: create() makes it, as `plakar at sqlite:… create` does.

@@ -2,7 +2,7 @@ import {open} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import type {Readable} from 'node:stream'
 import {createGunzip} from 'node:zlib'
-import {NotFoundError, UsageError} from '@plakar/core'
+import {NotFoundError, UsageError} from '@plakar/sdk'
 
 /** Where an archive comes from: a file, or standard input ("-"). */
 export type Input = {kind: 'file'; path: string} | {kind: 'stdin'}

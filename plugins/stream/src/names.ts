@@ -1,4 +1,4 @@
-import {UsageError} from '@plakar/core'
+import {UsageError} from '@plakar/sdk'
 
 /**
  * A name given by the user or found in an archive, as a record path: "./a//b/" → "/a/b".

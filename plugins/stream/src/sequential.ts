@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {PassThrough} from 'node:stream'
-import type {FileInfo, ImportRecord} from '@plakar/core'
+import type {FileInfo, ImportRecord} from '@plakar/sdk'
 
 /**
  * A file whose content is a stretch of one byte stream (standard input, an entry of a tar

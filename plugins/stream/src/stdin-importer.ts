@@ -1,6 +1,6 @@
 import {hostname} from 'node:os'
 import type {Readable} from 'node:stream'
-import {UsageError, type ConnectorContext, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/core'
+import {UsageError, type ConnectorContext, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
 import {recordPathOf} from './names.js'
 import {sequentialRecord} from './sequential.js'
 import {until} from './until.js'

@@ -1,6 +1,6 @@
 import {hostname} from 'node:os'
 import tarStream from 'tar-stream'
-import {PlakarError, type ConnectorContext, type FileInfo, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/core'
+import {PlakarError, type ConnectorContext, type FileInfo, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
 import {openInput, parseInput, type Input} from './input.js'
 import {recordPathOf} from './names.js'
 import {sequentialRecord} from './sequential.js'

@@ -1,4 +1,4 @@
-import {configSchema, option, type ConfigOf} from '@plakar/core'
+import {configSchema, option, type ConfigOf} from '@plakar/sdk'
 
 /**
  * The options of this exporter, given as `key=value` pairs (`plakar restore --to LOCATION

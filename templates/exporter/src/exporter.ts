@@ -3,7 +3,7 @@ import {constants} from 'node:fs'
 import {chmod, link, lstat, lutimes, mkdir, open, rename, symlink, unlink, utimes} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
-import {pathComponents, PlakarError, UsageError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/core'
+import {pathComponents, PlakarError, UsageError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
 import type {Config} from './config.js'
 
 export {schema} from './config.js'

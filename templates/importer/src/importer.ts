@@ -1,6 +1,6 @@
 import {posix} from 'node:path'
 import type {Readable} from 'node:stream'
-import type {ConnectorContext, FileInfo, Importer, ImportRecord, ScanError, ScanOptions} from '@plakar/core'
+import type {ConnectorContext, FileInfo, Importer, ImportRecord, ScanError, ScanOptions} from '@plakar/sdk'
 import type {Config} from './config.js'
 import {openSource} from './source.js'
 

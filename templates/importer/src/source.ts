@@ -3,7 +3,7 @@ import {lstat, opendir, readlink} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
-import {fileInfoFromStats, UsageError, type ConnectorContext, type FileInfo} from '@plakar/core'
+import {fileInfoFromStats, UsageError, type ConnectorContext, type FileInfo} from '@plakar/sdk'
 import type {Config} from './config.js'
 import type {Source, SourceEntry} from './importer.js'
 

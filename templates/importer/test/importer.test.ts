@@ -1,7 +1,7 @@
 import {mkdir, mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {materializeFixture, testImporter} from '@plakar/core/testing'
+import {materializeFixture, testImporter} from '@plakar/sdk/testing'
 import {describe, expect, it} from 'vitest'
 import createImporter from '../src/importer.js'
 import {schema} from '../src/config.js'

@@ -13,7 +13,7 @@ import {
   type Range,
   type Storage,
   type StorageCapabilities,
-} from '@plakar/core'
+} from '@plakar/sdk'
 import type {Config} from './config.js'
 
 export {schema} from './config.js'

@@ -1,7 +1,7 @@
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {testStorage} from '@plakar/core/testing'
+import {testStorage} from '@plakar/sdk/testing'
 import {describe, expect, it} from 'vitest'
 import createStorage from '../src/storage.js'
 import {schema} from '../src/config.js'

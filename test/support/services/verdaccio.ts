@@ -8,7 +8,7 @@ const SCRIPTS = join(import.meta.dirname, '..', '..', '..', 'scripts', 'services
 
 /**
  * verdaccio 6.8, the private npm registry of the plugin tests: 127.0.0.1:<free port>, a fresh
- * storage per run and no uplink, so it serves exactly what the tests publish (@plakar/core packed
+ * storage per run and no uplink, so it serves exactly what the tests publish (@plakar/sdk packed
  * from this checkout, scaffolded plugins) and nothing can come from the public registry by
  * mistake. Installed once into test/.verdaccio (gitignored) by scripts/services/verdaccio-install.sh,
  * started by verdaccio-up.sh (≈1 s). Exports VERDACCIO_URL (ends with "/"), VERDACCIO_TOKEN

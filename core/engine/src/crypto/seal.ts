@@ -1,0 +1,89 @@
+import {createCipheriv, createDecipheriv, createHmac, randomBytes} from 'node:crypto'
+import {IntegrityError} from '@plakar/sdk'
+import {Mac} from './mac.js'
+
+/**
+ * Authenticated sealing of one stored item (a blob, a state, a packfile index).
+ *
+ * Encrypted repositories: each item gets a fresh random 32-byte salt; its key is
+ * HMAC-SHA256(sealKey, salt) and it is encrypted with AES-256-GCM under that key (nonce = first
+ * 12 salt bytes). A key is therefore used for exactly one message, so GCM's nonce limits never
+ * apply, however many items a repository holds (2^48 items give a salt-collision chance below
+ * 2^-160). Layout: salt(32) ‖ ciphertext ‖ tag(16).
+ *
+ * Plaintext repositories: payload ‖ keyed-BLAKE3(aad ‖ payload), so corruption is still caught.
+ *
+ * `aad` binds the item to its identity (type and id), so one item cannot be swapped for another.
+ */
+export interface Sealer {
+  readonly overhead: number
+  seal(plaintext: Uint8Array, aad: Uint8Array): Buffer
+  open(sealed: Uint8Array, aad: Uint8Array): Buffer
+}
+
+const SALT = 32
+const TAG = 16
+
+export class AeadSealer implements Sealer {
+  readonly overhead = SALT + TAG
+  readonly #key: Buffer
+  constructor(key: Uint8Array) {
+    this.#key = Buffer.from(key)
+  }
+
+  seal(plaintext: Uint8Array, aad: Uint8Array): Buffer {
+    const salt = randomBytes(SALT)
+    const key = createHmac('sha256', this.#key).update(salt).digest()
+    const cipher = createCipheriv('aes-256-gcm', key, salt.subarray(0, 12))
+    cipher.setAAD(aad)
+    const out = Buffer.allocUnsafe(SALT + plaintext.length + TAG)
+    salt.copy(out, 0)
+    let n = SALT + cipher.update(plaintext).copy(out, SALT)
+    n += cipher.final().copy(out, n)
+    cipher.getAuthTag().copy(out, n)
+    return out
+  }
+
+  open(sealed: Uint8Array, aad: Uint8Array): Buffer {
+    if (sealed.length < SALT + TAG) throw new IntegrityError('sealed item is truncated')
+    const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength)
+    const salt = buf.subarray(0, SALT)
+    const key = createHmac('sha256', this.#key).update(salt).digest()
+    const decipher = createDecipheriv('aes-256-gcm', key, salt.subarray(0, 12))
+    decipher.setAAD(aad)
+    decipher.setAuthTag(buf.subarray(buf.length - TAG))
+    try {
+      const head = decipher.update(buf.subarray(SALT, buf.length - TAG))
+      const tail = decipher.final()
+      return tail.length === 0 ? head : Buffer.concat([head, tail])
+    } catch {
+      throw new IntegrityError('authentication failed: the data is corrupted or was tampered with')
+    }
+  }
+}
+
+export class MacSealer implements Sealer {
+  readonly overhead = 32
+  readonly #mac: Mac
+  constructor(key: Uint8Array) {
+    this.#mac = new Mac(key)
+  }
+
+  seal(plaintext: Uint8Array, aad: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(plaintext.length + 32)
+    out.set(plaintext, 0)
+    this.#mac.digest(aad, plaintext).copy(out, plaintext.length)
+    return out
+  }
+
+  open(sealed: Uint8Array, aad: Uint8Array): Buffer {
+    if (sealed.length < 32) throw new IntegrityError('sealed item is truncated')
+    const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength)
+    const body = buf.subarray(0, buf.length - 32)
+    const expected = this.#mac.digest(aad, body)
+    if (!expected.equals(buf.subarray(buf.length - 32))) {
+      throw new IntegrityError('MAC mismatch: the data is corrupted')
+    }
+    return body
+  }
+}

@@ -1,0 +1,381 @@
+import {lookup as mimeLookup} from 'mime-types'
+import {hostname, tmpdir, userInfo} from 'node:os'
+import {BlobType} from '../format/blob-type.js'
+import {encode} from '../format/codec.js'
+import {SNAPSHOT_VERSION, encodeHeader, infoOf, type SnapshotHeader} from '../format/snapshot.js'
+import {type FileInfo, type Importer, type ImportRecord, isScanError, type ScanError, TaskPool} from '@plakar/sdk'
+import {RepositoryLock} from '../repository/lock.js'
+import {sweepLeftovers} from '../repository/leftovers.js'
+import {describePackfiles, findLostPackfiles, recordLostPackfiles} from '../repository/lost-packfiles.js'
+import {newSnapshotId, type Repository} from '../repository/repository.js'
+import {RepositoryWriter} from '../repository/writer.js'
+import {INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
+import {ChunkPool, type ChunkedFile} from './chunk-pool.js'
+import {Snapshot} from './snapshot.js'
+import {Staging} from './staging.js'
+
+export interface BackupProgress {
+  files: number
+  directories: number
+  errors: number
+  /** Bytes of file content processed, read or found unchanged. */
+  bytes: number
+  /** Bytes of file content actually read from the source (unchanged files are not). */
+  readBytes: number
+  /** Totals from the counting scan, when one runs. */
+  totalFiles?: number
+  totalBytes?: number
+  addedBytes: number
+  /** Unchanged files whose stored content was lost (a missing packfile) and was read again. */
+  recovered: number
+}
+
+export interface BackupOptions {
+  tags?: string[]
+  /** The snapshot's name, to select it by later (`--name`). */
+  name?: string
+  /** Extra exclusion on top of the importer's own: gitignore matcher, etc. */
+  skip?: (path: string, isDirectory: boolean) => boolean
+  dryRun?: boolean
+  host?: string
+  user?: string
+  command?: string[]
+  /** Files read at once. */
+  concurrency?: number
+  signal?: AbortSignal
+  /** Run a second, counting scan so progress can show totals and an ETA. */
+  countFirst?: boolean
+  onProgress?: (progress: BackupProgress) => void
+  onError?: (error: ScanError) => void
+  /** Where temporary staging files go. */
+  tmpDir?: string
+  /**
+   * Re-create a snapshot of another repository (sync between repositories that are not peers):
+   * the new snapshot keeps its id, time, host, user, name, importer, command and parent, and
+   * takes these tags (edited tags included).
+   */
+  preserve?: {header: SnapshotHeader; tags: string[]}
+}
+
+export interface BackupResult {
+  snapshot?: SnapshotHeader
+  id: string
+  dryRun: boolean
+  progress: BackupProgress
+  /** Packfiles the index listed that the storage no longer holds, found at the start. */
+  lostPackfiles: string[]
+}
+
+/** The common ancestor of absolute '/'-paths. */
+export function commonRoot(paths: string[]): string {
+  const split = paths.map((p) => p.split('/').filter(Boolean))
+  const first = split[0] ?? []
+  let n = 0
+  while (n < first.length && split.every((parts) => parts[n] === first[n])) n++
+  return `/${first.slice(0, n).join('/')}`
+}
+
+/**
+ * Whether a file is unchanged since the parent snapshot. ctime is compared too, as restic does:
+ * tools that copy or extract files put their mtime back (cp -p, rsync -t, tar), so a file can
+ * change with the same size and mtime, but no program can set its ctime.
+ */
+function sameFile(a: FileInfo, b: FileInfo): boolean {
+  return (
+    a.type === 'file' &&
+    b.type === 'file' &&
+    a.size === b.size &&
+    a.mtime === b.mtime &&
+    a.ctime === b.ctime &&
+    a.mode === b.mode &&
+    a.ino === b.ino &&
+    a.dev === b.dev &&
+    a.fingerprint === b.fingerprint
+  )
+}
+
+/**
+ * Takes a snapshot of what the importers yield. Files unchanged since the parent snapshot (same
+ * importer, origin and root; same size, mtime, ctime, inode, mode and fingerprint) are not read again.
+ */
+export async function backup(repo: Repository, importers: Importer[], options: BackupOptions = {}): Promise<BackupResult> {
+  const type = importers[0].type
+  const origin = importers[0].origin
+  const root = commonRoot(importers.map((i) => i.root))
+  const host = options.host ?? hostname()
+  const user = options.user ?? userInfo().username
+  const started = Date.now()
+  const signal = options.signal ?? new AbortController().signal
+
+  // The lock names the machine it runs on (not --host), so that a later writer on this machine
+  // can tell whether its process is still alive.
+  const lock = options.dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host: hostname(), pid: process.pid, user})
+  if (lock) await sweepLeftovers(repo)
+  const writer = new RepositoryWriter(repo, {host, dryRun: options.dryRun})
+  // Workers start with the first file that needs reading: an unchanged re-backup needs none.
+  const workers: {started: boolean; pool?: ChunkPool} = {started: false}
+  const pool = () => {
+    if (!workers.started) {
+      workers.started = true
+      workers.pool = ChunkPool.create(repo)
+    }
+    return workers.pool
+  }
+  const staging = new Staging(options.tmpDir ?? tmpdir())
+  const progress: BackupProgress = {files: 0, directories: 0, errors: 0, bytes: 0, readBytes: 0, addedBytes: 0, recovered: 0}
+  const report = () => {
+    progress.addedBytes = writer.stats.addedBytes
+    options.onProgress?.(progress)
+  }
+  try {
+    // A lost packfile must not poison this snapshot: its blobs are recorded as gone (for every
+    // client), so deduplication stores that data again instead of pointing at nothing.
+    const lostPackfiles = await findLostPackfiles(repo, signal)
+    if (lostPackfiles.length > 0) {
+      if (!options.dryRun) await recordLostPackfiles(repo, lostPackfiles, host)
+      repo.logger.warn(
+        `${describePackfiles(lostPackfiles)} listed by the index ${lostPackfiles.length === 1 ? 'is' : 'are'} missing from the storage: ` +
+          'this backup stores their data again where the source still has it; older snapshots that used them are damaged: run "plakar repair"',
+      )
+    }
+    const parentSnapshot = await findParent(repo, type, origin, root)
+    // Decided once: whether the index may lack blobs of the parent, because maintenance deleted
+    // packfiles or a state could not be read (then reused chunks are looked up, and read again
+    // from the source when they are missing).
+    const parent = parentSnapshot && {snapshot: parentSnapshot, deletions: repo.cache.hasDeletedPackfiles() || repo.damagedStates.length > 0}
+    const skipLocal = importers.some((i) => i.local) ? [repo.storage.localPath].filter((p): p is string => !!p) : []
+    const skip = (path: string, isDirectory: boolean) =>
+      skipLocal.some((p) => path === p || path.startsWith(`${p}/`)) || (options.skip?.(path, isDirectory) ?? false)
+
+    if (options.countFirst) void countTotals(importers, skip, signal, progress)
+
+    // With workers, many small files must be queued to keep them busy; memory stays bounded
+    // by the workers' credit, not by the number of files in flight.
+    const tasks = new TaskPool(ChunkPool.available() ? 32 * (options.concurrency ?? 8) : (options.concurrency ?? 8))
+    for (const importer of importers) {
+      for await (const item of importer.scan({signal, skip})) {
+        signal.throwIfAborted()
+        if (isScanError(item)) {
+          progress.errors++
+          options.onError?.(item)
+          staging.add(item.path, {info: item.info ?? {type: 'unknown', size: 0}, error: item.error})
+          continue
+        }
+        if (item.info.type !== 'file') {
+          if (item.info.type === 'directory') progress.directories++
+          staging.add(item.path, {info: withContentType(item), target: item.target})
+          continue
+        }
+        await tasks.run(async () => {
+          const entry = await fileEntry(repo, writer, pool, item, parent, progress)
+          if (entry.error) {
+            progress.errors++
+            options.onError?.({path: item.path, error: entry.error})
+          }
+          staging.add(item.path, entry)
+          progress.files++
+          report()
+        })
+      }
+    }
+    await tasks.drain()
+    report()
+    // Interrupted while the last files were read: stop before building and naming a snapshot.
+    signal.throwIfAborted()
+
+    const trees = await staging.build(writer, repo.treeSeed, root)
+    const kept = options.preserve?.header
+    const header: SnapshotHeader = kept
+      ? {
+          version: SNAPSHOT_VERSION,
+          id: Buffer.from(kept.id),
+          time: kept.time,
+          host: kept.host,
+          user: kept.user,
+          ...(kept.name ? {name: kept.name} : {}),
+          tags: options.preserve!.tags,
+          importer: kept.importer,
+          command: kept.command,
+          trees: {vfs: trees.vfs, names: trees.names, types: trees.types},
+          summary: trees.summary,
+          stats: {durationMs: 0, readBytes: progress.readBytes, addedBytes: 0, addedBlobs: 0},
+          ...(kept.parent ? {parent: Buffer.from(kept.parent)} : {}),
+        }
+      : {
+          version: SNAPSHOT_VERSION,
+          id: newSnapshotId(),
+          time: started,
+          host,
+          user,
+          ...(options.name ? {name: options.name} : {}),
+          tags: options.tags ?? [],
+          importer: {type, origin, root},
+          command: options.command ?? [],
+          trees: {vfs: trees.vfs, names: trees.names, types: trees.types},
+          summary: trees.summary,
+          stats: {durationMs: 0, readBytes: progress.readBytes, addedBytes: 0, addedBlobs: 0},
+          ...(parentSnapshot ? {parent: parentSnapshot.header.id} : {}),
+        }
+    // The header's own blob is counted in the stats it carries only approximately: it cannot
+    // contain its own size.
+    await writer.flush()
+    header.stats.durationMs = Date.now() - started
+    header.stats.addedBytes = writer.stats.addedBytes
+    header.stats.addedBlobs = writer.stats.addedBlobs
+    const {mac} = await writer.put(BlobType.SNAPSHOT, encodeHeader(header))
+    signal.throwIfAborted()
+    // Maintenance may delete what a writer without a live lock relies on: commit only under it.
+    lock?.assertHeld()
+    await writer.commit({id: header.id, header: mac, time: header.time, info: infoOf(header)})
+    report()
+    if (progress.recovered > 0) {
+      repo.logger.warn(`${progress.recovered} unchanged files whose stored content was lost were read and stored again`)
+    }
+    return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress, lostPackfiles}
+  } catch (error) {
+    // No snapshot: leave no stored packfile that no state lists (full disk: give the space back).
+    await writer.abandon(error).catch(() => {})
+    throw error
+  } finally {
+    await workers.pool?.close()
+    staging.close()
+    await lock?.release().catch(() => {})
+  }
+}
+
+function withContentType(record: ImportRecord): FileInfo {
+  if (record.info.type !== 'file' || record.info.contentType) return record.info
+  const guessed = mimeLookup(record.path)
+  return guessed ? {...record.info, contentType: guessed} : record.info
+}
+
+async function findParent(repo: Repository, type: string, origin: string, root: string): Promise<Snapshot | undefined> {
+  const headers = await repo.snapshots()
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const h = headers[i]
+    if (h.importer.type === type && h.importer.origin === origin && h.importer.root === root) return new Snapshot(repo, h)
+  }
+  return undefined
+}
+
+async function countTotals(
+  importers: Importer[],
+  skip: (path: string, isDirectory: boolean) => boolean,
+  signal: AbortSignal,
+  progress: BackupProgress,
+): Promise<void> {
+  let files = 0
+  let bytes = 0
+  try {
+    for (const importer of importers) {
+      for await (const item of importer.scan({signal, skip})) {
+        if (!isScanError(item) && item.info.type === 'file') {
+          files++
+          bytes += item.info.size
+        }
+      }
+    }
+    progress.totalFiles = files
+    progress.totalBytes = bytes
+  } catch {
+    // Totals are a nicety; the real scan reports errors.
+  }
+}
+
+async function fileEntry(
+  repo: Repository,
+  writer: RepositoryWriter,
+  pool: () => ChunkPool | undefined,
+  record: ImportRecord,
+  parent: {snapshot: Snapshot; deletions: boolean} | undefined,
+  progress: BackupProgress,
+): Promise<Entry> {
+  if (parent) {
+    const previous = await parent.snapshot.entry(record.path).catch(() => undefined)
+    // sameFile ignores the content type: compare first, guess the type only when it is needed.
+    if (previous && !previous.error && sameFile(previous.info, record.info)) {
+      if (await stillStored(repo, parent.snapshot, previous, parent.deletions)) {
+        progress.bytes += record.info.size
+        const contentType = previous.info.contentType ?? withContentType(record).contentType
+        return {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
+      }
+      progress.recovered++
+    }
+  }
+  const info = withContentType(record)
+  let chunked: ChunkedFile
+  try {
+    const chunkers = record.localPath ? pool() : undefined
+    chunked =
+      chunkers && record.localPath
+        ? await chunkers.chunkFile(record.localPath, info.size, async (mac, length, sealed) => {
+            if (sealed) await writer.putSealed(BlobType.CHUNK, mac, sealed, length, true)
+            progress.bytes += length
+            progress.readBytes += length
+          })
+        : await chunkStream(repo, writer, record, progress)
+  } catch (error) {
+    // `fatal`: the source or the repository failed as a whole (unreachable after retries,
+    // credentials refused): end the backup with that one error, not one per remaining file.
+    if ((error as {fatal?: unknown})?.fatal === true) throw error
+    // The writer failed (an upload, a state): no snapshot can be named any more.
+    if (writer.failure !== undefined) throw writer.failure
+    return {info, error: describe(error)}
+  }
+  // The file may have changed while it was read: record what was actually stored.
+  const stored: FileInfo = chunked.size === info.size ? info : {...info, size: chunked.size}
+  const entry: Entry = {info: stored, contentMac: chunked.contentMac}
+  if (chunked.refs.length > INLINE_CHUNKS) entry.object = (await writer.put(BlobType.OBJECT, encode(chunked.refs))).mac
+  else entry.chunks = chunked.refs
+  return entry
+}
+
+/** Chunks an importer's stream on this thread (records that are not local files). */
+async function chunkStream(repo: Repository, writer: RepositoryWriter, record: ImportRecord, progress: BackupProgress): Promise<ChunkedFile> {
+  if (!record.open) throw new Error('the importer gave no content for this file')
+  const stream = await record.open()
+  const chunker = repo.chunker()
+  const refs: ChunkRef[] = []
+  const contentMac = repo.keys.blobMac.stream()
+  let size = 0
+  const store = async (chunk: Buffer) => {
+    const {mac} = await writer.put(BlobType.CHUNK, chunk)
+    refs.push([mac, chunk.length])
+    contentMac.update(mac)
+    size += chunk.length
+    progress.bytes += chunk.length
+    progress.readBytes += chunk.length
+  }
+  try {
+    for await (const data of stream) {
+      for (const chunk of chunker.push(data as Buffer)) await store(chunk)
+    }
+    const last = chunker.end()
+    if (last) await store(last)
+  } catch (error) {
+    stream.destroy()
+    throw error
+  }
+  return {refs, contentMac: contentMac.digest(), size}
+}
+
+/**
+ * Whether a parent entry's content is still in the repository. Until maintenance deletes a
+ * packfile (or a state is unreadable), everything a published snapshot references is indexed:
+ * only then look each chunk up.
+ */
+async function stillStored(repo: Repository, snapshot: Snapshot, entry: Entry, deletions: boolean): Promise<boolean> {
+  if (!deletions) return true
+  // A large file's chunk list may be indexed while its chunks are not: look at both.
+  if (entry.object && !repo.cache.hasBlob(BlobType.OBJECT, Buffer.from(entry.object))) return false
+  const refs = await snapshot.chunks(entry).catch(() => undefined)
+  return refs !== undefined && refs.every(([mac]) => repo.cache.hasBlob(BlobType.CHUNK, Buffer.from(mac)))
+}
+
+function describe(error: unknown): string {
+  const e = error as NodeJS.ErrnoException
+  if (e?.code === 'EACCES' || e?.code === 'EPERM') return 'permission denied'
+  if (e?.code === 'ENOENT') return 'vanished during the backup'
+  if (e?.code === 'ELOOP') return 'replaced by a symbolic link during the backup'
+  return e?.message ?? String(error)
+}

@@ -1,0 +1,189 @@
+import {existsSync} from 'node:fs'
+import {availableParallelism} from 'node:os'
+import {fileURLToPath} from 'node:url'
+import {Worker} from 'node:worker_threads'
+import {PlakarError} from '@plakar/sdk'
+import type {Repository} from '../repository/repository.js'
+import type {ChunkRef} from '../tree/entry.js'
+import type {ChunkWorkerData} from './chunk-worker.js'
+
+export type ToWorker = {type: 'files'; files: {job: number; path: string; size: number}[]} | {type: 'ack'; bytes: number} | {type: 'close'}
+
+export type FromWorker =
+  | {type: 'chunk'; job: number; mac: Uint8Array; length: number; sealed?: Uint8Array}
+  | {type: 'done'; job: number; contentMac: Uint8Array; size: number}
+  | {type: 'error'; job: number; code?: string; message: string}
+
+export interface Batch {
+  type: 'batch'
+  messages: FromWorker[]
+}
+
+export interface ChunkedFile {
+  refs: ChunkRef[]
+  contentMac: Buffer
+  size: number
+}
+
+/**
+ * Receives every chunk of a file in order; `sealed` is absent when the repository already has
+ * the chunk. Resolving frees the worker's credit for the sealed bytes.
+ */
+export type ChunkSink = (mac: Buffer, length: number, sealed: Buffer | undefined) => Promise<void>
+
+interface Job {
+  refs: ChunkRef[]
+  /** Chunk messages are handled one after the other, in order. */
+  chain: Promise<void>
+  sink: ChunkSink
+  resolve: (file: ChunkedFile) => void
+  reject: (error: Error) => void
+  worker: Slot
+}
+
+/**
+ * A worker and what is waiting to be posted to it: postMessage costs tens of microseconds, so
+ * new files and credit acknowledgements are sent in one message per event-loop turn.
+ */
+interface Slot {
+  worker: Worker
+  /** Files posted to the worker and not finished yet. */
+  posted: number
+  /** Files waiting to be posted. */
+  files: {job: number; path: string; size: number}[]
+  ack: number
+  flushing: boolean
+}
+
+/** A worker is sent more files when fewer than this many are queued in it… */
+const LOW_WATER = 64
+/** …in messages of at most this many. */
+const BATCH_FILES = 512
+
+/** Acknowledged bytes are returned to a worker in steps of this size (well below its credit). */
+const ACK_STEP = 1024 * 1024
+const CREDIT = 16 * 1024 * 1024
+
+const SCRIPT = new URL('./chunk-worker.js', import.meta.url)
+
+const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+
+/**
+ * Worker threads that chunk, MAC, compress and seal local files, one per core. The main thread
+ * keeps the dedup decisions that need this run's pending blobs and the packing.
+ */
+export class ChunkPool {
+  readonly #slots: Slot[] = []
+  readonly #jobs = new Map<number, Job>()
+  #next = 0
+  #failure: Error | undefined
+
+  private constructor(repo: Repository, workers: number, script: URL) {
+    const data: ChunkWorkerData = {
+      subkeys: repo.keys.subkeys(),
+      chunking: repo.config.chunking,
+      compression: repo.config.compression,
+      cachePath: repo.cache.path,
+      creditBytes: CREDIT,
+    }
+    for (let i = 0; i < workers; i++) {
+      // A small young generation: a chunk worker's short-lived objects are messages and
+      // buffers it hands over at once; the default let each worker's heap reach 40 MB.
+      const worker = new Worker(script, {workerData: data, resourceLimits: {maxYoungGenerationSizeMb: 8}})
+      const slot: Slot = {worker, posted: 0, files: [], ack: 0, flushing: false}
+      worker.on('message', (batch: Batch) => {
+        for (const message of batch.messages) this.#onMessage(slot, message)
+      })
+      worker.on('error', (error) => this.#fail(new PlakarError(`a chunking worker failed: ${error?.message ?? String(error)}`, 1, {cause: error})))
+      worker.on('exit', (code) => {
+        if (code !== 0) this.#fail(new PlakarError(`a chunking worker exited with code ${code}`))
+      })
+      this.#slots.push(slot)
+    }
+  }
+
+  /**
+   * A pool for this repository, or undefined when the compiled worker script is absent (code run
+   * from TypeScript sources by a test runner): callers then chunk on the main thread.
+   */
+  static create(repo: Repository, workers = availableParallelism()): ChunkPool | undefined {
+    if (!ChunkPool.available()) return undefined
+    return new ChunkPool(repo, Math.max(1, workers), SCRIPT)
+  }
+
+  static available(): boolean {
+    return existsSync(fileURLToPath(SCRIPT))
+  }
+
+  /** `size` is the size the scan saw: small files are read ahead. */
+  chunkFile(path: string, size: number, sink: ChunkSink): Promise<ChunkedFile> {
+    if (this.#failure) return Promise.reject(this.#failure)
+    const load = (s: Slot) => s.posted + s.files.length
+    const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
+    const id = this.#next++
+    return new Promise<ChunkedFile>((resolve, reject) => {
+      this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot})
+      slot.files.push({job: id, path, size})
+      this.#schedule(slot)
+    })
+  }
+
+  #onMessage(slot: Slot, message: FromWorker): void {
+    const job = this.#jobs.get(message.job)
+    if (!job) return
+    if (message.type === 'chunk') {
+      const mac = asBuffer(message.mac)
+      job.refs.push([mac, message.length])
+      const sealed = message.sealed
+      job.chain = job.chain.then(() => job.sink(mac, message.length, sealed && asBuffer(sealed)))
+      if (sealed) {
+        job.chain = job.chain.finally(() => {
+          slot.ack += sealed.length
+          // Credit only matters once a worker nears its limit: acknowledge in large steps.
+          if (slot.ack >= ACK_STEP) this.#schedule(slot)
+        })
+      }
+      return
+    }
+    this.#jobs.delete(message.job)
+    if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
+    const finish = job.chain.then(() => {
+      if (message.type === 'done') job.resolve({refs: job.refs, contentMac: asBuffer(message.contentMac), size: message.size})
+      else job.reject(Object.assign(new Error(message.message), {code: message.code}))
+    })
+    finish.catch((error: Error) => job.reject(error))
+  }
+
+  #schedule(slot: Slot): void {
+    if (slot.flushing) return
+    slot.flushing = true
+    setImmediate(() => {
+      slot.flushing = false
+      // Files wait here while the worker has plenty queued: fewer, larger messages.
+      if (slot.files.length > 0 && slot.posted < LOW_WATER) {
+        const files = slot.files.splice(0, BATCH_FILES)
+        slot.posted += files.length
+        slot.worker.postMessage({type: 'files', files} satisfies ToWorker)
+      }
+      if (slot.ack > 0) {
+        slot.worker.postMessage({type: 'ack', bytes: slot.ack} satisfies ToWorker)
+        slot.ack = 0
+      }
+    })
+  }
+
+  /**
+   * A dead worker takes its queued files with it, and every later file would fail the same way:
+   * the error is `fatal`, so the backup stops instead of recording each file as unreadable.
+   */
+  #fail(error: Error): void {
+    Object.assign(error, {fatal: true})
+    this.#failure ??= error
+    for (const job of this.#jobs.values()) job.reject(error)
+    this.#jobs.clear()
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()))
+  }
+}

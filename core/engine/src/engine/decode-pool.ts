@@ -1,0 +1,170 @@
+import {existsSync} from 'node:fs'
+import {availableParallelism} from 'node:os'
+import {fileURLToPath} from 'node:url'
+import {Worker} from 'node:worker_threads'
+import {openBlob} from '../format/blob.js'
+import {PlakarError} from '@plakar/sdk'
+import type {Repository} from '../repository/repository.js'
+
+export interface DecodeBlob {
+  type: number
+  mac: Uint8Array
+  /** Offset and length within the data handed over. */
+  offset: number
+  length: number
+}
+
+export interface DecodeRequest {
+  id: number
+  data: Uint8Array
+  blobs: DecodeBlob[]
+  verifyOnly: boolean
+}
+
+export interface DecodeReply {
+  id: number
+  /** In the order of the request's blobs; null where it failed or verifyOnly was asked. */
+  plaintexts: (Uint8Array | null)[]
+  errors: {index: number; message: string}[]
+}
+
+export interface Decoded {
+  plaintexts: (Buffer | null)[]
+  /** Why each failed blob failed, by index. */
+  errors: Map<number, string>
+}
+
+/** What a decoding worker posts: one message once it can take requests, then replies. */
+export type FromDecodeWorker = {type: 'ready'} | ({type: 'reply'} & DecodeReply)
+
+interface DecodeSlot {
+  worker: Worker
+  busy: number
+  /** Set by the worker's first message: until then it gets no request. */
+  ready: boolean
+}
+
+/**
+ * Opens blobs on worker threads (one per core), in the order requests come. Without the
+ * compiled worker script (code run from TypeScript sources by a test runner), it opens them on
+ * this thread. The data buffer is moved to the worker: callers must not use it afterwards.
+ *
+ * A request goes only to a worker that said it is ready: a worker that fails as it starts (a
+ * module that cannot load, keys it cannot use) would otherwise take the requests already posted
+ * to it down with it, and whether it had failed yet would depend on how busy the machine is.
+ */
+export class DecodePool {
+  readonly #repo: Repository
+  readonly #workers: DecodeSlot[] = []
+  readonly #pending = new Map<number, {slot: DecodeSlot; resolve: (d: DecodeReply) => void; reject: (e: Error) => void}>()
+  /** Callers waiting for a worker to become ready (or for every worker to be gone). */
+  #waiting: (() => void)[] = []
+  #next = 0
+
+  constructor(repo: Repository, workers = availableParallelism()) {
+    this.#repo = repo
+    const script = new URL('./decode-worker.js', import.meta.url)
+    if (!existsSync(fileURLToPath(script))) return
+    for (let i = 0; i < Math.max(1, workers); i++) {
+      const worker = new Worker(script, {
+        workerData: {subkeys: repo.keys.subkeys(), compression: repo.config.compression},
+        // A small young generation is collected often, and with it the large external buffers
+        // (packfiles, plaintexts) its short-lived objects hold: check peaked 50-60 MB lower.
+        resourceLimits: {maxYoungGenerationSizeMb: 4},
+      })
+      const slot: DecodeSlot = {worker, busy: 0, ready: false}
+      worker.on('message', (message: FromDecodeWorker) => {
+        if (message.type === 'ready') {
+          slot.ready = true
+          this.#wake()
+          return
+        }
+        slot.busy--
+        const pending = this.#pending.get(message.id)
+        this.#pending.delete(message.id)
+        pending?.resolve(message)
+        if (this.#pending.size === 0) for (const w of this.#workers) w.worker.unref()
+      })
+      // A dead worker gets no more requests (they would never be answered): the others, or
+      // this thread when none is left, take them. Requests it held fail: their data moved to it.
+      const dead = (error: Error) => {
+        const at = this.#workers.indexOf(slot)
+        if (at >= 0) this.#workers.splice(at, 1)
+        for (const [id, p] of this.#pending) {
+          if (p.slot !== slot) continue
+          this.#pending.delete(id)
+          p.reject(error)
+        }
+        this.#wake()
+      }
+      worker.on('error', (error) => dead(new PlakarError(`a decoding worker failed: ${error?.message ?? String(error)}`, 1, {cause: error})))
+      worker.on('exit', (code) => dead(new PlakarError(`a decoding worker exited with code ${code}`)))
+      worker.unref()
+      this.#workers.push(slot)
+    }
+  }
+
+  async decode(data: Buffer, blobs: DecodeBlob[], verifyOnly = false): Promise<Decoded> {
+    if (blobs.length === 0) return this.#inline(data, blobs, verifyOnly)
+    let ready = this.#workers.filter((w) => w.ready)
+    while (ready.length === 0 && this.#workers.length > 0) {
+      // Workers are starting: wait for one (keeping them referenced, so the process waits too).
+      for (const w of this.#workers) w.worker.ref()
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+      ready = this.#workers.filter((w) => w.ready)
+    }
+    if (ready.length === 0) return this.#inline(data, blobs, verifyOnly)
+    const slot = ready.reduce((a, b) => (b.busy < a.busy ? b : a))
+    const id = this.#next++
+    // Move the bytes when the buffer owns its memory; copy them otherwise.
+    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : Buffer.from(data)
+    const reply = await new Promise<DecodeReply>((resolve, reject) => {
+      this.#pending.set(id, {slot, resolve, reject})
+      slot.busy++
+      slot.worker.ref()
+      slot.worker.postMessage({id, data: owned, blobs, verifyOnly} satisfies DecodeRequest, [owned.buffer as ArrayBuffer])
+    })
+    return {
+      plaintexts: reply.plaintexts.map((p) => (p ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : null)),
+      errors: new Map(reply.errors.map((e) => [e.index, e.message])),
+    }
+  }
+
+  #wake(): void {
+    if (this.#pending.size === 0) for (const w of this.#workers) w.worker.unref()
+    for (const resolve of this.#waiting.splice(0)) resolve()
+  }
+
+  #inline(data: Buffer, blobs: DecodeBlob[], verifyOnly: boolean): Decoded {
+    const errors = new Map<number, string>()
+    const plaintexts = blobs.map((blob, index) => {
+      try {
+        if (blob.offset + blob.length > data.length) throw new Error('the range is shorter than the blob')
+        const plain = openBlob(this.#repo.keys, this.#repo.compressor, blob.type, Buffer.from(blob.mac), data.subarray(blob.offset, blob.offset + blob.length), verifyOnly)
+        return verifyOnly ? null : plain
+      } catch (error) {
+        errors.set(index, (error as Error).message)
+        return null
+      }
+    })
+    return {plaintexts, errors}
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.splice(0).map((w) => w.worker.terminate()))
+  }
+}
+
+const pools = new WeakMap<Repository, DecodePool>()
+
+/** The repository's decoding pool, started on first use and stopped when the repository closes. */
+export function decoderFor(repo: Repository): DecodePool {
+  let pool = pools.get(repo)
+  if (!pool) {
+    const created = new DecodePool(repo)
+    pools.set(repo, created)
+    repo.onClose(() => created.close())
+    pool = created
+  }
+  return pool
+}

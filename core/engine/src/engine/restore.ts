@@ -1,0 +1,276 @@
+import {Readable} from 'node:stream'
+import {type Exporter, type FileInfo, TaskPool} from '@plakar/sdk'
+import {normalizeStoredPath} from '../tree/path-key.js'
+import type {Entry} from '../tree/entry.js'
+import {chunkKey, fetchChunks} from './blob-fetcher.js'
+import type {Snapshot} from './snapshot.js'
+
+export interface RestoreProgress {
+  files: number
+  bytes: number
+  totalFiles: number
+  totalBytes: number
+  errors: number
+}
+
+export interface RestoreOptions {
+  skipPermissions?: boolean
+  concurrency?: number
+  onProgress?: (progress: RestoreProgress) => void
+  onError?: (path: string, error: string) => void
+  signal?: AbortSignal
+}
+
+/** Small files are restored in batches whose chunks are fetched together (coalesced reads). */
+const BATCH_FILES = 512
+const BATCH_BYTES = 16 * 1024 * 1024
+/** Files larger than this are streamed on their own. */
+const SMALL_FILE = 4 * 1024 * 1024
+
+/**
+ * Units of work (a batch of small files, one large file, one hard link) get increasing ids and
+ * finish in any order; an action registered "after unit N" runs once every unit up to N is done.
+ * A directory's metadata is applied after the units holding its files, without holding the walk.
+ */
+class Units {
+  #next = 0
+  #prefix = -1
+  readonly #done = new Set<number>()
+  #waiting: {after: number; run: () => Promise<void>}[] = []
+  readonly #running = new Set<Promise<void>>()
+
+  start(): number {
+    return this.#next++
+  }
+
+  get last(): number {
+    return this.#next - 1
+  }
+
+  finish(id: number): void {
+    this.#done.add(id)
+    while (this.#done.delete(this.#prefix + 1)) this.#prefix++
+    const ready = this.#waiting.filter((w) => w.after <= this.#prefix)
+    this.#waiting = this.#waiting.filter((w) => w.after > this.#prefix)
+    for (const w of ready) this.#track(w.run())
+  }
+
+  after(id: number, run: () => Promise<void>): void {
+    if (id <= this.#prefix) this.#track(run())
+    else this.#waiting.push({after: id, run})
+  }
+
+  #track(p: Promise<void>): void {
+    this.#running.add(p)
+    void p.finally(() => this.#running.delete(p))
+  }
+
+  async settle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all(this.#running)
+  }
+}
+
+interface PendingFile {
+  path: string
+  rel: string
+  entry: Entry
+}
+
+/**
+ * Restores the entry at `path` of a snapshot (a directory's content, or one file under its own
+ * name) into an exporter. Paths that are not canonical ("..", empty components) are refused,
+ * whatever the snapshot says; the exporter is trusted only with paths inside its root.
+ * Directories get their metadata after all their children, so their mtimes stick.
+ */
+export async function restore(snapshot: Snapshot, path: string, exporter: Exporter, options: RestoreOptions = {}): Promise<RestoreProgress> {
+  const top = await snapshot.requireEntry(path)
+  const below = top.summary?.below
+  const progress: RestoreProgress = {
+    files: 0,
+    bytes: 0,
+    totalFiles: top.info.type === 'file' ? 1 : (below?.files ?? 0),
+    totalBytes: top.info.type === 'file' ? top.info.size : (below?.size ?? 0),
+    errors: 0,
+  }
+  const fail = (p: string, error: string) => {
+    progress.errors++
+    options.onError?.(p, error)
+  }
+  /** Per-file failures are reported and the restore goes on; a failure of the whole storage or target ends it. */
+  const failFile = (p: string, error: unknown) => {
+    if ((error as {fatal?: unknown})?.fatal === true) throw error
+    fail(p, (error as Error).message)
+  }
+  const infoOf = (entry: Entry): FileInfo =>
+    options.skipPermissions ? {...entry.info, mode: undefined, uid: undefined, gid: undefined} : entry.info
+  const base = path === '/' ? '' : path
+  const relative = (p: string): string | undefined => {
+    if (normalizeStoredPath(p) === undefined) return undefined
+    if (top.info.type !== 'directory') return `/${p.slice(p.lastIndexOf('/') + 1)}`
+    if (p === path) return '/'
+    if (!p.startsWith(`${base}/`)) return undefined
+    return p.slice(base.length)
+  }
+  const stored = (entry: Entry) => {
+    progress.files++
+    progress.bytes += entry.info.size
+    options.onProgress?.(progress)
+  }
+
+  const concurrency = options.concurrency ?? 8
+  const units = new Units()
+  /** Units in flight: two batches or a few large files at a time bound memory. */
+  const work = new TaskPool(Math.max(2, Math.ceil(concurrency / 2)))
+  let fatal: unknown
+  const launch = async (task: () => Promise<void>, id = units.start()) => {
+    await work.run(async () => {
+      try {
+        await task()
+      } catch (error) {
+        fatal ??= error
+      } finally {
+        units.finish(id)
+      }
+    })
+  }
+
+  let batch: PendingFile[] = []
+  let batchBytes = 0
+  /** The batch's unit is reserved with its first file, so directories closed meanwhile wait for it. */
+  let batchUnit = -1
+  const flush = async () => {
+    if (batch.length === 0) return
+    const files = batch
+    batch = []
+    batchBytes = 0
+    await launch(async () => {
+      const refs = await Promise.all(files.map((f) => snapshot.chunks(f.entry)))
+      const {chunks, failed} = await fetchChunks(snapshot.repo, refs.flat().map(([mac]) => mac), concurrency)
+      const writes = new TaskPool(concurrency)
+      for (let i = 0; i < files.length; i++) {
+        const {path: p, rel, entry} = files[i]
+        const parts: Buffer[] = []
+        let problem: string | undefined
+        for (const [mac] of refs[i]) {
+          const chunk = chunks.get(chunkKey(mac))
+          if (!chunk) {
+            problem = failed.get(chunkKey(mac)) ?? 'a chunk is unreadable'
+            break
+          }
+          parts.push(chunk)
+        }
+        if (problem) {
+          fail(p, problem)
+          continue
+        }
+        await writes.run(async () => {
+          try {
+            await exporter.storeFile(rel, Readable.from(parts), infoOf(entry))
+            stored(entry)
+          } catch (error) {
+            failFile(p, error)
+          }
+        })
+      }
+      await writes.drain()
+    }, batchUnit)
+  }
+
+  /** Open directories, outermost first, waiting for their metadata. */
+  const stack: {rel: string; entry: Entry}[] = []
+  const closeDirectory = () => {
+    const dir = stack.pop()!
+    units.after(units.last, async () => {
+      try {
+        await exporter.setMetadata(dir.rel, infoOf(dir.entry))
+      } catch (error) {
+        fail(dir.rel, (error as Error).message)
+      }
+    })
+  }
+  /** First restored path of each multiply-linked inode, and the unit that writes it. */
+  const hardlinks = new Map<string, {rel: string; unit: Promise<void>}>()
+
+  for await (const [p, entry] of snapshot.walk(path)) {
+    options.signal?.throwIfAborted()
+    if (fatal) throw fatal
+    const rel = relative(p)
+    if (rel === undefined) {
+      fail(p, 'refused: the path is not canonical (it could escape the restore target)')
+      continue
+    }
+    while (stack.length > 0 && !(rel.startsWith(`${stack.at(-1)!.rel === '/' ? '' : stack.at(-1)!.rel}/`) && rel !== stack.at(-1)!.rel)) {
+      closeDirectory()
+    }
+    if (entry.error) {
+      // A directory whose listing failed is still recreated (empty), so its siblings' layout holds.
+      if (entry.info.type === 'directory') {
+        await exporter.createDirectory(rel, infoOf(entry))
+        stack.push({rel, entry})
+      }
+      fail(p, `${entry.info.type === 'directory' ? 'its content is ' : ''}not restored: it could not be backed up (${entry.error})`)
+      continue
+    }
+    try {
+      switch (entry.info.type) {
+        case 'directory':
+          await exporter.createDirectory(rel, infoOf(entry))
+          stack.push({rel, entry})
+          break
+        case 'symlink':
+          await exporter.createLink(rel, entry.target ?? '', 'symlink', infoOf(entry))
+          break
+        case 'file': {
+          const linkKey = (entry.info.nlink ?? 1) > 1 && entry.info.ino !== undefined ? `${entry.info.dev}:${entry.info.ino}` : undefined
+          const first = linkKey ? hardlinks.get(linkKey) : undefined
+          if (first) {
+            await launch(async () => {
+              await first.unit
+              try {
+                await exporter.createLink(rel, first.rel, 'hardlink')
+                progress.files++
+              } catch (error) {
+                failFile(p, error)
+              }
+            })
+            break
+          }
+          if (linkKey || entry.info.size > SMALL_FILE || entry.object) {
+            // Streamed on its own; a multiply-linked file also so that later links can wait for it.
+            let written!: () => void
+            const unit = new Promise<void>((resolve) => (written = resolve))
+            if (linkKey) hardlinks.set(linkKey, {rel, unit})
+            await launch(async () => {
+              try {
+                await exporter.storeFile(rel, await snapshot.open(entry), infoOf(entry))
+                stored(entry)
+              } catch (error) {
+                failFile(p, error)
+              } finally {
+                written()
+              }
+            })
+          } else {
+            if (batch.length === 0) batchUnit = units.start()
+            batch.push({path: p, rel, entry})
+            batchBytes += entry.info.size
+            if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush()
+          }
+          break
+        }
+        default:
+          fail(p, `not restored: ${entry.info.type} entries are not supported by this exporter`)
+      }
+    } catch (error) {
+      if ((error as {fatal?: unknown})?.fatal === true) throw error
+      fail(p, (error as Error).message)
+    }
+  }
+  await flush()
+  while (stack.length > 0) closeDirectory()
+  await work.drain()
+  await units.settle()
+  if (fatal) throw fatal
+  options.onProgress?.(progress)
+  return progress
+}

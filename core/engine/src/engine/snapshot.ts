@@ -1,0 +1,168 @@
+import {Readable} from 'node:stream'
+import {IntegrityError, NotFoundError} from '@plakar/sdk'
+import {BlobType} from '../format/blob-type.js'
+import {decode} from '../format/codec.js'
+import type {SnapshotHeader} from '../format/snapshot.js'
+import type {Repository} from '../repository/repository.js'
+import {TreeReader} from '../tree/btree.js'
+import {decodeEntry, type ChunkRef, type Entry} from '../tree/entry.js'
+import {chunkKey, fetchChunks, MAX_GAP, MAX_RANGE} from './blob-fetcher.js'
+import {descendantsStart, keyToPath, pathToKey, resolveUserPath, subtreeEnd} from '../tree/path-key.js'
+
+/** Bytes [start, end) of a file. */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
+/** Read access to one snapshot: its header, its file tree and its indexes. */
+export class Snapshot {
+  readonly repo: Repository
+  readonly header: SnapshotHeader
+  readonly vfs: TreeReader
+  readonly names: TreeReader
+  readonly types: TreeReader
+
+  constructor(repo: Repository, header: SnapshotHeader) {
+    this.repo = repo
+    this.header = header
+    this.vfs = new TreeReader(repo.nodeReader, BlobType.VFS_NODE, Buffer.from(header.trees.vfs), repo.nodeCache)
+    this.names = new TreeReader(repo.nodeReader, BlobType.NAME_NODE, Buffer.from(header.trees.names), repo.nodeCache)
+    this.types = new TreeReader(repo.nodeReader, BlobType.TYPE_NODE, Buffer.from(header.trees.types), repo.nodeCache)
+  }
+
+  get id(): string {
+    return Buffer.from(this.header.id).toString('hex')
+  }
+
+  get root(): string {
+    return this.header.importer.root
+  }
+
+  /** A user path ("sub/file", "/abs/path") as a snapshot path. */
+  resolve(path: string | undefined): string {
+    return path === undefined || path === '' ? this.root : resolveUserPath(path, this.root)
+  }
+
+  async entry(path: string): Promise<Entry | undefined> {
+    const value = await this.vfs.get(pathToKey(path))
+    return value ? decodeEntry(value) : undefined
+  }
+
+  async requireEntry(path: string): Promise<Entry> {
+    const entry = await this.entry(path)
+    if (!entry) throw new NotFoundError(`${path}: no such file or directory in snapshot ${this.id.slice(0, 8)}`)
+    return entry
+  }
+
+  /** The entry at `path` and everything below it, parents before children. */
+  async *walk(path: string): AsyncGenerator<[string, Entry]> {
+    const key = pathToKey(path)
+    for await (const [k, v] of this.vfs.scan(key, subtreeEnd(key))) yield [keyToPath(k), decodeEntry(v)]
+  }
+
+  /** Direct children of a directory, in name order: each child's subtree is skipped by a seek. */
+  async *children(path: string): AsyncGenerator<[string, Entry]> {
+    const key = pathToKey(path)
+    let from = descendantsStart(key)
+    const end = subtreeEnd(key)
+    for (;;) {
+      const next = await this.vfs.scan(from, end).next()
+      if (next.done) return
+      const [k, v] = next.value
+      yield [keyToPath(k), decodeEntry(v)]
+      from = subtreeEnd(k)
+    }
+  }
+
+  /** The chunk list of a file. */
+  async chunks(entry: Entry): Promise<ChunkRef[]> {
+    if (entry.chunks) return entry.chunks
+    if (entry.object) return decode<ChunkRef[]>(await this.repo.readBlob(BlobType.OBJECT, Buffer.from(entry.object)))
+    return []
+  }
+
+  /**
+   * A file's content, or the bytes [start, end) of it. Consecutive chunks stored next to each
+   * other are fetched as one range (see blob-fetcher.ts), with the next ranges read ahead while
+   * the current one is consumed. A byte range fetches only the chunks it overlaps, so a video
+   * player seeking in a large file (HTTP range requests) reads a few chunks, not the file.
+   */
+  async open(entry: Entry, range?: ByteRange): Promise<Readable> {
+    let refs = await this.chunks(entry)
+    // Bytes to drop from the first chunk kept, and bytes to keep of the last.
+    let skipFirst = 0
+    let keepLast = -1
+    if (range) {
+      const size = refs.reduce((n, [, length]) => n + length, 0)
+      const start = Math.max(0, range.start)
+      const end = Math.min(size, range.end)
+      if (end <= start) return Readable.from([], {objectMode: false})
+      const kept: ChunkRef[] = []
+      let offset = 0
+      for (const ref of refs) {
+        const next = offset + ref[1]
+        if (next > start && offset < end) {
+          if (kept.length === 0) skipFirst = start - offset
+          kept.push(ref)
+          keepLast = end - offset
+        }
+        offset = next
+        if (offset >= end) break
+      }
+      refs = kept
+    }
+    const repo = this.repo
+    const runs: {macs: Buffer[]}[] = []
+    let last: {pack: string; end: number; start: number} | undefined
+    for (const [rawMac] of refs) {
+      const mac = Buffer.from(rawMac)
+      const loc = repo.cache.locate(BlobType.CHUNK, mac)
+      const joins =
+        loc && last && loc.pack === last.pack && loc.offset >= last.end && loc.offset - last.end <= MAX_GAP && loc.offset + loc.length - last.start <= MAX_RANGE
+      if (joins) {
+        runs.at(-1)!.macs.push(mac)
+        last!.end = loc!.offset + loc!.length
+      } else {
+        runs.push({macs: [mac]})
+        last = loc ? {pack: loc.pack, start: loc.offset, end: loc.offset + loc.length} : undefined
+      }
+    }
+    async function* content(): AsyncGenerator<Buffer> {
+      const ahead = 2
+      const inflight: Promise<{macs: Buffer[]; chunks: Map<string, Buffer>; failed: Map<string, string>}>[] = []
+      let next = 0
+      let yielded = 0
+      while (next < runs.length || inflight.length > 0) {
+        while (next < runs.length && inflight.length < ahead) {
+          const run = runs[next++]
+          const p = fetchChunks(repo, run.macs, 1).then((r) => ({macs: run.macs, ...r}))
+          p.catch(() => {})
+          inflight.push(p)
+        }
+        const {macs, chunks, failed} = await inflight.shift()!
+        for (const mac of macs) {
+          const key = chunkKey(mac)
+          let chunk = chunks.get(key)
+          if (!chunk) throw new IntegrityError(failed.get(key) ?? `chunk ${key.slice(0, 16)} is unreadable`)
+          const index = yielded++
+          if (index === refs.length - 1 && keepLast >= 0) chunk = chunk.subarray(0, keepLast)
+          if (index === 0 && skipFirst > 0) chunk = chunk.subarray(skipFirst)
+          yield chunk
+        }
+      }
+    }
+    return Readable.from(content(), {objectMode: false})
+  }
+}
+
+export async function loadSnapshot(repo: Repository, idPrefix: string): Promise<Snapshot> {
+  return new Snapshot(repo, await repo.findSnapshot(idPrefix))
+}
+
+/** Splits "ID:PATH" into its parts; PATH may be absent. */
+export function parseSnapshotPath(spec: string): {id: string; path?: string} {
+  const colon = spec.indexOf(':')
+  if (colon < 0) return {id: spec}
+  return {id: spec.slice(0, colon), path: spec.slice(colon + 1)}
+}

@@ -1,0 +1,254 @@
+import Database from 'better-sqlite3'
+import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {hostname} from 'node:os'
+import {join} from 'node:path'
+import {basename} from 'node:path/posix'
+import {BlobType} from '../format/blob-type.js'
+import {decode, encode} from '../format/codec.js'
+import type {EntryType} from '@plakar/sdk'
+import {TreeBuilder, type NodeStore} from '../tree/btree.js'
+import {addSummary, contribution, decodeEntry, emptySummary, encodeEntry, type Entry, type Summary} from '../tree/entry.js'
+import {keyToPath, parentKey, pathToKey} from '../tree/path-key.js'
+
+/**
+ * Where a backup's entries wait, on disk, until the scan ends: importers yield paths in any
+ * order and directory summaries need every descendant, so entries go to a temporary SQLite
+ * database and come back out sorted. Memory stays bounded whatever the file count.
+ *
+ * Tables are append-only (rowid order, no index): inserting 100k names of one directory in
+ * readdir order into a keyed B-tree cost 60 µs each, appending costs a few. Sorting happens
+ * once, when the entries are read back (SQLite's external merge sort). When a path was staged
+ * more than once, the last real entry wins over earlier ones and over made-up ancestors.
+ */
+export interface StagedRoots {
+  vfs: Buffer
+  names: Buffer
+  types: Buffer
+  /** Summary of everything under `root`. */
+  summary: Summary
+  entries: number
+}
+
+const BATCH = 32_768
+
+/** Staging directories are named after their host and process, so abandoned ones can be found. */
+const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_')
+const DIR_NAME = /^plakar-staging-([A-Za-z0-9._]*)-(\d+)-[A-Za-z0-9]{6}$/
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Removes the staging directories of backups of this host whose process is gone (killed, or
+ * a second Ctrl-C, which exits at once): each may hold hundreds of megabytes.
+ */
+function removeAbandoned(tmpRoot: string): void {
+  let names: string[]
+  try {
+    names = readdirSync(tmpRoot)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const match = DIR_NAME.exec(name)
+    if (!match || match[1] !== HOST || alive(Number(match[2]))) continue
+    rmSync(join(tmpRoot, name), {recursive: true, force: true})
+  }
+}
+
+interface Row {
+  key: Buffer
+  type: EntryType
+  size: number
+  ctype: string | null
+  error: number
+}
+
+export class Staging {
+  readonly #dir: string
+  readonly #db: Database.Database
+  readonly #insert: Database.Statement
+  readonly #insertName: Database.Statement
+  readonly #insertType: Database.Statement
+  /** Directories recently known to exist: spares most ancestor inserts. */
+  readonly #known = new Set<string>()
+  #batch = 0
+
+  constructor(tmpRoot: string) {
+    removeAbandoned(tmpRoot)
+    this.#dir = mkdtempSync(join(tmpRoot, `plakar-staging-${HOST}-${process.pid}-`))
+    this.#db = new Database(join(this.#dir, 'staging.sqlite'))
+    // A throwaway database: no durability, and a WAL so a second connection can write the
+    // summaries while the first one reads the entries.
+    this.#db.pragma('journal_mode = WAL')
+    this.#db.pragma('synchronous = OFF')
+    this.#db.pragma('wal_autocheckpoint = 16384')
+    // 8 MB of page cache (and as much for each sort): entries are appended, and sorts spill to
+    // files anyway. 32 MB cost 50 MB of peak memory on 300,000 files for no measured speed.
+    this.#db.pragma('cache_size = -8192')
+    this.#db.pragma('temp_store = FILE')
+    this.#db.exec(`
+      CREATE TABLE entries(key BLOB NOT NULL, synthetic INTEGER NOT NULL, type TEXT NOT NULL,
+        size INTEGER NOT NULL, ctype TEXT, error INTEGER NOT NULL, value BLOB NOT NULL);
+      CREATE TABLE summaries(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE names(key BLOB NOT NULL);
+      CREATE TABLE types(key BLOB NOT NULL);
+    `)
+    this.#insert = this.#db.prepare('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.#insertName = this.#db.prepare('INSERT INTO names VALUES (?)')
+    this.#insertType = this.#db.prepare('INSERT INTO types VALUES (?)')
+    this.#db.exec('BEGIN')
+  }
+
+  add(path: string, entry: Entry): void {
+    const key = pathToKey(path)
+    const type: EntryType = entry.info.type
+    this.#insert.run(key, 0, type, entry.info.size ?? 0, entry.info.contentType ?? null, entry.error ? 1 : 0, encodeEntry(entry))
+    if (path !== '/') {
+      this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
+      if (type === 'file' && entry.info.contentType) this.#insertType.run(Buffer.from(`${entry.info.contentType}\0${path}`))
+    }
+    if (type === 'directory') this.#known.add(key.toString('latin1'))
+    this.#ensureAncestors(key)
+    if (++this.#batch >= BATCH) {
+      this.#db.exec('COMMIT; BEGIN')
+      this.#batch = 0
+    }
+  }
+
+  /** Importers need not yield directories (an S3 bucket has none): make up the missing ones. */
+  #ensureAncestors(key: Buffer): void {
+    let parent = parentKey(key)
+    while (parent !== undefined) {
+      const id = parent.toString('latin1')
+      if (this.#known.has(id)) return
+      if (this.#known.size > 10_000) this.#known.clear()
+      this.#known.add(id)
+      this.#insert.run(parent, 1, 'directory', 0, null, 0, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}))
+      const path = keyToPath(parent)
+      if (path !== '/') this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
+      parent = parentKey(parent)
+    }
+  }
+
+  /**
+   * The winning row of each key, in key order (or reverse): real entries over made-up
+   * ancestors, and the last one staged among real entries.
+   */
+  *#entries<T extends {key: Buffer}>(columns: string, descending: boolean): Generator<T> {
+    const order = descending ? 'key DESC, synthetic ASC, rowid DESC' : 'key ASC, synthetic DESC, rowid ASC'
+    const rows = this.#db.prepare(`SELECT ${columns} FROM entries ORDER BY ${order}`).iterate() as IterableIterator<T>
+    let held: T | undefined
+    for (const row of rows) {
+      if (held && !held.key.equals(row.key)) {
+        yield held
+        held = undefined
+      }
+      // Ascending, the winner is the last of its key; descending, the first.
+      if (!descending || !held) held = row
+    }
+    if (held) yield held
+  }
+
+  /**
+   * Computes directory summaries (children before parents, by a reverse scan with a stack of
+   * open directories), then builds the file tree and both indexes, storing their nodes.
+   */
+  async build(store: NodeStore, seed: number, root: string): Promise<StagedRoots> {
+    this.#db.exec('COMMIT')
+    this.#computeSummaries()
+    const vfs = new TreeBuilder(store, BlobType.VFS_NODE, seed)
+    const rootKey = pathToKey(root)
+    let rootSummary: Summary = emptySummary()
+    // Summaries are looked up by key rather than joined, because entries have no index.
+    const reader = new Database(join(this.#dir, 'staging.sqlite'), {readonly: true})
+    const lookup = reader.prepare('SELECT value FROM summaries WHERE key = ?').pluck()
+    try {
+      for (const row of this.#entries<{key: Buffer; type: string; value: Buffer}>('key, type, value', false)) {
+        let value = row.value
+        if (row.type === 'directory') {
+          const summary = lookup.get(row.key) as Buffer | undefined
+          if (summary) {
+            const entry = decodeEntry(row.value)
+            entry.summary = decode<{direct: Summary; below: Summary}>(summary)
+            value = encodeEntry(entry)
+            if (row.key.equals(rootKey)) rootSummary = entry.summary.below
+          }
+        } else if (row.key.equals(rootKey)) {
+          // A backup of one file: the snapshot's summary is that file.
+          const entry = decodeEntry(row.value)
+          rootSummary = contribution(entry.info.type, entry.info.size ?? 0, entry.info.contentType, !!entry.error)
+        }
+        await vfs.add(row.key, value)
+      }
+    } finally {
+      reader.close()
+    }
+    const names = await this.#buildIndex(store, seed, BlobType.NAME_NODE, 'names')
+    const types = await this.#buildIndex(store, seed, BlobType.TYPE_NODE, 'types')
+    return {vfs: await vfs.finish(), names, types, summary: rootSummary, entries: vfs.count}
+  }
+
+  async #buildIndex(store: NodeStore, seed: number, type: number, table: string): Promise<Buffer> {
+    const builder = new TreeBuilder(store, type, seed)
+    const empty = Buffer.alloc(0)
+    let last: Buffer | undefined
+    for (const key of this.#db.prepare(`SELECT key FROM ${table} ORDER BY key`).pluck().iterate() as IterableIterator<Buffer>) {
+      if (last?.equals(key)) continue
+      last = key
+      await builder.add(key, empty)
+    }
+    return builder.finish()
+  }
+
+  #computeSummaries(): void {
+    // A second connection writes summaries while the first one iterates (WAL allows both).
+    const writer = new Database(join(this.#dir, 'staging.sqlite'))
+    const put = writer.prepare('INSERT OR REPLACE INTO summaries VALUES (?, ?)')
+    writer.exec('BEGIN')
+    type Frame = {key: Buffer; direct: Summary; below: Summary}
+    const stack: Frame[] = []
+    let n = 0
+    for (const row of this.#entries<Row>('key, type, size, ctype, error', true)) {
+      const own = contribution(row.type, row.size, row.ctype ?? undefined, row.error === 1)
+      const below = emptySummary()
+      addSummary(below, own)
+      const top = stack.at(-1)
+      if (row.type === 'directory') {
+        const frame = top && top.key.equals(row.key) ? stack.pop()! : {key: row.key, direct: emptySummary(), below: emptySummary()}
+        put.run(row.key, encode({direct: frame.direct, below: frame.below}))
+        addSummary(below, frame.below)
+        if (++n % BATCH === 0) writer.exec('COMMIT; BEGIN')
+      } else if (top && top.key.equals(row.key)) {
+        // An importer gave entries below something that is not a directory: close their frame
+        // here (counted above), or it would stay on the stack and swallow later siblings.
+        addSummary(below, stack.pop()!.below)
+      }
+      const parent = parentKey(row.key)
+      if (parent === undefined) continue
+      let frame = stack.at(-1)
+      if (!frame || !frame.key.equals(parent)) {
+        frame = {key: parent, direct: emptySummary(), below: emptySummary()}
+        stack.push(frame)
+      }
+      addSummary(frame.direct, own)
+      addSummary(frame.below, below)
+    }
+    writer.exec('COMMIT')
+    writer.close()
+  }
+
+  close(): void {
+    try {
+      this.#db.close()
+    } finally {
+      rmSync(this.#dir, {recursive: true, force: true})
+    }
+  }
+}

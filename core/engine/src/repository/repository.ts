@@ -1,0 +1,357 @@
+import {randomBytes} from 'node:crypto'
+import {join} from 'node:path'
+import {Chunker, gearTable} from '../chunking/fastcdc.js'
+import {defaultKdfParams, deriveKeyFromPassphrase} from '../crypto/kdf.js'
+import {canaryOf, KeySet, randomMasterKey, unwrapMasterKey, wrapMasterKey} from '../crypto/keys.js'
+import {
+  AuthError,
+  IntegrityError,
+  isNotFound,
+  type Logger,
+  mapConcurrent,
+  NotFoundError,
+  PlakarError,
+  readableFrom,
+  readAll,
+  type Storage,
+  UsageError,
+} from '@plakar/sdk'
+import {openBlob} from '../format/blob.js'
+import {BlobType} from '../format/blob-type.js'
+import {Compressor, type CompressionConfig} from '../format/compression.js'
+import {
+  authenticateConfig,
+  CONFIG_VERSION,
+  DEFAULT_CHUNKING,
+  DEFAULT_COMPRESSION,
+  DEFAULT_PACKFILE_SIZE,
+  keySaltOf,
+  newRepositoryId,
+  parseConfig,
+  serializeConfig,
+  validateChunking,
+  type ChunkingConfig,
+  type RepositoryConfig,
+} from '../format/config.js'
+import {decodeHeader, type SnapshotHeader} from '../format/snapshot.js'
+import {openState, sealState, type StateDelta} from '../format/state.js'
+import {NodeCache, type NodeStore} from '../tree/btree.js'
+import {LocalCache} from './cache.js'
+import {checkKdfBounds, EncryptionPin} from './pin.js'
+
+export interface CreateOptions {
+  /** Absent for a plaintext repository. */
+  passphrase?: Uint8Array
+  chunking?: ChunkingConfig
+  compression?: CompressionConfig
+  packfileSize?: number
+  /**
+   * Make the new repository a peer of this one (`create --from`): same master key and key salt,
+   * chunking, compression and packfile size, so that sync copies sealed data as it is. Its
+   * `master` is absent when the peer is a plaintext repository.
+   */
+  peerOf?: {config: RepositoryConfig; master?: Uint8Array}
+}
+
+export interface OpenOptions {
+  cacheDir: string
+  /** Asked only when the repository is encrypted. */
+  passphrase: () => Promise<Uint8Array>
+  logger: Logger
+  /** Parallel requests to the storage. */
+  concurrency?: number
+  /** The user supplied a passphrase without being asked (environment, key file): expects encryption. */
+  passphraseGiven?: boolean
+}
+
+export interface DamagedState {
+  id: string
+  error: string
+}
+
+/** An open repository: its keys, its merged states, and read access to its blobs. */
+export class Repository {
+  readonly storage: Storage
+  readonly config: RepositoryConfig
+  readonly keys: KeySet
+  readonly cache: LocalCache
+  readonly compressor: Compressor
+  readonly logger: Logger
+  readonly concurrency: number
+  readonly nodeCache = new NodeCache()
+  /** States that could not be read at the last refresh: reported by check. */
+  damagedStates: DamagedState[] = []
+  #gear?: Uint32Array
+  readonly #onClose: (() => Promise<void>)[] = []
+
+  private constructor(storage: Storage, config: RepositoryConfig, keys: KeySet, options: OpenOptions) {
+    this.storage = storage
+    this.config = config
+    this.keys = keys
+    this.logger = options.logger
+    this.concurrency = options.concurrency ?? 8
+    this.compressor = new Compressor(config.compression)
+    const idHex = Buffer.from(config.id).toString('hex')
+    this.cache = new LocalCache(join(options.cacheDir, 'repositories', idHex, 'cache.sqlite'))
+  }
+
+  get id(): string {
+    return Buffer.from(this.config.id).toString('hex')
+  }
+
+  static async create(storage: Storage, options: CreateOptions): Promise<RepositoryConfig> {
+    const peer = options.peerOf?.config
+    const chunking = peer?.chunking ?? options.chunking ?? DEFAULT_CHUNKING
+    try {
+      validateChunking(chunking)
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    if (peer && !!peer.encryption !== !!options.passphrase) {
+      throw new UsageError(peer.encryption ? 'a peer of an encrypted repository is encrypted: give it a passphrase' : 'a peer of a plaintext repository is plaintext too')
+    }
+    const id = newRepositoryId()
+    const base: RepositoryConfig = {
+      version: CONFIG_VERSION,
+      id,
+      ...(peer ? {keySalt: Buffer.from(keySaltOf(peer))} : {}),
+      created: new Date().toISOString(),
+      chunking,
+      packfile: {maxSize: peer?.packfile.maxSize ?? options.packfileSize ?? DEFAULT_PACKFILE_SIZE},
+      mac: 'blake3-keyed',
+      compression: peer?.compression ?? options.compression ?? DEFAULT_COMPRESSION,
+      encryption: null,
+    }
+    const salt = keySaltOf(base)
+    let keys: KeySet
+    if (options.passphrase) {
+      const kdf = defaultKdfParams()
+      const kek = await deriveKeyFromPassphrase(options.passphrase, kdf)
+      const master = options.peerOf?.master ? Buffer.from(options.peerOf.master) : randomMasterKey()
+      keys = KeySet.fromMasterKey(master, salt)
+      base.encryption = {
+        algorithm: 'aes-256-gcm-hmac-subkey',
+        kdf,
+        wrappedKey: wrapMasterKey(kek, master, id),
+        canary: canaryOf(keys, id),
+      }
+      master.fill(0)
+    } else {
+      keys = KeySet.plaintext(salt)
+    }
+    await storage.create(serializeConfig(base, keys.configMac))
+    return base
+  }
+
+  /**
+   * The config and master key of the repository at `storage` (for `create --from`), checked
+   * like open() checks them. The caller wipes the key when done.
+   */
+  static async unlock(storage: Storage, passphrase: () => Promise<Uint8Array>): Promise<{config: RepositoryConfig; master?: Buffer}> {
+    let bytes: Uint8Array
+    try {
+      bytes = await storage.open()
+    } catch (error) {
+      if (isNotFound(error)) throw new NotFoundError(`no repository at ${storage.location}`)
+      throw error
+    }
+    const config = parseConfig(bytes)
+    if (!config.encryption) {
+      authenticateConfig(bytes, KeySet.plaintext(keySaltOf(config)).configMac)
+      return {config}
+    }
+    checkKdfBounds(config.encryption.kdf)
+    const kek = await deriveKeyFromPassphrase(await passphrase(), config.encryption.kdf)
+    const master = unwrapMasterKey(kek, config.encryption.wrappedKey, config.id)
+    const keys = KeySet.fromMasterKey(master, keySaltOf(config))
+    if (!canaryOf(keys, config.id).equals(Buffer.from(config.encryption.canary))) throw new AuthError(`wrong passphrase for the repository at ${storage.location}`)
+    authenticateConfig(bytes, keys.configMac)
+    return {config, master}
+  }
+
+  static async open(storage: Storage, options: OpenOptions): Promise<Repository> {
+    let bytes: Uint8Array
+    try {
+      bytes = await storage.open()
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw new NotFoundError(`no repository at ${storage.location}: create one with "plakar at ${storage.location} create"`)
+      }
+      throw error
+    }
+    const config = parseConfig(bytes)
+    const pin = new EncryptionPin(options.cacheDir, config.id)
+    if (!config.encryption && pin.encrypted()) {
+      throw new IntegrityError(
+        `the repository at ${storage.location} was encrypted but its config now says it is not: ` +
+          'the config was replaced (a downgrade attack?); restore the original CONFIG',
+      )
+    }
+    let keys: KeySet
+    if (config.encryption) {
+      checkKdfBounds(config.encryption.kdf)
+      const passphrase = await options.passphrase()
+      const kek = await deriveKeyFromPassphrase(passphrase, config.encryption.kdf)
+      const master = unwrapMasterKey(kek, config.encryption.wrappedKey, config.id)
+      keys = KeySet.fromMasterKey(master, keySaltOf(config))
+      master.fill(0)
+      if (!canaryOf(keys, config.id).equals(Buffer.from(config.encryption.canary))) {
+        throw new AuthError('wrong passphrase for this repository')
+      }
+    } else {
+      keys = KeySet.plaintext(keySaltOf(config))
+      if (options.passphraseGiven) {
+        options.logger.warn(`the repository at ${storage.location} is not encrypted, yet a passphrase was given: check it is the one you created`)
+      }
+    }
+    authenticateConfig(bytes, keys.configMac)
+    if (config.encryption) pin.remember()
+    const repo = new Repository(storage, config, keys, options)
+    try {
+      await repo.refresh()
+    } catch (error) {
+      repo.cache.close()
+      throw error
+    }
+    return repo
+  }
+
+  /** A fresh chunker for this repository's parameters and keyed gear table. */
+  chunker(): Chunker {
+    this.#gear ??= gearTable(this.keys.chunkerSeed)
+    return new Chunker(this.config.chunking, this.#gear)
+  }
+
+  /** Seed of the content-defined boundaries of tree nodes. */
+  get treeSeed(): number {
+    return this.keys.treeSeed.readUInt32LE(0)
+  }
+
+  /**
+   * Merges the states written since the last refresh. If a state the cache knows has vanished
+   * (compaction), the cache is rebuilt from scratch rather than trusted.
+   */
+  async refresh(): Promise<void> {
+    const listed = new Set<string>()
+    for await (const id of this.storage.list('state')) listed.add(id)
+    let known = this.cache.knownStates()
+    for (const id of known) {
+      if (!listed.has(id)) {
+        this.logger.debug(`state ${id} vanished: rebuilding the local cache`)
+        this.cache.clear()
+        known = new Set()
+        break
+      }
+    }
+    const missing = [...listed].filter((id) => !known.has(id))
+    const damaged: DamagedState[] = []
+    await mapConcurrent(missing, this.concurrency, async (id) => {
+      let delta: StateDelta
+      try {
+        const bytes = await readAll(await this.storage.get('state', id))
+        delta = openState(this.keys, id, bytes)
+      } catch (error) {
+        if (error instanceof PlakarError && error.plakarExitCode === 78) throw error
+        damaged.push({id, error: (error as Error).message})
+        return
+      }
+      this.cache.applyState(id, delta)
+    })
+    this.damagedStates = damaged
+    for (const d of damaged) this.logger.warn(`state ${d.id.slice(0, 16)} is unreadable (${d.error}); run "plakar check"`)
+  }
+
+  /** Writes a state delta; callers must have stored every packfile it lists first. */
+  async writeState(delta: StateDelta): Promise<string> {
+    const {id, bytes} = sealState(this.keys, delta)
+    await this.storage.put('state', id, readableFrom([bytes]), bytes.length)
+    this.cache.applyState(id, delta)
+    return id
+  }
+
+  async readPackRange(pack: string, offset: number, length: number): Promise<Buffer> {
+    try {
+      return await readAll(await this.storage.get('packfile', pack, {offset, length}), length)
+    } catch (error) {
+      if (isNotFound(error)) throw new IntegrityError(`packfile ${pack.slice(0, 16)} is missing`, {cause: error})
+      if ((error as {code?: string}).code === 'ESHORTREAD') {
+        throw new IntegrityError(`packfile ${pack.slice(0, 16)} is truncated`, {cause: error})
+      }
+      throw error
+    }
+  }
+
+  /** Fetches, decrypts, decompresses and re-MACs one blob. */
+  async readBlob(type: number, mac: Buffer): Promise<Buffer> {
+    const loc = this.cache.locate(type, mac)
+    if (!loc) throw new IntegrityError(`blob ${mac.toString('hex').slice(0, 16)} is not in the repository index`)
+    const sealed = await this.readPackRange(loc.pack, loc.offset, loc.length)
+    return openBlob(this.keys, this.compressor, type, mac, sealed)
+  }
+
+  /** Read access to tree nodes; writers wrap it with their own putNode. */
+  get nodeReader(): NodeStore {
+    return {
+      getNode: (type, mac) => this.readBlob(type, mac),
+      putNode: () => Promise.reject(new Error('read-only repository view')),
+    }
+  }
+
+  async snapshotHeader(id: Buffer, headerMac: Buffer): Promise<SnapshotHeader> {
+    let data = this.cache.cachedHeader(id)
+    if (!data) {
+      data = await this.readBlob(BlobType.SNAPSHOT, headerMac)
+      const header = decodeHeader(data)
+      if (!Buffer.from(header.id).equals(id)) {
+        throw new IntegrityError(`snapshot ${id.toString('hex').slice(0, 16)} names a header that belongs to another snapshot`)
+      }
+      this.cache.cacheHeader(id, data)
+      return header
+    }
+    return decodeHeader(data)
+  }
+
+  /** Every live snapshot, oldest first. Headers are fetched once, then served by the cache. */
+  async snapshots(): Promise<SnapshotHeader[]> {
+    const rows = this.cache.snapshots()
+    const out = await mapConcurrent(rows, this.concurrency, async (row) => {
+      try {
+        const header = await this.snapshotHeader(row.id, row.header)
+        return row.editedTags ? {...header, tags: row.editedTags} : header
+      } catch (error) {
+        this.logger.warn(`snapshot ${row.id.toString('hex').slice(0, 16)} is unreadable: ${(error as Error).message}`)
+        return undefined
+      }
+    })
+    return out.filter((h): h is SnapshotHeader => h !== undefined)
+  }
+
+  /** Finds a snapshot by a unique id prefix. */
+  async findSnapshot(prefix: string): Promise<SnapshotHeader> {
+    const wanted = prefix.toLowerCase()
+    if (!/^[0-9a-f]+$/.test(wanted)) throw new UsageError(`"${prefix}" is not a snapshot id: ids are hexadecimal`)
+    const rows = this.cache.snapshots().filter((r) => r.id.toString('hex').startsWith(wanted))
+    if (rows.length === 0) throw new NotFoundError(`no snapshot ${prefix} in this repository: "plakar ls" lists them`)
+    if (rows.length > 1) {
+      const ids = rows.slice(0, 4).map((r) => r.id.toString('hex').slice(0, 12))
+      throw new UsageError(`snapshot prefix ${prefix} is ambiguous (${ids.join(', ')}${rows.length > 4 ? ', …' : ''}): give more characters`)
+    }
+    const header = await this.snapshotHeader(rows[0].id, rows[0].header)
+    return rows[0].editedTags ? {...header, tags: rows[0].editedTags} : header
+  }
+
+  /** Runs `fn` when the repository closes: upper layers attach their resources (worker pools). */
+  onClose(fn: () => Promise<void>): void {
+    this.#onClose.push(fn)
+  }
+
+  async close(): Promise<void> {
+    for (const fn of this.#onClose.splice(0)) await fn().catch(() => {})
+    this.cache.close()
+    await this.storage.close()
+  }
+}
+
+export function newSnapshotId(): Buffer {
+  return randomBytes(32)
+}

@@ -1,0 +1,231 @@
+import {sealBlob} from '../format/blob.js'
+import {isDataBlob} from '../format/blob-type.js'
+import {PackfileBuilder, type FinishedPackfile, type PackKind} from '../format/packfile.js'
+import {emptyDelta, type StateDelta, type StatePackfile, type StateSnapshot} from '../format/state.js'
+import type {NodeStore} from '../tree/btree.js'
+import {readableFrom} from '@plakar/sdk'
+import type {Repository} from './repository.js'
+
+/**
+ * A packfile is closed at this many blobs even below its size limit, and stored packfiles are
+ * published once they hold this many: the blobs of unpublished packfiles are held in memory
+ * (their index entries, and their MACs for dedup), and a packfile of tiny blobs (a million files
+ * of a few hundred bytes) would otherwise hold 90,000 of them, four packfiles more before a
+ * publish: 300 MB of heap on the million-file benchmark.
+ */
+export const MAX_PACK_BLOBS = 32_768
+
+function isDiskFull(error: unknown): boolean {
+  const code = (error as {code?: unknown})?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}
+
+export interface WriterOptions {
+  host: string
+  /** Packfile uploads in flight (each holds one packfile in memory). */
+  uploads?: number
+  /** Publish a state delta after this many stored packfiles… */
+  publishEvery?: number
+  /** …or after this many milliseconds, whichever comes first. */
+  publishIntervalMs?: number
+  /** Count what would be stored, store nothing. */
+  dryRun?: boolean
+  /** Blobs per packfile and per publish (MAX_PACK_BLOBS); tests lower it to exercise the limit. */
+  maxPackBlobs?: number
+}
+
+export interface WriterStats {
+  addedBlobs: number
+  addedBytes: number
+  packfiles: number
+}
+
+/**
+ * The write path: deduplicates blobs against the local cache and this writer's own pending
+ * blobs, seals them into data and metadata packfiles, stores full packfiles concurrently, and
+ * publishes state deltas as packfiles are stored, so that a crashed backup's uploads are reused
+ * by the next one and concurrent writers see each other's blobs early.
+ *
+ * Ordering invariants: a packfile is stored before any state lists it; a snapshot is listed
+ * only after every packfile of this writer is stored and listed.
+ */
+export class RepositoryWriter implements NodeStore {
+  readonly #repo: Repository
+  readonly #options: Required<WriterOptions>
+  /** Blobs sealed by this writer and not yet in a published state: "type:mac" keys. */
+  readonly #pending = new Set<string>()
+  readonly #builders: Record<PackKind, PackfileBuilder>
+  readonly #uploads = new Set<Promise<void>>()
+  #stored: FinishedPackfile[] = []
+  #lastPublish = Date.now()
+  #failure: unknown
+  readonly stats: WriterStats = {addedBlobs: 0, addedBytes: 0, packfiles: 0}
+
+  constructor(repo: Repository, options: WriterOptions) {
+    this.#repo = repo
+    this.#options = {uploads: 2, publishEvery: 4, publishIntervalMs: 30_000, dryRun: false, maxPackBlobs: MAX_PACK_BLOBS, ...options}
+    this.#builders = {data: new PackfileBuilder(repo.keys, 'data'), meta: new PackfileBuilder(repo.keys, 'meta')}
+  }
+
+  /** Why the writer failed (an upload or a state write): every later put throws it. */
+  get failure(): unknown {
+    return this.#failure
+  }
+
+  /** The MAC a blob of this plaintext has: its id. */
+  mac(plaintext: Uint8Array): Buffer {
+    return this.#repo.keys.blobMac.digest(plaintext)
+  }
+
+  has(type: number, mac: Buffer): boolean {
+    return this.#pending.has(`${type}:${mac.toString('hex')}`) || this.#repo.cache.hasBlob(type, mac)
+  }
+
+  /**
+   * Stores a blob unless the repository has it. The dedup check and the reservation are
+   * synchronous, so concurrent callers never store one blob twice. Resolves once the blob is in
+   * a packfile buffer (not yet on the storage); may wait for an upload slot (back-pressure).
+   */
+  async put(type: number, plaintext: Uint8Array, knownMac?: Buffer): Promise<{mac: Buffer; added: boolean}> {
+    if (this.#failure) throw this.#failure
+    const mac = knownMac ?? this.mac(plaintext)
+    if (this.has(type, mac)) return {mac, added: false}
+    const sealed = sealBlob(this.#repo.keys, this.#repo.compressor, type, mac, plaintext)
+    return {mac, added: await this.putSealed(type, mac, sealed, plaintext.length)}
+  }
+
+  /**
+   * Stores a blob sealed elsewhere (a chunking worker), unless the repository has it already
+   * (another worker may have sealed the same chunk at the same time). `cacheChecked` says the
+   * caller looked the blob up in the cache already. The dedup check and the
+   * reservation are synchronous, so concurrent callers never store one blob twice.
+   */
+  async putSealed(type: number, mac: Buffer, sealed: Buffer, rawLength: number, cacheChecked = false): Promise<boolean> {
+    if (this.#failure) throw this.#failure
+    const kind: PackKind = isDataBlob(type) ? 'data' : 'meta'
+    // Back-pressure: a blob that would fill the packfile waits while every upload slot is
+    // busy. Otherwise each concurrent caller could finish a packfile and hold it in memory
+    // while waiting for a slot: with a slow storage, one packfile per file being backed up.
+    while (!this.#options.dryRun && this.#uploads.size >= this.#options.uploads && this.#full(this.#builders[kind], sealed.length)) {
+      await Promise.race(this.#uploads)
+      if (this.#failure) throw this.#failure
+    }
+    const key = `${type}:${mac.toString('hex')}`
+    // A worker that sealed this blob already found it absent from the cache: only a blob
+    // published since could be there, and storing it twice is harmless.
+    if (this.#pending.has(key) || (!cacheChecked && this.#repo.cache.hasBlob(type, mac))) return false
+    this.#pending.add(key)
+    this.stats.addedBlobs++
+    this.stats.addedBytes += sealed.length
+    if (this.#options.dryRun) return true
+    const builder = this.#builders[kind]
+    builder.add(type, mac, sealed, rawLength)
+    if (this.#full(builder)) await this.#rotate(kind)
+    return true
+  }
+
+  /** Whether the packfile, with one more blob of `adding` bytes when given, is to be closed. */
+  #full(builder: PackfileBuilder, adding?: number): boolean {
+    const extra = adding === undefined ? 0 : 1
+    return builder.size + (adding ?? 0) >= this.#repo.config.packfile.maxSize || builder.blobs.length + extra >= this.#options.maxPackBlobs
+  }
+
+  async putNode(type: number, bytes: Buffer): Promise<Buffer> {
+    return (await this.put(type, bytes)).mac
+  }
+
+  getNode(type: number, mac: Buffer): Promise<Buffer> {
+    return this.#repo.readBlob(type, mac)
+  }
+
+  async #rotate(kind: PackKind): Promise<void> {
+    const builder = this.#builders[kind]
+    if (builder.blobs.length === 0) return
+    this.#builders[kind] = new PackfileBuilder(this.#repo.keys, kind)
+    const pack = builder.finish()
+    while (this.#uploads.size >= this.#options.uploads) await Promise.race(this.#uploads)
+    if (this.#failure) throw this.#failure
+    const upload = this.#repo.storage
+      .put('packfile', pack.id, readableFrom(pack.parts), pack.size, {packfileKind: kind})
+      .then(() => {
+        pack.parts = []
+        this.#stored.push(pack)
+        this.stats.packfiles++
+      })
+      .catch((error) => {
+        this.#failure ??= error
+      })
+      .finally(() => this.#uploads.delete(upload))
+    this.#uploads.add(upload)
+    if (
+      this.#stored.length >= this.#options.publishEvery ||
+      this.#stored.reduce((n, p) => n + p.blobs.length, 0) >= this.#options.maxPackBlobs ||
+      (this.#stored.length > 0 && Date.now() - this.#lastPublish >= this.#options.publishIntervalMs)
+    ) {
+      await this.#publish(emptyDelta(this.#options.host))
+    }
+  }
+
+  /** Writes a state with every stored, unpublished packfile (plus whatever `delta` carries). */
+  async #publish(delta: StateDelta): Promise<void> {
+    const packs = this.#stored
+    this.#stored = []
+    delta.packfiles = packs.map(
+      (p): StatePackfile => ({id: p.id, kind: p.kind, blobs: p.blobs.map((b) => [b.type, b.mac, b.offset, b.length, b.rawLength])}),
+    )
+    if (delta.packfiles.length === 0 && delta.snapshots.length === 0) return
+    try {
+      await this.#repo.writeState(delta)
+    } catch (error) {
+      // These packfiles are listed nowhere, yet their blobs stay "pending" and later puts
+      // deduplicate against them: no state of this writer may name a snapshot any more.
+      this.#stored = packs.concat(this.#stored)
+      this.#failure ??= error
+      throw error
+    }
+    this.#lastPublish = Date.now()
+    for (const p of packs) for (const b of p.blobs) this.#pending.delete(`${b.type}:${b.mac.toString('hex')}`)
+  }
+
+  /**
+   * After a failure: waits for the uploads in flight, then leaves no stored packfile that no
+   * state lists (it would take space that nothing reclaims). On a full disk they are deleted,
+   * to give the space back; otherwise they are published, so that the next backup reuses them,
+   * and deleted when even that fails.
+   */
+  async abandon(reason: unknown): Promise<void> {
+    if (this.#options.dryRun) return
+    this.#failure ??= reason
+    while (this.#uploads.size > 0) await Promise.race(this.#uploads)
+    if (this.#stored.length === 0) return
+    if (!isDiskFull(reason) && !isDiskFull(this.#failure)) {
+      await this.#publish(emptyDelta(this.#options.host)).catch(() => {})
+    }
+    const left = this.#stored
+    this.#stored = []
+    for (const pack of left) {
+      await this.#repo.storage.delete('packfile', pack.id).catch((error: unknown) => {
+        this.#repo.logger.debug(`packfile ${pack.id.slice(0, 16)} could not be removed: ${(error as Error).message}`)
+      })
+    }
+  }
+
+  /** Stores every open packfile and waits for all uploads. */
+  async flush(): Promise<void> {
+    if (this.#options.dryRun) return
+    await this.#rotate('data')
+    await this.#rotate('meta')
+    while (this.#uploads.size > 0) await Promise.race(this.#uploads)
+    if (this.#failure) throw this.#failure
+  }
+
+  /** Flushes, then publishes the last state, listing `snapshot` when given. */
+  async commit(snapshot?: StateSnapshot): Promise<void> {
+    await this.flush()
+    if (this.#options.dryRun) return
+    const delta = emptyDelta(this.#options.host)
+    if (snapshot) delta.snapshots.push(snapshot)
+    await this.#publish(delta)
+  }
+}
+

@@ -1,0 +1,159 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {Readable} from 'node:stream'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {backup} from '../../src/engine/backup.js'
+import {allSnapshots, check} from '../../src/engine/check.js'
+import {BlobType} from '../../src/format/blob-type.js'
+import type {Importer, ImportRecord} from '@plakar/sdk'
+import {Repository} from '../../src/repository/repository.js'
+import {MemoryStorage} from '../memory-storage.js'
+
+const quiet = {debug() {}, info() {}, warn() {}}
+
+function importer(records: ImportRecord[]): Importer {
+  return {type: 'test', origin: 'here', root: '/r', async *scan() {
+    yield* records
+  }, async close() {}}
+}
+
+function file(path: string, content: string): ImportRecord {
+  const data = Buffer.from(content)
+  return {path, info: {type: 'file', size: data.length, mode: 0o644, mtime: 1}, open: async () => Readable.from([data])}
+}
+
+describe('check', () => {
+  let dir: string
+  let storage: MemoryStorage
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'plakar-check-'))
+    storage = new MemoryStorage()
+    await Repository.create(storage, {})
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  const open = (cache: string) => Repository.open(storage, {cacheDir: join(dir, cache), passphrase: async () => Buffer.alloc(0), logger: quiet})
+
+  /** Flips one byte of the first stored blob of `type`. */
+  const corrupt = (repo: Repository, type: number) => {
+    const pack = repo.cache.packfiles().find((p) => repo.cache.blobsOfPack(p.id).some((b) => b.type === type))!
+    const blob = repo.cache.blobsOfPack(pack.id).find((b) => b.type === type)!
+    storage.objects.packfile.get(pack.id)![blob.offset + 1] ^= 1
+  }
+
+  for (const [name, type] of [['name index', BlobType.NAME_NODE], ['type index', BlobType.TYPE_NODE]] as const) {
+    it(`finds a damaged ${name}`, async () => {
+      const writer = await open('writer')
+      await backup(writer, [importer([{path: '/r', info: {type: 'directory', size: 0}}, file('/r/a.txt', 'hello\n')])], {tmpDir: dir})
+      corrupt(writer, type)
+      await writer.close()
+
+      const repo = await open('reader')
+      try {
+        const {targets, problems} = await allSnapshots(repo)
+        const result = await check(repo, targets, {problems})
+        // The index is named, and so is the metadata packfile holding the damaged node.
+        const messages = result.problems.map((p) => p.message).sort()
+        expect(messages).toEqual([expect.stringMatching(/^packfile [0-9a-f]{64} does not match its id/), expect.stringMatching(new RegExp(`its ${name} is damaged`))])
+      } finally {
+        await repo.close()
+      }
+    })
+  }
+
+  for (const wholeRepository of [true, false]) describe(`of every snapshot, ${wholeRepository ? 'as a whole repository (walk and verification at once)' : 'one by one'}; chunks looked up in batches`, () => {
+    // More files than one lookup query takes (128) and than one batch holds (1,024).
+    const files = Array.from({length: 1500}, (_, i) => file(`/r/d${i % 7}/f${i}.txt`, `content of file ${i}\n`))
+    const run = async (damage: (repo: Repository) => void) => {
+      const writer = await open('writer')
+      await backup(writer, [importer([{path: '/r', info: {type: 'directory', size: 0}}, ...files])], {tmpDir: dir})
+      damage(writer)
+      await writer.close()
+      const repo = await open('reader')
+      try {
+        const {targets, problems} = await allSnapshots(repo)
+        return await check(repo, targets, {problems, wholeRepository})
+      } finally {
+        await repo.close()
+      }
+    }
+
+    it('passes an intact repository, verifying every packfile', async () => {
+      const result = await run(() => {})
+      expect(result.problems).toEqual([])
+      expect(result.files).toBe(1500)
+      // Every packfile, or (snapshot by snapshot) those its trees and files use: the snapshot's
+      // header, alone in the last one, was authenticated when it was read.
+      const sizes = [...storage.objects.packfile.values()].map((b) => b.length)
+      expect(result.packfiles).toBe(wholeRepository ? sizes.length : sizes.length - 1)
+      if (wholeRepository) expect(result.bytes).toBe(sizes.reduce((n, b) => n + b, 0))
+    })
+
+    it('names the one file whose chunk is corrupted', async () => {
+      let victim = ''
+      const result = await run((repo) => {
+        const pack = repo.cache.packfiles().find((p) => p.kind === 'data')!
+        const blob = repo.cache.blobsOfPack(pack.id).find((b) => b.type === BlobType.CHUNK)!
+        victim = blob.mac.toString('hex').slice(0, 16)
+        storage.objects.packfile.get(pack.id)![blob.offset + 1] ^= 1
+      })
+      const named = result.problems.filter((p) => p.kind === 'file')
+      expect(named).toHaveLength(1)
+      expect(named[0].message).toContain(`chunk ${victim} is corrupted`)
+      expect(result.problems.filter((p) => p.kind === 'packfile')).toHaveLength(1)
+    })
+
+    if (wholeRepository) {
+      it('reports a live packfile missing from the storage even when no file uses it', async () => {
+        let gone = ''
+        const result = await run((repo) => {
+          // The last metadata packfile holds only the snapshot's header, which the walk never
+          // looks up: a fresh client finds the header unreadable, and the packfile is named.
+          const metas = repo.cache.packfiles().filter((p) => p.kind === 'meta')
+          gone = metas.find((p) => repo.cache.blobsOfPack(p.id).every((b) => b.type === BlobType.SNAPSHOT))!.id
+          storage.objects.packfile.delete(gone)
+        })
+        expect(result.problems.map((p) => p.message).sort()).toEqual([
+          `packfile ${gone} is missing from the storage`,
+          expect.stringMatching(new RegExp(`^snapshot [0-9a-f]{8}: its header is unreadable: packfile ${gone.slice(0, 16)} is missing$`)),
+        ])
+      })
+
+      it('stops the walk and fails with a fatal storage error met while verifying', async () => {
+        const writer = await open('writer')
+        await backup(writer, [importer([{path: '/r', info: {type: 'directory', size: 0}}, ...files])], {tmpDir: dir})
+        await writer.close()
+        const repo = await open('reader')
+        const unreachable = Object.assign(new Error('the storage stopped answering'), {fatal: true})
+        let walked = 0
+        try {
+          storage.beforeGet = (kind, _id, range) => {
+            // Whole packfiles are read by the verification only; the walk reads ranges.
+            if (kind === 'packfile' && !range) throw unreachable
+          }
+          const {targets, problems} = await allSnapshots(repo)
+          await expect(check(repo, targets, {problems, wholeRepository: true, onProgress: (p) => void (p.phase === 'index' && walked++)})).rejects.toBe(unreachable)
+          // The failure surfaced before the walk had gone through every file.
+          expect(walked).toBeLessThan(files.length)
+        } finally {
+          storage.beforeGet = undefined
+          await repo.close()
+        }
+      })
+    }
+
+    it('names every file whose packfile is missing, and no other', async () => {
+      let lost = 0
+      const result = await run((repo) => {
+        const pack = repo.cache.packfiles().find((p) => p.kind === 'data')!
+        lost = repo.cache.blobsOfPack(pack.id).filter((b) => b.type === BlobType.CHUNK).length
+        storage.objects.packfile.delete(pack.id)
+      })
+      const named = result.problems.filter((p) => p.kind === 'file')
+      expect(lost).toBeGreaterThan(0)
+      expect(named).toHaveLength(lost)
+      expect(named.every((p) => /packfile [0-9a-f]{16} holding chunk [0-9a-f]{16} is missing/.test(p.message))).toBe(true)
+    })
+  })
+})

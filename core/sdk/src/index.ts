@@ -1,0 +1,49 @@
+/**
+ * @plakar/sdk — the contract between plakar and its plugins: the connector interfaces, the error
+ * shape that crosses packages, and small helpers. No native or third-party dependency: a plugin
+ * installs it in seconds, and plakar's own engine and CLI build on the same package.
+ */
+export type * from './interfaces/index.js'
+export {CONTRACT_VERSION, isColdStorage, isScanError, isWormStorage, KINDS} from './contract.js'
+export {
+  AuthError,
+  ColdObjectError,
+  exitCodeOf,
+  ExitCode,
+  FormatTooNewError,
+  IntegrityError,
+  isColdObject,
+  isNotFound,
+  isRetained,
+  messageOf,
+  NotFoundError,
+  ObjectNotFoundError,
+  PlakarError,
+  RetainedObjectError,
+  UsageError,
+} from './errors.js'
+export {readableFrom, readAll} from './streams.js'
+export {mapConcurrent, TaskPool} from './concurrency.js'
+export {isTransientNetworkError, withRetry, type RetryOptions} from './retry.js'
+export {
+  bufferRecord,
+  directoryInfo,
+  directoryRecord,
+  entryTypeOf,
+  fileInfoFromObject,
+  fileInfoFromStats,
+  streamRecord,
+  toMillis,
+  type ObjectHead,
+} from './file-info.js'
+export {
+  configSchema,
+  option,
+  secretOptions,
+  type ConfigOf,
+  type ConfigSchema,
+  type NumberOptions,
+  type OptionSchema,
+  type StringOptions,
+} from './config-schema.js'
+export {localPathInside, parentPath, pathComponents} from './paths.js'
