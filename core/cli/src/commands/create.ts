@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
 import {UsageError} from '@plakar/sdk'
 import {redactLocation} from '../connectors/location.js'
+import {parseOptions} from '../connectors/resolver.js'
 import {DEFAULT_CHUNKING, DEFAULT_COMPRESSION, type RepositoryConfig} from '@plakar/engine/format/config.js'
 import {Repository} from '@plakar/engine/repository/repository.js'
 
@@ -22,6 +23,7 @@ export default class Create extends PlakarCommand {
       exclusive: ['plaintext', 'no-compression', 'chunking'],
     }),
     'peer-keyfile': Flags.string({description: 'read the passphrase of the --from repository from this file', dependsOn: ['from']}),
+    'peer-option': Flags.string({description: "an option key=value of the --from repository's storage (repeatable)", multiple: true, multipleNonGreedy: true, dependsOn: ['from']}),
   }
 
   async run(): Promise<void> {
@@ -35,7 +37,7 @@ export default class Create extends PlakarCommand {
     let peerOf: {config: RepositoryConfig; master?: Buffer} | undefined
     if (flags.from) {
       const from = flags.from
-      const peerStorage = await this.openStorage(from, {})
+      const peerStorage = await this.openStorage(from, parseOptions(flags['peer-option'] ?? []))
       peerOf = await Repository.unlock(peerStorage, () => this.peerPassphrase(from, flags['peer-keyfile']))
     }
     const storage = await this.openStorage()
