@@ -11,6 +11,8 @@ import {expandPath} from '../connectors/location.js'
 import type {ArchiveFormat} from '@plakar/engine/engine/archive.js'
 import {loadSnapshot, parseSnapshotPath} from '@plakar/engine/engine/snapshot.js'
 import {UsageError} from '@plakar/sdk'
+import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {collectSnapshotPackfiles} from '@plakar/engine/engine/thaw.js'
 
 /** What the user may write after --format, and the engine's name for it. */
 const FORMATS: Record<string, ArchiveFormat> = {tar: 'tar', tgz: 'tar.gz', 'tar.gz': 'tar.gz', zip: 'zip'}
@@ -28,6 +30,7 @@ export default class Archive extends PlakarCommand {
   static override flags = {
     format: Flags.string({description: 'archive format: tar, tgz (tar.gz) or zip', options: Object.keys(FORMATS), default: 'tar'}),
     output: Flags.string({char: 'o', description: 'file to write, or "-" for standard output (the default when it is not a terminal)'}),
+    ...thawFlags,
   }
 
   async run(): Promise<void> {
@@ -44,6 +47,10 @@ export default class Archive extends PlakarCommand {
     const source = snapshot.resolve(path)
     const root = await snapshot.requireEntry(source)
     if (root.info.type !== 'directory' && root.info.type !== 'file') throw new UsageError(`${source} is a ${root.info.type}: only a directory or a file can be archived`)
+    // A cold storage: thaw the data packfiles the archive reads before writing its first byte.
+    await thawBeforeReading({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}, flags, (c) =>
+      collectSnapshotPackfiles(snapshot, source, c),
+    )
 
     // The engine loads tar-stream and yazl only for this command.
     const {archiveStream} = await import('@plakar/engine/engine/archive.js')

@@ -5,6 +5,8 @@ import {allSnapshots, check, type CheckProblem, type CheckTarget} from '@plakar/
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {filterSnapshots, isEmptyFilter, openSnapshot, resolveTarget} from '@plakar/engine/engine/selection.js'
 import {IntegrityError} from '@plakar/sdk'
+import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {collectSnapshotPackfiles} from '@plakar/engine/engine/thaw.js'
 
 export default class Check extends PlakarCommand {
   static override summary = 'verify the integrity of snapshots'
@@ -15,6 +17,7 @@ export default class Check extends PlakarCommand {
   static override flags = {
     fast: Flags.boolean({description: 'only check that every chunk is indexed and every packfile exists'}),
     ...selectionFlags,
+    ...thawFlags,
   }
 
   async run(): Promise<void> {
@@ -40,6 +43,14 @@ export default class Check extends PlakarCommand {
         await snapshot.requireEntry(resolved)
         targets.push({snapshot, path: resolved})
       }
+    }
+    if (!flags.fast) {
+      // A cold storage: a full check reads every data packfile it verifies, so thaw them first
+      // (--fast reads metadata only, which is never cold).
+      await thawBeforeReading({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}, flags, async (c) => {
+        if (whole) c.addAllData()
+        else for (const t of targets) await collectSnapshotPackfiles(t.snapshot, t.path, c)
+      })
     }
     const display = this.progress()
     let verifying = false

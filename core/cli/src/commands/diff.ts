@@ -3,6 +3,8 @@ import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {filterSnapshots, resolveTarget} from '@plakar/engine/engine/selection.js'
 import {PlakarCommand} from '../cli/base-command.js'
 import {diffFiles, diffTrees, sameEntry} from '@plakar/engine/engine/diff.js'
+import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {coldStorageOf} from '@plakar/engine/engine/thaw.js'
 
 export default class Diff extends PlakarCommand {
   static override summary = 'compare two snapshots, directories or files'
@@ -13,7 +15,7 @@ export default class Diff extends PlakarCommand {
     first: Args.string({description: 'SNAPSHOT[:PATH]', required: true}),
     second: Args.string({description: 'SNAPSHOT[:PATH]', required: true}),
   }
-  static override flags = {...selectionFlags}
+  static override flags = {...selectionFlags, ...thawFlags}
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Diff)
@@ -23,10 +25,33 @@ export default class Diff extends PlakarCommand {
     const {snapshot: sa, path: pa} = await resolveTarget(repo, args.first, filter, candidates)
     const {snapshot: sb, path: pb} = await resolveTarget(repo, args.second, filter, candidates)
     const [ea, eb] = [await sa.requireEntry(pa), await sb.requireEntry(pb)]
+    // On a cold storage, file content is archived: the changes are listed from metadata, and
+    // text diffs are shown only with --yes, after thawing the content of the changed files.
+    const cold = coldStorageOf(repo) !== undefined
+    const withContent = !cold || flags.yes === true
+    if (cold && withContent) {
+      const context = {repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}
+      await thawBeforeReading(context, flags, async (c) => {
+        const add = async (s: typeof sa, e: typeof ea | undefined) => {
+          if (e?.info.type === 'file' && e.info.size <= 8 * 1024 * 1024) for (const [mac] of await s.chunks(e)) c.add(mac)
+        }
+        if (ea.info.type !== 'directory' || eb.info.type !== 'directory') {
+          await add(sa, ea)
+          await add(sb, eb)
+          return
+        }
+        for await (const change of diffTrees(sa, pa, sb, pb)) {
+          if (change.change !== 'modified' || change.after?.info.type !== 'file') continue
+          await add(sa, change.before)
+          await add(sb, change.after)
+        }
+      })
+    }
+    const archivedNote = `(content archived: run with --yes to thaw it and see the changes)\n`
     if (ea.info.type !== 'directory' || eb.info.type !== 'directory') {
       const change = ea.info.type !== eb.info.type ? 'type-changed' : sameEntry(ea, eb) ? 'unchanged' : 'modified'
       if (this.settings.json) this.printJson({first: pa, second: pb, change})
-      else if (change !== 'unchanged') process.stdout.write(await diffFiles(sa, pa, ea, sb, pb, eb))
+      else if (change !== 'unchanged') process.stdout.write(withContent ? await diffFiles(sa, pa, ea, sb, pb, eb) : archivedNote)
       return
     }
     for await (const change of diffTrees(sa, pa, sb, pb)) {
@@ -38,7 +63,7 @@ export default class Diff extends PlakarCommand {
       this.print(`${sign} ${change.path}`)
       if (change.change === 'modified' && change.after?.info.type === 'file') {
         const join = (base: string, rel: string) => (rel === '/' ? base : `${base === '/' ? '' : base}${rel}`)
-        process.stdout.write(await diffFiles(sa, join(pa, change.path), change.before, sb, join(pb, change.path), change.after))
+        process.stdout.write(withContent ? await diffFiles(sa, join(pa, change.path), change.before, sb, join(pb, change.path), change.after) : archivedNote)
       }
     }
   }

@@ -3,6 +3,8 @@ import {PlakarCommand} from '../cli/base-command.js'
 import {formatBytes} from '../cli/output.js'
 import {parseOptions} from '../connectors/resolver.js'
 import {restore} from '@plakar/engine/engine/restore.js'
+import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {collectSnapshotPackfiles} from '@plakar/engine/engine/thaw.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {resolveTarget} from '@plakar/engine/engine/selection.js'
 
@@ -22,6 +24,7 @@ export default class Restore extends PlakarCommand {
     option: Flags.string({char: 'o', description: 'exporter option key=value (repeatable)', multiple: true, multipleNonGreedy: true}),
     'skip-permissions': Flags.boolean({description: 'do not restore owner, group and permission bits'}),
     ...selectionFlags,
+    ...thawFlags,
   }
 
   async run(): Promise<void> {
@@ -31,6 +34,8 @@ export default class Restore extends PlakarCommand {
     const {snapshot, path: source} = await resolveTarget(repo, args.snapshot, filter)
     // Before the exporter, which creates its target: a missing path must leave nothing behind.
     await snapshot.requireEntry(source)
+    // A cold storage: thaw the data packfiles this restore reads, and only those.
+    await thawBeforeReading({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}, flags, (c) => collectSnapshotPackfiles(snapshot, source, c))
     const exporter = await this.resolver.exporter(flags.to, parseOptions(flags.option ?? []))
     this.onExit(() => exporter.close())
     const display = this.progress()
