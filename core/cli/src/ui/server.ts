@@ -223,17 +223,34 @@ export async function startUiServer(repo: Repository, options: UiServerOptions =
     const end = subtreeEnd(key)
     const entries: ReturnType<typeof entryJson>[] = []
     let more = false
-    for (;;) {
-      const next = await snapshot.vfs.scan(from, end).next()
-      if (next.done) break
-      if (entries.length === limit) {
-        more = true
-        break
+    // One scan in key order: a file's next key is its next sibling; only after a directory
+    // with entries below it does the scan seek past its subtree.
+    const childDepth = keyDepth(key) + 1
+    let scan = snapshot.vfs.scan(from, end)
+    try {
+      for (;;) {
+        const next = await scan.next()
+        if (next.done) break
+        if (entries.length === limit) {
+          more = true
+          break
+        }
+        const [k, v] = next.value
+        if (keyDepth(k) !== childDepth) {
+          // Below a child that is not a directory (an importer may list such entries): skip.
+          await scan.return(undefined)
+          scan = snapshot.vfs.scan(subtreeEnd(pathToKey(entries.at(-1)?.path ?? keyToPath(k))), end)
+          continue
+        }
+        const child = decodeEntry(v)
+        entries.push(entryJson(keyToPath(k), child))
+        if (child.info.type === 'directory') {
+          await scan.return(undefined)
+          scan = snapshot.vfs.scan(subtreeEnd(Buffer.from(k)), end)
+        }
       }
-      const [k, v] = next.value
-      const childPath = keyToPath(k)
-      entries.push(entryJson(childPath, decodeEntry(v)))
-      from = subtreeEnd(Buffer.from(k))
+    } finally {
+      await scan.return(undefined)
     }
     const last = entries.at(-1)
     sendJson(res, 200, {path, summary: dir.summary, entries, next: more && last ? last.name : undefined})
