@@ -96,6 +96,7 @@ export async function startUiServer(repo: Repository, options: UiServerOptions =
     }
     if (method === 'POST') throw new HttpError(405, 'POST is only for the API')
     if (assets.has(path) && path !== '/index.html') return assets.send(res, path, method === 'HEAD')
+    if (path.startsWith('/assets/')) throw new HttpError(404, 'no such file')
     // Every other path is a route of the single-page application (deep links survive a reload).
     if (!assets.built) {
       res.writeHead(200, {'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store'})

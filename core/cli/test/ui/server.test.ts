@@ -189,6 +189,12 @@ describe('plakar ui API', () => {
       expect((await get(`/api/snapshots/not-hex/entry`)).status).toBe(400)
       expect((await get(`/api/snapshots/${first}/entry?path=/r/nope`)).status).toBe(404)
       expect((await get(`/api/nothing`)).status).toBe(404)
+      expect((await get(`/assets/nothing.js`)).status).toBe(404)
+      // No file outside the application's own is ever served, however the path is spelled.
+      for (const p of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/assets/../../package.json']) {
+        const res = await get(p)
+        expect(await res.text(), p).not.toMatch(/root:|"name"/)
+      }
     })
 
     it('follows one path across snapshots', async () => {
