@@ -15,11 +15,18 @@ export function Diff({a, ap, b, bp}: {a: string; ap?: string; b: string; bp?: st
         <span class="sep">›</span>
         <span class="current">compare</span>
       </nav>
-      <h1>
-        Compare <code>{short(a)}</code>
-        {ap ? `:${ap}` : ''} with <code>{short(b)}</code>
-        {bp ? `:${bp}` : ''}
-      </h1>
+      {ap && ap === bp ? (
+        <h1>
+          {ap.slice(ap.lastIndexOf('/') + 1)}: <code>{short(a)}</code> → <code>{short(b)}</code>
+          <div class="muted sub">{ap}</div>
+        </h1>
+      ) : (
+        <h1>
+          Compare <code>{short(a)}</code>
+          {ap ? `:${ap}` : ''} with <code>{short(b)}</code>
+          {bp ? `:${bp}` : ''}
+        </h1>
+      )}
       <ErrorLine error={error} />
       {!data && !error ? <p class="muted">Comparing…</p> : null}
       {data?.kind === 'file' ? <FileChanges d={data} a={a} b={b} /> : null}

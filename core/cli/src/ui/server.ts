@@ -1,6 +1,7 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {pipeline} from 'node:stream/promises'
+import {PlakarError} from '@plakar/sdk'
 import {ARCHIVE_FORMATS, ARCHIVE_MEDIA_TYPES, archiveStream, type ArchiveFormat} from '@plakar/engine/engine/archive.js'
 import {diffFiles, diffTrees, sameEntry} from '@plakar/engine/engine/diff.js'
 import {searchSnapshot} from '@plakar/engine/engine/search.js'
@@ -383,9 +384,13 @@ export async function startUiServer(repo: Repository, options: UiServerOptions =
   }
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new PlakarError(`port ${options.port} of 127.0.0.1 is in use: choose another with --port, or leave --port out for a free one`))
+      else if (error.code === 'EACCES') reject(new PlakarError(`port ${options.port} of 127.0.0.1 needs privileges: choose a port above 1023`))
+      else reject(error)
+    })
     server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject)
+      server.removeAllListeners('error')
       resolve()
     })
   })
