@@ -6,6 +6,15 @@
 #
 #   npm run build && test/bench/s3.sh                 # 3 runs over a ≈1.07 GB tree
 #   RUNS=5 TREE_MB=2048 test/bench/s3.sh
+#   SOURCE=s3 test/bench/s3.sh                        # the bucket is the source (see below)
+#
+# SOURCE=s3: the tree is put in a bucket once (plakar restore --to s3://…), then each run backs
+# the bucket up into a local repository (S3 importer: every object streamed, chunked, MACed and
+# sealed), and the same tree from the local disk, and restic backs the local tree up; the report
+# gives wall time and the CPU the backup process used (user+sys: 2 × wall is both cores busy).
+# restic has no S3 source, so its local backup is the reference for the machine's load.
+# BASELINE=/other/checkout (built) adds its plakar's S3-source backup to each run, alternating:
+# before/after figures from one run, under the same load.
 #
 # Per run and tool: a fresh bucket; backup of the tree (all new data), backup again (nothing
 # changed), restore into an empty directory (checked bit-exact against the source), then the
@@ -107,6 +116,58 @@ run_restic() {
   rm -rf "$WORK/restic-cache-$1"
   purge "$bucket"
 }
+
+# Times a command: wall, user and sys seconds of it and its children, tab-separated.
+timed() { # tool operation command...
+  local tool=$1 op=$2 out
+  shift 2
+  /usr/bin/time -o "$WORK/time.out" -f '%e\t%U\t%S' "$@" >/dev/null 2>"$WORK/stderr.out" || { cat "$WORK/stderr.out" >&2; exit 1; }
+  out=$(tail -1 "$WORK/time.out")
+  printf '%s\t%s\t%s\n' "$tool" "$op" "$out" >>"$TIMES"
+  awk -F'\t' -v t="$tool" -v o="$op" -v line="$out" -v b="$BYTES" 'BEGIN { split(line, f, "\t"); printf "  %-7s %-13s %8.2f s %8.1f MB/s  cpu %6.2f s (%.2f cores)\n", t, o, f[1], b / f[1] / 1e6, f[2] + f[3], (f[2] + f[3]) / f[1] }' >&2
+}
+
+if [ "${SOURCE:-local}" = s3 ]; then
+  P=(node "$ROOT/bin/run.js" --config-dir "$WORK/plakar-config")
+  FROM="s3://$HOSTPORT/source"
+  "${P[@]}" --cache-dir "$WORK/seed-cache" at "$WORK/seed-repo" create >/dev/null 2>&1
+  seed=$("${P[@]}" --cache-dir "$WORK/seed-cache" at "$WORK/seed-repo" backup --json --quiet "$SRC" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).snapshot))')
+  "${P[@]}" --cache-dir "$WORK/seed-cache" at "$WORK/seed-repo" restore --quiet --to "$FROM" -o use_tls=false "$seed" >/dev/null
+  rm -rf "$WORK/seed-repo" "$WORK/seed-cache"
+  echo "the tree is in $FROM" >&2
+  plakar_s3() { # label root run
+    local B=(node "$2/bin/run.js" --config-dir "$WORK/plakar-config")
+    "${B[@]}" --cache-dir "$WORK/c-$3" at "$WORK/r-$3" create >/dev/null 2>&1
+    timed "$1" backup-s3 "${B[@]}" --cache-dir "$WORK/c-$3" at "$WORK/r-$3" backup --quiet -o use_tls=false "$FROM"
+    rm -rf "$WORK/c-$3" "$WORK/r-$3"
+  }
+  s3_plakar() {
+    if [ -z "${BASELINE:-}" ]; then plakar_s3 plakar "$ROOT" "$1"
+    elif [ $(($1 % 2)) -eq 1 ]; then plakar_s3 plakar "$ROOT" "$1"; plakar_s3 baseline "$BASELINE" "$1"
+    else plakar_s3 baseline "$BASELINE" "$1"; plakar_s3 plakar "$ROOT" "$1"; fi
+    "${P[@]}" --cache-dir "$WORK/l-$1" at "$WORK/q-$1" create >/dev/null 2>&1
+    timed plakar backup-local "${P[@]}" --cache-dir "$WORK/l-$1" at "$WORK/q-$1" backup --quiet "$SRC"
+    rm -rf "$WORK/l-$1" "$WORK/q-$1"
+  }
+  s3_restic() {
+    restic --quiet -r "$WORK/restic-$1" init >/dev/null
+    timed restic backup-local restic --quiet --cache-dir "$WORK/restic-cache-$1" -r "$WORK/restic-$1" backup "$SRC"
+    rm -rf "$WORK/restic-$1" "$WORK/restic-cache-$1"
+  }
+  for run in $(seq 1 "$RUNS"); do
+    echo "run $run of $RUNS" >&2
+    if [ $((run % 2)) -eq 1 ]; then s3_plakar "$run"; s3_restic "$run"; else s3_restic "$run"; s3_plakar "$run"; fi
+  done
+  echo
+  echo "medians over $RUNS runs, $BYTES bytes, source: bucket on radosgw $(radosgw --version | awk '{print $3}'), repository: local; $(restic version | cut -d' ' -f1-2), node $(node --version)"
+  for row in "plakar backup-s3" ${BASELINE:+"baseline backup-s3"} "plakar backup-local" "restic backup-local"; do
+    set -- $row
+    awk -F'\t' -v t="$1" -v o="$2" '$1 == t && $2 == o { print $3, $4 + $5 }' "$TIMES" | sort -n | awk -v t="$1" -v o="$2" -v b="$BYTES" '
+      { w[NR] = $1; c[NR] = $2 }
+      END { i = int((NR + 1) / 2); printf "%-7s %-13s %8.2f s %8.1f MB/s  cpu %6.2f s (%.2f cores)\n", t, o, w[i], b / w[i] / 1e6, c[i], c[i] / w[i] }'
+  done
+  exit 0
+fi
 
 for run in $(seq 1 "$RUNS"); do
   echo "run $run of $RUNS" >&2

@@ -64,3 +64,41 @@ export class TaskPool {
     if (this.#failed) throw this.#error
   }
 }
+
+/**
+ * Shares an amount (bytes of memory) between holders: `acquire(n)` waits until n more fit
+ * under the limit, or until nothing else is held (a single holder larger than the limit still
+ * runs, alone). Waiters are served in order, so a large request is not starved by small ones.
+ */
+export class Budget {
+  readonly #limit: number
+  #used = 0
+  readonly #waiters: {amount: number; resolve: () => void}[] = []
+
+  constructor(limit: number) {
+    this.#limit = limit
+  }
+
+  async acquire(amount: number): Promise<() => void> {
+    if (this.#waiters.length > 0 || !this.#fits(amount)) {
+      await new Promise<void>((resolve) => this.#waiters.push({amount, resolve}))
+    } else {
+      this.#used += amount
+    }
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.#used -= amount
+      while (this.#waiters.length > 0 && this.#fits(this.#waiters[0].amount)) {
+        const next = this.#waiters.shift()!
+        this.#used += next.amount
+        next.resolve()
+      }
+    }
+  }
+
+  #fits(amount: number): boolean {
+    return this.#used === 0 || this.#used + amount <= this.#limit
+  }
+}

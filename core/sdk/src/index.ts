@@ -23,7 +23,7 @@ export {
   UsageError,
 } from './errors.js'
 export {readableFrom, readAll} from './streams.js'
-export {mapConcurrent, TaskPool} from './concurrency.js'
+export {Budget, mapConcurrent, TaskPool} from './concurrency.js'
 export {isTransientNetworkError, withRetry, type RetryOptions} from './retry.js'
 export {
   bufferRecord,

@@ -1,16 +1,18 @@
 import {lookup as mimeLookup} from 'mime-types'
 import {hostname, tmpdir, userInfo} from 'node:os'
+import type {Readable} from 'node:stream'
 import {BlobType} from '../format/blob-type.js'
 import {encode} from '../format/codec.js'
 import {SNAPSHOT_VERSION, encodeHeader, infoOf, type SnapshotHeader} from '../format/snapshot.js'
-import {type FileInfo, type Importer, type ImportRecord, isScanError, type ScanError, TaskPool} from '@plakar/sdk'
+import {type FileInfo, type Importer, type ImportRecord, isScanError, type ScanError, Budget, TaskPool} from '@plakar/sdk'
 import {RepositoryLock} from '../repository/lock.js'
 import {sweepLeftovers} from '../repository/leftovers.js'
 import {describePackfiles, findLostPackfiles, recordLostPackfiles} from '../repository/lost-packfiles.js'
 import {newSnapshotId, type Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
 import {INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
-import {ChunkPool, type ChunkedFile} from './chunk-pool.js'
+import {ChunkPool, STREAM_CREDIT, type ChunkedFile, type ChunkSink} from './chunk-pool.js'
+import {ChunkSealer} from './chunk-sealer.js'
 import {Snapshot} from './snapshot.js'
 import {Staging} from './staging.js'
 
@@ -152,6 +154,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     // With workers, many small files must be queued to keep them busy; memory stays bounded
     // by the workers' credit, not by the number of files in flight.
     const tasks = new TaskPool(ChunkPool.available() ? 32 * (options.concurrency ?? 8) : (options.concurrency ?? 8))
+    const reading: Reading = {pool, streams: new Budget(STREAM_BUDGET), signal}
     for (const importer of importers) {
       for await (const item of importer.scan({signal, skip})) {
         signal.throwIfAborted()
@@ -167,7 +170,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
           continue
         }
         await tasks.run(async () => {
-          const entry = await fileEntry(repo, writer, pool, item, parent, progress)
+          const entry = await fileEntry(repo, writer, reading, item, parent, progress)
           if (entry.error) {
             progress.errors++
             options.onError?.({path: item.path, error: entry.error})
@@ -282,10 +285,26 @@ async function countTotals(
   }
 }
 
+/** How file content is read: the worker pool (started on first use), and a bound on streams. */
+interface Reading {
+  pool: () => ChunkPool | undefined
+  streams: Budget
+  signal: AbortSignal
+}
+
+/**
+ * Streamed files (S3, SFTP, …) read at once are bounded by what they may hold on a worker: a
+ * chunker's buffer grows to the file's size up to the largest chunk, plus the bytes sent ahead
+ * (STREAM_CREDIT). Small objects are many at once (a remote source is latency-bound: the
+ * importer's own connection limit paces them), large ones a few.
+ */
+const STREAM_BUDGET = 64 * 1024 * 1024
+const streamCost = (size: number, maxChunk: number) => Math.min(size, maxChunk) + Math.min(size, STREAM_CREDIT) + 64 * 1024
+
 async function fileEntry(
   repo: Repository,
   writer: RepositoryWriter,
-  pool: () => ChunkPool | undefined,
+  reading: Reading,
   record: ImportRecord,
   parent: {snapshot: Snapshot; deletions: boolean} | undefined,
   progress: BackupProgress,
@@ -305,15 +324,27 @@ async function fileEntry(
   const info = withContentType(record)
   let chunked: ChunkedFile
   try {
-    const chunkers = record.localPath ? pool() : undefined
-    chunked =
-      chunkers && record.localPath
-        ? await chunkers.chunkFile(record.localPath, info.size, async (mac, length, sealed) => {
-            if (sealed) await writer.putSealed(BlobType.CHUNK, mac, sealed, length, true)
-            progress.bytes += length
-            progress.readBytes += length
-          })
-        : await chunkStream(repo, writer, record, progress)
+    // The index half of the dedup decision was taken where the chunk was sealed (ChunkSealer);
+    // putSealed takes the other half: this run's pending blobs.
+    const sink: ChunkSink = async (mac, length, sealed) => {
+      if (sealed) await writer.putSealed(BlobType.CHUNK, mac, sealed, length, true)
+      progress.bytes += length
+      progress.readBytes += length
+    }
+    const chunkers = reading.pool()
+    if (chunkers && record.localPath) {
+      chunked = await chunkers.chunkFile(record.localPath, info.size, sink)
+    } else if (chunkers) {
+      // Any other importer: this thread reads the stream, a worker chunks, MACs and seals it.
+      const release = await reading.streams.acquire(streamCost(info.size, repo.config.chunking.max))
+      try {
+        chunked = await chunkers.chunkStream(await openContent(record), sink, reading.signal)
+      } finally {
+        release()
+      }
+    } else {
+      chunked = await chunkHere(repo, record, sink)
+    }
   } catch (error) {
     // `fatal`: the source or the repository failed as a whole (unreachable after retries,
     // credentials refused): end the backup with that one error, not one per remaining file.
@@ -330,21 +361,28 @@ async function fileEntry(
   return entry
 }
 
-/** Chunks an importer's stream on this thread (records that are not local files). */
-async function chunkStream(repo: Repository, writer: RepositoryWriter, record: ImportRecord, progress: BackupProgress): Promise<ChunkedFile> {
+function openContent(record: ImportRecord): Promise<Readable> {
   if (!record.open) throw new Error('the importer gave no content for this file')
-  const stream = await record.open()
+  return record.open()
+}
+
+/**
+ * Chunks content on this thread, by the same route as the workers (ChunkSealer, then the
+ * writer's putSealed): only when there is no worker pool (code run from TypeScript sources).
+ */
+async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink): Promise<ChunkedFile> {
+  const stream = await openContent(record)
   const chunker = repo.chunker()
+  const sealer = new ChunkSealer(repo.keys, repo.compressor, (mac) => repo.cache.hasBlob(BlobType.CHUNK, mac))
   const refs: ChunkRef[] = []
   const contentMac = repo.keys.blobMac.stream()
   let size = 0
   const store = async (chunk: Buffer) => {
-    const {mac} = await writer.put(BlobType.CHUNK, chunk)
-    refs.push([mac, chunk.length])
+    const {mac, length, sealed} = sealer.seal(chunk)
+    refs.push([mac, length])
     contentMac.update(mac)
-    size += chunk.length
-    progress.bytes += chunk.length
-    progress.readBytes += chunk.length
+    size += length
+    await sink(mac, length, sealed)
   }
   try {
     for await (const data of stream) {

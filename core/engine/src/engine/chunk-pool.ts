@@ -7,10 +7,19 @@ import type {Repository} from '../repository/repository.js'
 import type {ChunkRef} from '../tree/entry.js'
 import type {ChunkWorkerData} from './chunk-worker.js'
 
-export type ToWorker = {type: 'files'; files: {job: number; path: string; size: number}[]} | {type: 'ack'; bytes: number} | {type: 'close'}
+export type ToWorker =
+  | {type: 'files'; files: {job: number; path: string; size: number}[]}
+  /** Content of a streamed file, in order; `end` after its last bytes. */
+  | {type: 'stream'; job: number; data: Uint8Array; end: boolean}
+  /** The source of a streamed file failed: forget what was buffered for it. */
+  | {type: 'abort'; job: number}
+  | {type: 'ack'; bytes: number}
+  | {type: 'close'}
 
 export type FromWorker =
   | {type: 'chunk'; job: number; mac: Uint8Array; length: number; sealed?: Uint8Array}
+  /** Bytes of a streamed file the worker has chunked: the main thread may send that many more. */
+  | {type: 'consumed'; job: number; bytes: number}
   | {type: 'done'; job: number; contentMac: Uint8Array; size: number}
   | {type: 'error'; job: number; code?: string; message: string}
 
@@ -39,6 +48,10 @@ interface Job {
   resolve: (file: ChunkedFile) => void
   reject: (error: Error) => void
   worker: Slot
+  /** Streamed bytes posted and not yet chunked by the worker. */
+  inflight: number
+  /** Wakes the sender of a streamed file waiting for the worker to consume. */
+  wake?: () => void
 }
 
 /**
@@ -64,13 +77,27 @@ const BATCH_FILES = 512
 const ACK_STEP = 1024 * 1024
 const CREDIT = 16 * 1024 * 1024
 
+/**
+ * Streamed content goes to a worker in messages of this size (a network stream yields 16-64 KiB
+ * at a time, and a message costs tens of microseconds), with at most STREAM_CREDIT bytes per
+ * file waiting in the worker: enough to keep it busy while the next bytes arrive, and a bound
+ * on what a slow worker makes the process hold.
+ */
+const STREAM_MESSAGE = 512 * 1024
+export const STREAM_CREDIT = 4 * 1024 * 1024
+
 const SCRIPT = new URL('./chunk-worker.js', import.meta.url)
+
+/** Thrown inside chunkStream when its job ended on the worker's side before the stream did. */
+const STOPPED = Symbol('stopped')
 
 const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 
 /**
- * Worker threads that chunk, MAC, compress and seal local files, one per core. The main thread
- * keeps the dedup decisions that need this run's pending blobs and the packing.
+ * Worker threads that chunk, MAC, compress and seal file content, one per core: local files
+ * (read by the worker itself) and streamed content of any importer (S3, SFTP, third-party: the
+ * main thread reads the stream and hands the bytes over). The main thread keeps the dedup
+ * decisions that need this run's pending blobs and the packing.
  */
 export class ChunkPool {
   readonly #slots: Slot[] = []
@@ -122,15 +149,85 @@ export class ChunkPool {
     const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
     const id = this.#next++
     return new Promise<ChunkedFile>((resolve, reject) => {
-      this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot})
+      this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot, inflight: 0})
       slot.files.push({job: id, path, size})
       this.#schedule(slot)
     })
   }
 
+  /**
+   * Chunks content read from a stream (an importer's `open()`): this thread reads, a worker does
+   * the rest. Reading waits while the worker holds STREAM_CREDIT unchunked bytes of this file,
+   * so a slow worker slows the source down instead of filling memory. A source error rejects
+   * with that error; `signal` stops reading.
+   */
+  async chunkStream(source: AsyncIterable<Uint8Array>, sink: ChunkSink, signal?: AbortSignal): Promise<ChunkedFile> {
+    if (this.#failure) throw this.#failure
+    const load = (s: Slot) => s.posted + s.files.length
+    const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
+    const id = this.#next++
+    let job!: Job
+    const result = new Promise<ChunkedFile>((resolve, reject) => {
+      job = {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot, inflight: 0}
+      this.#jobs.set(id, job)
+    })
+    result.catch(() => {}) // awaited below, or superseded by the source's error
+    slot.posted++
+    let buffer = Buffer.allocUnsafe(STREAM_MESSAGE)
+    let fill = 0
+    const send = async (end: boolean) => {
+      while (job.inflight > 0 && job.inflight + fill > STREAM_CREDIT && this.#jobs.has(id)) {
+        await new Promise<void>((resolve) => (job.wake = resolve))
+      }
+      if (!this.#jobs.has(id)) throw STOPPED // the worker failed or gave up on it: `result` says why
+      const data = buffer.subarray(0, fill)
+      job.inflight += fill
+      // The whole buffer moves to the worker, no copy; the next message gets a fresh one.
+      slot.worker.postMessage({type: 'stream', job: id, data, end} satisfies ToWorker, [buffer.buffer as ArrayBuffer])
+      buffer = Buffer.allocUnsafe(STREAM_MESSAGE)
+      fill = 0
+    }
+    try {
+      for await (const piece of source) {
+        signal?.throwIfAborted()
+        let offset = 0
+        while (offset < piece.length) {
+          const n = Math.min(piece.length - offset, STREAM_MESSAGE - fill)
+          buffer.set(piece.subarray(offset, offset + n), fill)
+          fill += n
+          offset += n
+          if (fill === STREAM_MESSAGE) await send(false)
+        }
+      }
+      signal?.throwIfAborted()
+      await send(true)
+    } catch (error) {
+      if (error === STOPPED) {
+        // Bytes posted after the worker gave up would start a new stream there: drop it.
+        slot.worker.postMessage({type: 'abort', job: id} satisfies ToWorker)
+        return result
+      }
+      if (this.#jobs.delete(id)) {
+        slot.worker.postMessage({type: 'abort', job: id} satisfies ToWorker)
+        if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
+      }
+      // What was already handed to the sink stays handed: wait for it before reporting.
+      await job.chain.catch(() => {})
+      throw error
+    }
+    return result
+  }
+
   #onMessage(slot: Slot, message: FromWorker): void {
     const job = this.#jobs.get(message.job)
     if (!job) return
+    if (message.type === 'consumed') {
+      job.inflight -= message.bytes
+      const wake = job.wake
+      job.wake = undefined
+      wake?.()
+      return
+    }
     if (message.type === 'chunk') {
       const mac = asBuffer(message.mac)
       job.refs.push([mac, message.length])
@@ -179,8 +276,12 @@ export class ChunkPool {
   #fail(error: Error): void {
     Object.assign(error, {fatal: true})
     this.#failure ??= error
-    for (const job of this.#jobs.values()) job.reject(error)
+    const jobs = [...this.#jobs.values()]
     this.#jobs.clear()
+    for (const job of jobs) {
+      job.reject(error)
+      job.wake?.()
+    }
   }
 
   async close(): Promise<void> {

@@ -1,20 +1,22 @@
 /**
  * A chunking worker thread: reads local files with synchronous calls (several times cheaper
- * per small file than promise-based I/O, and only this thread waits), cuts them with FastCDC,
- * MACs each chunk, skips chunks the repository cache already has, and compresses and seals the
- * rest. Sealed chunks go to the main thread, which packs them; a credit of unacknowledged bytes
- * bounds what is in flight (back-pressure from slow uploads reaches the disk reads).
+ * per small file than promise-based I/O, and only this thread waits), or takes the content of
+ * streamed files from the main thread, cuts it with FastCDC, MACs each chunk, skips chunks the
+ * repository cache already has, and compresses and seals the rest. Sealed chunks go to the main
+ * thread, which packs them; a credit of unacknowledged bytes bounds what is in flight
+ * (back-pressure from slow uploads reaches the disk reads and the streams).
  */
 import Database from 'better-sqlite3'
 import {close, closeSync, constants, fstat, fstatSync, open, openSync, read, readSync} from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
 import {Chunker, gearTable} from '../chunking/fastcdc.js'
 import {KeySet, type Subkeys} from '../crypto/keys.js'
-import {sealBlob} from '../format/blob.js'
 import {BlobType} from '../format/blob-type.js'
 import {Compressor, type CompressionConfig} from '../format/compression.js'
 import type {ChunkingConfig} from '../format/config.js'
+import {KNOWN_BLOB_SQL} from '../repository/cache.js'
 import type {Batch, FromWorker, ToWorker} from './chunk-pool.js'
+import {ChunkSealer} from './chunk-sealer.js'
 
 export interface ChunkWorkerData {
   subkeys: Subkeys
@@ -28,16 +30,13 @@ export interface ChunkWorkerData {
 const data = workerData as ChunkWorkerData
 const port = parentPort!
 const keys = KeySet.fromSubkeys(data.subkeys)
-const chunker = new Chunker(data.chunking, gearTable(keys.chunkerSeed))
+const gear = gearTable(keys.chunkerSeed)
+const chunker = new Chunker(data.chunking, gear)
 const compressor = new Compressor(data.compression)
 const db = new Database(data.cachePath, {readonly: true, fileMustExist: true})
 db.pragma('busy_timeout = 30000')
-const known = db
-  .prepare(
-    `SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ${BlobType.CHUNK}
-     AND p.deleted = 0`,
-  )
-  .pluck()
+const known = db.prepare(KNOWN_BLOB_SQL).pluck()
+const sealer = new ChunkSealer(keys, compressor, (mac) => known.get(mac, BlobType.CHUNK) !== undefined)
 const readBuffer = Buffer.allocUnsafe(4 * 1024 * 1024)
 /**
  * The file may have changed since the scan saw a regular file: never follow a symlink put in
@@ -47,7 +46,8 @@ const readBuffer = Buffer.allocUnsafe(4 * 1024 * 1024)
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
 let outstanding = 0
-let resume: (() => void) | undefined
+/** Local files and streams wait for credit independently: every waiter resumes. */
+let resume: (() => void)[] = []
 interface FileJob {
   job: number
   path: string
@@ -82,11 +82,10 @@ function flush(): void {
 port.on('message', (message: ToWorker) => {
   if (message.type === 'ack') {
     outstanding -= message.bytes
-    if (resume && outstanding <= data.creditBytes) {
-      const r = resume
-      resume = undefined
-      r()
-    }
+    if (outstanding <= data.creditBytes) for (const r of resume.splice(0)) r()
+  } else if (message.type === 'stream' || message.type === 'abort') {
+    // Streamed content is chunked in the order it came, one message after the other.
+    streaming = streaming.then(() => (message.type === 'stream' ? streamData(message.job, Buffer.from(message.data), message.end) : void streams.delete(message.job)))
   } else if (message.type === 'files') {
     queue.push(...message.files)
     if (!running) void drain()
@@ -205,20 +204,52 @@ async function chunkFile({job, path}: FileJob): Promise<void> {
   }
 }
 
+interface StreamState {
+  /** Streams interleave, so each has its own chunker (local files share one: they run in turn). */
+  chunker: Chunker
+  content: ReturnType<typeof keys.blobMac.stream>
+  size: number
+}
+const streams = new Map<number, StreamState>()
+let streaming = Promise.resolve()
+
+async function streamData(job: number, bytes: Buffer, end: boolean): Promise<void> {
+  let state = streams.get(job)
+  if (!state) {
+    state = {chunker: new Chunker(data.chunking, gear), content: keys.blobMac.stream(), size: 0}
+    streams.set(job, state)
+  }
+  try {
+    state.size += bytes.length
+    for (const chunk of state.chunker.push(bytes)) await emit(job, chunk, state.content)
+    post({type: 'consumed', job, bytes: bytes.length})
+    if (end) {
+      const last = state.chunker.end()
+      if (last) await emit(job, last, state.content)
+      streams.delete(job)
+      post({type: 'done', job, contentMac: state.content.digest(), size: state.size})
+    }
+  } catch (error) {
+    streams.delete(job)
+    post({type: 'error', job, code: (error as NodeJS.ErrnoException).code, message: (error as Error).message})
+  }
+  // The main thread reads the next bytes of this file only once these are consumed.
+  flush()
+}
+
 async function emit(job: number, chunk: Buffer, content: {update(data: Uint8Array): void}): Promise<void> {
-  const mac = keys.blobMac.digest(chunk)
+  const {mac, length, sealed} = sealer.seal(chunk)
   content.update(mac)
-  if (known.get(mac) !== undefined) {
-    post({type: 'chunk', job, mac, length: chunk.length})
+  if (!sealed) {
+    post({type: 'chunk', job, mac, length})
     return
   }
-  const sealed = sealBlob(keys, compressor, BlobType.CHUNK, mac, chunk)
   outstanding += sealed.length
   // Move the bytes instead of copying them when the buffer owns its memory (not Node's pool).
   if (sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength) transfer.push(sealed.buffer as ArrayBuffer)
-  post({type: 'chunk', job, mac, length: chunk.length, sealed})
+  post({type: 'chunk', job, mac, length, sealed})
   if (outstanding > data.creditBytes) {
     flush()
-    await new Promise<void>((r) => (resume = r))
+    await new Promise<void>((r) => resume.push(r))
   }
 }

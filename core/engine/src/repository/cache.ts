@@ -37,6 +37,13 @@ export interface CachedSnapshot {
  */
 const SCHEMA_VERSION = 4
 
+/**
+ * Whether the repository index has a blob (parameters: mac, type): indexed, in a packfile that
+ * is not deleted. The one query for it, on the main thread (LocalCache.hasBlob) and on the
+ * chunking workers' own read-only connections.
+ */
+export const KNOWN_BLOB_SQL = 'SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0'
+
 export class LocalCache {
   readonly db: Database.Database
   readonly path: string
@@ -94,9 +101,7 @@ export class LocalCache {
       // Every location is kept: lookups take any live one, so a blob stored again after its
       // packfile was deleted or lost is found whichever state is merged first.
       addBlob: db.prepare('INSERT OR IGNORE INTO blobs(mac, type, pack, offset, length, raw) VALUES (?, ?, ?, ?, ?, ?)'),
-      hasBlob: db.prepare(
-        'SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0',
-      ).pluck(),
+      hasBlob: db.prepare(KNOWN_BLOB_SQL).pluck(),
       locate: db.prepare(
         'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0 LIMIT 1',
       ),

@@ -41,8 +41,8 @@ export interface WriterStats {
 }
 
 /**
- * The write path: deduplicates blobs against the local cache and this writer's own pending
- * blobs, seals them into data and metadata packfiles, stores full packfiles concurrently, and
+ * The write path: decides which blobs are new (#isNew: the local cache and this writer's own
+ * pending blobs), seals them into data and metadata packfiles, stores full packfiles concurrently, and
  * publishes state deltas as packfiles are stored, so that a crashed backup's uploads are reused
  * by the next one and concurrent writers see each other's blobs early.
  *
@@ -77,30 +77,40 @@ export class RepositoryWriter implements NodeStore {
     return this.#repo.keys.blobMac.digest(plaintext)
   }
 
+  /**
+   * The dedup decision, in one place: a blob is new unless this writer sealed it and has not
+   * published it yet (pending), or the repository index has it. `indexChecked`: the caller asked
+   * the index already, where it sealed the blob (ChunkSealer, on a worker); only a blob
+   * published since could be there, and storing it twice is harmless.
+   */
+  #isNew(type: number, mac: Buffer, indexChecked: boolean): boolean {
+    return !this.#pending.has(`${type}:${mac.toString('hex')}`) && (indexChecked || !this.#repo.cache.hasBlob(type, mac))
+  }
+
+  /** Whether the repository or this writer has the blob already: the same decision, asked. */
   has(type: number, mac: Buffer): boolean {
-    return this.#pending.has(`${type}:${mac.toString('hex')}`) || this.#repo.cache.hasBlob(type, mac)
+    return !this.#isNew(type, mac, false)
   }
 
   /**
-   * Stores a blob unless the repository has it. The dedup check and the reservation are
-   * synchronous, so concurrent callers never store one blob twice. Resolves once the blob is in
-   * a packfile buffer (not yet on the storage); may wait for an upload slot (back-pressure).
+   * Stores a blob unless the repository has it. Resolves once the blob is in a packfile buffer
+   * (not yet on the storage); may wait for an upload slot (back-pressure).
    */
   async put(type: number, plaintext: Uint8Array, knownMac?: Buffer): Promise<{mac: Buffer; added: boolean}> {
     if (this.#failure) throw this.#failure
     const mac = knownMac ?? this.mac(plaintext)
-    if (this.has(type, mac)) return {mac, added: false}
+    // Asked here too only to spare sealing a known blob; putSealed decides.
+    if (!this.#isNew(type, mac, false)) return {mac, added: false}
     const sealed = sealBlob(this.#repo.keys, this.#repo.compressor, type, mac, plaintext)
-    return {mac, added: await this.putSealed(type, mac, sealed, plaintext.length)}
+    return {mac, added: await this.putSealed(type, mac, sealed, plaintext.length, true)}
   }
 
   /**
-   * Stores a blob sealed elsewhere (a chunking worker), unless the repository has it already
-   * (another worker may have sealed the same chunk at the same time). `cacheChecked` says the
-   * caller looked the blob up in the cache already. The dedup check and the
-   * reservation are synchronous, so concurrent callers never store one blob twice.
+   * Stores a sealed blob unless it is not new (see #isNew): another worker may have sealed the
+   * same chunk at the same time. The decision and the reservation are synchronous, so
+   * concurrent callers never store one blob twice.
    */
-  async putSealed(type: number, mac: Buffer, sealed: Buffer, rawLength: number, cacheChecked = false): Promise<boolean> {
+  async putSealed(type: number, mac: Buffer, sealed: Buffer, rawLength: number, indexChecked = false): Promise<boolean> {
     if (this.#failure) throw this.#failure
     const kind: PackKind = isDataBlob(type) ? 'data' : 'meta'
     // Back-pressure: a blob that would fill the packfile waits while every upload slot is
@@ -110,11 +120,8 @@ export class RepositoryWriter implements NodeStore {
       await Promise.race(this.#uploads)
       if (this.#failure) throw this.#failure
     }
-    const key = `${type}:${mac.toString('hex')}`
-    // A worker that sealed this blob already found it absent from the cache: only a blob
-    // published since could be there, and storing it twice is harmless.
-    if (this.#pending.has(key) || (!cacheChecked && this.#repo.cache.hasBlob(type, mac))) return false
-    this.#pending.add(key)
+    if (!this.#isNew(type, mac, indexChecked)) return false
+    this.#pending.add(`${type}:${mac.toString('hex')}`)
     this.stats.addedBlobs++
     this.stats.addedBytes += sealed.length
     if (this.#options.dryRun) return true
