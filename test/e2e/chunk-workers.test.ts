@@ -8,7 +8,7 @@ import {rmSync, symlinkSync, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {afterAll, describe, expect, it} from 'vitest'
-import type {Importer, ImportRecord} from '../../core/src/interfaces/importer.js'
+import type {Importer, ImportRecord} from '@plakar/sdk'
 import {ROOT} from '../support/cli.js'
 import {setup} from './helpers.js'
 
@@ -47,9 +47,9 @@ describe('chunking workers', () => {
   afterAll(() => env.s.cleanup())
 
   const openRepo = async (cache: string) => {
-    const {Repository} = await dist<typeof import('../../core/src/repository/repository.js')>('core/dist/repository/repository.js')
+    const {Repository} = await dist<typeof import('../../core/engine/src/repository/repository.js')>('core/engine/dist/repository/repository.js')
     const {FsStorage} = await dist<typeof import('../../plugins/fs/src/storage.js')>('plugins/fs/dist/storage.js')
-    pseudo = (await dist<typeof import('../../core/src/testing/data.js')>('core/dist/testing/data.js')).pseudoRandomBytes
+    pseudo = (await dist<typeof import('../../core/sdk/src/testing/data.js')>('core/sdk/dist/testing/data.js')).pseudoRandomBytes
     return Repository.open(new FsStorage(env.repo), {
       cacheDir: join(env.s.dir, cache),
       passphrase: async () => Buffer.from(env.plakar.env.PLAKAR_PASSPHRASE),
@@ -58,9 +58,9 @@ describe('chunking workers', () => {
   }
 
   it('streamed content of any importer is chunked on the workers: bit-exact, deduplicated, a failing stream costs one file', async () => {
-    const {backup} = await dist<typeof import('../../core/src/engine/backup.js')>('core/dist/engine/backup.js')
-    const {Snapshot} = await dist<typeof import('../../core/src/engine/snapshot.js')>('core/dist/engine/snapshot.js')
-    const {collect} = await dist<typeof import('../../core/src/testing/data.js')>('core/dist/testing/data.js')
+    const {backup} = await dist<typeof import('../../core/engine/src/engine/backup.js')>('core/engine/dist/engine/backup.js')
+    const {Snapshot} = await dist<typeof import('../../core/engine/src/engine/snapshot.js')>('core/engine/dist/engine/snapshot.js')
+    const {collect} = await dist<typeof import('../../core/sdk/src/testing/data.js')>('core/sdk/dist/testing/data.js')
     await env.plakar.run(env.at('create'))
     const repo = await openRepo('stream-cache')
     const files = [
@@ -100,7 +100,7 @@ describe('chunking workers', () => {
   })
 
   it('streamed content goes through the workers: when they cannot start, the backup fails', async () => {
-    const {backup} = await dist<typeof import('../../core/src/engine/backup.js')>('core/dist/engine/backup.js')
+    const {backup} = await dist<typeof import('../../core/engine/src/engine/backup.js')>('core/engine/dist/engine/backup.js')
     await env.plakar.run(env.at('create'))
     const repo = await openRepo('stream-cache-2')
     try {

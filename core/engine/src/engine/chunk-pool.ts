@@ -80,11 +80,12 @@ const CREDIT = 16 * 1024 * 1024
 /**
  * Streamed content goes to a worker in messages of this size (a network stream yields 16-64 KiB
  * at a time, and a message costs tens of microseconds), with at most STREAM_CREDIT bytes per
- * file waiting in the worker: enough to keep it busy while the next bytes arrive, and a bound
+ * file waiting in the worker: enough to keep it busy while the next bytes arrive (four messages),
+ * and a bound
  * on what a slow worker makes the process hold.
  */
 const STREAM_MESSAGE = 512 * 1024
-export const STREAM_CREDIT = 4 * 1024 * 1024
+export const STREAM_CREDIT = 2 * 1024 * 1024
 
 const SCRIPT = new URL('./chunk-worker.js', import.meta.url)
 
