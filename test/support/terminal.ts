@@ -13,12 +13,13 @@ export class Terminal {
   readonly #waiters: {pattern: RegExp; resolve: () => void}[] = []
   readonly exited: Promise<{code: number | null; at: number}>
 
-  constructor(plakar: Plakar, args: string[], options: {env?: Record<string, string>; columns?: number} = {}) {
+  constructor(plakar: Plakar, args: string[], options: {env?: Record<string, string | undefined>; columns?: number} = {}) {
     const command = ['node', BIN, ...args].map(quote).join(' ')
     // stty first: a pty starts at 0x0, and a real terminal has a size.
     const shell = `stty cols ${options.columns ?? 100} rows 40; exec ${command}`
     this.#child = spawn('script', ['--quiet', '--flush', '--return', '--command', shell, '/dev/null'], {
-      env: {...process.env, ...plakar.env, ...options.env, TERM: 'xterm'},
+      // A variable set to undefined is removed (to take the passphrase from a prompt, say).
+      env: Object.fromEntries(Object.entries({...process.env, ...plakar.env, ...options.env, TERM: 'xterm'}).filter(([, v]) => v !== undefined)),
       cwd: plakar.home,
       stdio: ['pipe', 'pipe', 'pipe'],
     })

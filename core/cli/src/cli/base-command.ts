@@ -133,9 +133,15 @@ export abstract class PlakarCommand extends Command {
   }
 
   /** The passphrase of the repository: a store's passphrase_cmd, then --keyfile, env, prompt. */
-  protected async passphrase(options: {confirm?: boolean} = {}): Promise<Buffer> {
+  protected async passphrase(options: {confirm?: boolean; location?: string; beforePrompt?: () => void} = {}): Promise<Buffer> {
     const {core} = this.resolver.resolve('storage', this.settings.repository, this.settings.repositoryOptions)
-    return readPassphrase({keyfile: this.settings.keyfile, command: core.passphrase_cmd, confirm: options.confirm})
+    return readPassphrase({
+      keyfile: this.settings.keyfile,
+      command: core.passphrase_cmd,
+      confirm: options.confirm,
+      location: options.location ?? this.settings.repository,
+      beforePrompt: options.beforePrompt,
+    })
   }
 
   /**
@@ -167,7 +173,7 @@ export abstract class PlakarCommand extends Command {
         cacheDir: this.settings.cacheDir,
         logger: this.logger,
         concurrency: this.settings.concurrency,
-        passphrase: () => (peer ? this.peerPassphrase(location, peer.keyfile) : this.passphrase()),
+        passphrase: () => (peer ? this.peerPassphrase(location, peer.keyfile) : this.passphrase({location: storage.location})),
         passphraseGiven: peer ? false : this.settings.keyfile !== undefined || process.env.PLAKAR_PASSPHRASE !== undefined,
       })
     } catch (error) {

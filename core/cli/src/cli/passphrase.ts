@@ -6,7 +6,18 @@ import {AuthError, UsageError} from '@plakar/sdk'
  * $PLAKAR_PASSPHRASE, a hidden prompt on a terminal. It is never taken from the command line,
  * so it never shows in `ps`.
  */
-export async function readPassphrase(options: {keyfile?: string; command?: string; confirm?: boolean; env?: NodeJS.ProcessEnv; prompt?: string}): Promise<Buffer> {
+export async function readPassphrase(options: {
+  keyfile?: string
+  command?: string
+  confirm?: boolean
+  env?: NodeJS.ProcessEnv
+  /** The repository the passphrase is for, named in the prompt. */
+  location?: string
+  /** Printed before a prompt (create's warning that a lost passphrase means lost data). */
+  beforePrompt?: () => void
+  /** The whole prompt, instead of one naming `location`. */
+  prompt?: string
+}): Promise<Buffer> {
   const env = options.env ?? process.env
   if (options.command) return passphraseFromCommand(options.command)
   if (options.keyfile) {
@@ -29,10 +40,12 @@ export async function readPassphrase(options: {keyfile?: string; command?: strin
   }
   const {default: password} = await import('@inquirer/password')
   const context = {input: process.stdin, output: process.stderr, clearPromptOnDone: true}
-  const first = await password({message: options.prompt ?? 'passphrase:', mask: false}, context)
+  options.beforePrompt?.()
+  const where = options.location ? ` for ${maskUserinfo(options.location)}` : ''
+  const first = await password({message: options.prompt ?? `${options.confirm ? 'new passphrase' : 'passphrase'}${where}:`, mask: false}, context)
   if (options.confirm) {
     if (first.length === 0) throw new UsageError('the passphrase cannot be empty')
-    const again = await password({message: 'passphrase (again):', mask: false}, context)
+    const again = await password({message: `new passphrase${where} (again):`, mask: false}, context)
     if (again !== first) throw new UsageError('the passphrases do not match')
   }
   return Buffer.from(first, 'utf8')
@@ -46,4 +59,9 @@ async function passphraseFromCommand(command: string): Promise<Buffer> {
   const line = String(result.stdout).split('\n')[0]
   if (!line) throw new AuthError('passphrase_cmd printed nothing')
   return Buffer.from(line, 'utf8')
+}
+
+/** A location as a prompt may show it: a password in its user part (sftp://u:pw@h) masked. */
+export function maskUserinfo(location: string): string {
+  return location.replace(/^([a-z][\w+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1:***@')
 }

@@ -6,6 +6,10 @@ import {parseOptions} from '../connectors/resolver.js'
 import {DEFAULT_CHUNKING, DEFAULT_COMPRESSION, type RepositoryConfig} from '@plakar/engine/format/config.js'
 import {Repository} from '@plakar/engine/repository/repository.js'
 
+/** Nobody, not even plakar, can read an encrypted repository without its passphrase. */
+const LOST_PASSPHRASE =
+  'plakar: keep the passphrase safe: it cannot be recovered or reset, and without it the data in this repository is lost'
+
 export default class Create extends PlakarCommand {
   static override summary = 'create a repository'
   static override description = 'Creates an encrypted (or, with --plaintext, unencrypted) repository at the location.'
@@ -42,7 +46,14 @@ export default class Create extends PlakarCommand {
     }
     const storage = await this.openStorage()
     const plaintext = peerOf ? !peerOf.config.encryption : flags.plaintext
-    const passphrase = plaintext ? undefined : await this.passphrase({confirm: true})
+    // Said before the prompt when there is one, after the summary otherwise: either way, once.
+    let warned = false
+    const warn = () => {
+      if (warned || this.settings.quiet || this.settings.json) return
+      warned = true
+      this.say(LOST_PASSPHRASE)
+    }
+    const passphrase = plaintext ? undefined : await this.passphrase({confirm: true, location: storage.location, beforePrompt: warn})
     const config = await Repository.create(storage, {
       peerOf,
       passphrase,
@@ -54,5 +65,6 @@ export default class Create extends PlakarCommand {
     const id = Buffer.from(config.id).toString('hex')
     if (this.settings.json) this.printJson({repository: id, location: storage.location, encrypted: !plaintext, ...(flags.from ? {peerOf: redactLocation(flags.from)} : {})})
     else this.say(`created ${plaintext ? 'unencrypted' : 'encrypted'} repository ${id.slice(0, 8)} at ${storage.location}${flags.from ? `, a peer of ${redactLocation(flags.from)}` : ''}`)
+    if (!plaintext) warn()
   }
 }
