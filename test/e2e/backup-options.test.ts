@@ -43,7 +43,7 @@ describe('backup options', () => {
   afterAll(() => env.s.cleanup())
 
   it('applies gitignore semantics: dir-only patterns, negation, anchoring, globs', async () => {
-    const {snapshot} = await backup(env, ['--ignore', '*.log', '--ignore', '!keep.log', '--ignore', 'build/', '--ignore', '/top.txt', '--ignore', '**/tmp', src])
+    const {id: snapshot} = await backup(env, ['--ignore', '*.log', '--ignore', '!keep.log', '--ignore', 'build/', '--ignore', '/top.txt', '--ignore', '**/tmp', src])
     expect(await snapshotPaths(env, snapshot, src)).toEqual([
       'cache',
       'cache/keep.me',
@@ -61,7 +61,7 @@ describe('backup options', () => {
   it('reads the same patterns from --ignore-file, comments and blank lines included', async () => {
     const file = join(env.s.dir, 'ignore-list')
     await writeFile(file, '# a comment\n*.log\n\n!keep.log\nbuild/\n/top.txt\n**/tmp\n')
-    const {snapshot} = await backup(env, ['--ignore-file', file, src])
+    const {id: snapshot} = await backup(env, ['--ignore-file', file, src])
     expect(await snapshotPaths(env, snapshot, src)).toEqual([
       'cache',
       'cache/keep.me',
@@ -83,11 +83,11 @@ describe('backup options', () => {
     const before = await diskUsage(env.repo)
     const pathsBefore = await listPaths(env.repo)
     const snapshotsBefore = await env.plakar.jsonLines(env.at('ls'))
-    const r = await env.plakar.json<{snapshot: string | null; dryRun: boolean; files: number; added: number}>(env.at('backup', '--dry-run', src))
+    const r = await env.plakar.json<{id: string | null; dryRun: boolean; files: number; addedBytes: number}>(env.at('backup', '--dry-run', src))
     expect(r.dryRun).toBe(true)
-    expect(r.snapshot).toBeNull()
+    expect(r.id).toBeNull()
     expect(r.files).toBeGreaterThan(10)
-    expect(r.added).toBeGreaterThan(0) // it did read and count the new data
+    expect(r.addedBytes).toBeGreaterThan(0) // it did read and count the new data
     expect(await diskUsage(env.repo)).toEqual(before)
     expect(await listPaths(env.repo)).toEqual(pathsBefore)
     expect(await env.plakar.jsonLines(env.at('ls'))).toEqual(snapshotsBefore)
@@ -96,7 +96,7 @@ describe('backup options', () => {
   it('verifies the new snapshot with --check', async () => {
     const r = await backup(env, ['--check', src])
     expect(r.checkProblems).toBe(0)
-    expect(r.snapshot).toMatch(/^[0-9a-f]{64}$/)
+    expect(r.id).toMatch(/^[0-9a-f]{64}$/)
     // (corruption.test.ts shows --check failing with 65 when the data it reuses is damaged)
   })
 })
@@ -122,13 +122,13 @@ describe('a repository and a cache inside the source', () => {
     const first = await backup(env, [src])
     // A second backup would see the first one's packfiles and cache if they were not left out.
     const second = await backup(env, [src])
-    const paths = await snapshotPaths(env, second.snapshot, src)
+    const paths = await snapshotPaths(env, second.id, src)
     expect(paths).toContain('data/a.txt')
     expect(paths.filter((p) => p === 'repo' || p.startsWith('repo/'))).toEqual([])
     expect(paths.filter((p) => p === 'cache' || p.startsWith('cache/'))).toEqual([])
     expect(second.files).toBe(first.files)
     expect(second.size).toBe(first.size)
     // And the repository did not grow by a copy of itself.
-    expect(second.added).toBeLessThan(64 * 1024)
+    expect(second.addedBytes).toBeLessThan(64 * 1024)
   })
 })

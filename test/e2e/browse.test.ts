@@ -39,11 +39,11 @@ describe('browsing snapshots', () => {
     await b.symlink('latest', 'notes/todo.txt')
     await b.finish()
     await env.plakar.ok(env.at('create'))
-    first = (await backup(env, ['--tag', 'daily', '--tag', 'first', src])).snapshot
+    first = (await backup(env, ['--tag', 'daily', '--tag', 'first', src])).id
     await writeFile(join(src, 'notes/todo.txt'), 'one\ntwo\nTHREE\nfour\nfive\n')
     await rmFile(join(src, 'notes/gone.txt'))
     await writeFile(join(src, 'notes/new.txt'), 'brand new\n')
-    second = (await backup(env, ['--tag', 'daily', src])).snapshot
+    second = (await backup(env, ['--tag', 'daily', src])).id
   })
   afterAll(() => env.s.cleanup())
 
@@ -121,7 +121,7 @@ describe('browsing snapshots', () => {
   })
 
   it('backs up several sources into one snapshot', async () => {
-    const multi = (await backup(env, [join(src, 'notes'), join(src, 'photos')])).snapshot
+    const multi = (await backup(env, [join(src, 'notes'), join(src, 'photos')])).id
     const top = await env.plakar.jsonLines<LsEntry>(env.at('ls', multi))
     expect(top.map((e) => e.path)).toEqual([`${src}/notes`, `${src}/photos`])
     const out = join(env.s.dir, 'out-multi')
@@ -130,7 +130,7 @@ describe('browsing snapshots', () => {
   })
 
   it('removes a snapshot: it is gone from ls and can no longer be used', async () => {
-    const extra = (await backup(env, ['--tag', 'doomed', src])).snapshot
+    const extra = (await backup(env, ['--tag', 'doomed', src])).id
     expect((await env.plakar.jsonLines<LsSnapshot>(env.at('ls'))).map((s) => s.id)).toContain(extra)
     await env.plakar.ok(env.at('rm', '--apply', extra.slice(0, 12)))
     const ids = (await env.plakar.jsonLines<LsSnapshot>(env.at('ls'))).map((s) => s.id)

@@ -42,8 +42,8 @@ describe('concurrent backups into one repository', () => {
     ])
     expect(ra.exitCode, String(ra.stderr)).toBe(0)
     expect(rb.exitCode, String(rb.stderr)).toBe(0)
-    const ida = (JSON.parse(String(ra.stdout)) as {snapshot: string}).snapshot
-    const idb = (JSON.parse(String(rb.stdout)) as {snapshot: string}).snapshot
+    const ida = (JSON.parse(String(ra.stdout)) as {id: string}).id
+    const idb = (JSON.parse(String(rb.stdout)) as {id: string}).id
     const ids = (await env.plakar.jsonLines<{id: string}>(env.at('ls'))).map((s) => s.id)
     expect(ids.sort()).toEqual([ida, idb].sort())
 

@@ -59,10 +59,10 @@ describe('corruption', () => {
     for (let i = 0; i < 10; i++) await b.file(`text/note-${i}.txt`, `note ${i}\n`.repeat(50))
     await b.finish()
     await env.plakar.ok(env.at('create'))
-    first = (await backup(env, [src])).snapshot
+    first = (await backup(env, [src])).id
     const firstStates = new Set((await stateFiles(env.repo)).map((s) => s.id))
     await b.randomFile('later/added.bin', 3 * MiB)
-    second = (await backup(env, [src])).snapshot
+    second = (await backup(env, [src])).id
     secondStates = (await stateFiles(env.repo)).map((s) => s.id).filter((id) => !firstStates.has(id))
     // The pristine repository passes.
     await env.plakar.ok(env.at('check'))

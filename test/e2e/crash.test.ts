@@ -60,10 +60,10 @@ describe('a backup killed with SIGKILL', () => {
     const next = await backup(env, [src])
     expect(next.files).toBe(FILES + 1)
     const published_ = 48 * MiB // a state is published every 4 packfiles of ~16 MiB
-    expect(next.added, `added ${next.added} of ${total}`).toBeLessThan(total - published_)
+    expect(next.addedBytes, `added ${next.addedBytes} of ${total}`).toBeLessThan(total - published_)
 
     const out = join(env.s.dir, 'out')
-    await env.plakar.ok(env.at('restore', '--to', out, next.snapshot))
+    await env.plakar.ok(env.at('restore', '--to', out, next.id))
     expect(await compareTrees(src, out)).toEqual([])
     const after = await env.plakar.run(env.at('check'))
     expect(after.exitCode, String(after.stderr)).toBe(0)

@@ -38,7 +38,7 @@ beforeAll(async () => {
   await b.symlink('dangling', '../nowhere', {mtime: t()})
   await b.file('odd name with space & ünïcode.txt', 'odd\n', {mtime: t()})
   await b.finish()
-  snapshot = (await backup(env, [src])).snapshot
+  snapshot = (await backup(env, [src])).id
 })
 
 afterAll(() => env?.s.cleanup())
@@ -50,7 +50,7 @@ describe('backup stdin:NAME', () => {
     const digest = await b.randomFile('dump.sql', 25 * 1024 * 1024 + 3)
     const r = await piped(env.at('backup', '--json', 'stdin:db.sql'), dump)
     expect(r.exitCode, String(r.stderr)).toBe(0)
-    const id = (JSON.parse(String(r.stdout)) as {snapshot: string}).snapshot
+    const id = (JSON.parse(String(r.stdout)) as {id: string}).id
     const listing = await env.plakar.jsonLines<{path: string; size: number; mode: string}>(env.at('ls', id))
     expect(listing.map((e) => e.path)).toEqual(['/db.sql'])
     const out = await streamStdout(env.plakar, env.at('cat', `${id}:db.sql`))
@@ -59,7 +59,7 @@ describe('backup stdin:NAME', () => {
     expect(out.sha256).toBe(digest)
     // A second dump of the same data adds (almost) nothing: chunks deduplicate.
     const again = await piped(env.at('backup', '--json', 'stdin:db.sql'), dump)
-    expect((JSON.parse(String(again.stdout)) as {added: number}).added).toBeLessThan(64 * 1024)
+    expect((JSON.parse(String(again.stdout)) as {addedBytes: number}).addedBytes).toBeLessThan(64 * 1024)
   })
 
   it('refuses a name that would climb out of the snapshot', async () => {
@@ -72,7 +72,7 @@ describe('backup tar: and tgz:', () => {
   it('reads a GNU tar archive as a tree: content, modes, times, symlinks, empty directories', async () => {
     const tarFile = join(env.s.dir, 'src.tar')
     await execa('tar', ['--format=pax', '-C', src, '-cf', tarFile, '.'])
-    const id = (await backup(env, [`tar:${tarFile}`])).snapshot
+    const id = (await backup(env, [`tar:${tarFile}`])).id
     const out = join(env.s.dir, 'from-tar')
     await env.plakar.ok(env.at('restore', '--to', out, id))
     expect(await compareTrees(src, out)).toEqual([])
@@ -84,7 +84,7 @@ describe('backup tar: and tgz:', () => {
     for (const location of ['tgz:-', 'tar:-']) {
       const r = await piped(env.at('backup', '--json', location), tgz)
       expect(r.exitCode, String(r.stderr)).toBe(0)
-      const id = (JSON.parse(String(r.stdout)) as {snapshot: string}).snapshot
+      const id = (JSON.parse(String(r.stdout)) as {id: string}).id
       const out = join(env.s.dir, `from-${location.slice(0, 3)}-stdin`)
       await env.plakar.ok(env.at('restore', '--to', out, id))
       expect(await compareTrees(src, out)).toEqual([])
@@ -100,7 +100,7 @@ describe('backup tar: and tgz:', () => {
     await b.finish()
     const tarFile = join(env.s.dir, 'hard.tar')
     await execa('tar', ['-C', dir, '-cf', tarFile, 'a', 'b'])
-    const id = (await backup(env, [`tar:${tarFile}`])).snapshot
+    const id = (await backup(env, [`tar:${tarFile}`])).id
     for (const path of ['a/original', 'b/second', 'b/third']) {
       const r = await env.plakar.ok(env.at('cat', `${id}:${path}`))
       expect(r.stdout).toBe('linked content\n')

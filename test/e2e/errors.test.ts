@@ -22,7 +22,7 @@ describe('errors a user can make', () => {
     await b.file('a.txt', 'a\n')
     await b.finish()
     await env.plakar.ok(env.at('create'))
-    id = (await backup(env, [src])).snapshot
+    id = (await backup(env, [src])).id
   })
   afterAll(() => env.s.cleanup())
 
@@ -54,7 +54,7 @@ describe('errors a user can make', () => {
     const seen = new Map<string, string>([[id[0], id]])
     let prefix: string | undefined
     while (!prefix) {
-      const next = (await backup(env, [src])).snapshot
+      const next = (await backup(env, [src])).id
       if (seen.has(next[0])) prefix = next[0]
       else seen.set(next[0], next)
     }

@@ -30,7 +30,7 @@ export function userPlakar(home: string, env: Record<string, string> = {}): Plak
 }
 
 export interface BackupJson {
-  snapshot: string
+  id: string
   files: number
   errors: number
   size: number

@@ -26,7 +26,7 @@ describe('incremental backups and deduplication', () => {
   /** Runs a backup and returns its snapshot info and how much the repository grew on disk. */
   const measured = async (): Promise<{id: string; info: Info; grew: number}> => {
     const before = (await diskUsage(env.repo)).bytes
-    const {snapshot} = await backup(env, [src])
+    const {id: snapshot} = await backup(env, [src])
     const grew = (await diskUsage(env.repo)).bytes - before
     return {id: snapshot, info: await info(snapshot), grew}
   }

@@ -39,7 +39,7 @@ describe('interrupting a command', () => {
     mkdirSync(src)
     for (let i = 0; i < 8; i++) writeFileSync(join(src, `f${i}`), randomBytes(16 << 20))
     await env.plakar.ok(env.at('create'))
-    id = (await backup(env, ['--quiet', src])).snapshot
+    id = (await backup(env, ['--quiet', src])).id
     // New bytes for the interrupted backup: unchanged files would go by too fast to interrupt.
     for (let i = 0; i < 8; i++) writeFileSync(join(src, `g${i}`), randomBytes(16 << 20))
   })

@@ -48,7 +48,7 @@ describe('a lost packfile', () => {
     for (let i = 0; i < 10; i++) await b.file(`text/note-${i}.txt`, `note ${i}\n`.repeat(50))
     await b.finish()
     await env.plakar.ok(env.at('create'))
-    first = String(JSON.parse(String((await env.plakar.ok(env.at('backup', '--json', src))).stdout)).snapshot)
+    first = String(JSON.parse(String((await env.plakar.ok(env.at('backup', '--json', src))).stdout)).id)
   })
   afterAll(() => env.s.cleanup())
 
@@ -59,19 +59,19 @@ describe('a lost packfile', () => {
 
     const b = await repo.run(['backup', '--json', src])
     expect(b.exitCode, String(b.stderr)).toBe(0)
-    const json = JSON.parse(String(b.stdout)) as {snapshot: string; lostPackfiles: string[]; recovered: number; added: number}
+    const json = JSON.parse(String(b.stdout)) as {id: string; lostPackfiles: string[]; recovered: number; addedBytes: number}
     expect(json.lostPackfiles).toEqual([pack.id])
     expect(json.recovered).toBeGreaterThan(0)
-    expect(json.added).toBeGreaterThan(pack.size / 2)
+    expect(json.addedBytes).toBeGreaterThan(pack.size / 2)
     expect(String(b.stderr)).toMatch(new RegExp(`1 packfile \\(${pack.id.slice(0, 16)}\\) .*missing from the storage`))
 
     // The new snapshot is whole: check --fast of it passes, and it restores bit-exact, also for
     // a client that never saw the repository (it merges the states in any order).
-    const fast = await repo.check('--fast', json.snapshot)
+    const fast = await repo.check('--fast', json.id)
     expect(fast.r.exitCode, String(fast.r.stdout)).toBe(0)
     for (const cacheDir of [undefined, join(env.s.dir, `fresh-cache-${copies}`)]) {
       const out = join(env.s.dir, `out-backup-${copies}-${cacheDir ? 'fresh' : 'warm'}`)
-      const r = await repo.run(['restore', '--to', out, json.snapshot], cacheDir)
+      const r = await repo.run(['restore', '--to', out, json.id], cacheDir)
       expect(r.exitCode, String(r.stderr)).toBe(0)
       expect(await compareTrees(src, out)).toEqual([])
     }

@@ -9,7 +9,7 @@ import {TreeBuilder} from '../support/tree.js'
 import {backup, expectOneLineError, setup} from './helpers.js'
 
 interface Plan {
-  applied: boolean
+  dryRun: boolean
   policy: string
   keep: {id: string; group: string; reasons: string[]}[]
   remove: {id: string}[]
@@ -31,9 +31,9 @@ describe('prune and retention policies', () => {
     await env.plakar.ok(env.at('create'))
     for (let i = 0; i < 4; i++) {
       await writeFile(join(src, 'f'), `v${i}\n`)
-      ids.push((await backup(env, [...(i === 0 ? ['--tag', 'keep'] : []), src])).snapshot)
+      ids.push((await backup(env, [...(i === 0 ? ['--tag', 'keep'] : []), src])).id)
     }
-    ids.push((await backup(env, [other])).snapshot)
+    ids.push((await backup(env, [other])).id)
   })
   afterAll(() => env.s.cleanup())
 
@@ -41,7 +41,7 @@ describe('prune and retention policies', () => {
 
   it('prints the plan per group, with reasons, and changes nothing without --apply', async () => {
     const [plan] = await env.plakar.jsonLines<Plan>(env.at('prune', '--keep-last', '1', '--keep-tag', 'keep'))
-    expect(plan.applied).toBe(false)
+    expect(plan.dryRun).toBe(true)
     expect(plan.keep.map((k) => [ids.indexOf(k.id), k.reasons])).toEqual([
       [3, ['last']],
       [0, ['tag keep']],
@@ -76,7 +76,7 @@ describe('prune and retention policies', () => {
     expect(plan.remove.map((r) => ids.indexOf(r.id))).toEqual([2, 1])
 
     const [applied] = await env.plakar.jsonLines<Plan>(env.at('prune', '--policy', 'two', '--apply'))
-    expect(applied.applied).toBe(true)
+    expect(applied.dryRun).toBe(false)
     expect(applied.remove.map((r) => ids.indexOf(r.id))).toEqual([1])
     expect(await live()).toEqual([0, 2, 3, 4])
     await env.plakar.ok(['policy', 'rm', 'two'])

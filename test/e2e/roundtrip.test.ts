@@ -113,7 +113,7 @@ describe('round trip of a hostile tree', () => {
   beforeAll(async () => {
     ;({bigSha} = await buildTree(src))
     await env.plakar.ok(env.at('create'))
-    id = (await backup(env, [src])).snapshot
+    id = (await backup(env, [src])).id
   })
   afterAll(() => env.s.cleanup())
 

@@ -66,7 +66,7 @@ describeS3('S3 under network faults (fault proxy in front of radosgw)', () => {
     const r = await backup()
     expect(r.exitCode, String(r.stderr)).toBe(0)
     expect(proxy.stats.cuts - cutsBefore, 'connections the proxy cut').toBeGreaterThan(0)
-    const {snapshot, errors} = JSON.parse(String(r.stdout)) as {snapshot: string; errors: number}
+    const {id: snapshot, errors} = JSON.parse(String(r.stdout)) as {id: string; errors: number}
     expect(errors).toBe(0)
     await check()
     await expectRestored(snapshot)

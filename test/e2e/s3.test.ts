@@ -206,7 +206,7 @@ describeS3('S3 bucket → repository → bucket and directory, bit-exact, throug
       const result = await backupJson(at)
       expect(result.errors).toBe(0)
       expect(result.files).toBe(objects.filter((o) => !o.key.endsWith('/')).length)
-      first = result.snapshot
+      first = result.id
       const stats = await readBytes(at, first)
       expect(stats.readBytes).toBe(objects.reduce((n, o) => n + o.body.length, 0))
     })
@@ -219,7 +219,7 @@ describeS3('S3 bucket → repository → bucket and directory, bit-exact, throug
     it(`${title}: a second backup of the unchanged bucket reads and uploads (almost) nothing`, async () => {
       const again = await backupJson(at)
       expect(again.files).toBe(objects.filter((o) => !o.key.endsWith('/')).length)
-      const stats = await readBytes(at, again.snapshot)
+      const stats = await readBytes(at, again.id)
       expect(stats.readBytes).toBe(0)
       // Only the new snapshot's header and the few tree nodes that name it.
       expect(stats.addedBytes).toBeLessThan(256 * 1024)

@@ -53,8 +53,8 @@ describe('unreadable files and directories', () => {
   it('records them as errors, backs up the rest and exits 1', async () => {
     const r = await run('backup', '--json', src)
     expect(r.exitCode, String(r.stderr)).toBe(1)
-    const out = JSON.parse(String(r.stdout)) as {snapshot: string; errors: number; files: number}
-    id = out.snapshot
+    const out = JSON.parse(String(r.stdout)) as {id: string; errors: number; files: number}
+    id = out.id
     expect(id).toMatch(/^[0-9a-f]{64}$/)
     expect(out.errors).toBe(2)
     const stderr = String(r.stderr)

@@ -130,11 +130,11 @@ describe('an importer plugin from scaffold to backup', () => {
     // A refused token is the plugin's AuthError: exit 77, one line.
     expectOneLineError(await plakar.run(['at', repo, 'backup', '-o', 'token=wrong', '-o', 'tls=false', location]), 77, /refused the token/)
 
-    const backup = await plakar.json<{snapshot: string; files: number; errors: number}>(['at', repo, 'backup', '-o', `token=${TOKEN}`, '-o', 'tls=false', location])
+    const backup = await plakar.json<{id: string; files: number; errors: number}>(['at', repo, 'backup', '-o', `token=${TOKEN}`, '-o', 'tls=false', location])
     expect(backup.errors).toBe(0)
     expect(backup.files).toBe([...documents.values()].filter((d) => d.type === 'file').length)
     const out = join(home, 'restored')
-    await plakar.ok(['at', repo, 'restore', '--to', out, backup.snapshot])
+    await plakar.ok(['at', repo, 'restore', '--to', out, backup.id])
     expect(await readTree(out)).toEqual(expectedTree('/'))
     const lsOutput = String((await plakar.ok(['at', repo, 'ls', '--json'])).stdout)
     expect(lsOutput, 'the token never reaches the listing').not.toContain(TOKEN)

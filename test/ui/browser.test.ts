@@ -63,11 +63,11 @@ describe('plakar ui in Chromium', () => {
     await put(b, 'projects/beta/readme.txt', 'beta\n')
     await b.finish()
     await env.plakar.ok(env.at('create'))
-    first = (await backup(env, ['--tag', 'daily', src])).snapshot
+    first = (await backup(env, ['--tag', 'daily', src])).id
     const todo = 'one\nTWO\nthree\nfour\n'
     await writeFile(join(src, 'projects/alpha/notes/deep/todo.txt'), todo)
     files.set('projects/alpha/notes/deep/todo.txt', Buffer.from(todo))
-    second = (await backup(env, ['--tag', 'daily', src])).snapshot
+    second = (await backup(env, ['--tag', 'daily', src])).id
 
     ui = execa('node', [BIN, ...env.at('ui', '--no-open', '--json')], {env: env.plakar.env, extendEnv: true, reject: false, cwd: env.plakar.home, buffer: false})
     const lines = createInterface({input: ui.stdout!})

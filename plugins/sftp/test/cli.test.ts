@@ -45,7 +45,7 @@ function expectOneLine(r: Result, code: number, pattern: RegExp): void {
   expect(String(r.stderr)).not.toMatch(/\n\s+at /) // no stack trace
 }
 
-async function backupJson(at: string[], src: string, extra: string[] = []): Promise<{snapshot: string; added: number; files: number; errors: number}> {
+async function backupJson(at: string[], src: string, extra: string[] = []): Promise<{id: string; addedBytes: number; files: number; errors: number}> {
   return JSON.parse(String((await ok([...at, 'backup', '--json', ...extra, src])).stdout))
 }
 
@@ -73,7 +73,7 @@ describe('a repository on sftp://, through the CLI', () => {
   it('create, backup, restore bit-exact, check', async () => {
     await ok([...at, 'create'])
     const b = await backupJson(at, source)
-    first = b.snapshot
+    first = b.id
     expect(b.errors).toBe(0)
     const out = join(s.dir, 'restored-from-sftp')
     await ok([...at, 'restore', '--to', out, first])
@@ -83,8 +83,8 @@ describe('a repository on sftp://, through the CLI', () => {
 
   it('a second backup of unchanged data uploads almost nothing', async () => {
     const b = await backupJson(at, source)
-    expect(b.snapshot).not.toBe(first)
-    expect(b.added, 'bytes added by the second backup').toBeLessThan(256 * 1024)
+    expect(b.id).not.toBe(first)
+    expect(b.addedBytes, 'bytes added by the second backup').toBeLessThan(256 * 1024)
   })
 
   it('restores into an sftp:// target, with modes and mtimes (to the second)', async () => {
@@ -103,13 +103,13 @@ describe('a repository on sftp://, through the CLI', () => {
     const b = await backupJson(at, copy, KEY)
     expect(b.errors).toBe(0)
     const out = join(s.dir, 'restored-sftp-source')
-    await ok([...at, 'restore', '--to', out, b.snapshot])
+    await ok([...at, 'restore', '--to', out, b.id])
     // Content, types, modes, symlink targets; SFTP v3 carries mtimes to the second and no
     // link counts, so hard links come back as copies.
     const diffs = await compareTrees(local, out, {mtimeToleranceNs: 1_000_000_000n})
     expect(diffs.filter((d) => !/hard-link group/.test(d))).toEqual([])
     const again = await backupJson(at, copy, KEY)
-    expect(again.added).toBeLessThan(256 * 1024)
+    expect(again.addedBytes).toBeLessThan(256 * 1024)
   })
 })
 
@@ -196,7 +196,7 @@ describe('backups to sftp:// through a faulty network, through the CLI', () => {
     expect(proxy.stats.cuts).toBeGreaterThanOrEqual(2)
     proxy.set({cutAfterBytes: 9 * MiB, direction: 'down'})
     const out = join(s.dir, 'restored-through-cuts')
-    await ok([...at, 'restore', '--to', out, b.snapshot])
+    await ok([...at, 'restore', '--to', out, b.id])
     proxy.clear()
     expect(await compareTrees(source, out)).toEqual([])
     await ok([...at, 'check'])
@@ -230,9 +230,9 @@ describe('backups to sftp:// through a faulty network, through the CLI', () => {
     // The link is back: the next backup completes and is sound.
     const b = await backupJson(at, source)
     expect(b.errors).toBe(0)
-    await ok([...at, 'check', b.snapshot])
+    await ok([...at, 'check', b.id])
     const out = join(s.dir, 'restored-after-failure')
-    await ok([...at, 'restore', '--to', out, b.snapshot])
+    await ok([...at, 'restore', '--to', out, b.id])
     expect(await compareTrees(source, out)).toEqual([])
   })
 })

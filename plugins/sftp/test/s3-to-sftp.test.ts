@@ -58,9 +58,9 @@ describeS3('S3 bucket → repository on sftp:// → bucket and directory, throug
 
   it('backs up the bucket into the sftp repository and restores it into another bucket, bit-exact', async () => {
     await ok([...at, 'create'])
-    const b = JSON.parse(String((await ok([...at, 'backup', '--json', `s3://${hostPort}/${bucket}`, ...TLS])).stdout)) as {snapshot: string; errors: number}
+    const b = JSON.parse(String((await ok([...at, 'backup', '--json', `s3://${hostPort}/${bucket}`, ...TLS])).stdout)) as {id: string; errors: number}
     expect(b.errors).toBe(0)
-    snapshot = b.snapshot
+    snapshot = b.id
     const target = uniqueName('plakar-sftp-dst')
     await ok([...at, 'restore', '--to', `s3://${hostPort}/${target}/copy`, ...TLS, snapshot])
     const listed = await listObjects(target, 'copy/')
@@ -95,7 +95,7 @@ describeS3('S3 bucket → repository on sftp:// → bucket and directory, throug
   })
 
   it('a second backup of the unchanged bucket adds almost nothing', async () => {
-    const b = JSON.parse(String((await ok([...at, 'backup', '--json', `s3://${hostPort}/${bucket}`, ...TLS])).stdout)) as {added: number}
-    expect(b.added).toBeLessThan(256 * 1024)
+    const b = JSON.parse(String((await ok([...at, 'backup', '--json', `s3://${hostPort}/${bucket}`, ...TLS])).stdout)) as {addedBytes: number}
+    expect(b.addedBytes).toBeLessThan(256 * 1024)
   })
 })

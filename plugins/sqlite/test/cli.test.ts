@@ -22,7 +22,7 @@ async function ok(args: string[]): Promise<Result> {
   return r
 }
 const backupJson = async (src: string) =>
-  JSON.parse(String((await ok([...at, 'backup', '--json', src])).stdout)) as {snapshot: string; added: number; errors: number}
+  JSON.parse(String((await ok([...at, 'backup', '--json', src])).stdout)) as {id: string; addedBytes: number; errors: number}
 
 beforeAll(async () => {
   const tree = new TreeBuilder(join(s.dir, 'source'))
@@ -44,7 +44,7 @@ describe('a repository on sqlite:, through the CLI', () => {
     await ok([...at, 'create'])
     expect(existsSync(db)).toBe(true)
     const b = await backupJson(source)
-    first = b.snapshot
+    first = b.id
     expect(b.errors).toBe(0)
     const out = join(s.dir, 'restored')
     await ok([...at, 'restore', '--to', out, first])
@@ -54,8 +54,8 @@ describe('a repository on sqlite:, through the CLI', () => {
 
   it('a second backup of unchanged data uploads almost nothing', async () => {
     const b = await backupJson(source)
-    expect(b.snapshot).not.toBe(first)
-    expect(b.added).toBeLessThan(256 * 1024)
+    expect(b.id).not.toBe(first)
+    expect(b.addedBytes).toBeLessThan(256 * 1024)
   })
 
   it('two backups from two processes at once both land, and check passes', async () => {
@@ -66,7 +66,7 @@ describe('a repository on sqlite:, through the CLI', () => {
     const [a, b] = await Promise.all([plakar.run([...at, 'backup', '--json', source]), plakar.run([...at, 'backup', '--json', join(s.dir, 'other')])])
     expect(a.exitCode, String(a.stderr)).toBe(0)
     expect(b.exitCode, String(b.stderr)).toBe(0)
-    const snapshot = (JSON.parse(String(b.stdout)) as {snapshot: string}).snapshot
+    const snapshot = (JSON.parse(String(b.stdout)) as {id: string}).id
     await ok([...at, 'check'])
     const out = join(s.dir, 'restored-other')
     await ok([...at, 'restore', '--to', out, snapshot])

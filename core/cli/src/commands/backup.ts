@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
-import {formatBytes, formatDuration} from '../cli/output.js'
+import {count, formatBytes, formatDuration} from '../cli/output.js'
 import {backup} from '@plakar/engine/engine/backup.js'
 import {excluder, ignorePatterns} from '@plakar/engine/engine/exclude.js'
 import {check} from '@plakar/engine/engine/check.js'
@@ -78,15 +78,15 @@ export default class Backup extends PlakarCommand {
     }
     if (this.settings.json) {
       this.printJson({
-        snapshot: result.dryRun ? null : result.id,
+        id: result.dryRun ? null : result.id,
         dryRun: result.dryRun,
         root: s.importer.root,
         files: s.summary.files,
         directories: s.summary.directories,
         errors: result.progress.errors,
         size: s.summary.size,
-        added: s.stats.addedBytes,
-        duration: s.stats.durationMs,
+        addedBytes: s.stats.addedBytes,
+        durationMs: s.stats.durationMs,
         lostPackfiles: result.lostPackfiles,
         recovered: result.progress.recovered,
         ...(flags.check ? {checkProblems: problems} : {}),
@@ -94,8 +94,8 @@ export default class Backup extends PlakarCommand {
     } else {
       const what = result.dryRun ? 'dry run: would create snapshot' : `created snapshot ${result.id.slice(0, 8)}`
       this.say(
-        `${what}: ${s.summary.files} files, ${formatBytes(s.summary.size)}, ` +
-          `${formatBytes(s.stats.addedBytes)} added, ${result.progress.errors} errors, in ${formatDuration(s.stats.durationMs)}`,
+        `${what}: ${count(s.summary.files, 'file')}, ${formatBytes(s.summary.size)}, ` +
+          `${formatBytes(s.stats.addedBytes)} added, ${count(result.progress.errors, 'error')}, in ${formatDuration(s.stats.durationMs)}`,
       )
     }
     if (problems > 0) throw new IntegrityError(`the new snapshot failed its check (${problems} problems)`)

@@ -63,7 +63,7 @@ export default class Create extends PlakarCommand {
     passphrase?.fill(0)
     peerOf?.master?.fill(0)
     const id = Buffer.from(config.id).toString('hex')
-    if (this.settings.json) this.printJson({repository: id, location: storage.location, encrypted: !plaintext, ...(flags.from ? {peerOf: redactLocation(flags.from)} : {})})
+    if (this.settings.json) this.printJson({id, location: storage.location, encrypted: !plaintext, ...(flags.from ? {peerOf: redactLocation(flags.from)} : {})})
     else this.say(`created ${plaintext ? 'unencrypted' : 'encrypted'} repository ${id.slice(0, 8)} at ${storage.location}${flags.from ? `, a peer of ${redactLocation(flags.from)}` : ''}`)
     if (!plaintext) warn()
   }

@@ -39,7 +39,7 @@ export default class Prune extends PlakarCommand {
     if (flags.apply) await removeSnapshots(repo, going)
     if (this.settings.json) {
       this.printJson({
-        applied: !!flags.apply,
+        dryRun: !flags.apply,
         policy: describeWords(words),
         keep: decisions.filter((d) => d.keep).map((d) => ({id: d.entry.id, time: new Date(d.entry.time).toISOString(), group: d.group, reasons: d.reasons})),
         remove: decisions.filter((d) => !d.keep).map((d) => ({id: d.entry.id, time: new Date(d.entry.time).toISOString(), group: d.group})),

@@ -48,7 +48,7 @@ export default class Restore extends PlakarCommand {
     })
     display.stop()
     if (this.settings.json) {
-      this.printJson({snapshot: snapshot.id, path: source, to: exporter.root, files: result.files, bytes: result.bytes, errors: result.errors})
+      this.printJson({snapshot: snapshot.id, path: source, target: exporter.root, files: result.files, bytes: result.bytes, errors: result.errors})
     } else {
       this.say(`restored ${result.files} files (${formatBytes(result.bytes)}) of ${snapshot.id.slice(0, 8)}:${source} to ${exporter.root}, ${result.errors} errors`)
     }

@@ -44,7 +44,7 @@ export default class Rm extends PlakarCommand {
       size: e.size,
     })
     if (this.settings.json) {
-      this.printJson({applied: !!flags.apply, remove: chosen.map(describe)})
+      this.printJson({dryRun: !flags.apply, remove: chosen.map(describe)})
       return
     }
     const verb = flags.apply ? 'deleted' : 'would delete'

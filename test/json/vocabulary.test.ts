@@ -1,0 +1,120 @@
+/**
+ * One JSON vocabulary (docs/json.md): every field name that any command prints under --json is
+ * defined once in the reference table of docs/json.md, with one meaning, and the names that
+ * commands used to disagree on (`snapshot` for a snapshot's own id, `duration`, `added`, `to`,
+ * `repository`) are gone. The commands run for real against one repository.
+ */
+import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdir} from 'node:fs/promises'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {ROOT} from '../support/cli.js'
+import {backup, setup} from '../e2e/helpers.js'
+
+/** Field names of the reference table, and the fields whose value is a map of data keys. */
+function vocabulary(): {fields: Set<string>; maps: Set<string>} {
+  const text = readFileSync(join(ROOT, 'docs', 'json.md'), 'utf8')
+  const fields = new Set<string>()
+  const maps = new Set<string>()
+  for (const row of text.matchAll(/^\| `([A-Za-z]+)` \|([^|]*)\|([^|]*)\|/gm)) {
+    fields.add(row[1])
+    if (/\bmap\b/.test(row[2])) maps.add(row[1])
+  }
+  return {fields, maps}
+}
+
+/** Every key of a JSON value, with its path, except inside data maps. */
+function keys(value: unknown, maps: Set<string>, at = '', out: {key: string; at: string}[] = []): {key: string; at: string}[] {
+  if (Array.isArray(value)) value.forEach((v) => keys(v, maps, `${at}[]`, out))
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      out.push({key: k, at: `${at}.${k}`})
+      if (!maps.has(k)) keys(v, maps, `${at}.${k}`, out)
+    }
+  }
+  return out
+}
+
+describe('one JSON vocabulary across commands', () => {
+  const env = setup('plakar-json-')
+  const src = join(env.s.dir, 'src')
+  /** command line → the JSON values it printed (stdout, and stderr for errors and warnings). */
+  const outputs = new Map<string, unknown[]>()
+
+  const parseLines = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as unknown)
+
+  async function record(args: string[], expected = 0): Promise<unknown[]> {
+    const r = await env.plakar.ok([...args, '--json'], {expected})
+    const values = [...parseLines(String(r.stdout)), ...parseLines(String(r.stderr))]
+    outputs.set(args.filter((a) => !a.startsWith('/')).join(' '), values)
+    return values
+  }
+
+  beforeAll(async () => {
+    await mkdir(join(src, 'sub'), {recursive: true})
+    writeFileSync(join(src, 'a.txt'), 'hello\n')
+    writeFileSync(join(src, 'sub', 'b.md'), '# b\n')
+    await record(env.at('create'))
+    const [first] = (await record(env.at('backup', '--tag', 'daily', src))) as {id: string}[]
+    writeFileSync(join(src, 'a.txt'), 'hello again\n')
+    writeFileSync(join(src, 'c.txt'), 'new\n')
+    const second = (await backup(env, [src])).id
+    await record(env.at('ls'))
+    await record(env.at('ls', first.id))
+    await record(env.at('ls', '-R', `${second}:${src}`))
+    await record(env.at('info'))
+    await record(env.at('info', second))
+    await record(env.at('check'))
+    await record(env.at('restore', '--to', join(env.s.dir, 'restored'), first.id))
+    await record(env.at('locate', '*.txt'))
+    await record(env.at('diff', first.id, second))
+    await record(env.at('diff', `${first.id}:${join(src, 'a.txt')}`, `${second}:${join(src, 'a.txt')}`))
+    await record(env.at('tag', '--add', 'kept', second))
+    await record(env.at('rm', first.id))
+    await record(env.at('prune', '--keep-last', '1'))
+    await record(env.at('archive', '--output', join(env.s.dir, 'a.tar'), second))
+    await record(['version'])
+    await record(['plugins', 'ls'])
+    await record(['store', 'add', 'home', env.repo])
+    await record(['store', 'ls'])
+    await record(['store', 'show', 'home'])
+    await record(['store', 'rm', 'home'])
+    // Errors and warnings are JSON on stderr.
+    await record(env.at('ls', 'ffffffffffff'), 66)
+    await record(['bakup'], 2)
+    await record(['cat'], 2)
+  }, 600_000)
+  afterAll(() => env.s.cleanup())
+
+  it('every field any command prints is defined in docs/json.md', () => {
+    const {fields, maps} = vocabulary()
+    expect(fields.size).toBeGreaterThan(20)
+    const undefinedFields: string[] = []
+    for (const [command, values] of outputs) {
+      for (const {key, at} of keys(values, maps)) if (!fields.has(key)) undefinedFields.push(`plakar ${command}: ${at}`)
+    }
+    expect([...new Set(undefinedFields)]).toEqual([])
+  })
+
+  it('the same thing has the same name: ids, durations, byte counts, targets', () => {
+    const all = [...outputs.values()].flatMap((values) => keys(values, new Set()).map((k) => k.key))
+    for (const retired of ['duration', 'added', 'to', 'repository', 'snapshotId', 'elapsed']) expect(all, retired).not.toContain(retired)
+    // A snapshot's own id is `id` wherever a command describes a snapshot…
+    const [created] = outputs.get('at backup --tag daily') as {id: string}[]
+    expect(created.id).toMatch(/^[0-9a-f]{64}$/)
+    const listed = outputs.get('at ls') as {id: string}[]
+    expect(listed.map((s) => s.id)).toContain(created.id)
+    // …and `snapshot` where a path, a restore or a problem belongs to one.
+    const found = outputs.get('at locate *.txt') as {snapshot: string; path: string}[]
+    expect(found.length).toBeGreaterThan(0)
+    for (const f of found) expect(Object.keys(f).sort()).toEqual(['path', 'snapshot'])
+    const [restored] = outputs.get('at restore --to') ?? [...outputs.entries()].find(([k]) => k.startsWith('at restore'))![1]
+    expect(restored).toMatchObject({snapshot: created.id, target: expect.any(String)})
+    // Errors: {error, exitCode}.
+    expect(outputs.get('bakup')).toEqual([{error: expect.stringContaining('did you mean'), exitCode: 2}])
+  })
+})
