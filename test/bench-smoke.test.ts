@@ -9,6 +9,7 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
+// @ts-expect-error plain ESM module: the bench harness is JavaScript, run by node without a build
 import {CORPUS_TITLES, MEASURES} from './bench/report.mjs'
 
 const ROOT = join(import.meta.dirname, '..')

@@ -121,7 +121,7 @@ describe('oclif.manifest.json', () => {
     const listed = new Set(Object.keys(manifest.commands))
     for (const [id, file] of built) {
       const module = (await import(pathToFileURL(file).href)) as {default?: unknown}
-      const cls = module.default as (Json & {prototype?: {run?: unknown}}) | undefined
+      const cls = module.default as ((abstract new () => {run?: unknown}) & Json) | undefined
       if (typeof cls !== 'function' || typeof cls.prototype?.run !== 'function') continue
       if (!listed.has(id)) {
         problems.push(`${id}: built but missing from the manifest`)

@@ -5,6 +5,8 @@
  * folder archives and compares their bytes with the source, searches, compares two versions,
  * runs a check, and takes the screenshots shown in the README (light and dark).
  */
+/// <reference lib="dom" />
+// page.evaluate() callbacks run in the browser: their `document` and `window` are the DOM's.
 import {execa, type ResultPromise} from 'execa'
 import {execFileSync} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'

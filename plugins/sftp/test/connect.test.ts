@@ -46,7 +46,7 @@ async function attempt(config: Record<string, unknown>, logger?: Logger): Promis
   }
 }
 
-function expectOneLine(error: Error | undefined, code: number, pattern: RegExp): void {
+function expectOneLine(error: (Error & {plakarExitCode?: number}) | undefined, code: number, pattern: RegExp): void {
   expect(error, 'the connection should fail').toBeDefined()
   expect(error!.message.split('\n')).toHaveLength(1)
   expect(error!.plakarExitCode ?? 1).toBe(code)

@@ -39,7 +39,7 @@ export async function remoteDir(prefix: string, port?: number) {
   }
 }
 
-export function keyConfig(extra: SftpConfig = {}): SftpConfig {
+export function keyConfig(extra: SftpConfig = {}): SftpConfig & Record<string, unknown> {
   const env = sshdEnv()
   return {identity: env.key, known_hosts: env.knownHosts, ...extra}
 }

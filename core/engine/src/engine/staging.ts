@@ -7,7 +7,8 @@ import {BlobType} from '../format/blob-type.js'
 import {decode, encode} from '../format/codec.js'
 import type {EntryType} from '@plakar/sdk'
 import {TreeBuilder, type NodeStore} from '../tree/btree.js'
-import {addSummary, contribution, decodeEntry, emptySummary, encodeEntry, type Entry, type Summary} from '../tree/entry.js'
+import {addSummary, emptySummary, type Summary} from '../format/summary.js'
+import {contribution, decodeEntry, encodeEntry, type Entry} from '../tree/entry.js'
 import {keyToPath, parentKey, pathToKey} from '../tree/path-key.js'
 
 /**

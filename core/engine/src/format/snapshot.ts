@@ -1,6 +1,6 @@
 import {FormatTooNewError} from '@plakar/sdk'
 import {decode, encode} from './codec.js'
-import type {Summary} from '../tree/entry.js'
+import type {Summary} from './summary.js'
 
 /**
  * A snapshot header: a SNAPSHOT blob in a metadata packfile, named by a state delta.

@@ -1,35 +1,9 @@
 import {type EntryType, type FileInfo, FormatTooNewError, IntegrityError} from '@plakar/sdk'
 import {decode, encode} from '../format/codec.js'
+import {emptySummary, type Summary} from '../format/summary.js'
 
 /** One chunk of a file's content: its MAC and plaintext length. */
 export type ChunkRef = [Buffer, number]
-
-/** Counts kept for every directory, for the directory itself and everything below it. */
-export interface Summary {
-  files: number
-  directories: number
-  symlinks: number
-  others: number
-  errors: number
-  /** Bytes of regular-file content. */
-  size: number
-  /** Regular files per top-level MIME type ("text", "image", …). */
-  types: Record<string, number>
-}
-
-export function emptySummary(): Summary {
-  return {files: 0, directories: 0, symlinks: 0, others: 0, errors: 0, size: 0, types: {}}
-}
-
-export function addSummary(into: Summary, from: Summary): void {
-  into.files += from.files
-  into.directories += from.directories
-  into.symlinks += from.symlinks
-  into.others += from.others
-  into.errors += from.errors
-  into.size += from.size
-  for (const [k, v] of Object.entries(from.types)) into.types[k] = (into.types[k] ?? 0) + v
-}
 
 /**
  * A snapshot entry (the value stored in the file tree under its path key).

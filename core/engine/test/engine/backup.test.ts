@@ -27,6 +27,7 @@ function file(path: string, content: string): ImportRecord {
 /** An exporter that keeps restored files in memory. */
 function memoryExporter(files: Map<string, string>): Exporter {
   return {
+    root: 'memory:/',
     async createDirectory() {},
     async storeFile(path, data) {
       files.set(path, (await readAll(data)).toString())
