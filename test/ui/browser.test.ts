@@ -127,6 +127,7 @@ describe('plakar ui in Chromium', () => {
   it('browses into a deep folder by clicks; the address survives a reload; keys move and open', async () => {
     await page.locator(`tr[data-id="${second}"] a.row-link`).click()
     await page.waitForURL(treeUrl(second, src))
+    expect(await page.locator('#snapshot-line').textContent()).toMatch(new RegExp(`^Snapshot ${second.slice(0, 8)} of ${src}, .* on \\S+ by \\S+ daily$`))
     for (const name of ['projects', 'alpha', 'notes', 'deep']) {
       await page.locator('table.entries a.row-link', {hasText: new RegExp(`^${name}$`)}).click()
       await page.locator('h1.name', {hasText: name}).waitFor()

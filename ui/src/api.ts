@@ -38,6 +38,7 @@ export interface EntryInfo {
 
 export interface EntryDetail extends EntryInfo {
   root: string
+  snapshot: {id: string; time: string; host: string; user: string; tags: string[]}
   urls?: {view?: string; download?: string; zip?: string; tgz?: string}
 }
 

@@ -109,6 +109,16 @@ function Directory({id, entry}: {id: string; entry: EntryDetail}) {
         <span class="spacer" />
         <SearchBox id={id} path={entry.path} />
       </div>
+      {entry.path === entry.root ? (
+        <p class="muted" id="snapshot-line">
+          Snapshot <code>{short(id)}</code> of {entry.root}, {date(entry.snapshot.time)} on {entry.snapshot.host} by {entry.snapshot.user}{' '}
+          {entry.snapshot.tags.map((t) => (
+            <span class="tag" key={t}>
+              {t}
+            </span>
+          ))}
+        </p>
+      ) : null}
       {s ? (
         <p class="summary" id="dir-summary">
           {contents(s.below)} · {bytes(s.below.size)}

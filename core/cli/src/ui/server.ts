@@ -201,7 +201,8 @@ export async function startUiServer(repo: Repository, options: UiServerOptions =
   async function entry(res: ServerResponse, snapshot: Snapshot, q: URLSearchParams): Promise<void> {
     const path = snapshotPath(snapshot, q.get('path'))
     const e = await snapshot.requireEntry(path)
-    sendJson(res, 200, {...entryJson(path, e), urls: entryUrls(snapshot, path, e), root: snapshot.root})
+    const h = snapshot.header
+    sendJson(res, 200, {...entryJson(path, e), urls: entryUrls(snapshot, path, e), root: snapshot.root, snapshot: {id: snapshot.id, time: new Date(h.time).toISOString(), host: h.host, user: h.user, tags: h.tags}})
   }
 
   /**
@@ -395,6 +396,15 @@ export async function startUiServer(repo: Repository, options: UiServerOptions =
     })
   })
   const port = (server.address() as AddressInfo).port
+  // While the user opens the link: read the newest snapshot's header and the top of its tree,
+  // so the first folder shown comes from memory rather than from a (maybe remote) storage.
+  void (async () => {
+    const newest = (await repo.snapshots()).at(-1)
+    if (!newest) return
+    const snapshot = new Snapshot(repo, newest)
+    let n = 0
+    for await (const _ of snapshot.children(snapshot.root)) if (++n >= PAGE_LIMIT) break
+  })().catch(() => {})
   origin = `http://127.0.0.1:${port}`
   hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`])
   // Cookies are shared by every port of a host: two runs side by side keep their own.
