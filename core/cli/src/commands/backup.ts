@@ -69,6 +69,12 @@ export default class Backup extends PlakarCommand {
     })
     display.stop()
     const s = result.snapshot!
+    if (!result.dryRun) {
+      // A WORM storage: the new snapshot reuses older packfiles; keep them all locked as long as its own.
+      const {extendLiveRetention} = await import('@plakar/engine/engine/worm.js')
+      const extended = await extendLiveRetention(repo, {signal: this.signal})
+      if (extended.until !== undefined) this.logger.debug(`retention of ${extended.objects} objects extended to ${new Date(extended.until).toISOString()}`)
+    }
     let problems = 0
     if (flags.check && !flags['dry-run']) {
       const checked = await check(repo, [{snapshot: new Snapshot(repo, s), path: s.importer.root}], {

@@ -4,7 +4,9 @@ import {formatBytes} from '../cli/output.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {redactLocation} from '../connectors/location.js'
 import {parseOptions} from '../connectors/resolver.js'
-import {selectSnapshots, type SnapshotEntry, type SnapshotFilter} from '@plakar/engine/engine/selection.js'
+import {openSnapshot, selectSnapshots, type SnapshotEntry, type SnapshotFilter} from '@plakar/engine/engine/selection.js'
+import {collectSnapshotPackfiles} from '@plakar/engine/engine/thaw.js'
+import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
 import type {SnapshotSyncResult, SyncPlan} from '@plakar/engine/engine/sync.js'
 import {NotFoundError, UsageError} from '@plakar/sdk'
 import type {Repository} from '@plakar/engine/repository/repository.js'
@@ -29,6 +31,7 @@ export default class Sync extends PlakarCommand {
     'peer-keyfile': Flags.string({description: 'read the passphrase of the other repository from this file'}),
     'peer-option': Flags.string({description: "an option key=value of the other repository's storage (repeatable)", multiple: true, multipleNonGreedy: true}),
     ...selectionFlags,
+    ...thawFlags,
   }
 
   async run(): Promise<void> {
@@ -65,6 +68,16 @@ export default class Sync extends PlakarCommand {
       if (!this.settings.json) {
         const what = plan.mode === 'copy' ? 'peers: sealed data is copied as it is' : 'not peers: content is decoded and re-encoded for the target'
         this.say(`${label}: ${plan.missing.length} snapshots to copy, ${plan.present.length} already there${plan.deletedThere.length > 0 ? `, ${plan.deletedThere.length} deleted there (left out)` : ''} (${what})`)
+      }
+      if (!flags['dry-run'] && plan.missing.length > 0) {
+        // A cold source: thaw the data of the snapshots to copy first (planning read metadata only).
+        const context = {repo: pair.from, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}
+        await thawBeforeReading(context, flags, async (c) => {
+          for (const entry of plan.missing) {
+            const snapshot = await openSnapshot(pair.from, entry)
+            await collectSnapshotPackfiles(snapshot, snapshot.root, c)
+          }
+        })
       }
       let base = 0
       const results = await runSync(pair.from, pair.to, plan, {

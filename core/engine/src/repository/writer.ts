@@ -3,7 +3,7 @@ import {isDataBlob} from '../format/blob-type.js'
 import {PackfileBuilder, type FinishedPackfile, type PackKind} from '../format/packfile.js'
 import {emptyDelta, type StateDelta, type StatePackfile, type StateSnapshot} from '../format/state.js'
 import type {NodeStore} from '../tree/btree.js'
-import {readableFrom} from '@plakar/sdk'
+import {isRetained, readableFrom} from '@plakar/sdk'
 import type {Repository} from './repository.js'
 
 /**
@@ -212,7 +212,10 @@ export class RepositoryWriter implements NodeStore {
     this.#stored = []
     for (const pack of left) {
       await this.#repo.storage.delete('packfile', pack.id).catch((error: unknown) => {
-        this.#repo.logger.debug(`packfile ${pack.id.slice(0, 16)} could not be removed: ${(error as Error).message}`)
+        // A WORM storage keeps it until its retention ends (RetainedObjectError says when):
+        // it is listed nowhere, so a later maintenance removes it then.
+        const log = isRetained(error) ? this.#repo.logger.info : this.#repo.logger.debug
+        log.call(this.#repo.logger, `packfile ${pack.id.slice(0, 16)} could not be removed: ${(error as Error).message}`)
       })
     }
   }
