@@ -12,6 +12,8 @@ export class MemoryStorage implements Storage {
   beforePut?: (kind: Kind, id: Id) => void | Promise<void>
   /** Called before each get, whole or ranged; may throw to make it fail, or wait. */
   beforeGet?: (kind: Kind, id: Id, range?: Range) => void | Promise<void>
+  /** Called before each delete; may throw to make it fail, or wait. */
+  beforeDelete?: (kind: Kind, id: Id) => void | Promise<void>
 
   async create(config: Uint8Array): Promise<void> {
     if (this.config) throw new PlakarError('a repository already exists')
@@ -51,6 +53,7 @@ export class MemoryStorage implements Storage {
   }
 
   async delete(kind: Kind, id: Id): Promise<void> {
+    await this.beforeDelete?.(kind, id)
     this.objects[kind].delete(id)
   }
 

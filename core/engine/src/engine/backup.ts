@@ -130,6 +130,10 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     options.onProgress?.(progress)
   }
   try {
+    // Marking protocol (format.md §11): the index this backup deduplicates against must be read
+    // after its lock exists. A packfile marked before that is seen as marked (its blobs are
+    // written again); one marked after is not deleted while this lock lives.
+    if (lock) await repo.refresh()
     // A lost packfile must not poison this snapshot: its blobs are recorded as gone (for every
     // client), so deduplication stores that data again instead of pointing at nothing.
     const lostPackfiles = await findLostPackfiles(repo, signal)

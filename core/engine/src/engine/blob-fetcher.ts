@@ -76,7 +76,7 @@ export async function fetchChunks(
     if (wanted.has(key) || failed.has(key)) continue
     const mac = Buffer.from(raw)
     const loc = repo.cache.locate(BlobType.CHUNK, mac)
-    if (!loc) failed.set(key, `chunk ${key.slice(0, 16)} is not in the repository index`)
+    if (!loc) failed.set(key, repo.missingBlob(BlobType.CHUNK, mac, 'chunk'))
     else wanted.set(key, {key, mac, pack: loc.pack, offset: loc.offset, length: loc.length})
   }
   await mapConcurrent(planRanges([...wanted.values()]), concurrency, async (range) => {

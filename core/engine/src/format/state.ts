@@ -50,13 +50,20 @@ export interface StateDelta {
   deletedSnapshots: {id: Buffer; time: number}[]
   /** Packfiles removed by maintenance. */
   deletedPackfiles: string[]
+  /**
+   * Packfiles maintenance found unreferenced (or repacked), to be deleted after a grace period;
+   * their blobs are treated as absent meanwhile. Latest time wins against unmarks.
+   */
+  markedPackfiles: {id: string; time: number}[]
+  /** Marks withdrawn: a snapshot references a blob found only in the packfile. */
+  unmarkedPackfiles: {id: string; time: number}[]
   /** States whose content this one includes (compaction): they may be deleted. */
   supersedes: string[]
   tagEdits: TagEdit[]
 }
 
 export function emptyDelta(host: string): StateDelta {
-  return {created: Date.now(), host, packfiles: [], snapshots: [], deletedSnapshots: [], deletedPackfiles: [], supersedes: [], tagEdits: []}
+  return {created: Date.now(), host, packfiles: [], snapshots: [], deletedSnapshots: [], deletedPackfiles: [], markedPackfiles: [], unmarkedPackfiles: [], supersedes: [], tagEdits: []}
 }
 
 export function sealState(keys: KeySet, delta: StateDelta): {id: string; bytes: Buffer} {
@@ -79,6 +86,8 @@ export function openState(keys: KeySet, id: string, bytes: Buffer): StateDelta {
     snapshots: value.snapshots ?? [],
     deletedSnapshots: value.deletedSnapshots ?? [],
     deletedPackfiles: value.deletedPackfiles ?? [],
+    markedPackfiles: value.markedPackfiles ?? [],
+    unmarkedPackfiles: value.unmarkedPackfiles ?? [],
     supersedes: value.supersedes ?? [],
     tagEdits: value.tagEdits ?? [],
   }

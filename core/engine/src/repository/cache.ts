@@ -34,15 +34,16 @@ export interface CachedSnapshot {
 /**
  * 4: a blob may have several locations (one per packfile holding it), so that a blob stored
  * again after its packfile was lost is found whatever order the states are merged in.
+ * 5: packfiles marked for deletion by maintenance (pack_marks, packfiles.marked).
  */
-const SCHEMA_VERSION = 4
+const SCHEMA_VERSION = 5
 
 /**
  * Whether the repository index has a blob (parameters: mac, type): indexed, in a packfile that
- * is not deleted. The one query for it, on the main thread (LocalCache.hasBlob) and on the
+ * is neither deleted nor marked for deletion by maintenance. The one query for it, on the main thread (LocalCache.hasBlob) and on the
  * chunking workers' own read-only connections.
  */
-export const KNOWN_BLOB_SQL = 'SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0'
+export const KNOWN_BLOB_SQL = 'SELECT 1 FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0 AND p.marked = 0 LIMIT 1'
 
 export class LocalCache {
   readonly db: Database.Database
@@ -71,12 +72,14 @@ export class LocalCache {
     this.db.exec(`
       DROP TABLE IF EXISTS states; DROP TABLE IF EXISTS packfiles; DROP TABLE IF EXISTS blobs;
       DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS deleted_snapshots;
-      DROP TABLE IF EXISTS deleted_packfiles; DROP TABLE IF EXISTS headers; DROP TABLE IF EXISTS tag_edits;
+      DROP TABLE IF EXISTS deleted_packfiles; DROP TABLE IF EXISTS headers; DROP TABLE IF EXISTS tag_edits; DROP TABLE IF EXISTS pack_marks;
       CREATE TABLE states(id TEXT PRIMARY KEY) WITHOUT ROWID;
-      CREATE TABLE packfiles(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE packfiles(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0, marked INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE blobs(mac BLOB NOT NULL, type INTEGER NOT NULL, pack INTEGER NOT NULL,
         offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL,
         PRIMARY KEY(mac, type, pack)) WITHOUT ROWID;
+      CREATE TABLE pack_marks(id TEXT PRIMARY KEY, marked INTEGER NOT NULL DEFAULT 0, unmarked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
       CREATE INDEX blobs_by_pack ON blobs(pack);
       CREATE TABLE snapshots(id BLOB PRIMARY KEY, header BLOB NOT NULL, time INTEGER NOT NULL, info BLOB) WITHOUT ROWID;
       CREATE TABLE tag_edits(id BLOB PRIMARY KEY, tags BLOB NOT NULL, time INTEGER NOT NULL, rank TEXT NOT NULL) WITHOUT ROWID;
@@ -94,7 +97,26 @@ export class LocalCache {
       addState: db.prepare('INSERT OR IGNORE INTO states(id) VALUES (?)'),
       // Deletions may be merged before or after the packfile they name: both ways set the flag.
       addPack: db.prepare(
-        'INSERT OR IGNORE INTO packfiles(id, kind, deleted) VALUES (@id, @kind, EXISTS(SELECT 1 FROM deleted_packfiles WHERE id = @id))',
+        `INSERT OR IGNORE INTO packfiles(id, kind, deleted, marked) VALUES (@id, @kind, EXISTS(SELECT 1 FROM deleted_packfiles WHERE id = @id),
+         EXISTS(SELECT 1 FROM pack_marks WHERE id = @id AND marked > unmarked))`,
+      ),
+      // Marks and unmarks merge by their latest time, in any order: a packfile is marked when
+      // its latest mark is newer than its latest unmark.
+      mark: db.prepare(
+        'INSERT INTO pack_marks(id, marked) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET marked = max(marked, excluded.marked)',
+      ),
+      unmark: db.prepare(
+        'INSERT INTO pack_marks(id, unmarked) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET unmarked = max(unmarked, excluded.unmarked)',
+      ),
+      flagMarked: db.prepare(
+        'UPDATE packfiles SET marked = coalesce((SELECT marked > unmarked FROM pack_marks WHERE pack_marks.id = packfiles.id), 0) WHERE id = ?',
+      ),
+      markedPacks: db.prepare(
+        'SELECT m.id AS id, m.marked AS marked FROM pack_marks m JOIN packfiles p ON p.id = m.id WHERE m.marked > m.unmarked AND p.deleted = 0 ORDER BY m.id',
+      ),
+      markedCopy: db.prepare(
+        `SELECT p.id AS pack, m.marked AS marked FROM blobs b JOIN packfiles p ON p.n = b.pack JOIN pack_marks m ON m.id = p.id
+         WHERE b.mac = ? AND b.type = ? AND p.deleted = 0 AND p.marked = 1 LIMIT 1`,
       ),
       flagDeleted: db.prepare('UPDATE packfiles SET deleted = 1 WHERE id = ?'),
       packNumber: db.prepare('SELECT n FROM packfiles WHERE id = ?').pluck(),
@@ -103,7 +125,8 @@ export class LocalCache {
       addBlob: db.prepare('INSERT OR IGNORE INTO blobs(mac, type, pack, offset, length, raw) VALUES (?, ?, ?, ?, ?, ?)'),
       hasBlob: db.prepare(KNOWN_BLOB_SQL).pluck(),
       locate: db.prepare(
-        'SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.mac = ? AND b.type = ? AND p.deleted = 0 LIMIT 1',
+        `SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack
+         WHERE b.mac = ? AND b.type = ? AND p.deleted = 0 AND p.marked = 0 ORDER BY b.pack LIMIT 1`,
       ),
       // A state carrying the info may come after one that did not (compaction): keep the info.
       addSnapshot: db.prepare(
@@ -117,20 +140,26 @@ export class LocalCache {
       ),
       deleteSnapshot: db.prepare('INSERT OR IGNORE INTO deleted_snapshots(id, time) VALUES (?, ?)'),
       deletePack: db.prepare('INSERT OR IGNORE INTO deleted_packfiles(id) VALUES (?)'),
-      anyDeletedPack: db.prepare('SELECT 1 FROM deleted_packfiles LIMIT 1'),
+      anyDeletedPack: db.prepare('SELECT 1 FROM deleted_packfiles UNION ALL SELECT 1 FROM pack_marks LIMIT 1'),
       snapshots: db.prepare(
         `SELECT s.id AS id, s.header AS header, s.time AS time, s.info AS info, t.tags AS edited FROM snapshots s
          LEFT JOIN tag_edits t ON t.id = s.id WHERE s.id NOT IN (SELECT id FROM deleted_snapshots) ORDER BY s.time, s.id`,
       ),
       header: db.prepare('SELECT data FROM headers WHERE id = ?').pluck(),
       putHeader: db.prepare('INSERT OR REPLACE INTO headers(id, data) VALUES (?, ?)'),
-      packfiles: db.prepare('SELECT id, kind FROM packfiles WHERE deleted = 0'),
+      packfiles: db.prepare('SELECT id, kind FROM packfiles WHERE deleted = 0 AND marked = 0'),
       blobsOfPack: db.prepare(
-        'SELECT b.mac AS mac, b.type AS type, b.offset AS offset, b.length AS length FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset',
+        'SELECT b.mac AS mac, b.type AS type, b.offset AS offset, b.length AS length, b.raw AS raw FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset',
       ),
+      locateAny: db.prepare(
+        `SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack
+         WHERE b.mac = ? AND b.type = ? AND p.deleted = 0 ORDER BY p.marked, b.pack LIMIT 1`,
+      ),
+      allPackfiles: db.prepare('SELECT id, kind, marked FROM packfiles WHERE deleted = 0 ORDER BY n'),
+      tagEdits: db.prepare('SELECT id, tags, time FROM tag_edits'),
       locateMany: db.prepare(
         `SELECT b.mac AS mac, p.id AS pack FROM blobs b JOIN packfiles p ON p.n = b.pack
-         WHERE b.type = ? AND p.deleted = 0 AND b.mac IN (${Array(LOCATE_BATCH).fill('?').join(',')})`,
+         WHERE b.type = ? AND p.deleted = 0 AND p.marked = 0 AND b.mac IN (${Array(LOCATE_BATCH).fill('?').join(',')})`,
       ),
       blobBytesOfPack: db.prepare(
         'SELECT coalesce(sum(b.length), 0) FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ?',
@@ -164,6 +193,14 @@ export class LocalCache {
         s.editTags.run({id: edit.id, tags: encode(edit.tags), time: edit.time, rank: JSON.stringify(edit.tags)})
       }
       for (const del of delta.deletedSnapshots) s.deleteSnapshot.run(del.id, del.time)
+      for (const m of delta.markedPackfiles) {
+        s.mark.run(m.id, m.time)
+        s.flagMarked.run(m.id)
+      }
+      for (const m of delta.unmarkedPackfiles) {
+        s.unmark.run(m.id, m.time)
+        s.flagMarked.run(m.id)
+      }
       s.addState.run(id)
     })()
   }
@@ -178,6 +215,17 @@ export class LocalCache {
     return new Set(this.#stmts.deletedPackfiles.all() as string[])
   }
 
+  /** Packfiles marked for deletion by maintenance and not deleted yet, with the time of the mark. */
+  markedPackfiles(): {id: string; marked: number}[] {
+    return this.#stmts.markedPacks.all() as {id: string; marked: number}[]
+  }
+
+  /** A marked packfile holding the blob, when only marked ones do (for a clear error). */
+  markedCopy(type: number, mac: Buffer): {pack: string; marked: number} | undefined {
+    return this.#stmts.markedCopy.get(mac, type) as {pack: string; marked: number} | undefined
+  }
+
+  /** Whether maintenance deleted or marked packfiles: blobs of older snapshots may be gone. */
   hasDeletedPackfiles(): boolean {
     return this.#stmts.anyDeletedPack.get() !== undefined
   }
@@ -233,8 +281,30 @@ export class LocalCache {
     return this.#stmts.packfiles.all() as {id: string; kind: string}[]
   }
 
-  blobsOfPack(pack: string): {mac: Buffer; type: number; offset: number; length: number}[] {
-    return this.#stmts.blobsOfPack.all(pack) as {mac: Buffer; type: number; offset: number; length: number}[]
+  blobsOfPack(pack: string): {mac: Buffer; type: number; offset: number; length: number; raw: number}[] {
+    return this.#stmts.blobsOfPack.all(pack) as {mac: Buffer; type: number; offset: number; length: number; raw: number}[]
+  }
+
+  /** Like locate, but a packfile marked for deletion serves when no other does (maintenance). */
+  locateAny(type: number, mac: Buffer): BlobLocation | undefined {
+    return this.#stmts.locateAny.get(mac, type) as BlobLocation | undefined
+  }
+
+  /** Every packfile not deleted, marked ones included, in the order they were indexed. */
+  allPackfiles(): {id: string; kind: string; marked: number}[] {
+    return this.#stmts.allPackfiles.all() as {id: string; kind: string; marked: number}[]
+  }
+
+  tagEdits(): {id: Buffer; tags: string[]; time: number}[] {
+    return (this.#stmts.tagEdits.all() as {id: Buffer; tags: Buffer; time: number}[]).map((r) => ({id: r.id, tags: decode<string[]>(r.tags), time: r.time}))
+  }
+
+  /**
+   * A set of blobs in a temporary table of this connection (maintenance's live set): on disk
+   * through SQLite, so a repository of millions of blobs does not hold them on the heap.
+   */
+  blobSet(): BlobSet {
+    return new BlobSet(this.db)
   }
 
   /** The index entries of a packfile as a state lists them: [type, mac, offset, length, rawLength] (sync). */
@@ -262,5 +332,65 @@ export class LocalCache {
 
   close(): void {
     this.db.close()
+  }
+}
+
+export class BlobSet {
+  readonly #db: Database.Database
+  readonly #name = `blobset_${process.pid}_${Math.floor(Math.random() * 1e9)}`
+  readonly #has: Database.Statement
+  readonly #add: Database.Statement
+  /** Inserts are batched in one transaction per BATCH blobs: one per blob is slow. */
+  #pending = new Map<string, [number, Buffer]>()
+
+  constructor(db: Database.Database) {
+    this.#db = db
+    db.exec(`CREATE TEMP TABLE ${this.#name}(mac BLOB NOT NULL, type INTEGER NOT NULL, PRIMARY KEY(mac, type)) WITHOUT ROWID`)
+    this.#has = db.prepare(`SELECT 1 FROM temp.${this.#name} WHERE mac = ? AND type = ?`).pluck()
+    this.#add = db.prepare(`INSERT OR IGNORE INTO temp.${this.#name}(mac, type) VALUES (?, ?)`)
+  }
+
+  has(type: number, mac: Buffer): boolean {
+    return this.#pending.has(`${type}:${mac.toString('hex')}`) || this.#has.get(mac, type) !== undefined
+  }
+
+  /** Adds a blob; false when it was there already. */
+  add(type: number, mac: Buffer): boolean {
+    if (this.has(type, mac)) return false
+    this.#pending.set(`${type}:${mac.toString('hex')}`, [type, Buffer.from(mac)])
+    if (this.#pending.size >= 4096) this.flush()
+    return true
+  }
+
+  flush(): void {
+    const rows = [...this.#pending.values()]
+    this.#db.transaction(() => {
+      for (const [type, mac] of rows) this.#add.run(mac, type)
+    })()
+    this.#pending.clear()
+  }
+
+  /** Every blob of the set, in batches (the iteration reads from SQLite, not from memory). */
+  *entries(): Generator<{type: number; mac: Buffer}> {
+    this.flush()
+    let after: {mac: Buffer; type: number} | undefined
+    const first = this.#db.prepare(`SELECT mac, type FROM temp.${this.#name} ORDER BY mac, type LIMIT 4096`)
+    const next = this.#db.prepare(`SELECT mac, type FROM temp.${this.#name} WHERE (mac, type) > (?, ?) ORDER BY mac, type LIMIT 4096`)
+    for (;;) {
+      const rows = (after ? next.all(after.mac, after.type) : first.all()) as {mac: Buffer; type: number}[]
+      if (rows.length === 0) return
+      yield* rows
+      after = rows[rows.length - 1]
+    }
+  }
+
+  size(): number {
+    this.flush()
+    return this.#db.prepare(`SELECT count(*) FROM temp.${this.#name}`).pluck().get() as number
+  }
+
+  drop(): void {
+    this.#pending.clear()
+    this.#db.exec(`DROP TABLE IF EXISTS temp.${this.#name}`)
   }
 }

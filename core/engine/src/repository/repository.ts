@@ -281,10 +281,28 @@ export class Repository {
     }
   }
 
+  /**
+   * Why a blob cannot be located: absent from the index, or only in packfiles maintenance
+   * marked for deletion (treated as gone, though the bytes are kept through the grace period).
+   */
+  missingBlob(type: number, mac: Buffer, what = 'blob'): string {
+    const hex = mac.toString('hex').slice(0, 16)
+    const marked = this.cache.markedCopy(type, mac)
+    if (marked) {
+      return (
+        `${what} ${hex} is only in packfile ${marked.pack.slice(0, 16)}, which maintenance marked for deletion on ` +
+        `${new Date(marked.marked).toISOString()} because no snapshot referenced it; its bytes are kept until the grace period ends`
+      )
+    }
+    return `${what} ${hex} is not in the repository index`
+  }
+
   /** Fetches, decrypts, decompresses and re-MACs one blob. */
-  async readBlob(type: number, mac: Buffer): Promise<Buffer> {
-    const loc = this.cache.locate(type, mac)
-    if (!loc) throw new IntegrityError(`blob ${mac.toString('hex').slice(0, 16)} is not in the repository index`)
+  async readBlob(type: number, mac: Buffer, options: {includeMarked?: boolean} = {}): Promise<Buffer> {
+    // Maintenance reads what snapshots reference even from packfiles it marked: a blob found
+    // there is what un-marks them.
+    const loc = options.includeMarked ? this.cache.locateAny(type, mac) : this.cache.locate(type, mac)
+    if (!loc) throw new IntegrityError(this.missingBlob(type, mac))
     const sealed = await this.readPackRange(loc.pack, loc.offset, loc.length)
     return openBlob(this.keys, this.compressor, type, mac, sealed)
   }
