@@ -59,7 +59,9 @@ describe('maintenance', () => {
     expect(report.deleted).toBeGreaterThan(0)
     expect(report.statesAfter).toBeLessThan(report.statesBefore)
     const sizeAfter = (await diskUsage(env.repo)).bytes
-    expect(sizeBefore - sizeAfter).toBeGreaterThanOrEqual(report.freedBytes)
+    // The nine removed binaries at least (repacking writes a little back).
+    expect(sizeBefore - sizeAfter).toBeGreaterThan(9 * 512 * 1024 * 0.95)
+    expect(report.freedBytes).toBeGreaterThan(9 * 512 * 1024)
 
     const fresh = join(env.s.dir, 'fresh')
     await env.plakar.ok(['at', fresh, 'create'])
