@@ -78,7 +78,7 @@ describe('maintenance', () => {
     // Nothing is left to do.
     const [again] = await env.plakar.jsonLines<Report>(env.at('maintenance', '--grace', '0'))
     expect(again).toMatchObject({marked: 0, deleted: 0, repacked: 0})
-  })
+  }, 900_000)
 
   it('a backup while maintenance holds the lock fails in one line with exit 1; maintenance beside a backup likewise', async () => {
     const repo = await Repository.open(new FsStorage(env.repo), {
