@@ -27,11 +27,11 @@ const repoDir = path.join(work, 'repo')
 const cacheDir = path.join(work, 'cache')
 const env = {...process.env, PLAKAR_PASSPHRASE: PASSPHRASE, PLAKAR_CACHE_DIR: cacheDir, PLAKAR_CONFIG_DIR: path.join(work, 'config'), HOME: work}
 
-const {Repository} = await import(path.join(ROOT, 'core/dist/repository/repository.js'))
-const {RepositoryWriter} = await import(path.join(ROOT, 'core/dist/repository/writer.js'))
-const {backup} = await import(path.join(ROOT, 'core/dist/engine/backup.js'))
-const {BlobType} = await import(path.join(ROOT, 'core/dist/format/blob-type.js'))
-const {encodeHeader, infoOf} = await import(path.join(ROOT, 'core/dist/format/snapshot.js'))
+const {Repository} = await import(path.join(ROOT, 'core/engine/dist/repository/repository.js'))
+const {RepositoryWriter} = await import(path.join(ROOT, 'core/engine/dist/repository/writer.js'))
+const {backup} = await import(path.join(ROOT, 'core/engine/dist/engine/backup.js'))
+const {BlobType} = await import(path.join(ROOT, 'core/engine/dist/format/blob-type.js'))
+const {encodeHeader, infoOf} = await import(path.join(ROOT, 'core/engine/dist/format/snapshot.js'))
 const {FsStorage} = await import(path.join(ROOT, 'plugins/fs/dist/storage.js'))
 
 const quiet = {debug() {}, info() {}, warn() {}}
