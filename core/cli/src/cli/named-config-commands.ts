@@ -3,6 +3,7 @@ import {CONNECTOR_OF, CORE_OPTIONS, type NamedConfigs, type NamedKind} from '../
 import {parseOptions} from '../connectors/resolver.js'
 import {commandInput, PlakarCommand} from './base-command.js'
 import {TOKENS} from './container.js'
+import {columns} from './output.js'
 
 /**
  * `plakar store|source|destination add|rm|ls|show`: the four commands are the same for the
@@ -74,10 +75,17 @@ export abstract class NamedRm extends NamedConfigCommand {
 export abstract class NamedLs extends NamedConfigCommand {
   async run(): Promise<void> {
     await this.parse(commandInput(this.ctor as typeof NamedLs))
+    // The default store (used without "at") is marked: "*" in text, "default" in JSON.
+    const fallback = this.kind === 'store' ? this.named.defaultStore() : undefined
+    const rows: string[][] = [['', 'NAME', 'LOCATION']]
     for (const [name, config] of this.named.list(this.kind)) {
-      if (this.settings.json) this.printJson({name, location: config.location})
-      else this.print(`@${name}\t${config.location}`)
+      if (this.settings.json) this.printJson({name, location: config.location, ...(this.kind === 'store' ? {default: name === fallback} : {})})
+      else rows.push([name === fallback ? '*' : '', `@${name}`, config.location])
     }
+    if (this.settings.json || rows.length === 1) return
+    if (!fallback) for (const row of rows) row.shift()
+    for (const line of columns(rows)) this.print(line)
+    if (fallback) this.say(`(* the default store, used when no "at LOCATION" is given)`)
   }
 }
 

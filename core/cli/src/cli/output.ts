@@ -13,6 +13,44 @@ export function formatBytes(n: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`
 }
 
+/**
+ * A name or path as text output shows it: control characters (a newline, a tab, an escape
+ * sequence that would drive the terminal) as C escapes (`\n`, `\t`, `\x1b`) and a backslash as
+ * `\\`, so one entry is always one line and what is printed cannot be mistaken for another
+ * name. --json prints names exactly.
+ */
+export function escapeName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[\u0000-\u001f\u007f-\u009f\\]/.test(name)) return name
+  const named: Record<string, string> = {'\n': '\\n', '\t': '\\t', '\r': '\\r', '\\': '\\\\'}
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+/** A time as people read it: local (or UTC with `utc`), to the second, "2026-11-25 15:43:32". */
+export function formatTime(ms: number, utc = false): string {
+  const d = new Date(ms)
+  if (utc) return `${d.toISOString().slice(0, 19).replace('T', ' ')}Z`
+  const p = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
+}
+
+/** Rows as aligned columns (two spaces apart), the last column left ragged; right-aligned where asked. */
+export function columns(rows: string[][], right: Set<number> = new Set()): string[] {
+  const widths: number[] = []
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)))
+  return rows.map((row) =>
+    row
+      .map((cell, i) => {
+        if (i === row.length - 1) return cell
+        const pad = ' '.repeat(widths[i] - [...cell].length)
+        return right.has(i) ? pad + cell : cell + pad
+      })
+      .join('  ')
+      .trimEnd(),
+  )
+}
+
 /** "file" or "files" for a count: 1 file, 0 files, 2 files (English nouns plakar uses). */
 export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
   return n === 1 ? singular : pluralForm

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
-import {formatBytes} from '../cli/output.js'
+import {count, formatBytes} from '../cli/output.js'
 import {allSnapshots, check, type CheckProblem, type CheckTarget} from '@plakar/engine/engine/check.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {filterSnapshots, isEmptyFilter, openSnapshot, resolveTarget} from '@plakar/engine/engine/selection.js'
@@ -78,12 +78,12 @@ export default class Check extends PlakarCommand {
     if (this.settings.json) {
       this.printJson({ok: result.problems.length === 0, snapshots: result.snapshots, files: result.files, packfiles: result.packfiles, bytes: result.bytes, problems: result.problems})
     } else if (result.problems.length === 0) {
-      this.say(`ok: ${result.snapshots} snapshots, ${result.files} files${flags.fast ? '' : `, ${formatBytes(result.bytes)} read and verified`}`)
+      this.say(`ok: ${count(result.snapshots, 'snapshot')}, ${count(result.files, 'file')}${flags.fast ? '' : `, ${formatBytes(result.bytes)} read and verified`}`)
     }
     if (result.problems.length > 0) {
       const damaged = result.problems.filter((p) => p.kind === 'file').length
       const what = damaged > 0 ? `${damaged} damaged files are named above` : 'see the messages above'
-      throw new IntegrityError(`${result.problems.length} problems found in ${result.snapshots} snapshots: ${what}`)
+      throw new IntegrityError(`${count(result.problems.length, 'problem')} found in ${count(result.snapshots, 'snapshot')}: ${what}`)
     }
   }
 }

@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
-import {formatBytes, formatDuration} from '../cli/output.js'
+import {count, formatBytes, formatDuration} from '../cli/output.js'
 import {resolveTarget} from '@plakar/engine/engine/selection.js'
 
 export default class Info extends PlakarCommand {
@@ -36,7 +36,7 @@ export default class Info extends PlakarCommand {
       this.print(`source     ${h.importer.type}:${h.importer.root} (origin ${h.importer.origin})`)
       if (h.tags.length > 0) this.print(`tags       ${h.tags.join(', ')}`)
       if (info.parent) this.print(`parent     ${info.parent}`)
-      this.print(`contents   ${h.summary.files} files, ${h.summary.directories} directories, ${h.summary.symlinks} symlinks, ${h.summary.errors} errors`)
+      this.print(`contents   ${count(h.summary.files, 'file')}, ${count(h.summary.directories, 'directory', 'directories')}, ${count(h.summary.symlinks, 'symlink')}, ${count(h.summary.errors, 'error')}`)
       this.print(`size       ${formatBytes(h.summary.size)} (${formatBytes(h.stats.readBytes)} read, ${formatBytes(h.stats.addedBytes)} added to the repository)`)
       const types = Object.entries(h.summary.types).sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${n}`)
       if (types.length > 0) this.print(`types      ${types.join(', ')}`)

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
+import {escapeName} from '../cli/output.js'
 import {locate} from '@plakar/engine/engine/locate.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {openSnapshot, selectSnapshots} from '@plakar/engine/engine/selection.js'
@@ -23,7 +24,7 @@ export default class Locate extends PlakarCommand {
       const snapshot = await openSnapshot(repo, entry)
       for await (const path of locate(snapshot, args.pattern)) {
         if (this.settings.json) this.printJson({snapshot: snapshot.id, path})
-        else this.print(`${snapshot.id.slice(0, 8)}:${path}`)
+        else this.print(`${snapshot.id.slice(0, 8)}:${escapeName(path)}`)
       }
     }
   }

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
-import {formatBytes, formatMode} from '../cli/output.js'
+import {columns, escapeName, formatBytes, formatMode, formatTime} from '../cli/output.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {filterSnapshots, resolveTarget} from '@plakar/engine/engine/selection.js'
 import type {Entry} from '@plakar/engine/tree/entry.js'
@@ -20,6 +20,7 @@ export default class Ls extends PlakarCommand {
   static override args = {snapshot: Args.string({description: 'SNAPSHOT[:PATH] of a directory to list'})}
   static override flags = {
     recursive: Flags.boolean({char: 'R', description: 'list everything below the directory'}),
+    utc: Flags.boolean({description: 'show times in UTC instead of the local time zone'}),
     ...selectionFlags,
   }
 
@@ -28,6 +29,7 @@ export default class Ls extends PlakarCommand {
     const filter = filterFromFlags(flags)
     const repo = await this.openRepository()
     if (!args.snapshot) {
+      const rows: string[][] = [['ID', 'TIME', 'HOST', 'SIZE', 'FILES', 'SOURCE']]
       for (const h of await filterSnapshots(repo, filter)) {
         if (this.settings.json) {
           this.printJson({
@@ -43,11 +45,14 @@ export default class Ls extends PlakarCommand {
             errors: h.errors,
           })
         } else {
-          const tags = h.tags.length > 0 ? ` [${h.tags.join(',')}]` : ''
-          const name = h.name ? ` (${h.name})` : ''
-          this.print(`${new Date(h.time).toISOString()}  ${h.id.slice(0, 8)}  ${formatBytes(h.size).padStart(10)}  ${h.importer.type}:${h.importer.root}${name}${tags}`)
+          const tags = h.tags.length > 0 ? ` [${h.tags.map(escapeName).join(',')}]` : ''
+          const name = h.name ? ` (${escapeName(h.name)})` : ''
+          const source = `${h.importer.type === 'fs' ? '' : `${h.importer.type}:`}${escapeName(h.importer.root)}`
+          rows.push([h.id.slice(0, 8), formatTime(h.time, flags.utc), escapeName(h.host), formatBytes(h.size), String(h.files), `${source}${name}${tags}`])
         }
       }
+      // A header and aligned columns for people; nothing at all when there is nothing to list.
+      if (!this.settings.json && rows.length > 1) for (const line of columns(rows, new Set([3, 4]))) this.print(line)
       return
     }
     const {snapshot, path: dir} = await resolveTarget(repo, args.snapshot, filter)
@@ -57,10 +62,10 @@ export default class Ls extends PlakarCommand {
         this.printJson({path: p, type: e.info.type, size: e.info.size, mode: e.info.mode, mtime: e.info.mtime ? new Date(e.info.mtime).toISOString() : undefined, uid: e.info.uid, gid: e.info.gid, target: e.target, error: e.error})
         return
       }
-      const name = flags.recursive ? p : p.slice(p.lastIndexOf('/') + 1)
-      const when = e.info.mtime ? new Date(e.info.mtime).toISOString().replace('T', ' ').slice(0, 19) : ''.padEnd(19)
+      const name = escapeName(flags.recursive ? p : p.slice(p.lastIndexOf('/') + 1))
+      const when = e.info.mtime ? formatTime(e.info.mtime, flags.utc) : ''.padEnd(19)
       const owner = `${e.info.username ?? e.info.uid ?? '-'} ${e.info.groupname ?? e.info.gid ?? '-'}`
-      const link = e.target ? ` -> ${e.target}` : ''
+      const link = e.target ? ` -> ${escapeName(e.target)}` : ''
       const err = e.error ? `  (error: ${e.error})` : ''
       this.print(`${formatMode(e.info.type, e.info.mode)} ${owner.padEnd(17)} ${String(e.info.size).padStart(12)} ${when} ${name}${link}${err}`)
     }

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
-import {formatBytes} from '../cli/output.js'
+import {count, formatBytes} from '../cli/output.js'
 import {Policies} from '../cli/policies.js'
 import {describeWords, policyFromWords, retentionFlags, wordsFromFlags} from '../cli/retention-flags.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
@@ -59,7 +59,7 @@ export default class Prune extends PlakarCommand {
     }
     const kept = decisions.length - going.length
     if (decisions.length === 0) this.say('no snapshot matches: nothing to prune')
-    else if (flags.apply) this.say(`kept ${kept} snapshots, deleted ${going.length}; "plakar maintenance" reclaims their space`)
-    else this.say(`dry run: ${kept} snapshots kept, ${going.length} would be deleted; run again with --apply to delete them`)
+    else if (flags.apply) this.say(`kept ${count(kept, 'snapshot')}, deleted ${going.length}; "plakar maintenance" reclaims their space`)
+    else this.say(`dry run: ${count(kept, 'snapshot')} kept, ${going.length} would be deleted; run again with --apply to delete them`)
   }
 }

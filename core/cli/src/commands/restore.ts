@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
-import {formatBytes} from '../cli/output.js'
+import {count, formatBytes} from '../cli/output.js'
 import {parseOptions} from '../connectors/resolver.js'
 import {restore} from '@plakar/engine/engine/restore.js'
 import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
@@ -50,7 +50,7 @@ export default class Restore extends PlakarCommand {
     if (this.settings.json) {
       this.printJson({snapshot: snapshot.id, path: source, target: exporter.root, files: result.files, bytes: result.bytes, errors: result.errors})
     } else {
-      this.say(`restored ${result.files} files (${formatBytes(result.bytes)}) of ${snapshot.id.slice(0, 8)}:${source} to ${exporter.root}, ${result.errors} errors`)
+      this.say(`restored ${count(result.files, 'file')} (${formatBytes(result.bytes)}) of ${snapshot.id.slice(0, 8)}:${source} to ${exporter.root}, ${count(result.errors, 'error')}`)
     }
     if (result.errors > 0) process.exitCode = 1
   }

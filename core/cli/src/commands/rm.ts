@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
-import {formatBytes} from '../cli/output.js'
+import {count, formatBytes} from '../cli/output.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {removeSnapshots} from '@plakar/engine/engine/remove.js'
 import {isEmptyFilter, selectSnapshots, type SnapshotEntry} from '@plakar/engine/engine/selection.js'
@@ -54,7 +54,7 @@ export default class Rm extends PlakarCommand {
       this.print(`${verb}  ${e.id.slice(0, 8)}  ${new Date(e.time).toISOString()}  ${e.host}  ${formatBytes(e.size).padStart(10)}  ${e.importer.type}:${e.importer.root}${name}${tags}`)
     }
     if (chosen.length === 0) this.say('no snapshot matches: nothing to delete')
-    else if (flags.apply) this.say(`deleted ${chosen.length} snapshots; "plakar maintenance" reclaims their space`)
-    else this.say(`dry run: ${chosen.length} snapshots would be deleted; run again with --apply to delete them`)
+    else if (flags.apply) this.say(`deleted ${count(chosen.length, 'snapshot')}; "plakar maintenance" reclaims their space`)
+    else this.say(`dry run: ${count(chosen.length, 'snapshot')} would be deleted; run again with --apply to delete them`)
   }
 }

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
+import {count} from '../cli/output.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {isEmptyFilter, selectSnapshots} from '@plakar/engine/engine/selection.js'
 import {applyTags, planTags} from '@plakar/engine/engine/tags.js'
@@ -40,6 +41,6 @@ export default class Tag extends PlakarCommand {
       return
     }
     for (const p of plans) this.print(`${p.id.slice(0, 8)}  [${p.before.join(',')}] -> [${p.after.join(',')}]`)
-    this.say(`changed the tags of ${plans.length} snapshots${chosen.length > plans.length ? ` (${chosen.length - plans.length} already had them)` : ''}`)
+    this.say(`changed the tags of ${count(plans.length, 'snapshot')}${chosen.length > plans.length ? ` (${chosen.length - plans.length} already had them)` : ''}`)
   }
 }
