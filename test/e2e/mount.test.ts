@@ -43,7 +43,7 @@ beforeAll(async () => {
   await b.file('odd name & ünïcode.txt', 'odd\n')
   await b.dir('empty')
   await b.finish()
-  first = (await backup(env, [src, '--tag', 'daily'])).snapshot
+  first = (await backup(env, [src, '--tag', 'daily'])).id
   await b.file('hello.txt', 'hello again\n')
   await backup(env, [src])
 })

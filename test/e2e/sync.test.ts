@@ -93,9 +93,9 @@ describe('sync between peers (create --from)', () => {
     const other = join(env.s.dir, 'elsewhere')
     await mkdir(other)
     await new TreeBuilder(other).file('only-on-peer.txt', 'peer data\n')
-    const id = (await env.plakar.json<{snapshot: string}>(['at', peer(), 'backup', other])).snapshot
+    const id = (await env.plakar.json<{id: string}>(['at', peer(), 'backup', other])).id
     await new TreeBuilder(other).file('only-here.txt', 'here data\n')
-    const mine = (await backup(env, [other])).snapshot
+    const mine = (await backup(env, [other])).id
     await env.plakar.json<SyncJson>(env.at('sync', 'with', peer()))
     const here = await ids(env.repo)
     const there = await ids(peer())
