@@ -48,7 +48,7 @@ const run = (...args) => {
 run('create')
 say(`backing up ${corpus.files} files of ${corpus.path}`)
 let t = Date.now()
-const snapshot = JSON.parse(run('backup', '--json', corpus.path)).snapshot
+const snapshot = JSON.parse(run('backup', '--json', corpus.path)).id
 const backupSeconds = (Date.now() - t) / 1000
 say(`snapshot ${snapshot.slice(0, 8)} in ${backupSeconds.toFixed(1)} s`)
 

@@ -25,7 +25,7 @@ describe('plakar ui', () => {
     await b.file('docs/served.txt', content)
     src = await b.finish()
     await env.plakar.ok(at('create'))
-    snapshot = (await backup({...env, at}, [src])).snapshot
+    snapshot = (await backup({...env, at}, [src])).id
   })
   afterAll(() => env.s.cleanup())
 
