@@ -29,12 +29,15 @@ export function userPlakar(home: string, env: Record<string, string> = {}): Plak
   return new Plakar(home, {NODE_ENV: undefined as unknown as string, ...env})
 }
 
+/** What `backup --json` prints (docs/json.md). */
 export interface BackupJson {
   id: string
   files: number
+  directories: number
   errors: number
   size: number
-  added: number
+  addedBytes: number
+  durationMs: number
   checkProblems?: number
 }
 

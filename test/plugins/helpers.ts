@@ -42,14 +42,12 @@ export async function npm(cwd: string, args: string[], options: {env?: Record<st
 }
 
 /**
- * `npm install` in a generated plugin: @plakar/sdk from the test registry (scoped, so that
- * everything else still comes from the default registry and this machine's cache), without
- * install scripts (the SDK's entry points load none of the engine's native modules, which
- * would otherwise be compiled from source here).
+ * `npm install` in a generated plugin: @plakar/sdk from the tarball plakar scaffolded into its
+ * vendor/ (the @plakar scope points at a registry that does not answer, so it can come from
+ * nowhere else), the toolchain from this machine's npm cache.
  */
 export async function installDependencies(dir: string): Promise<void> {
-  await publishSdk()
-  await npm(dir, ['install', '--prefer-offline', '--ignore-scripts', `--@plakar:registry=${registry().url}`])
+  await npm(dir, ['install', '--prefer-offline'], {env: {'npm_config_@plakar:registry': 'http://127.0.0.1:9/'}})
 }
 
 /** npm pack in `dir` (which runs its prepack script); returns the absolute path of the tarball. */

@@ -49,7 +49,7 @@ describe('plakar scaffold', () => {
     expect(out.files).toEqual(expect.arrayContaining(['.gitignore', 'README.md', 'build.mjs', 'package.json', 'src/config.ts', 'src/importer.ts', 'src/source.ts', 'test/importer.test.ts']))
     const pjson = JSON.parse(await readFile(join(out.directory, 'package.json'), 'utf8'))
     expect(pjson).toMatchObject({name: '@acme/plakar-importer-crm', version: '0.1.0', plakar: {contract: 1, connectors: [{kind: 'importer', schemes: ['crm']}]}})
-    expect(pjson.devDependencies['@plakar/sdk']).toMatch(/^\^\d+\.\d+\.\d+$/)
+    expect(pjson.devDependencies['@plakar/sdk']).toMatch(/^file:vendor\/plakar-sdk-\d+\.\d+\.\d+\.tgz$/)
     const everything = await Promise.all(out.files.map((f) => readFile(join(out.directory, f), 'utf8')))
     expect(everything.filter((text) => /\{\{\w+\}\}/.test(text)), 'placeholders left').toEqual([])
     expect(await readFile(join(out.directory, 'README.md'), 'utf8')).toContain('file:/path/to/acme-plakar-importer-crm-0.1.0.tgz')

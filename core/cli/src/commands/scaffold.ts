@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
-import {existsSync, readFileSync} from 'node:fs'
+import {constants, existsSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
-import {mkdir, readdir, readFile, stat, writeFile} from 'node:fs/promises'
+import {copyFile, mkdir, readdir, readFile, stat, writeFile} from 'node:fs/promises'
 import {basename, dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {PlakarCommand} from '../cli/base-command.js'
@@ -45,6 +45,17 @@ function sdkVersion(): string {
   return pjson.version
 }
 
+/**
+ * The SDK this CLI runs, packed by the build (`npm pack` of core/sdk into the CLI's dist/). A
+ * scaffolded plugin gets a copy and depends on it by path, so `npm install` needs no registry
+ * that serves @plakar/sdk: only this machine's npm cache for the toolchain.
+ */
+function sdkTarball(version: string): string {
+  const file = join(dirname(fileURLToPath(import.meta.url)), '..', `plakar-sdk-${version}.tgz`)
+  if (!existsSync(file)) throw new PlakarError(`the SDK tarball is missing from this installation (${file}): rebuild plakar (npm run build), or use --sdk registry`)
+  return file
+}
+
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = []
   for (const entry of await readdir(join(dir, prefix), {withFileTypes: true})) {
@@ -69,11 +80,18 @@ export default class Scaffold extends PlakarCommand {
   static override flags = {
     dir: Flags.string({description: 'directory to create (default: ./ and the name without its scope)'}),
     scheme: Flags.string({description: 'location scheme the connector serves (default: from the name)'}),
+    sdk: Flags.string({
+      options: ['tarball', 'registry'],
+      default: 'tarball',
+      description:
+        'where npm install takes @plakar/sdk from: "tarball", a copy of this plakar\'s SDK written to vendor/ (no registry needed), or "registry", a compatible release from the npm registry',
+    }),
   }
 
   static override examples = [
     'plakar scaffold importer @acme/plakar-importer-crm',
     'plakar scaffold storage plakar-storage-vault --scheme vault --dir ~/src/vault',
+    'plakar scaffold exporter @acme/plakar-exporter-tape --sdk registry',
   ]
 
   async run(): Promise<void> {
@@ -97,11 +115,15 @@ export default class Scaffold extends PlakarCommand {
     if (taken) this.logger.warn(`the ${kind} scheme "${scheme}" is already served by ${taken}: both installed at once, neither would be used (choose another with --scheme)`)
 
     const version = '0.1.0'
+    const sdk = sdkVersion()
+    const bundledSdk = flags.sdk === 'tarball' ? sdkTarball(sdk) : undefined
+    const vendored = `vendor/${basename(bundledSdk ?? '')}`
     const values: Record<string, string> = {
       name,
       scheme,
       description: `plakar ${kind} for ${scheme}: locations`,
-      sdkRange: `^${sdkVersion()}`,
+      sdkSpec: bundledSdk ? `file:${vendored}` : `^${sdk}`,
+      sdkVersion: sdk,
       tarball: tarballName(name, version),
     }
     const source = join(templatesDir(this.config.root), kind)
@@ -117,6 +139,11 @@ export default class Scaffold extends PlakarCommand {
       const out = join(target, file === 'gitignore' ? '.gitignore' : file)
       await mkdir(dirname(out), {recursive: true})
       await writeFile(out, text, {flag: 'wx'})
+    }
+    if (bundledSdk) {
+      await mkdir(join(target, 'vendor'), {recursive: true})
+      await copyFile(bundledSdk, join(target, vendored), constants.COPYFILE_EXCL)
+      files.push(vendored)
     }
 
     const shown = relative(process.cwd(), target) || '.'
