@@ -1,5 +1,5 @@
 /**
- * The decoding workers (core/engine/src/engine/decode-pool.ts) run only from the compiled engine, so
+ * The decoding workers (core/engine/src/repository/decode-pool.ts) run only from the compiled engine, so
  * these tests drive core/engine/dist directly, as the CLI does.
  */
 import {join} from 'node:path'
@@ -10,7 +10,7 @@ const dist = async <T>(path: string): Promise<T> => (await import(join(ROOT, pat
 
 describe('decoding workers', () => {
   it('a worker that dies as it starts is never sent work: requests are answered, not lost or left hanging', async () => {
-    const {DecodePool} = await dist<typeof import('../../core/engine/src/engine/decode-pool.js')>('core/engine/dist/engine/decode-pool.js')
+    const {DecodePool} = await dist<typeof import('../../core/engine/src/repository/decode-pool.js')>('core/engine/dist/repository/decode-pool.js')
     const {KeySet} = await dist<typeof import('../../core/engine/src/crypto/keys.js')>('core/engine/dist/crypto/keys.js')
     const {Compressor} = await dist<typeof import('../../core/engine/src/format/compression.js')>('core/engine/dist/format/compression.js')
     const {sealBlob} = await dist<typeof import('../../core/engine/src/format/blob.js')>('core/engine/dist/format/blob.js')

@@ -2,7 +2,6 @@ import {BlobType} from '../format/blob-type.js'
 import {openState} from '../format/state.js'
 import type {Repository} from '../repository/repository.js'
 import {mapConcurrent, readAll} from '@plakar/sdk'
-import {decoderFor} from './decode-pool.js'
 import {Snapshot} from './snapshot.js'
 import {decodeEntry, type Entry} from '../tree/entry.js'
 
@@ -320,7 +319,7 @@ class Checker {
     }
     // Verified on the decoding workers; the packfile's bytes move there (MAC them first).
     const blobs = repo.cache.blobsOfPack(pack)
-    const {errors} = await decoderFor(repo).decode(data, blobs, true)
+    const errors = await repo.reader.verify(data, blobs)
     for (const index of errors.keys()) {
       const b = blobs[index]
       // The walk may have found the damage first (a chunk list it could not read): keep that.

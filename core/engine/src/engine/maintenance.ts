@@ -198,7 +198,7 @@ export async function maintain(repo: Repository, options: MaintenanceOptions = {
           const end = blobs.reduce((n, b) => Math.max(n, b.offset + b.length), 0)
           let bytes: Buffer
           try {
-            bytes = await repo.readPackRange(pack, 0, end)
+            bytes = await repo.reader.range(pack, 0, end)
           } catch (error) {
             if (error instanceof PlakarError && error.plakarExitCode === 65) {
               repo.logger.warn(`packfile ${pack.slice(0, 16)} is unreadable (${error.message}): not repacked; run "plakar check"`)
@@ -312,7 +312,7 @@ export async function maintain(repo: Repository, options: MaintenanceOptions = {
 /** Adds every blob the live snapshots reference to `live`; returns the number of snapshots. */
 async function collectLive(repo: Repository, live: BlobSet, options: MaintenanceOptions): Promise<number> {
   const store: NodeStore = {
-    getNode: (type, mac) => repo.readBlob(type, mac, {includeMarked: true}),
+    getNode: (type, mac) => repo.reader.read(type, mac, {includeMarked: true}),
     putNode: () => Promise.reject(new Error('read-only')),
   }
   const rows = repo.cache.snapshots()
@@ -322,7 +322,7 @@ async function collectLive(repo: Repository, live: BlobSet, options: Maintenance
     const sid = row.id.toString('hex').slice(0, 16)
     try {
       live.add(BlobType.SNAPSHOT, row.header)
-      const data = await repo.readBlob(BlobType.SNAPSHOT, row.header, {includeMarked: true})
+      const data = await repo.reader.read(BlobType.SNAPSHOT, row.header, {includeMarked: true})
       const header = decodeHeader(data)
       const trees: [number, Buffer][] = [
         [BlobType.VFS_NODE, Buffer.from(header.trees.vfs)],
@@ -342,7 +342,7 @@ async function collectLive(repo: Repository, live: BlobSet, options: Maintenance
             if (entry.object) {
               const object = Buffer.from(entry.object)
               if (!live.add(BlobType.OBJECT, object)) continue
-              refs = decode<ChunkRef[]>(await repo.readBlob(BlobType.OBJECT, object, {includeMarked: true}))
+              refs = decode<ChunkRef[]>(await repo.reader.read(BlobType.OBJECT, object, {includeMarked: true}))
             }
             for (const [mac] of refs) live.add(BlobType.CHUNK, Buffer.from(mac))
           }

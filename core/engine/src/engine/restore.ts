@@ -2,7 +2,8 @@ import {Readable} from 'node:stream'
 import {type Exporter, type FileInfo, TaskPool} from '@plakar/sdk'
 import {normalizeStoredPath} from '../tree/path-key.js'
 import type {Entry} from '../tree/entry.js'
-import {chunkKey, fetchChunks} from './blob-fetcher.js'
+import {BlobType} from '../format/blob-type.js'
+import {blobKey} from '../repository/blob-reader.js'
 import type {Snapshot} from './snapshot.js'
 
 export interface RestoreProgress {
@@ -145,16 +146,16 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     batchBytes = 0
     await launch(async () => {
       const refs = await Promise.all(files.map((f) => snapshot.chunks(f.entry)))
-      const {chunks, failed} = await fetchChunks(snapshot.repo, refs.flat().map(([mac]) => mac), concurrency)
+      const {blobs: chunks, failed} = await snapshot.repo.reader.fetch(BlobType.CHUNK, refs.flat().map(([mac]) => mac), concurrency)
       const writes = new TaskPool(concurrency)
       for (let i = 0; i < files.length; i++) {
         const {path: p, rel, entry} = files[i]
         const parts: Buffer[] = []
         let problem: string | undefined
         for (const [mac] of refs[i]) {
-          const chunk = chunks.get(chunkKey(mac))
+          const chunk = chunks.get(blobKey(mac))
           if (!chunk) {
-            problem = failed.get(chunkKey(mac)) ?? 'a chunk is unreadable'
+            problem = failed.get(blobKey(mac)) ?? 'a chunk is unreadable'
             break
           }
           parts.push(chunk)

@@ -1,12 +1,11 @@
 import {Readable} from 'node:stream'
-import {IntegrityError, NotFoundError} from '@plakar/sdk'
+import {NotFoundError} from '@plakar/sdk'
 import {BlobType} from '../format/blob-type.js'
 import {decode} from '../format/codec.js'
 import type {SnapshotHeader} from '../format/snapshot.js'
 import type {Repository} from '../repository/repository.js'
 import {TreeReader} from '../tree/btree.js'
 import {decodeEntry, type ChunkRef, type Entry} from '../tree/entry.js'
-import {chunkKey, fetchChunks, MAX_GAP, MAX_RANGE} from './blob-fetcher.js'
 import {descendantsStart, keyToPath, pathToKey, resolveUserPath, subtreeEnd} from '../tree/path-key.js'
 
 /** Bytes [start, end) of a file. */
@@ -78,14 +77,13 @@ export class Snapshot {
   /** The chunk list of a file. */
   async chunks(entry: Entry): Promise<ChunkRef[]> {
     if (entry.chunks) return entry.chunks
-    if (entry.object) return decode<ChunkRef[]>(await this.repo.readBlob(BlobType.OBJECT, Buffer.from(entry.object)))
+    if (entry.object) return decode<ChunkRef[]>(await this.repo.reader.read(BlobType.OBJECT, Buffer.from(entry.object)))
     return []
   }
 
   /**
-   * A file's content, or the bytes [start, end) of it. Consecutive chunks stored next to each
-   * other are fetched as one range (see blob-fetcher.ts), with the next ranges read ahead while
-   * the current one is consumed. A byte range fetches only the chunks it overlaps, so a video
+   * A file's content, or the bytes [start, end) of it, through the repository's blob reader
+   * (BlobReader.chunks: neighbouring chunks fetched as one range, the next ranges read ahead). A byte range fetches only the chunks it overlaps, so a video
    * player seeking in a large file (HTTP range requests) reads a few chunks, not the file.
    */
   async open(entry: Entry, range?: ByteRange): Promise<Readable> {
@@ -112,44 +110,15 @@ export class Snapshot {
       }
       refs = kept
     }
-    const repo = this.repo
-    const runs: {macs: Buffer[]}[] = []
-    let last: {pack: string; end: number; start: number} | undefined
-    for (const [rawMac] of refs) {
-      const mac = Buffer.from(rawMac)
-      const loc = repo.cache.locate(BlobType.CHUNK, mac)
-      const joins =
-        loc && last && loc.pack === last.pack && loc.offset >= last.end && loc.offset - last.end <= MAX_GAP && loc.offset + loc.length - last.start <= MAX_RANGE
-      if (joins) {
-        runs.at(-1)!.macs.push(mac)
-        last!.end = loc!.offset + loc!.length
-      } else {
-        runs.push({macs: [mac]})
-        last = loc ? {pack: loc.pack, start: loc.offset, end: loc.offset + loc.length} : undefined
-      }
-    }
+    const chunks = this.repo.reader.chunks(refs.map(([mac]) => mac))
+    const count = refs.length
     async function* content(): AsyncGenerator<Buffer> {
-      const ahead = 2
-      const inflight: Promise<{macs: Buffer[]; chunks: Map<string, Buffer>; failed: Map<string, string>}>[] = []
-      let next = 0
-      let yielded = 0
-      while (next < runs.length || inflight.length > 0) {
-        while (next < runs.length && inflight.length < ahead) {
-          const run = runs[next++]
-          const p = fetchChunks(repo, run.macs, 1).then((r) => ({macs: run.macs, ...r}))
-          p.catch(() => {})
-          inflight.push(p)
-        }
-        const {macs, chunks, failed} = await inflight.shift()!
-        for (const mac of macs) {
-          const key = chunkKey(mac)
-          let chunk = chunks.get(key)
-          if (!chunk) throw new IntegrityError(failed.get(key) ?? `chunk ${key.slice(0, 16)} is unreadable`)
-          const index = yielded++
-          if (index === refs.length - 1 && keepLast >= 0) chunk = chunk.subarray(0, keepLast)
-          if (index === 0 && skipFirst > 0) chunk = chunk.subarray(skipFirst)
-          yield chunk
-        }
+      let index = 0
+      for await (let chunk of chunks) {
+        if (index === count - 1 && keepLast >= 0) chunk = chunk.subarray(0, keepLast)
+        if (index === 0 && skipFirst > 0) chunk = chunk.subarray(skipFirst)
+        index++
+        yield chunk
       }
     }
     return Readable.from(content(), {objectMode: false})

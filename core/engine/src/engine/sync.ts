@@ -14,7 +14,7 @@ import type {Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
 import {decodeEntry, type ChunkRef} from '../tree/entry.js'
 import {backup} from './backup.js'
-import {planRanges} from './blob-fetcher.js'
+import {planRanges} from '../repository/blob-reader.js'
 import type {SnapshotEntry} from './selection.js'
 import {Snapshot} from './snapshot.js'
 
@@ -234,7 +234,7 @@ class Copier {
       const byKey = new Map(rows.map((r) => [`${r.type}:${r.mac.toString('hex')}`, r]))
       const ranges = planRanges(rows.map((r) => ({key: `${r.type}:${r.mac.toString('hex')}`, mac: r.mac, pack: r.pack, offset: r.offset, length: r.length})))
       await mapConcurrent(ranges, concurrency, async (range) => {
-        const data = await source.readPackRange(range.pack, range.offset, range.length)
+        const data = await source.reader.range(range.pack, range.offset, range.length)
         for (const b of range.blobs) {
           const row = byKey.get(b.key)!
           // The sealed bytes, as they are: the peer opens them with the same keys.
@@ -308,7 +308,7 @@ class Copier {
         const entry = decodeEntry(value)
         if (entry.object) {
           if (add(BlobType.OBJECT, entry.object)) {
-            const refs = decode<ChunkRef[]>(await source.readBlob(BlobType.OBJECT, Buffer.from(entry.object)))
+            const refs = decode<ChunkRef[]>(await source.reader.read(BlobType.OBJECT, Buffer.from(entry.object)))
             batch.push(() => {
               for (const [mac] of refs) add(BlobType.CHUNK, mac)
             })

@@ -16,7 +16,6 @@ import {
   type Storage,
   UsageError,
 } from '@plakar/sdk'
-import {openBlob} from '../format/blob.js'
 import {BlobType} from '../format/blob-type.js'
 import {Compressor, type CompressionConfig} from '../format/compression.js'
 import {
@@ -36,6 +35,7 @@ import {
 import {decodeHeader, type SnapshotHeader} from '../format/snapshot.js'
 import {openState, sealState, type StateDelta} from '../format/state.js'
 import {NodeCache, type NodeStore} from '../tree/btree.js'
+import {BlobReader} from './blob-reader.js'
 import {LocalCache} from './cache.js'
 import {checkKdfBounds, EncryptionPin} from './pin.js'
 
@@ -79,6 +79,8 @@ export class Repository {
   readonly logger: Logger
   readonly concurrency: number
   readonly nodeCache = new NodeCache()
+  /** The one way blobs are read back (ranges, decoding workers, authentication). */
+  readonly reader = new BlobReader(this)
   /** States that could not be read at the last refresh: reported by check. */
   damagedStates: DamagedState[] = []
   #gear?: Uint32Array
@@ -269,18 +271,6 @@ export class Repository {
     return id
   }
 
-  async readPackRange(pack: string, offset: number, length: number): Promise<Buffer> {
-    try {
-      return await readAll(await this.storage.get('packfile', pack, {offset, length}), length)
-    } catch (error) {
-      if (isNotFound(error)) throw new IntegrityError(`packfile ${pack.slice(0, 16)} is missing`, {cause: error})
-      if ((error as {code?: string}).code === 'ESHORTREAD') {
-        throw new IntegrityError(`packfile ${pack.slice(0, 16)} is truncated`, {cause: error})
-      }
-      throw error
-    }
-  }
-
   /**
    * Why a blob cannot be located: absent from the index, or only in packfiles maintenance
    * marked for deletion (treated as gone, though the bytes are kept through the grace period).
@@ -297,20 +287,10 @@ export class Repository {
     return `${what} ${hex} is not in the repository index`
   }
 
-  /** Fetches, decrypts, decompresses and re-MACs one blob. */
-  async readBlob(type: number, mac: Buffer, options: {includeMarked?: boolean} = {}): Promise<Buffer> {
-    // Maintenance reads what snapshots reference even from packfiles it marked: a blob found
-    // there is what un-marks them.
-    const loc = options.includeMarked ? this.cache.locateAny(type, mac) : this.cache.locate(type, mac)
-    if (!loc) throw new IntegrityError(this.missingBlob(type, mac))
-    const sealed = await this.readPackRange(loc.pack, loc.offset, loc.length)
-    return openBlob(this.keys, this.compressor, type, mac, sealed)
-  }
-
   /** Read access to tree nodes; writers wrap it with their own putNode. */
   get nodeReader(): NodeStore {
     return {
-      getNode: (type, mac) => this.readBlob(type, mac),
+      getNode: (type, mac) => this.reader.read(type, mac),
       putNode: () => Promise.reject(new Error('read-only repository view')),
     }
   }
@@ -318,7 +298,7 @@ export class Repository {
   async snapshotHeader(id: Buffer, headerMac: Buffer): Promise<SnapshotHeader> {
     let data = this.cache.cachedHeader(id)
     if (!data) {
-      data = await this.readBlob(BlobType.SNAPSHOT, headerMac)
+      data = await this.reader.read(BlobType.SNAPSHOT, headerMac)
       const header = decodeHeader(data)
       if (!Buffer.from(header.id).equals(id)) {
         throw new IntegrityError(`snapshot ${id.toString('hex').slice(0, 16)} names a header that belongs to another snapshot`)
@@ -365,6 +345,7 @@ export class Repository {
 
   async close(): Promise<void> {
     for (const fn of this.#onClose.splice(0)) await fn().catch(() => {})
+    await this.reader.close().catch(() => {})
     this.cache.close()
     await this.storage.close()
   }

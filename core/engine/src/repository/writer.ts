@@ -142,7 +142,7 @@ export class RepositoryWriter implements NodeStore {
   }
 
   getNode(type: number, mac: Buffer): Promise<Buffer> {
-    return this.#repo.readBlob(type, mac)
+    return this.#repo.reader.read(type, mac)
   }
 
   async #rotate(kind: PackKind): Promise<void> {

@@ -4,7 +4,7 @@ import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import {openBlob} from '../format/blob.js'
 import {PlakarError} from '@plakar/sdk'
-import type {Repository} from '../repository/repository.js'
+import type {Repository} from './repository.js'
 
 export interface DecodeBlob {
   type: number
@@ -153,18 +153,4 @@ export class DecodePool {
   async close(): Promise<void> {
     await Promise.all(this.#workers.splice(0).map((w) => w.worker.terminate()))
   }
-}
-
-const pools = new WeakMap<Repository, DecodePool>()
-
-/** The repository's decoding pool, started on first use and stopped when the repository closes. */
-export function decoderFor(repo: Repository): DecodePool {
-  let pool = pools.get(repo)
-  if (!pool) {
-    const created = new DecodePool(repo)
-    pools.set(repo, created)
-    repo.onClose(() => created.close())
-    pool = created
-  }
-  return pool
 }
