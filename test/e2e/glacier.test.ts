@@ -18,6 +18,8 @@ import {compareTrees, sha256File, writeRandomFile} from '../support/tree.js'
 import {setup, type Env} from './helpers.js'
 
 const MiB = 1024 * 1024
+/** Each test runs several CLI commands against radosgw: minutes on a loaded 2-core machine. */
+const SLOW = 400_000
 
 describeRgw('glacier repository through the archive shim', () => {
   let env: Env
@@ -43,16 +45,16 @@ describeRgw('glacier repository through the archive shim', () => {
     for (let i = 0; i < 6; i++) await writeRandomFile(join(src, 'big', `f${i}.bin`), 7 * MiB)
     for (let i = 0; i < 20; i++) await writeFile(join(src, `note-${i}.txt`), `note ${i}\n`.repeat(100))
     await env.plakar.ok(at('create'))
-    snap1 = String((await env.plakar.json<{snapshot: string}>(at('backup', src))).snapshot)
+    snap1 = String((await env.plakar.json<{id: string}>(at('backup', src))).id)
     await writeFile(join(src, 'note-0.txt'), 'changed\n')
-    snap2 = String((await env.plakar.json<{snapshot: string}>(at('backup', src))).snapshot)
+    snap2 = String((await env.plakar.json<{id: string}>(at('backup', src))).id)
   }, 300_000)
   afterAll(async () => {
     await shim?.close()
     env?.s.cleanup()
   })
 
-  it('ls, info, locate, diff and check --fast read no cold object', async () => {
+  it('ls, info, locate, diff and check --fast read no cold object', {timeout: SLOW}, async () => {
     shim.resetStats()
     await env.plakar.ok(at('ls'))
     await env.plakar.ok(at('ls', `${snap1}:${src}/big`))
@@ -62,10 +64,11 @@ describeRgw('glacier repository through the archive shim', () => {
     expect(diff.stdout).toMatch(/~ \/note-0.txt\n\(content archived: run with --yes/)
     await env.plakar.ok(at('check', '--fast'))
     expect(cold(), `cold GETs: ${JSON.stringify([...shim.stats.coldGets])}`).toBe(0)
+    process.stdout.write(`figure: browsing made ${cold()} GETs of cold objects (${JSON.stringify(shim.stats.forwarded)} requests forwarded)\n`)
     expect(shim.stats.restoreRequests).toBe(0)
   })
 
-  it('a restore asks before thawing, and without --yes off a terminal it refuses in one line (exit 2)', async () => {
+  it('a restore asks before thawing, and without --yes off a terminal it refuses in one line (exit 2)', {timeout: SLOW}, async () => {
     shim.resetStats()
     const r = await env.plakar.run(at('restore', '--to', join(env.s.dir, 'refused'), `${snap1}:${src}/big/f1.bin`))
     expect(r.exitCode).toBe(2)
@@ -75,7 +78,7 @@ describeRgw('glacier repository through the archive shim', () => {
     expect(shim.stats.restoreRequests).toBe(0)
   })
 
-  it('restoring one file thaws only the packfiles it needs, then restores it bit-exact', async () => {
+  it('restoring one file thaws only the packfiles it needs, then restores it bit-exact', {timeout: SLOW}, async () => {
     const status = await env.plakar.json<{archived: {packfiles: number}; packfiles: number}>(at('thaw', 'status', `${snap1}:${src}/big/f1.bin`))
     const all = await env.plakar.json<{archived: {packfiles: number}; packfiles: number}>(at('thaw', 'status'))
     expect(status.archived.packfiles).toBeGreaterThanOrEqual(1)
@@ -84,12 +87,13 @@ describeRgw('glacier repository through the archive shim', () => {
     const out = join(env.s.dir, 'one')
     await env.plakar.ok(at('restore', '--yes', '--to', out, `${snap1}:${src}/big/f1.bin`))
     expect(shim.stats.restoresStarted.size).toBe(status.archived.packfiles)
+    process.stdout.write(`figure: one-file restore thawed ${shim.stats.restoresStarted.size} of ${all.archived.packfiles} data packfiles\n`)
     expect(await sha256File(join(out, 'f1.bin'))).toBe(await sha256File(join(src, 'big', 'f1.bin')))
     const after = await env.plakar.json<{available: {packfiles: number}}>(at('thaw', 'status', `${snap1}:${src}/big/f1.bin`))
     expect(after.available.packfiles).toBe(status.archived.packfiles)
   })
 
-  it('a full restore interrupted after its requests asks for each packfile once when run again', async () => {
+  it('a full restore interrupted after its requests asks for each packfile once when run again', {timeout: SLOW}, async () => {
     shim.expireAll()
     shim.resetStats()
     shim.delayMs = 'manual'
@@ -114,6 +118,7 @@ describeRgw('glacier repository through the archive shim', () => {
       expect(r2.stderr).toMatch(new RegExp(`0 archived .*, ${needed} being thawed already`))
       expect([...shim.stats.restoresStarted.values()].every((n) => n === 1)).toBe(true)
       expect(shim.stats.restoresStarted.size).toBe(needed)
+      process.stdout.write(`figure: full restore interrupted then resumed: ${needed} packfiles, restore requests per packfile ${JSON.stringify([...new Set(shim.stats.restoresStarted.values())])}\n`)
     } finally {
       shim.delayMs = {Standard: 30, Bulk: 60, Expedited: 10}
       shim.complete()
@@ -122,7 +127,7 @@ describeRgw('glacier repository through the archive shim', () => {
     expect(await compareTrees(join(src, 'big'), join(out, 'big'))).toEqual([])
   })
 
-  it('cat and a full check thaw what they read', async () => {
+  it('cat and a full check thaw what they read', {timeout: SLOW}, async () => {
     shim.expireAll()
     shim.resetStats()
     const r = await env.plakar.ok(at('cat', '--yes', `${snap2}:${src}/note-0.txt`))
@@ -152,9 +157,9 @@ describeRgw('glacier repository under Object Lock (COMPLIANCE) on radosgw', () =
   })
   afterAll(() => env?.s.cleanup())
 
-  it('every object is locked, later backups extend the lock of packfiles they reuse, rm deletes nothing locked, every snapshot restores', async () => {
+  it('every object is locked, later backups extend the lock of packfiles they reuse, rm deletes nothing locked, every snapshot restores', {timeout: SLOW}, async () => {
     await env.plakar.ok(at('create'))
-    const first = String((await env.plakar.json<{snapshot: string}>(at('backup', src))).snapshot)
+    const first = String((await env.plakar.json<{id: string}>(at('backup', src))).id)
     const {ListObjectsV2Command} = await import('@aws-sdk/client-s3')
     const {rawClient, head} = await import('../../plugins/glacier/test/glacier.js')
     const keys = async () => ((await rawClient().send(new ListObjectsV2Command({Bucket: bucket, Prefix: 'repo/'}))).Contents ?? []).map((o) => o.Key!)
@@ -169,7 +174,7 @@ describeRgw('glacier repository under Object Lock (COMPLIANCE) on radosgw', () =
     expect(before.some((k) => k.includes('/locks/')), 'repository locks are released').toBe(false)
 
     await writeFile(join(src, 'b.txt'), 'second\n')
-    const second = String((await env.plakar.json<{snapshot: string}>(at('backup', src))).snapshot)
+    const second = String((await env.plakar.json<{id: string}>(at('backup', src))).id)
     for (const k of packs) expect((await head(bucket, k)).ObjectLockRetainUntilDate!.getTime(), k).toBeGreaterThan(until0.get(k)!)
 
     const rm = await env.plakar.run(at('rm', first))
