@@ -111,6 +111,21 @@ export function isNotFound(error: unknown): boolean {
   return e.notFound === true || e.code === 'ENOENT'
 }
 
+/**
+ * A connector that gave up marks its error `fatal: true`: the endpoint failed as a whole (every
+ * retry spent, the server gone, credentials revoked), so the engine ends the operation with this
+ * one error instead of recording it against every remaining file. Per-object outcomes (missing,
+ * changed, unreadable) are never fatal. Recognised by the property, like the other marks.
+ */
+export function markFatal<E extends object>(error: E): E & {fatal: true} {
+  ;(error as E & {fatal: true}).fatal = true
+  return error as E & {fatal: true}
+}
+
+export function isFatal(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as {fatal?: unknown}).fatal === true
+}
+
 export function exitCodeOf(error: unknown): number {
   if (typeof error === 'object' && error !== null) {
     const code = (error as {plakarExitCode?: unknown}).plakarExitCode

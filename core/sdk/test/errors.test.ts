@@ -1,5 +1,19 @@
 import {describe, expect, it} from 'vitest'
-import {AuthError, ExitCode, exitCodeOf, FormatTooNewError, IntegrityError, isNotFound, messageOf, NotFoundError, ObjectNotFoundError, PlakarError, UsageError} from '../src/errors.js'
+import {
+  AuthError,
+  ExitCode,
+  exitCodeOf,
+  FormatTooNewError,
+  IntegrityError,
+  isFatal,
+  isNotFound,
+  markFatal,
+  messageOf,
+  NotFoundError,
+  ObjectNotFoundError,
+  PlakarError,
+  UsageError,
+} from '../src/errors.js'
 
 describe('errors', () => {
   it('each class carries its documented exit code', () => {
@@ -13,6 +27,16 @@ describe('errors', () => {
     expect(exitCodeOf(new Error('x'))).toBe(1)
     expect(exitCodeOf('a string')).toBe(1)
     expect(new AuthError('x').name).toBe('AuthError')
+  })
+
+  it('a connector that gave up marks its error fatal, keeping its class, message and exit code', () => {
+    const error = markFatal(new AuthError('s3 http://x: credentials refused'))
+    expect(isFatal(error)).toBe(true)
+    expect(error).toBeInstanceOf(AuthError)
+    expect(exitCodeOf(error)).toBe(77)
+    expect(isFatal(new PlakarError('one file'))).toBe(false)
+    expect(isFatal(Object.assign(new Error('from another copy of the SDK'), {fatal: true}))).toBe(true)
+    expect(isFatal(undefined)).toBe(false)
   })
 
   it('exit codes are read structurally: an error from another copy of the SDK counts', () => {

@@ -1,4 +1,4 @@
-import {AuthError, ExitCode, isTransientNetworkError, NotFoundError, PlakarError} from '@plakar/sdk'
+import {AuthError, ExitCode, isTransientNetworkError, markFatal, NotFoundError, PlakarError} from '@plakar/sdk'
 
 /** The fields of an AWS SDK v3 error (service exceptions and transport errors alike). */
 interface SdkErrorLike {
@@ -144,8 +144,7 @@ export function translate(error: unknown, ctx: ErrorContext): PlakarError {
   // The endpoint failed as a whole (after every retry): the engine ends the operation with this
   // one error instead of recording it against every remaining file. Per-object outcomes
   // (missing, changed) never come here.
-  ;(translated as PlakarError & {fatal?: boolean}).fatal = true
-  return translated
+  return markFatal(translated)
 }
 
 function describe(error: unknown, ctx: ErrorContext): PlakarError {
