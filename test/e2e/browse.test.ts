@@ -103,9 +103,10 @@ describe('browsing snapshots', () => {
   it('diffs two snapshots: changed text as a unified diff, added and removed files listed', async () => {
     const r = await env.plakar.ok(env.at('diff', first, second))
     const out = String(r.stdout)
-    expect(out).toMatch(/^- \/notes\/gone\.txt$/m)
-    expect(out).toMatch(/^\+ \/notes\/new\.txt$/m)
-    expect(out).toMatch(/^~ \/notes\/todo\.txt$/m)
+    // Paths absolute, as locate prints them.
+    expect(out).toContain(`\n- ${join(src, 'notes/gone.txt')}\n`)
+    expect(out).toContain(`\n+ ${join(src, 'notes/new.txt')}\n`)
+    expect(out).toMatch(new RegExp(`^~ ${join(src, 'notes/todo.txt')}$`, 'm'))
     expect(out).not.toMatch(/keep\.txt/)
     expect(out).toMatch(/^@@ -1,5 \+1,5 @@$/m)
     expect(out).toMatch(/^-three$/m)
@@ -117,7 +118,7 @@ describe('browsing snapshots', () => {
     expect(file).toMatch(/^\+\+\+ .*todo\.txt/m)
     expect(file).toMatch(/^-three\n\+THREE$/m)
     const json = await env.plakar.jsonLines<{change: string; path: string}>(env.at('diff', first, second))
-    expect(json.map((c) => `${c.change} ${c.path}`).sort()).toEqual(['added /notes/new.txt', 'modified /notes/todo.txt', 'removed /notes/gone.txt'])
+    expect(json.map((c) => `${c.change} ${c.path}`).sort()).toEqual([`added ${join(src, 'notes/new.txt')}`, `modified ${join(src, 'notes/todo.txt')}`, `removed ${join(src, 'notes/gone.txt')}`])
   })
 
   it('backs up several sources into one snapshot', async () => {

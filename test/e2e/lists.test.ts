@@ -66,8 +66,26 @@ describe('lists', () => {
     expect(json.map((s) => [s.name, s.default])).toEqual([['main', true], ['other', false]])
   })
 
+  it('diff prints absolute paths like locate, and has --name-only and --stat', async () => {
+    writeFileSync(join(src, 'new\nline.txt'), 'x\ny\n')
+    writeFileSync(join(src, 'added.txt'), 'one\n')
+    const second = (await backup(env, [src])).id
+    const plain = String((await env.plakar.ok(env.at('diff', id, second))).stdout)
+    expect(plain).toContain(`+ ${join(src, 'added.txt')}\n`)
+    expect(plain).toContain(`~ ${join(src, 'new\\nline.txt')}\n`)
+    const names = String((await env.plakar.ok(env.at('diff', '--name-only', id, second))).stdout)
+    expect(names.trimEnd().split('\n').sort()).toEqual([join(src, 'added.txt'), join(src, 'new\\nline.txt')].sort())
+    const stat = String((await env.plakar.ok(env.at('diff', '--stat', id, second))).stdout)
+    expect(stat).toContain(`${join(src, 'added.txt')} | 1 +\n`)
+    expect(stat).toContain(`${join(src, 'new\\nline.txt')} | 3 ++-\n`)
+    expect(stat).toMatch(/2 files changed, 3 insertions\(\+\), 1 deletion\(-\)\n$/)
+    const json = await env.plakar.jsonLines<{path: string}>(env.at('diff', id, second))
+    const located = await env.plakar.jsonLines<{path: string}>(env.at('locate', 'added.txt'))
+    expect(json.map((c) => c.path)).toContain(located[0].path)
+  })
+
   it('says "1 snapshot", "1 file"', async () => {
-    const r = await env.plakar.ok(env.at('check', 'latest'))
+    const r = await env.plakar.ok(env.at('check', id))
     expect(String(r.stderr)).toMatch(/^ok: 1 snapshot, 3 files/)
   })
 })

@@ -63,7 +63,7 @@ describe('snapshot selection', () => {
     await env.plakar.ok(env.at('restore', '--to', out, '--tag', 'daily', '--path', www))
     expect(await readFile(join(out, 'index.html'), 'utf8')).toBe('v1\n')
     const diff = String((await env.plakar.ok(env.at('diff', '--name', 'www', 'latest~1', 'latest'))).stdout)
-    expect(diff).toContain('~ /index.html')
+    expect(diff).toContain(`~ ${join(www, 'index.html')}`)
     const entries = await env.plakar.jsonLines<{path: string}>(env.at('ls', ':'))
     expect(entries.map((e) => e.path)).toEqual([join(www, 'index.html')])
   })

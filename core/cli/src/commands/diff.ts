@@ -1,7 +1,8 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {filterSnapshots, resolveTarget} from '@plakar/engine/engine/selection.js'
 import {PlakarCommand} from '../cli/base-command.js'
+import {count, escapeName} from '../cli/output.js'
 import {diffFiles, diffTrees, sameEntry} from '@plakar/engine/engine/diff.js'
 import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
 import {coldStorageOf} from '@plakar/engine/engine/thaw.js'
@@ -15,7 +16,12 @@ export default class Diff extends PlakarCommand {
     first: Args.string({description: 'SNAPSHOT[:PATH]', required: true}),
     second: Args.string({description: 'SNAPSHOT[:PATH]', required: true}),
   }
-  static override flags = {...selectionFlags, ...thawFlags}
+  static override flags = {
+    'name-only': Flags.boolean({description: 'print only the paths of what differs, one per line', exclusive: ['stat']}),
+    stat: Flags.boolean({description: 'print each changed file with its count of changed lines, then a total'}),
+    ...selectionFlags,
+    ...thawFlags,
+  }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Diff)
@@ -54,17 +60,42 @@ export default class Diff extends PlakarCommand {
       else if (change !== 'unchanged') process.stdout.write(withContent ? await diffFiles(sa, pa, ea, sb, pb, eb) : archivedNote)
       return
     }
+    // Paths are absolute, as on the source, like locate and ls print them: the path in the
+    // first tree, or in the second for what only the second has.
+    const join = (base: string, rel: string) => (rel === '/' ? base : `${base === '/' ? '' : base}${rel}`)
+    const stats = {files: 0, insertions: 0, deletions: 0}
     for await (const change of diffTrees(sa, pa, sb, pb)) {
+      const path = change.change === 'added' ? join(pb, change.path) : join(pa, change.path)
       if (this.settings.json) {
-        this.printJson({change: change.change, path: change.path, type: (change.after ?? change.before)!.info.type})
+        this.printJson({change: change.change, path, type: (change.after ?? change.before)!.info.type})
+        continue
+      }
+      if (flags['name-only']) {
+        this.print(escapeName(path))
+        continue
+      }
+      const file = (change.after ?? change.before)!.info.type === 'file' && change.change !== 'type-changed'
+      if (flags.stat) {
+        if (!file) continue
+        const text = withContent ? await diffFiles(sa, join(pa, change.path), change.before, sb, join(pb, change.path), change.after) : ''
+        const lines = text.split('\n')
+        const binary = !withContent || text.startsWith('Binary files')
+        const plus = binary ? 0 : lines.filter((l) => l.startsWith('+') && !l.startsWith('+++')).length
+        const minus = binary ? 0 : lines.filter((l) => l.startsWith('-') && !l.startsWith('---')).length
+        stats.files++
+        stats.insertions += plus
+        stats.deletions += minus
+        this.print(`${escapeName(path)} | ${binary ? 'binary' : `${plus + minus} ${'+'.repeat(Math.min(plus, 40))}${'-'.repeat(Math.min(minus, 40))}`}`)
         continue
       }
       const sign = {added: '+', removed: '-', modified: '~', 'type-changed': '!'}[change.change]
-      this.print(`${sign} ${change.path}`)
+      this.print(`${sign} ${escapeName(path)}`)
       if (change.change === 'modified' && change.after?.info.type === 'file') {
-        const join = (base: string, rel: string) => (rel === '/' ? base : `${base === '/' ? '' : base}${rel}`)
         process.stdout.write(withContent ? await diffFiles(sa, join(pa, change.path), change.before, sb, join(pb, change.path), change.after) : archivedNote)
       }
+    }
+    if (flags.stat && !this.settings.json) {
+      this.print(`${count(stats.files, 'file')} changed, ${count(stats.insertions, 'insertion')}(+), ${count(stats.deletions, 'deletion')}(-)`)
     }
   }
 }
