@@ -104,9 +104,10 @@ describe('browsing snapshots', () => {
     const r = await env.plakar.ok(env.at('diff', first, second))
     const out = String(r.stdout)
     // Paths absolute, as locate prints them.
-    expect(out).toContain(`\n- ${join(src, 'notes/gone.txt')}\n`)
-    expect(out).toContain(`\n+ ${join(src, 'notes/new.txt')}\n`)
-    expect(out).toMatch(new RegExp(`^~ ${join(src, 'notes/todo.txt')}$`, 'm'))
+    const lines = out.split('\n')
+    expect(lines).toContain(`- ${join(src, 'notes/gone.txt')}`)
+    expect(lines).toContain(`+ ${join(src, 'notes/new.txt')}`)
+    expect(lines).toContain(`~ ${join(src, 'notes/todo.txt')}`)
     expect(out).not.toMatch(/keep\.txt/)
     expect(out).toMatch(/^@@ -1,5 \+1,5 @@$/m)
     expect(out).toMatch(/^-three$/m)
