@@ -33,7 +33,7 @@ describe('maintenance', () => {
 
   beforeAll(async () => {
     // A real tree: plakar's own sources and documentation.
-    await cp(join(ROOT, 'core', 'src'), join(src, 'core'), {recursive: true})
+    await cp(join(ROOT, 'core', 'engine', 'src'), join(src, 'core'), {recursive: true})
     await cp(join(ROOT, 'docs'), join(src, 'docs'), {recursive: true})
     await env.plakar.ok(env.at('create'))
   })
