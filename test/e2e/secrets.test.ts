@@ -61,4 +61,32 @@ describe('secrets', () => {
     expect(wrong.exitCode).toBe(77)
     expect(`${wrong.stdout}${wrong.stderr}`).not.toContain('not-the-passphrase-xyz')
   })
+
+  it('refuses a password in an sftp location at store add, and masks secrets everywhere a configuration shows', async () => {
+    const refused = await env.plakar.run(['store', 'add', 'inurl', 'sftp://me:hunter2-in-url@127.0.0.1/srv'])
+    expect(refused.exitCode).toBe(2)
+    expect(`${refused.stdout}${refused.stderr}`).not.toContain('hunter2')
+    expect(String(refused.stderr)).toMatch(/password/)
+    expect((await env.plakar.run(['store', 'ls'])).stdout).not.toContain('inurl')
+
+    // Secrets by schema (password of sftp) and by name (passwd, which no schema declares here).
+    await env.plakar.ok(['store', 'add', 'remote', 'sftp://me@127.0.0.1/srv', 'password=hunter2-option'])
+    for (const args of [['store', 'ls'], ['store', 'ls', '--json'], ['store', 'show', 'remote'], ['store', 'show', 'remote', '--json']]) {
+      const r = await env.plakar.ok(args)
+      expect(`${r.stdout}${r.stderr}`, args.join(' ')).not.toContain('hunter2')
+    }
+    const shown = await env.plakar.json<{options: Record<string, string>}>(['store', 'show', 'remote'])
+    expect(shown.options.password).toBe('********')
+    const revealed = await env.plakar.json<{options: Record<string, string>}>(['store', 'show', 'remote', '--secrets'])
+    expect(revealed.options.password).toBe('hunter2-option')
+  })
+
+  it('records the command of a snapshot without secrets, passwd included', async () => {
+    const {snapshot} = await env.plakar.json<{snapshot: string}>(env.at('backup', '--tag', 'token=hunter2-d', '--tag=passwd=hunter2-e', src))
+    const info = await env.plakar.run(env.at('info', '--json', snapshot))
+    expect(info.exitCode, String(info.stderr)).toBe(0)
+    const command = (JSON.parse(String(info.stdout)) as {command: string[]}).command
+    expect(command.join(' ')).not.toContain('hunter2')
+    expect(command).toEqual(expect.arrayContaining(['token=********', '--tag=passwd=********']))
+  })
 })

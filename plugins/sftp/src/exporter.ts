@@ -3,6 +3,7 @@ import {posix} from 'node:path'
 import type {Readable} from 'node:stream'
 import type {InputAttributes} from 'ssh2'
 import {PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
+import {parseSftpLocation} from './location.js'
 import {SftpConnector} from './connector.js'
 import {SftpOpError} from './errors.js'
 import {mkdirp} from './fsops.js'
@@ -229,4 +230,9 @@ export default async function createExporter(context: ConnectorContext): Promise
     if (error instanceof SftpOpError && !error.transient) throw new PlakarError(`cannot restore into ${context.location}: ${error.message}`)
     throw error
   }
+}
+
+/** Refuses a location createExporter would refuse (a password in it, no host), without connecting. */
+export function checkLocation(location: string): void {
+  parseSftpLocation(location)
 }

@@ -3,7 +3,7 @@ import {PlakarError, type ConnectorContext, type Importer, type ImportRecord, ty
 import {SftpConnector} from './connector.js'
 import {finalError, SftpOpError} from './errors.js'
 import {fileInfo} from './file-info.js'
-import {hostKeyName} from './location.js'
+import {hostKeyName, parseSftpLocation} from './location.js'
 import type {Attributes, SftpSession} from './session.js'
 import {downloadStream} from './transfer.js'
 
@@ -142,4 +142,9 @@ export default async function createImporter(context: ConnectorContext): Promise
     await connector.close()
     throw error
   }
+}
+
+/** Refuses a location createImporter would refuse (a password in it, no host), without connecting. */
+export function checkLocation(location: string): void {
+  parseSftpLocation(location)
 }

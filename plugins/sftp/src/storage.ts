@@ -13,6 +13,7 @@ import {
   type StorageCapabilities,
   type SweepResult,
 } from '@plakar/sdk'
+import {parseSftpLocation} from './location.js'
 import {SftpConnector} from './connector.js'
 import type {SftpOpError} from './errors.js'
 import {mkdirp, readdirNames} from './fsops.js'
@@ -252,4 +253,9 @@ export class SftpStorage implements Storage {
 
 export default async function createStorage(context: ConnectorContext): Promise<Storage> {
   return new SftpStorage(SftpConnector.fromContext(context), context.location)
+}
+
+/** Refuses a location createStorage would refuse (a password in it, no host), without connecting. */
+export function checkLocation(location: string): void {
+  parseSftpLocation(location)
 }

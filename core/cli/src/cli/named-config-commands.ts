@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {CONNECTOR_OF, CORE_OPTIONS, type NamedConfigs, type NamedKind} from '../connectors/named-configs.js'
 import {parseOptions} from '../connectors/resolver.js'
+import {maskOptions, redactLocation} from '../connectors/secrets.js'
 import {commandInput, PlakarCommand} from './base-command.js'
 import {TOKENS} from './container.js'
 import {columns} from './output.js'
@@ -33,8 +34,12 @@ abstract class NamedConfigCommand extends PlakarCommand {
 
   protected mask(location: string, options: Record<string, string>, reveal: boolean): Record<string, string> {
     if (reveal) return options
-    const secrets = this.secretsOf(location)
-    return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, secrets.has(k) || /password|secret|token/i.test(k) ? '********' : v]))
+    return maskOptions(options, this.secretsOf(location)) as Record<string, string>
+  }
+
+  /** A location as shown: without the password of user:password@ or secret parameters. */
+  protected shown(location: string, reveal = false): string {
+    return reveal ? location : redactLocation(location, this.secretsOf(location))
   }
 }
 
@@ -54,10 +59,11 @@ export abstract class NamedAdd extends NamedConfigCommand {
     const pairs = (argv as string[]).slice(2)
     const options = parseOptions(pairs)
     // Validate against the connector's schema before saving: every problem reported at once.
-    this.resolver.resolve(CONNECTOR_OF[this.kind], args.location, options)
+    const {connector, location} = this.resolver.resolve(CONNECTOR_OF[this.kind], args.location, options)
+    await connector.checkLocation(location)
     this.named.add(this.kind, args.name, {location: args.location, options}, {replace: flags.replace, makeDefault: (flags as {default?: boolean}).default})
-    if (this.settings.json) this.printJson({kind: this.kind, name: args.name, location: args.location})
-    else this.say(`${this.kind} @${args.name} → ${args.location}`)
+    if (this.settings.json) this.printJson({kind: this.kind, name: args.name, location: this.shown(args.location)})
+    else this.say(`${this.kind} @${args.name} → ${this.shown(args.location)}`)
   }
 }
 
@@ -79,8 +85,8 @@ export abstract class NamedLs extends NamedConfigCommand {
     const fallback = this.kind === 'store' ? this.named.defaultStore() : undefined
     const rows: string[][] = [['', 'NAME', 'LOCATION']]
     for (const [name, config] of this.named.list(this.kind)) {
-      if (this.settings.json) this.printJson({name, location: config.location, ...(this.kind === 'store' ? {default: name === fallback} : {})})
-      else rows.push([name === fallback ? '*' : '', `@${name}`, config.location])
+      if (this.settings.json) this.printJson({name, location: this.shown(config.location), ...(this.kind === 'store' ? {default: name === fallback} : {})})
+      else rows.push([name === fallback ? '*' : '', `@${name}`, this.shown(config.location)])
     }
     if (this.settings.json || rows.length === 1) return
     if (!fallback) for (const row of rows) row.shift()
@@ -97,9 +103,10 @@ export abstract class NamedShow extends NamedConfigCommand {
     const {args, flags} = await this.parse(commandInput(this.ctor as typeof NamedShow))
     const config = this.named.get(this.kind, args.name)
     const options = this.mask(config.location, config.options, flags.secrets)
-    if (this.settings.json) return this.printJson({name: args.name, location: config.location, options})
+    const location = this.shown(config.location, flags.secrets)
+    if (this.settings.json) return this.printJson({name: args.name, location, options})
     this.print(`@${args.name}`)
-    this.print(`  location ${config.location}`)
+    this.print(`  location ${location}`)
     for (const [k, v] of Object.entries(options)) this.print(`  ${k}=${v}`)
   }
 }

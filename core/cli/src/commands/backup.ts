@@ -8,6 +8,7 @@ import {Snapshot} from '@plakar/engine/engine/snapshot.js'
 import {parseLocation} from '../connectors/location.js'
 import {parseOptions} from '../connectors/resolver.js'
 import {type Importer, IntegrityError, UsageError} from '@plakar/sdk'
+import {redactArgs} from '../connectors/secrets.js'
 
 export default class Backup extends PlakarCommand {
   static override summary = 'take a new snapshot'
@@ -54,7 +55,7 @@ export default class Backup extends PlakarCommand {
       name: flags.name,
       dryRun: flags['dry-run'],
       skip: (path, isDir) => skipByRoot.some((skip) => skip(path, isDir)),
-      command: redactCommand(process.argv.slice(2), [
+      command: redactArgs(process.argv.slice(2), [
         ...this.resolver.resolve('importer', sources[0], options).connector.secrets,
         ...this.resolver.resolve('storage', this.settings.repository, this.settings.repositoryOptions).connector.secrets,
       ]),
@@ -107,18 +108,4 @@ export default class Backup extends PlakarCommand {
     if (problems > 0) throw new IntegrityError(`the new snapshot failed its check (${problems} problems)`)
     if (result.progress.errors > 0) process.exitCode = 1
   }
-}
-
-/**
- * The command line recorded in the snapshot, without the values of options that hold secrets:
- * those the connectors' schemas mark (writeOnly / x-secret), and any whose name says so.
- */
-function redactCommand(argv: string[], secrets: string[]): string[] {
-  const secret = new Set(secrets)
-  return argv.map((arg) => {
-    const eq = arg.indexOf('=')
-    const key = eq > 0 ? arg.slice(0, eq).replace(/^-+o?=?/, '') : ''
-    if (eq > 0 && (secret.has(key) || /secret|password|passphrase|token|key/i.test(key))) return `${arg.slice(0, eq + 1)}***`
-    return arg
-  })
 }

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
 import {count, formatBytes, formatDuration} from '../cli/output.js'
+import {redactArgs, redactLocation} from '../connectors/secrets.js'
 import {resolveTarget} from '@plakar/engine/engine/selection.js'
 
 export default class Info extends PlakarCommand {
@@ -23,7 +24,8 @@ export default class Info extends PlakarCommand {
         name: h.name ?? null,
         tags: h.tags,
         importer: h.importer,
-        command: h.command,
+        // Snapshots of older versions may have recorded secrets the rule now masks.
+        command: redactArgs(h.command),
         parent: h.parent ? Buffer.from(h.parent).toString('hex') : null,
         summary: h.summary,
         stats: h.stats,
@@ -49,7 +51,7 @@ export default class Info extends PlakarCommand {
     const logical = headers.reduce((n, h) => n + h.summary.size, 0)
     const info = {
       id: repo.id,
-      location: repo.storage.location,
+      location: redactLocation(repo.storage.location),
       version: c.version,
       created: c.created,
       encryption: c.encryption ? {algorithm: c.encryption.algorithm, kdf: {...c.encryption.kdf, salt: undefined}} : null,

@@ -28,7 +28,5 @@ export function expandPath(path: string, cwd = process.cwd()): string {
   return resolve(cwd, path)
 }
 
-/** Hides credentials a location may carry ("s3://key:secret@host" → "s3://key:***@host"). */
-export function redactLocation(location: string): string {
-  return location.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^@/]*@/i, '$1:***@')
-}
+/** Hides credentials a location may carry: see secrets.ts, the one rule for secrets. */
+export {redactLocation} from './secrets.js'

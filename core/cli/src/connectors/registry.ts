@@ -10,6 +10,7 @@ import {
   type PluginManifest,
   UsageError,
 } from '@plakar/sdk'
+import {schemaSecrets} from './secrets.js'
 import {compileConfigSchema, type ConfigValidator} from './config-schema.js'
 
 /** What the CLI knows of an installed package (first-party or not): oclif's plugin list. */
@@ -30,6 +31,12 @@ export interface Connector {
   secrets: string[]
   /** Imports the connector's module (lazily: heavy SDKs load only when used). */
   load<T>(): Promise<(context: ConnectorContext) => Promise<T>>
+  /**
+   * Refuses, with a usage error, a location the connector would refuse when used: its module's
+   * optional `checkLocation` export. `store add` and its kin call it, so that nothing is saved
+   * that every later use rejects.
+   */
+  checkLocation(location: string): Promise<void>
 }
 
 const KINDS: ConnectorKind[] = ['importer', 'exporter', 'storage']
@@ -108,6 +115,15 @@ export class ConnectorRegistry {
       description: decl.description,
       validate,
       secrets: secretKeys(schema),
+      async checkLocation(location: string) {
+        let mod: {checkLocation?: unknown}
+        try {
+          mod = (await import(pathToFileURL(modulePath).href)) as {checkLocation?: unknown}
+        } catch (error) {
+          throw new PlakarError(`the ${decl.kind} of plugin ${plugin.name} fails to load: ${(error as Error).message}`)
+        }
+        if (typeof mod.checkLocation === 'function') (mod.checkLocation as (location: string) => void)(location)
+      },
       async load<T>() {
         let mod: {default?: unknown}
         try {
@@ -157,10 +173,6 @@ export class ConnectorRegistry {
   }
 }
 
-const SECRET_NAME = /password|secret|passphrase|token|credential/i
-
 function secretKeys(schema: {properties?: Record<string, {writeOnly?: boolean; 'x-secret'?: boolean}>}): string[] {
-  return Object.entries(schema.properties ?? {})
-    .filter(([name, prop]) => prop?.writeOnly === true || prop?.['x-secret'] === true || SECRET_NAME.test(name))
-    .map(([name]) => name)
+  return schemaSecrets(schema)
 }

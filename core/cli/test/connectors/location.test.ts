@@ -33,8 +33,8 @@ describe('location parsing', () => {
 
 describe('location redaction', () => {
   it('hides a password in the userinfo', () => {
-    expect(redactLocation('s3://AKIAEXAMPLE:s3cr3t@127.0.0.1:9000/bucket')).toBe('s3://AKIAEXAMPLE:***@127.0.0.1:9000/bucket')
-    expect(redactLocation('sftp://me:hunter2@host/path')).toBe('sftp://me:***@host/path')
+    expect(redactLocation('s3://AKIAEXAMPLE:s3cr3t@127.0.0.1:9000/bucket')).toBe('s3://AKIAEXAMPLE:********@127.0.0.1:9000/bucket')
+    expect(redactLocation('sftp://me:hunter2@host/path')).toBe('sftp://me:********@host/path')
     expect(redactLocation('SFTP://me:hunter2@host/path')).not.toContain('hunter2')
     expect(redactLocation('sftp://:only-secret@host/')).not.toContain('only-secret')
   })

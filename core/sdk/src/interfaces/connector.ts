@@ -47,4 +47,9 @@ export type StorageFactory<C = Record<string, unknown>> = (context: ConnectorCon
 
 export interface ConnectorModule<T> {
   default: (context: ConnectorContext) => Promise<T>
+  /**
+   * Optional: throws a usage error for a location the factory would refuse, without connecting
+   * anywhere. `store add`, `source add` and `destination add` call it before saving.
+   */
+  checkLocation?: (location: string) => void
 }
