@@ -95,7 +95,7 @@ describe('corruption', () => {
     // Restoring the snapshot fails exactly on the named files, and everything else is intact.
     const out = join(env.s.dir, 'out-flip')
     const restored = await repo.run('restore', '--to', out, second)
-    expect(restored.exitCode).toBe(1)
+    expect(restored.exitCode).toBe(65)
     expect(failedPaths(restored)).toEqual(named)
     const damaged = new Set(named.map((p) => p.slice(src.length + 1)))
     expect(await compareTrees(src, out, {ignore: (rel) => damaged.has(rel)})).toEqual([])
@@ -157,7 +157,7 @@ describe('corruption', () => {
 
     const out = join(env.s.dir, 'out-deleted')
     const restored = await repo.run('restore', '--to', out, second)
-    expect(restored.exitCode).toBe(1)
+    expect(restored.exitCode).toBe(65)
     expect(failedPaths(restored)).toEqual(named)
     const damaged = new Set(named.map((p) => p.slice(src.length + 1)))
     expect(await compareTrees(src, out, {ignore: (rel) => damaged.has(rel)})).toEqual([])

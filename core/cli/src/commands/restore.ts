@@ -33,7 +33,10 @@ export default class Restore extends PlakarCommand {
     const repo = await this.openRepository()
     const {snapshot, path: source} = await resolveTarget(repo, args.snapshot, filter)
     // Before the exporter, which creates its target: a missing path must leave nothing behind.
-    await snapshot.requireEntry(source)
+    // A damaged node holding the entry itself is no reason to stop: restore goes around it.
+    await snapshot.requireEntry(source).catch((error: unknown) => {
+      if ((error as {plakarExitCode?: unknown})?.plakarExitCode !== 65) throw error
+    })
     // A cold storage: thaw the data packfiles this restore reads, and only those.
     await thawBeforeReading({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}, flags, (c) => collectSnapshotPackfiles(snapshot, source, c))
     const exporter = await this.resolver.exporter(flags.to, parseOptions(flags.option ?? []))
@@ -48,10 +51,12 @@ export default class Restore extends PlakarCommand {
     })
     display.stop()
     if (this.settings.json) {
-      this.printJson({snapshot: snapshot.id, path: source, target: exporter.root, files: result.files, bytes: result.bytes, errors: result.errors})
+      this.printJson({snapshot: snapshot.id, path: source, target: exporter.root, files: result.files, bytes: result.bytes, errors: result.errors, damaged: result.damaged})
     } else {
       this.say(`restored ${count(result.files, 'file')} (${formatBytes(result.bytes)}) of ${snapshot.id.slice(0, 8)}:${source} to ${exporter.root}, ${count(result.errors, 'error')}`)
     }
-    if (result.errors > 0) process.exitCode = 1
+    // Damaged data (65) is what the user must hear about first; other failures are 1.
+    if (result.damaged > 0) process.exitCode = 65
+    else if (result.errors > 0) process.exitCode = 1
   }
 }

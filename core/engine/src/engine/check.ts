@@ -4,6 +4,7 @@ import type {Repository} from '../repository/repository.js'
 import {mapConcurrent, readAll} from '@plakar/sdk'
 import {Snapshot} from './snapshot.js'
 import {decodeEntry, type Entry} from '../tree/entry.js'
+import {keyToPath} from '../tree/path-key.js'
 
 export interface CheckProblem {
   /** What is damaged: a state, a packfile, a snapshot's tree, or a file of a snapshot. */
@@ -252,7 +253,13 @@ class Checker {
       const sid = snapshot.id
       try {
         if (path === snapshot.root) {
-          for await (const node of snapshot.vfs.nodes((mac) => seen.has(mac.toString('hex')))) {
+          // A damaged node is reported and walked around: the rest of the snapshot is checked.
+          const damagedNode = ({firstKey, error}: {firstKey?: Buffer; error: unknown}) => {
+            if (this.#rethrows(error)) throw error
+            const where = firstKey ? `the entries from ${keyToPath(firstKey)} on, up to the next node, are lost` : 'its root is lost'
+            this.#report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: a node of its file tree is damaged (${(error as Error).message}): ${where}`})
+          }
+          for await (const node of snapshot.vfs.nodes((mac) => seen.has(mac.toString('hex')), damagedNode)) {
             seen.add(node.mac.toString('hex'))
             // Its metadata packfile is verified whole in phase 2, like the data packfiles.
             const loc = repo.cache.locate(BlobType.VFS_NODE, node.mac)
@@ -279,7 +286,11 @@ class Checker {
             }
           }
         } else {
-          for await (const [, entry] of snapshot.walk(path)) {
+          const lost = (from: string, error: unknown) => {
+            if (this.#rethrows(error)) throw error
+            this.#report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: a node of its file tree is damaged (${(error as Error).message}): the entries from ${from} on, up to the next node, are lost`})
+          }
+          for await (const [, entry] of snapshot.walk(path, lost)) {
             if (entry.info.type !== 'file' || entry.error) continue
             await this.#checkFile(snapshot, entry)
           }
@@ -337,7 +348,8 @@ class Checker {
     for (const {snapshot, path} of this.#targets) {
       const sid = snapshot.id
       try {
-        for await (const [p, entry] of snapshot.walk(path)) {
+        // Damaged nodes were reported by phase 1: walk around them.
+        for await (const [p, entry] of snapshot.walk(path, () => {})) {
           if (entry.info.type !== 'file' || entry.error) continue
           const why = await whyUnusable(snapshot, entry, this.#unusable)
           if (why) this.#report({kind: 'file', snapshot: sid, path: p, message: `snapshot ${sid.slice(0, 8)}: ${p}: ${why}`})

@@ -12,6 +12,11 @@ export interface RestoreProgress {
   totalFiles: number
   totalBytes: number
   errors: number
+  /**
+   * Of the errors, those due to damaged or missing data (a tree node, a chunk): the restore
+   * went around them. Each is reported through onError.
+   */
+  damaged: number
 }
 
 export interface RestoreOptions {
@@ -84,7 +89,16 @@ interface PendingFile {
  * Directories get their metadata after all their children, so their mtimes stick.
  */
 export async function restore(snapshot: Snapshot, path: string, exporter: Exporter, options: RestoreOptions = {}): Promise<RestoreProgress> {
-  const top = await snapshot.requireEntry(path)
+  let top: Entry
+  /** The tree node holding the entry restored is damaged: what lies below may not be. */
+  let topDamage: unknown
+  try {
+    top = await snapshot.requireEntry(path)
+  } catch (error) {
+    if ((error as {plakarExitCode?: unknown})?.plakarExitCode !== 65) throw error
+    topDamage = error
+    top = {info: {type: 'directory', size: 0, mode: 0o700}}
+  }
   const below = top.summary?.below
   const progress: RestoreProgress = {
     files: 0,
@@ -92,6 +106,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     totalFiles: top.info.type === 'file' ? 1 : (below?.files ?? 0),
     totalBytes: top.info.type === 'file' ? top.info.size : (below?.size ?? 0),
     errors: 0,
+    damaged: 0,
   }
   const fail = (p: string, error: string) => {
     progress.errors++
@@ -100,8 +115,28 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
   /** Per-file failures are reported and the restore goes on; a failure of the whole storage or target ends it. */
   const failFile = (p: string, error: unknown) => {
     if ((error as {fatal?: unknown})?.fatal === true) throw error
+    if ((error as {plakarExitCode?: unknown})?.plakarExitCode === 65) progress.damaged++
     fail(p, (error as Error).message)
   }
+  /**
+   * A damaged tree node: what it held is lost, from `lostFrom` up to the next path the walk
+   * yields (reported then, when the extent of the loss is known) or the end of the walk.
+   */
+  let lost: {from: string; why: string} | undefined
+  const reportLost = (upTo: string | undefined) => {
+    if (!lost) return
+    progress.damaged++
+    fail(lost.from, `not restored: a tree node of the snapshot is damaged (${lost.why}): the entries from ${lost.from} ${upTo ? `up to ${upTo} (excluded)` : `to the end of ${path}`} are lost`)
+    lost = undefined
+  }
+  let anyLost = false
+  const onDamaged = (from: string, error: unknown) => {
+    anyLost = true
+    if (lost?.from === from) return
+    reportLost(from)
+    lost = {from, why: (error as Error).message}
+  }
+  if (topDamage !== undefined) onDamaged(path, topDamage)
   const infoOf = (entry: Entry): FileInfo =>
     options.skipPermissions ? {...entry.info, mode: undefined, uid: undefined, gid: undefined} : entry.info
   const base = path === '/' ? '' : path
@@ -161,6 +196,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
           parts.push(chunk)
         }
         if (problem) {
+          progress.damaged++
           fail(p, problem)
           continue
         }
@@ -189,12 +225,31 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
       }
     })
   }
+  /**
+   * After a damaged tree node, the directories on the way to an entry may have been lost with
+   * it: they are created (owner-only, their metadata is lost) so that what lies below is restored.
+   */
+  const recreateLostParents = async (rel: string) => {
+    const parts = rel.split('/').filter(Boolean).slice(0, -1)
+    if (stack.length === 0) {
+      await exporter.createDirectory('/', {type: 'directory', size: 0, mode: 0o700})
+      stack.push({rel: '/', entry: {info: {type: 'directory', size: 0, mode: 0o700}}})
+    }
+    const have = stack.at(-1)!.rel === '/' ? 0 : stack.at(-1)!.rel.split('/').filter(Boolean).length
+    for (let i = have; i < parts.length; i++) {
+      const dir = `/${parts.slice(0, i + 1).join('/')}`
+      const info: FileInfo = {type: 'directory', size: 0, mode: 0o700}
+      await exporter.createDirectory(dir, info)
+      stack.push({rel: dir, entry: {info}})
+    }
+  }
   /** First restored path of each multiply-linked inode, and the unit that writes it. */
   const hardlinks = new Map<string, {rel: string; unit: Promise<void>}>()
 
-  for await (const [p, entry] of snapshot.walk(path)) {
+  for await (const [p, entry] of snapshot.walk(path, onDamaged)) {
     options.signal?.throwIfAborted()
     if (fatal) throw fatal
+    reportLost(p)
     const rel = relative(p)
     if (rel === undefined) {
       fail(p, 'refused: the path is not canonical (it could escape the restore target)')
@@ -203,6 +258,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     while (stack.length > 0 && !(rel.startsWith(`${stack.at(-1)!.rel === '/' ? '' : stack.at(-1)!.rel}/`) && rel !== stack.at(-1)!.rel)) {
       closeDirectory()
     }
+    if (anyLost && top.info.type === 'directory') await recreateLostParents(rel)
     if (entry.error) {
       // A directory whose listing failed is still recreated (empty), so its siblings' layout holds.
       if (entry.info.type === 'directory') {
@@ -267,6 +323,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
       fail(p, (error as Error).message)
     }
   }
+  reportLost(undefined)
   await flush()
   while (stack.length > 0) closeDirectory()
   await work.drain()

@@ -55,9 +55,10 @@ export class Snapshot {
   }
 
   /** The entry at `path` and everything below it, parents before children. */
-  async *walk(path: string): AsyncGenerator<[string, Entry]> {
+  async *walk(path: string, onDamaged?: (firstLostPath: string, error: unknown) => void): AsyncGenerator<[string, Entry]> {
     const key = pathToKey(path)
-    for await (const [k, v] of this.vfs.scan(key, subtreeEnd(key))) yield [keyToPath(k), decodeEntry(v)]
+    const damaged = onDamaged && ((k: Buffer, error: unknown) => onDamaged(keyToPath(k), error))
+    for await (const [k, v] of this.vfs.scan(key, subtreeEnd(key), damaged)) yield [keyToPath(k), decodeEntry(v)]
   }
 
   /** Direct children of a directory, in name order: each child's subtree is skipped by a seek. */

@@ -185,49 +185,91 @@ export class TreeReader {
   /**
    * Entries with from ≤ key < to, in key order. `to` undefined means to the end.
    * The iterator keeps one path of nodes, so a scan of any size uses bounded memory.
+   *
+   * With `onDamaged`, a node that cannot be read (damaged, missing) does not end the scan: it is
+   * reported with the first key it would have held, and the scan goes on with the next node.
+   * Everything from that key up to the next key yielded (or the end) is what was lost. Errors
+   * of the storage as a whole (`fatal`) and newer formats still end the scan.
    */
-  async *scan(from: Buffer = Buffer.alloc(0), to?: Buffer): AsyncGenerator<[Buffer, Buffer]> {
-    const stack: {node: Node; index: number}[] = []
-    let node = await this.#node(this.root)
-    while (node[1] > 0) {
-      const i = Math.max(0, lastAtOrBefore(node[2], from))
-      stack.push({node, index: i})
-      node = await this.#node(node[2][i][1])
-    }
-    let index = firstAtOrAfter(node[2], from)
-    for (;;) {
-      const entries = node[2]
-      for (; index < entries.length; index++) {
-        const [key, value] = entries[index]
-        if (to !== undefined && Buffer.compare(key, to) >= 0) return
-        yield [key, value]
+  async *scan(from: Buffer = Buffer.alloc(0), to?: Buffer, onDamaged?: (firstLostKey: Buffer, error: unknown) => void): AsyncGenerator<[Buffer, Buffer]> {
+    const load = async (mac: Buffer, firstKey: Buffer): Promise<Node | undefined> => {
+      try {
+        return await this.#node(mac)
+      } catch (error) {
+        if (!onDamaged || !tolerable(error)) throw error
+        onDamaged(firstKey, error)
+        return undefined
       }
-      // Climb until an inner node has a next child, then descend to its leftmost leaf.
+    }
+    const stack: {node: Node; index: number}[] = []
+    let node = await load(this.root, from)
+    let first = true
+    for (;;) {
+      // Down to a leaf: on the first descent, towards `from`; later, leftmost.
+      while (node && node[1] > 0) {
+        const i = first ? Math.max(0, lastAtOrBefore(node[2], from)) : 0
+        stack.push({node, index: i})
+        const [key, mac] = node[2][i]
+        node = await load(mac, first && Buffer.compare(key, from) < 0 ? from : key)
+      }
+      if (node) {
+        const entries = node[2]
+        for (let index = first ? firstAtOrAfter(entries, from) : 0; index < entries.length; index++) {
+          const [key, value] = entries[index]
+          if (to !== undefined && Buffer.compare(key, to) >= 0) return
+          yield [key, value]
+        }
+      }
+      first = false
+      // Climb until an inner node has a next child.
       let frame = stack.pop()
       while (frame && frame.index + 1 >= frame.node[2].length) frame = stack.pop()
       if (!frame) return
       frame.index++
       stack.push(frame)
-      node = await this.#node(frame.node[2][frame.index][1])
-      while (node[1] > 0) {
-        stack.push({node, index: 0})
-        node = await this.#node(node[2][0][1])
-      }
-      index = 0
+      const [key, mac] = frame.node[2][frame.index]
+      if (to !== undefined && Buffer.compare(key, to) >= 0) return
+      node = await load(mac, key)
     }
   }
 
-  /** MACs of every node of the tree, parents before children (check, sync, maintenance). */
-  async *nodes(skip?: (mac: Buffer) => boolean): AsyncGenerator<{mac: Buffer; level: number; entries: [Buffer, Buffer][]}> {
-    const pending: Buffer[] = [this.root]
+  /**
+   * MACs of every node of the tree, parents before children (check, sync, maintenance). With
+   * `onDamaged`, a node that cannot be read is reported (with the first key it would hold, and
+   * the level of its parent) and skipped instead of ending the walk.
+   */
+  async *nodes(
+    skip?: (mac: Buffer) => boolean,
+    onDamaged?: (damage: {mac: Buffer; firstKey?: Buffer; error: unknown}) => void,
+  ): AsyncGenerator<{mac: Buffer; level: number; entries: [Buffer, Buffer][]}> {
+    const pending: {mac: Buffer; firstKey?: Buffer}[] = [{mac: this.root}]
     while (pending.length > 0) {
-      const mac = pending.pop()!
+      const {mac, firstKey} = pending.pop()!
       if (skip?.(mac)) continue
-      const node = await this.#node(mac)
+      let node: Node
+      try {
+        node = await this.#node(mac)
+      } catch (error) {
+        if (!onDamaged || !tolerable(error)) throw error
+        onDamaged({mac, firstKey, error})
+        continue
+      }
       yield {mac, level: node[1], entries: node[2]}
-      if (node[1] > 0) for (let i = node[2].length - 1; i >= 0; i--) pending.push(node[2][i][1])
+      if (node[1] > 0) for (let i = node[2].length - 1; i >= 0; i--) pending.push({mac: node[2][i][1], firstKey: node[2][i][0]})
     }
   }
+}
+
+/**
+ * Damage a reader can go around: a node that fails authentication or is missing from the index
+ * (exit code 65), or that does not decode. Not a failure of the storage (a system error code,
+ * `fatal`), not a newer format: those end the walk.
+ */
+function tolerable(error: unknown): boolean {
+  const e = error as {fatal?: unknown; code?: unknown; plakarExitCode?: unknown}
+  if (e?.fatal === true || error instanceof FormatTooNewError) return false
+  if (e?.plakarExitCode === 65) return true
+  return e?.plakarExitCode === undefined && e?.code === undefined
 }
 
 /** The value stored under `key` in a leaf's sorted entries. */
