@@ -34,7 +34,7 @@ describe('a damaged tree node', () => {
     for (let i = 0; i < FILES; i++) await b.file(`d${String(i % 20).padStart(2, '0')}/f${String(i).padStart(5, '0')}.txt`, `file ${i}\n`.repeat(1 + (i % 7)))
     await b.finish()
     await env.plakar.ok(env.at('create'))
-    snapshot = String(JSON.parse(String((await env.plakar.ok(env.at('backup', '--json', src))).stdout)).snapshot)
+    snapshot = String(JSON.parse(String((await env.plakar.ok(env.at('backup', '--json', src))).stdout)).id)
 
     // The first tree node stored is a leaf (trees are built bottom-up, the root comes last):
     // flip one byte in the middle of its sealed bytes.

@@ -82,7 +82,7 @@ describe('secrets', () => {
   })
 
   it('records the command of a snapshot without secrets, passwd included', async () => {
-    const {snapshot} = await env.plakar.json<{snapshot: string}>(env.at('backup', '--tag', 'token=hunter2-d', '--tag=passwd=hunter2-e', src))
+    const {id: snapshot} = await env.plakar.json<{id: string}>(env.at('backup', '--tag', 'token=hunter2-d', '--tag=passwd=hunter2-e', src))
     const info = await env.plakar.run(env.at('info', '--json', snapshot))
     expect(info.exitCode, String(info.stderr)).toBe(0)
     const command = (JSON.parse(String(info.stdout)) as {command: string[]}).command
