@@ -1,4 +1,4 @@
-import {isTransientNetworkError, PlakarError} from '@plakar/sdk'
+import {isTransientNetworkError, markFatal, PlakarError} from '@plakar/sdk'
 
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02 §7). */
 export const STATUS = {
@@ -71,10 +71,14 @@ export function oneLine(text: string): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? ''
 }
 
-/** The error a user sees once every attempt failed: one line, naming the server. */
+/**
+ * The error a user sees once every attempt failed: one line, naming the server, marked fatal as
+ * every storage's give-up is (the server is gone for this run: the engine stops instead of
+ * recording the same failure against each remaining file). A permanent error is returned as is.
+ */
 export function finalError(error: unknown, server: string, attempts: number): unknown {
   if (error instanceof SftpOpError && error.transient) {
-    return new PlakarError(`sftp ${server}: ${error.message}; gave up after ${attempts} attempts`, 1, {cause: error})
+    return markFatal(new PlakarError(`sftp ${server}: ${error.message}; gave up after ${attempts} attempts`, 1, {cause: error}))
   }
   return error
 }

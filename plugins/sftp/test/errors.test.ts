@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {isNotFound} from '@plakar/sdk'
+import {isFatal, isNotFound} from '@plakar/sdk'
 import {finalError, isConnectionLost, normalize, STATUS} from '../src/errors.js'
 
 describe('sftp error classification', () => {
@@ -36,5 +36,8 @@ describe('sftp error classification', () => {
     const e = finalError(normalize(new Error('No response from server'), 'write', '/r/x'), 'root@h:2222', 6) as Error
     expect(e.message).toBe('sftp root@h:2222: write /r/x: connection lost (No response from server); gave up after 6 attempts')
     expect(e.message.split('\n')).toHaveLength(1)
+    expect(isFatal(e), 'giving up is fatal, as for every storage').toBe(true)
+    const permanent = normalize(Object.assign(new Error('Permission denied'), {code: STATUS.PERMISSION_DENIED}), 'open', '/x')
+    expect(isFatal(finalError(permanent, 'root@h:2222', 1))).toBe(false)
   })
 })
