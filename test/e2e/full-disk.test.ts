@@ -44,7 +44,7 @@ describe('a full disk', () => {
   })
 
   it('stops a restore into a full target with one line', async () => {
-    const {snapshot} = await env.plakar.json<{snapshot: string}>(env.at('backup', src))
+    const {id: snapshot} = await env.plakar.json<{id: string}>(env.at('backup', src))
     const r = await env.plakar.run(env.at('restore', '--to', join(mnt, 'out'), snapshot))
     expect(r.exitCode).toBe(1)
     const lines = String(r.stderr).trim().split('\n')

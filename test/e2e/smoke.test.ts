@@ -21,7 +21,7 @@ describe('create, backup, restore on a local repository', () => {
   afterAll(() => s.cleanup())
 
   it('backs up and restores bit-exact', async () => {
-    const {snapshot} = await plakar.json<{snapshot: string}>(['at', repo, 'backup', src])
+    const {id: snapshot} = await plakar.json<{id: string}>(['at', repo, 'backup', src])
     expect(snapshot).toMatch(/^[0-9a-f]{64}$/)
     const out = join(s.dir, 'out')
     await plakar.ok(['at', repo, 'restore', '--to', out, snapshot.slice(0, 10)])
