@@ -177,8 +177,8 @@ describeRgw('glacier repository under Object Lock (COMPLIANCE) on radosgw', () =
     const second = String((await env.plakar.json<{id: string}>(at('backup', src))).id)
     for (const k of packs) expect((await head(bucket, k)).ObjectLockRetainUntilDate!.getTime(), k).toBeGreaterThan(until0.get(k)!)
 
-    const rm = await env.plakar.run(at('rm', first))
-    expect(rm.exitCode, rm.stderr).toBe(0)
+    const rm = await env.plakar.run(at('rm', '--apply', first))
+    expect(rm.exitCode, String(rm.stderr)).toBe(0)
     for (const k of before) await expect(head(bucket, k), k).resolves.toBeDefined()
     for (const [snap, files] of [
       [first, ['a.bin']],
