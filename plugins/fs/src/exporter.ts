@@ -19,7 +19,7 @@ import {
 import {lstat, mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
-import {PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
+import {markFatal, PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
 import {DirectoryHandles, ownedDirectory} from './directory-handles.js'
 import {fsPath} from './location.js'
 
@@ -270,7 +270,7 @@ function stopOnTargetFailure(exporter: FsExporter): Exporter {
       return await run()
     } catch (error) {
       const reason = TARGET_FAILURES[(error as NodeJS.ErrnoException).code ?? '']
-      if (reason) throw Object.assign(new PlakarError(`${reason}: ${exporter.root}; free some space and restore again`), {fatal: true})
+      if (reason) throw markFatal(new PlakarError(`${reason}: ${exporter.root}; free some space and restore again`))
       throw error
     }
   }

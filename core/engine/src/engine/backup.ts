@@ -4,7 +4,7 @@ import type {Readable} from 'node:stream'
 import {BlobType} from '../format/blob-type.js'
 import {encode} from '../format/codec.js'
 import {SNAPSHOT_VERSION, encodeHeader, infoOf, type SnapshotHeader} from '../format/snapshot.js'
-import {type FileInfo, type Importer, type ImportRecord, isScanError, type ScanError, Budget, TaskPool} from '@plakar/sdk'
+import {type FileInfo, type Importer, type ImportRecord, isFatal, isScanError, type ScanError, Budget, TaskPool} from '@plakar/sdk'
 import {RepositoryLock} from '../repository/lock.js'
 import {sweepLeftovers} from '../repository/leftovers.js'
 import {describePackfiles, findLostPackfiles, recordLostPackfiles} from '../repository/lost-packfiles.js'
@@ -353,7 +353,7 @@ async function fileEntry(
   } catch (error) {
     // `fatal`: the source or the repository failed as a whole (unreachable after retries,
     // credentials refused): end the backup with that one error, not one per remaining file.
-    if ((error as {fatal?: unknown})?.fatal === true) throw error
+    if (isFatal(error)) throw error
     // The writer failed (an upload, a state): no snapshot can be named any more.
     if (writer.failure !== undefined) throw writer.failure
     return {info, error: describe(error)}

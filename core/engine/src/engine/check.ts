@@ -1,7 +1,7 @@
 import {BlobType} from '../format/blob-type.js'
 import {openState} from '../format/state.js'
 import type {Repository} from '../repository/repository.js'
-import {mapConcurrent, readAll} from '@plakar/sdk'
+import {isFatal, mapConcurrent, readAll} from '@plakar/sdk'
 import {Snapshot} from './snapshot.js'
 import {decodeEntry, type Entry} from '../tree/entry.js'
 import {keyToPath} from '../tree/path-key.js'
@@ -55,7 +55,6 @@ export interface CheckResult {
 }
 
 const blobKey = (type: number, mac: Uint8Array) => `${type}:${Buffer.from(mac).toString('hex')}`
-const isFatal = (error: unknown) => (error as {fatal?: unknown})?.fatal === true
 
 /**
  * Verifies snapshots. Phase 1 reads every file tree and index (which authenticates their nodes)

@@ -2,7 +2,7 @@ import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
-import {PlakarError} from '@plakar/sdk'
+import {markFatal, PlakarError} from '@plakar/sdk'
 import type {Repository} from '../repository/repository.js'
 import type {ChunkRef} from '../tree/entry.js'
 import type {ChunkWorkerData} from './chunk-worker.js'
@@ -275,7 +275,7 @@ export class ChunkPool {
    * the error is `fatal`, so the backup stops instead of recording each file as unreadable.
    */
   #fail(error: Error): void {
-    Object.assign(error, {fatal: true})
+    markFatal(error)
     this.#failure ??= error
     const jobs = [...this.#jobs.values()]
     this.#jobs.clear()

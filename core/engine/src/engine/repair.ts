@@ -1,7 +1,7 @@
 import {createReadStream} from 'node:fs'
 import {hostname} from 'node:os'
 import type {Readable} from 'node:stream'
-import {type Importer, isScanError} from '@plakar/sdk'
+import {type Importer, isFatal, isScanError} from '@plakar/sdk'
 import {BlobType} from '../format/blob-type.js'
 import {encode} from '../format/codec.js'
 import type {SnapshotHeader} from '../format/snapshot.js'
@@ -152,7 +152,7 @@ export async function repair(repo: Repository, options: RepairOptions): Promise<
             try {
               outcomes = await restoreContent(repo, writer, await open(), wanted)
             } catch (error) {
-              if ((error as {fatal?: unknown})?.fatal === true || writer.failure !== undefined) throw error
+              if (isFatal(error) || writer.failure !== undefined) throw error
               outcomes = wanted.map(() => `its source could not be read: ${(error as Error).message}`)
             }
           }

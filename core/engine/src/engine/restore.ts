@@ -1,5 +1,5 @@
 import {Readable} from 'node:stream'
-import {type Exporter, type FileInfo, TaskPool} from '@plakar/sdk'
+import {type Exporter, type FileInfo, isFatal, TaskPool} from '@plakar/sdk'
 import {normalizeStoredPath} from '../tree/path-key.js'
 import type {Entry} from '../tree/entry.js'
 import {BlobType} from '../format/blob-type.js'
@@ -114,7 +114,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
   }
   /** Per-file failures are reported and the restore goes on; a failure of the whole storage or target ends it. */
   const failFile = (p: string, error: unknown) => {
-    if ((error as {fatal?: unknown})?.fatal === true) throw error
+    if (isFatal(error)) throw error
     if ((error as {plakarExitCode?: unknown})?.plakarExitCode === 65) progress.damaged++
     fail(p, (error as Error).message)
   }
@@ -319,7 +319,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
           fail(p, `not restored: ${entry.info.type} entries are not supported by this exporter`)
       }
     } catch (error) {
-      if ((error as {fatal?: unknown})?.fatal === true) throw error
+      if (isFatal(error)) throw error
       fail(p, (error as Error).message)
     }
   }

@@ -3,7 +3,7 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {hostname, tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
-import {type FileInfo, type Importer, type ImportRecord, IntegrityError, mapConcurrent, type ScanError, type ScanOptions} from '@plakar/sdk'
+import {type FileInfo, type Importer, type ImportRecord, IntegrityError, mapConcurrent, markFatal, type ScanError, type ScanOptions} from '@plakar/sdk'
 import {BlobType} from '../format/blob-type.js'
 import {decode} from '../format/codec.js'
 import type {PackKind} from '../format/packfile.js'
@@ -356,7 +356,7 @@ export class SnapshotImporter implements Importer {
       if (entry.target !== undefined) record.target = entry.target
       // A file of the source that cannot be read fails the sync: the copy must never hold an
       // error entry where the original holds content ("fatal" ends the backup with it).
-      if (info.type === 'file') record.open = async () => Readable.from(fatalOnError(await snapshot.open(entry).catch((error: Error) => Promise.reject(Object.assign(error, {fatal: true})))))
+      if (info.type === 'file') record.open = async () => Readable.from(fatalOnError(await snapshot.open(entry).catch((error: Error) => Promise.reject(markFatal(error)))))
       yield record
     }
   }
@@ -368,7 +368,7 @@ async function* fatalOnError(stream: Readable): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of stream) yield chunk as Buffer
   } catch (error) {
-    throw Object.assign(error as Error, {fatal: true})
+    throw markFatal(error as Error)
   }
 }
 

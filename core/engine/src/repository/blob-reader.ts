@@ -1,4 +1,4 @@
-import {IntegrityError, isNotFound, mapConcurrent, readAll} from '@plakar/sdk'
+import {IntegrityError, isFatal, isNotFound, mapConcurrent, readAll} from '@plakar/sdk'
 import {openBlob} from '../format/blob.js'
 import {BlobType} from '../format/blob-type.js'
 import {DecodePool, type DecodeBlob} from './decode-pool.js'
@@ -128,7 +128,7 @@ export class BlobReader {
       try {
         data = await this.range(range.pack, range.offset, range.length)
       } catch (error) {
-        if ((error as {fatal?: unknown})?.fatal === true) throw error
+        if (isFatal(error)) throw error
         for (const b of range.blobs) failed.set(b.key, (error as Error).message)
         return
       }

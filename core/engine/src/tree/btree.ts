@@ -1,5 +1,5 @@
 import {decode, encode} from '../format/codec.js'
-import {FormatTooNewError, IntegrityError} from '@plakar/sdk'
+import {FormatTooNewError, IntegrityError, isFatal} from '@plakar/sdk'
 
 /**
  * A B+tree of content-addressed nodes with content-defined node boundaries (a "prolly tree"):
@@ -266,8 +266,8 @@ export class TreeReader {
  * `fatal`), not a newer format: those end the walk.
  */
 function tolerable(error: unknown): boolean {
-  const e = error as {fatal?: unknown; code?: unknown; plakarExitCode?: unknown}
-  if (e?.fatal === true || error instanceof FormatTooNewError) return false
+  const e = error as {code?: unknown; plakarExitCode?: unknown}
+  if (isFatal(error) || error instanceof FormatTooNewError) return false
   if (e?.plakarExitCode === 65) return true
   return e?.plakarExitCode === undefined && e?.code === undefined
 }
