@@ -25,6 +25,11 @@ export class MemoryStorage implements Storage {
     return this.config
   }
 
+  async replaceConfig(config: Uint8Array): Promise<void> {
+    if (!this.config) throw new ObjectNotFoundError('no repository')
+    this.config = config
+  }
+
   async *list(kind: Kind): AsyncGenerator<Id> {
     yield* [...this.objects[kind].keys()]
   }

@@ -62,6 +62,12 @@ export class FsStorage implements Storage {
     }
   }
 
+  /** Same as every write: a temporary file, fsynced, renamed over CONFIG, the directory fsynced. */
+  async replaceConfig(config: Uint8Array): Promise<void> {
+    await this.open()
+    await this.#write(join(this.localPath, 'CONFIG'), [config])
+  }
+
   async *list(kind: Kind): AsyncGenerator<Id> {
     const base = join(this.localPath, DIRS[kind])
     const names = await readdir(base).catch((error) => {

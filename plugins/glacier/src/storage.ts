@@ -159,6 +159,23 @@ export class GlacierStorage implements ColdStorage, WormStorage {
     return readAll(stream)
   }
 
+  /**
+   * A PUT is atomic. The config stays in the hot class and gets the lock new objects get: on
+   * a locked (versioned) bucket the old config stays as a locked older version.
+   */
+  async replaceConfig(config: Uint8Array): Promise<void> {
+    await this.open()
+    const {lockMode, lockDays, hotClass} = this.#settings
+    await putObject(this.session, `${this.#base}CONFIG`, Readable.from([Buffer.from(config)]), {
+      what: `writing ${this.location}/CONFIG`,
+      size: config.length,
+      storageClass: hotClass,
+      createOnly: false,
+      contentType: 'application/octet-stream',
+      lock: lockMode ? {mode: lockMode, until: new Date(Date.now() + lockDays * DAY)} : undefined,
+    })
+  }
+
   async *list(kind: Kind): AsyncGenerator<Id> {
     const s = this.session
     const prefix = `${this.#base}${DIRS[kind]}/`

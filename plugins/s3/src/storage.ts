@@ -94,6 +94,17 @@ export class S3Storage implements Storage {
     return readAll(stream)
   }
 
+  /** A PUT is atomic on S3: a GET returns the old object or the new one, never a mix. */
+  async replaceConfig(config: Uint8Array): Promise<void> {
+    await this.open()
+    await putObject(this.session, `${this.#base}CONFIG`, Readable.from([Buffer.from(config)]), {
+      what: `writing ${this.location}/CONFIG`,
+      size: config.length,
+      createOnly: false,
+      contentType: 'application/octet-stream',
+    })
+  }
+
   async *list(kind: Kind): AsyncGenerator<Id> {
     const s = this.session
     const prefix = `${this.#base}${DIRS[kind]}/`

@@ -86,6 +86,42 @@ export class SftpStorage implements Storage {
     }
   }
 
+  /**
+   * Upload to a temporary file, then posix-rename it over CONFIG (atomic on the server). A
+   * plain SFTP rename refuses an existing target, and deleting CONFIG first would leave a moment
+   * with no config at all: without the extension the config is left alone and the call fails.
+   */
+  async replaceConfig(config: Uint8Array): Promise<void> {
+    await this.open()
+    const path = posix.join(this.#root, 'CONFIG')
+    const atomic = await this.#connector.run(async (session) => session.extensions.posixRename)
+    if (!atomic) {
+      throw new PlakarError(
+        `the SFTP server of ${this.location} cannot replace a file atomically (no posix-rename@openssh.com extension): the config was left unchanged`,
+      )
+    }
+    const temp = posix.join(this.#root, `.CONFIG.${randomBytes(6).toString('hex')}.tmp`)
+    let lostReply = false
+    try {
+      await upload(this.#connector, temp, Readable.from([Buffer.from(config)]), {size: config.length, what: temp})
+      await this.#connector.run(async (session, attempt) => {
+        try {
+          await session.posixRename(temp, path)
+        } catch (error) {
+          // A retry after a rename whose reply was lost: the temporary file is already CONFIG.
+          if (!(error as SftpOpError).transient && attempt > 1 && notFound(error)) lostReply = true
+          else throw error
+        }
+      })
+    } catch (error) {
+      await this.#connector.run((session) => session.unlink(temp)).catch(() => {})
+      throw error
+    }
+    if (lostReply && !Buffer.from(await this.open()).equals(Buffer.from(config))) {
+      throw new PlakarError(`replacing the config of ${this.location} failed: the temporary file vanished and CONFIG was not replaced`)
+    }
+  }
+
   async *list(kind: Kind): AsyncGenerator<Id> {
     const base = posix.join(this.#root, DIRS[kind])
     const names = (await this.#connector.run((session) => readdirNames(session, base))) ?? []

@@ -248,6 +248,15 @@ export class SqliteStorage implements Storage {
     return config
   }
 
+  /** One UPDATE in a durable transaction: SQLite's journal makes it all or nothing. */
+  async replaceConfig(config: Uint8Array): Promise<void> {
+    const db = await this.#connect()
+    const replaced = this.#run(() =>
+      this.#durably(db, () => db.prepare(`UPDATE meta SET value = ? WHERE key = 'config'`).run(Buffer.from(config)).changes),
+    )
+    if (replaced === 0) throw new ObjectNotFoundError(`no repository at ${this.location}`)
+  }
+
   async *list(kind: Kind): AsyncGenerator<Id> {
     const code = KIND_CODE[kind]
     const db = await this.#connect()

@@ -51,6 +51,13 @@ export interface Storage {
   create(config: Uint8Array): Promise<void>
   /** The stored config; throws a not-found error (see isNotFound) when there is no repository. */
   open(): Promise<Uint8Array>
+  /**
+   * Replaces the config of an existing repository (a passphrase change re-wraps the key in it).
+   * Atomic even if the process dies at any moment: `open()` returns the old bytes or the new,
+   * never a mix and never nothing. Throws a not-found error when there is no repository. A
+   * storage that cannot replace atomically throws instead of replacing.
+   */
+  replaceConfig(config: Uint8Array): Promise<void>
   list(kind: Kind): AsyncIterable<Id>
   /** Atomic (readers never see a partial object) and idempotent (same id, same bytes). */
   put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void>

@@ -192,6 +192,59 @@ export function testStorage(
       )
     })
 
+    describe('config replacement', () => {
+      run(
+        'replaceConfig() on an empty location fails with a not-found error and creates no repository',
+        async (storage) => {
+          await expectNotFound('replaceConfig() before create()', () => storage.replaceConfig(randomBytes(300)))
+          await expectNotFound('open() after a refused replaceConfig()', () => storage.open())
+        },
+        {create: false},
+      )
+
+      run(
+        'replaceConfig() swaps the config for one of the same size, and of another size, and leaves no object behind',
+        async (storage, _context, fixture) => {
+          const first = randomBytes(600)
+          await storage.create(first)
+          // A passphrase change gives a config of exactly the old size: a storage that skips a
+          // write whose size matches what is there (an idempotent put) must not skip this one.
+          const second = Buffer.from(first)
+          second[0] ^= 1
+          second[599] ^= 0x80
+          await storage.replaceConfig(second)
+          expectSameBytes(Buffer.from(await storage.open()), second, 'open() after replaceConfig() with the same size')
+          const third = randomBytes(900)
+          await storage.replaceConfig(third)
+          expectSameBytes(Buffer.from(await storage.open()), third, 'open() after replaceConfig() with another size')
+          for (const kind of KINDS) expect(await listAll(storage, kind), `list(${kind}) after replaceConfig()`).toEqual([])
+          if (fixture.reopen) {
+            const other = await fixture.reopen()
+            try {
+              expectSameBytes(Buffer.from(await other.open()), third, 'open() through a second storage after replaceConfig()')
+              await other.replaceConfig(first)
+            } finally {
+              await other.close()
+            }
+            expectSameBytes(Buffer.from(await storage.open()), first, 'open() after a second storage replaced the config')
+          }
+        },
+        {create: false},
+      )
+
+      run('replaceConfig() calls in a row: open() always returns one whole config', async (storage) => {
+        const configs = Array.from({length: 6}, () => randomBytes(512))
+        await storage.replaceConfig(configs[0])
+        // Readers beside a replacement see the old config or the new one, nothing else.
+        for (let i = 1; i < configs.length; i++) {
+          const [opened] = await Promise.all([storage.open(), storage.replaceConfig(configs[i])])
+          const ok = Buffer.from(opened).equals(configs[i - 1]) || Buffer.from(opened).equals(configs[i])
+          expect(ok, `open() beside replaceConfig() #${i} returned neither the old nor the new config`).toBe(true)
+        }
+        expectSameBytes(Buffer.from(await storage.open()), configs.at(-1)!, 'open() after the last replaceConfig()')
+      })
+    })
+
     describe('objects', () => {
       run('put then get returns the bytes, for every kind and for empty and tiny objects', async (storage) => {
         for (const kind of KINDS) {
