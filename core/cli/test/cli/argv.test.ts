@@ -31,6 +31,23 @@ describe('argv normalisation', () => {
     expect(normalizeArgv(['--json', 'at', '@prod', 'info'])).toEqual(['info', '--json', '--at', '@prod'])
   })
 
+  it('accepts global flags between "at LOCATION" (and its -o options) and the command', () => {
+    expect(normalizeArgv(['at', '/repo', '--json', 'ls'])).toEqual(['ls', '--json', '--at', '/repo'])
+    expect(normalizeArgv(['-q', 'at', 's3://h/b', '-o', 'region=eu', '--keyfile', '/k', '-o=x=1', '--debug', 'check'])).toEqual([
+      'check',
+      '-q',
+      '--keyfile',
+      '/k',
+      '--debug',
+      '--at',
+      's3://h/b',
+      '--at-option',
+      'region=eu',
+      '--at-option',
+      'x=1',
+    ])
+  })
+
   it('keeps arguments after "--" last, and does not treat a later "at" as the clause', () => {
     expect(normalizeArgv(['at', '/r', 'cat', '--', '-odd-name'])).toEqual(['cat', '--at', '/r', '--', '-odd-name'])
     expect(normalizeArgv(['locate', 'at'])).toEqual(['locate', 'at'])
