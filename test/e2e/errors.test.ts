@@ -68,6 +68,24 @@ describe('errors a user can make', () => {
     expectOneLineError(await env.plakar.run(['ls']), 66, /no repository/)
   })
 
+  it('store add refuses (2) a location that every later use would refuse, for every connector that can tell', async () => {
+    for (const location of ['s3://key:hunter9@127.0.0.1/bucket', 's3://127.0.0.1', 'glacier://127.0.0.1', 'sqlite:', 'sqlite://host/file.db']) {
+      const r = await env.plakar.run(['store', 'add', 'bad', location])
+      expectOneLineError(r, 2, /./)
+      expect(`${r.stdout}${r.stderr}`).not.toContain('hunter9')
+    }
+    expect((await env.plakar.run(['store', 'ls'])).stdout).not.toContain('bad')
+    await env.plakar.ok(['source', 'add', 'good', 's3://127.0.0.1/bucket/prefix'])
+    expectOneLineError(await env.plakar.run(['source', 'add', 'bad', 's3://127.0.0.1']), 2, /bucket/)
+    expectOneLineError(await env.plakar.run(['destination', 'add', 'bad', 's3://a:b@127.0.0.1/bucket']), 2, /credentials/)
+  })
+
+  it('global flags are accepted between "at LOCATION" and the command', async () => {
+    const r = await env.plakar.ok(['at', env.repo, '--json', '-q', 'ls'])
+    expect(String(r.stdout)).toContain(id)
+    expect(() => JSON.parse(String(r.stdout).trim().split('\n')[0])).not.toThrow()
+  })
+
   it('unknown flag → 2', async () => {
     expectOneLineError(await env.plakar.run(env.at('ls', '--no-such-flag')), 2, /no-such-flag/)
     expectOneLineError(await env.plakar.run(env.at('backup', '--tagg', 'x', src)), 2, /tagg/)

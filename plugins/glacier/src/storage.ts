@@ -452,3 +452,8 @@ export default async function createStorage(context: ConnectorContext): Promise<
   const session = await S3Session.open(parseGlacierLocation(context.location), context.config as GlacierConfig, context.logger)
   return new GlacierStorage(session)
 }
+
+/** Refuses a location the factory would refuse (credentials in it, no bucket), without connecting. */
+export function checkLocation(location: string): void {
+  parseGlacierLocation(location)
+}

@@ -118,3 +118,8 @@ export default async function createExporter(context: ConnectorContext): Promise
   }
   return new S3Exporter(session)
 }
+
+/** Refuses a location the factory would refuse (credentials in it, no bucket), without connecting. */
+export function checkLocation(location: string): void {
+  parseS3Location(location)
+}

@@ -262,3 +262,8 @@ function fromCache(cached: CachedObject, marker: boolean): Described {
   if (cached.contentType !== undefined) info.contentType = cached.contentType
   return info
 }
+
+/** Refuses a location the factory would refuse (credentials in it, no bucket), without connecting. */
+export function checkLocation(location: string): void {
+  parseS3Location(location)
+}

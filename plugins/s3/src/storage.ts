@@ -201,3 +201,8 @@ export default async function createStorage(context: ConnectorContext): Promise<
   const session = await S3Session.open(parseS3Location(context.location), context.config as S3Config, context.logger)
   return new S3Storage(session)
 }
+
+/** Refuses a location the factory would refuse (credentials in it, no bucket), without connecting. */
+export function checkLocation(location: string): void {
+  parseS3Location(location)
+}

@@ -1,5 +1,5 @@
 import {existsSync} from 'node:fs'
-import {mkdir} from 'node:fs/promises'
+import {mkdir, open} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import {Readable} from 'node:stream'
 // Type only: better-sqlite3 itself is imported when a database is opened (it is a native module
@@ -118,7 +118,12 @@ export class SqliteStorage implements Storage {
 
   async #open(create: boolean): Promise<Database> {
     if (!create && !existsSync(this.localPath)) throw new ObjectNotFoundError(`no repository at ${this.location}`)
-    if (create) await mkdir(dirname(this.localPath), {recursive: true, mode: 0o700})
+    if (create) {
+      await mkdir(dirname(this.localPath), {recursive: true, mode: 0o700})
+      // SQLite would create the file 0644 (less the umask); its -wal and -shm files take the
+      // database file's mode. A repository is private like the fs layout (0600), whatever the umask.
+      await (await open(this.localPath, 'a', 0o600)).close()
+    }
     const {default: Database} = await import('better-sqlite3')
     let db: Database
     try {
@@ -446,4 +451,9 @@ export class SqliteStorage implements Storage {
 
 export default async function createStorage(context: ConnectorContext): Promise<Storage> {
   return new SqliteStorage(sqlitePath(context.location))
+}
+
+/** Refuses a location the factory would refuse ("sqlite:" without a path), without touching the file. */
+export function checkLocation(location: string): void {
+  sqlitePath(location)
 }
