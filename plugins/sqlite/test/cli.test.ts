@@ -2,7 +2,7 @@
  * End to end with the real CLI (bin/run.js, built): a repository in one SQLite file — backup,
  * bit-exact restore, near-zero second backup, check, two backups from two processes at once.
  */
-import {existsSync, writeFileSync} from 'node:fs'
+import {existsSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Result} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -50,6 +50,8 @@ describe('a repository on sqlite:, through the CLI', () => {
     await ok([...at, 'restore', '--to', out, first])
     expect(await compareTrees(source, out)).toEqual([])
     await ok([...at, 'check', first])
+    // Private like the fs layout's files, whatever the umask: the file, its WAL and shared memory.
+    for (const file of [db, `${db}-wal`, `${db}-shm`]) if (existsSync(file)) expect(statSync(file).mode & 0o777, file).toBe(0o600)
   })
 
   it('a second backup of unchanged data uploads almost nothing', async () => {
