@@ -162,6 +162,16 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     for (const importer of importers) {
       for await (const item of importer.scan({signal, skip})) {
         signal.throwIfAborted()
+        if (item.path.includes('\0')) {
+          // No file system allows a NUL in a name, and tree keys use NUL as the separator: a name
+          // holding one (a faulty importer, a crafted archive) is refused, never mangled.
+          const shown = item.path.replaceAll('\0', '\\0')
+          progress.errors++
+          options.onError?.({path: shown, error: `the name ${JSON.stringify(item.path)} holds a NUL byte: not backed up`})
+          // A streamed source (an archive) goes on to its next entry only once this one is read.
+          if (!isScanError(item) && item.info.type === 'file' && item.open) await item.open().then((s) => s.destroy(), () => {})
+          continue
+        }
         if (isScanError(item)) {
           progress.errors++
           options.onError?.(item)

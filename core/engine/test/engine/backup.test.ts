@@ -180,4 +180,23 @@ describe('backup', () => {
       await repo.close()
     }
   })
+
+  it('refuses a name holding a NUL byte with an error instead of storing it under another path', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {})
+    const repo = await openRepo(storage)
+    try {
+      const errors: {path: string; error: string}[] = []
+      const records = () => [{path: '/r', info: {type: 'directory' as const, size: 0}}, file('/r/a\0b', 'hidden\n'), file('/r/ok', 'ok\n')]
+      const result = await backup(repo, [importer(records)], {tmpDir: dir, onError: (e) => errors.push(e)})
+      expect(result.progress.errors).toBe(1)
+      expect(errors).toEqual([{path: '/r/a\\0b', error: expect.stringContaining('NUL byte')}])
+      const files = new Map<string, string>()
+      await restore(new Snapshot(repo, result.snapshot!), '/r', memoryExporter(files))
+      // Before, the NUL became a separator: the content came back as /a/b.
+      expect([...files.keys()]).toEqual(['/ok'])
+    } finally {
+      await repo.close()
+    }
+  })
 })
