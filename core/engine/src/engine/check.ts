@@ -109,6 +109,15 @@ class Checker {
     for (const damaged of this.#repo.damagedStates) {
       this.#report({kind: 'state', state: damaged.id, message: `state ${damaged.id} is damaged: ${damaged.error}`})
     }
+    // Reported once: the repository as it stands is consistent, and a later check says so.
+    const vanished = this.#repo.cache.vanishedStates()
+    for (const {id, noticed} of vanished) {
+      this.#report({
+        kind: 'state',
+        state: id,
+        message: `state ${id}, which this client had read, was deleted from the storage (noticed ${new Date(noticed).toISOString()}) and no compaction replaced it: the snapshots or deletions it recorded are lost`,
+      })
+    }
     await this.#checkStates()
     for await (const id of this.#repo.storage.list('packfile')) this.#present.add(id)
 
@@ -139,6 +148,7 @@ class Checker {
       await this.#verifyAll([...this.#referenced])
     }
     if (this.#unusable.size > 0) await this.#nameDamagedFiles()
+    this.#repo.cache.forgetVanishedStates(vanished.map((v) => v.id))
     return {
       problems: this.#problems,
       snapshots: this.#targets.length,

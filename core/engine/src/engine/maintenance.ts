@@ -390,7 +390,9 @@ async function compact(repo: Repository, host: string, options: MaintenanceOptio
   }
   const liveIds = new Set(current.snapshots.map((s) => s.id.toString('hex')))
   current.tagEdits = repo.cache.tagEdits().filter((e) => liveIds.has(e.id.toString('hex')))
-  current.supersedes = merged
+  // Superseded states of earlier compactions too: a client that missed several compactions
+  // can still tell a state compacted away from one that vanished (32 bytes per state).
+  current.supersedes = [...new Set([...merged, ...repo.cache.supersededStates()])].sort()
   deltas.push(current)
   let done = 0
   for (const delta of deltas) {

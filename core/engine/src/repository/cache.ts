@@ -36,7 +36,7 @@ export interface CachedSnapshot {
  * again after its packfile was lost is found whatever order the states are merged in.
  * 5: packfiles marked for deletion by maintenance (pack_marks, packfiles.marked).
  */
-const SCHEMA_VERSION = 5
+const SCHEMA_VERSION = 6
 
 /**
  * Whether the repository index has a blob (parameters: mac, type): indexed, in a packfile that
@@ -86,6 +86,10 @@ export class LocalCache {
       CREATE TABLE deleted_snapshots(id BLOB PRIMARY KEY, time INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE deleted_packfiles(id TEXT PRIMARY KEY) WITHOUT ROWID;
       CREATE TABLE headers(id BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+      DROP TABLE IF EXISTS superseded_states;
+      CREATE TABLE superseded_states(id TEXT PRIMARY KEY) WITHOUT ROWID;
+      -- Not dropped by clear(): what a rebuild found missing waits here until check reports it.
+      CREATE TABLE IF NOT EXISTS vanished_states(id TEXT PRIMARY KEY, noticed INTEGER NOT NULL) WITHOUT ROWID;
     `)
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
   }
@@ -94,6 +98,11 @@ export class LocalCache {
     const db = this.db
     return {
       stateIds: db.prepare('SELECT id FROM states').pluck(),
+      addSuperseded: db.prepare('INSERT OR IGNORE INTO superseded_states(id) VALUES (?)'),
+      supersededIds: db.prepare('SELECT id FROM superseded_states').pluck(),
+      addVanished: db.prepare('INSERT OR IGNORE INTO vanished_states(id, noticed) VALUES (?, ?)'),
+      vanished: db.prepare('SELECT id, noticed FROM vanished_states ORDER BY id'),
+      forgetVanished: db.prepare('DELETE FROM vanished_states WHERE id = ?'),
       addState: db.prepare('INSERT OR IGNORE INTO states(id) VALUES (?)'),
       // Deletions may be merged before or after the packfile they name: both ways set the flag.
       addPack: db.prepare(
@@ -201,7 +210,35 @@ export class LocalCache {
         s.unmark.run(m.id, m.time)
         s.flagMarked.run(m.id)
       }
+      for (const old of delta.supersedes) s.addSuperseded.run(old)
       s.addState.run(id)
+    })()
+  }
+
+  /** States that compactions replaced (every `supersedes` merged): gone from the storage on purpose. */
+  supersededStates(): Set<string> {
+    return new Set(this.#stmts.supersededIds.all() as string[])
+  }
+
+  /**
+   * States this cache had merged that left the storage although no compaction replaced them:
+   * whatever they recorded (snapshots, deletions) is lost. Kept across rebuilds until
+   * {@link forgetVanishedStates}, so that `check` reports them even after another command
+   * noticed first.
+   */
+  vanishedStates(): {id: string; noticed: number}[] {
+    return this.#stmts.vanished.all() as {id: string; noticed: number}[]
+  }
+
+  addVanishedStates(ids: string[], noticed = Date.now()): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.#stmts.addVanished.run(id, noticed)
+    })()
+  }
+
+  forgetVanishedStates(ids: string[]): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.#stmts.forgetVanished.run(id)
     })()
   }
 

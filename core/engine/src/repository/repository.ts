@@ -237,13 +237,11 @@ export class Repository {
     const listed = new Set<string>()
     for await (const id of this.storage.list('state')) listed.add(id)
     let known = this.cache.knownStates()
-    for (const id of known) {
-      if (!listed.has(id)) {
-        this.logger.debug(`state ${id} vanished: rebuilding the local cache`)
-        this.cache.clear()
-        known = new Set()
-        break
-      }
+    const vanished = [...known].filter((id) => !listed.has(id))
+    if (vanished.length > 0) {
+      this.logger.debug(`state ${vanished[0]} vanished: rebuilding the local cache`)
+      this.cache.clear()
+      known = new Set()
     }
     const missing = [...listed].filter((id) => !known.has(id))
     const damaged: DamagedState[] = []
@@ -260,6 +258,14 @@ export class Repository {
       this.cache.applyState(id, delta)
     })
     this.damagedStates = damaged
+    if (vanished.length > 0) {
+      // Compaction deletes the states it supersedes; any other state that disappears took what
+      // it recorded (a snapshot, a deletion) with it.
+      const superseded = this.cache.supersededStates()
+      const lost = vanished.filter((id) => !superseded.has(id))
+      this.cache.addVanishedStates(lost)
+      for (const id of lost) this.logger.warn(`state ${id.slice(0, 16)}, known to this client, is gone from the storage and no compaction replaced it; run "plakar check"`)
+    }
     for (const d of damaged) this.logger.warn(`state ${d.id.slice(0, 16)} is unreadable (${d.error}); run "plakar check"`)
   }
 

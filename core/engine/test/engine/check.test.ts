@@ -5,6 +5,8 @@ import {Readable} from 'node:stream'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {backup} from '../../src/engine/backup.js'
 import {allSnapshots, check} from '../../src/engine/check.js'
+import {maintain} from '../../src/engine/maintenance.js'
+import {openState} from '../../src/format/state.js'
 import {BlobType} from '../../src/format/blob-type.js'
 import type {Importer, ImportRecord} from '@plakar/sdk'
 import {Repository} from '../../src/repository/repository.js'
@@ -41,6 +43,54 @@ describe('check', () => {
     const blob = repo.cache.blobsOfPack(pack.id).find((b) => b.type === type)!
     storage.objects.packfile.get(pack.id)![blob.offset + 1] ^= 1
   }
+
+  it('reports, once, a state this client had read that was deleted without a compaction replacing it', async () => {
+    const root = {path: '/r', info: {type: 'directory' as const, size: 0}}
+    const client = await open('client')
+    await backup(client, [importer([root, file('/r/a.txt', 'one\n')])], {tmpDir: dir})
+    // Several compactions this client takes part in, and one it misses: none is a loss.
+    await maintain(client, {lock: false})
+    await backup(client, [importer([root, file('/r/a.txt', 'two\n')])], {tmpDir: dir})
+    await client.close()
+    const other = await open('other')
+    await maintain(other, {lock: false})
+    await backup(other, [importer([root, file('/r/a.txt', 'three\n')])], {tmpDir: dir})
+    await maintain(other, {lock: false})
+    await other.close()
+
+    let again = await open('client')
+    try {
+      const {targets, problems} = await allSnapshots(again)
+      expect((await check(again, targets, {problems, fast: true})).problems).toEqual([])
+      expect(targets).toHaveLength(3)
+    } finally {
+      await again.close()
+    }
+    // Now the state naming the newest snapshot goes (an operator's mistake, an attacker).
+    const newest = await open('writer')
+    await backup(newest, [importer([root, file('/r/a.txt', 'four\n')])], {tmpDir: dir})
+    const naming = [...storage.objects.state].find(([id, bytes]) => openState(newest.keys, id, bytes).snapshots.length === 1 && openState(newest.keys, id, bytes).supersedes.length === 0)!
+    await newest.close()
+    again = await open('client')
+    await again.close()
+    storage.objects.state.delete(naming[0])
+
+    // Another command notices first; check still reports it, then the next check passes.
+    const warnings: string[] = []
+    const ls = await Repository.open(storage, {cacheDir: join(dir, 'client'), passphrase: async () => Buffer.alloc(0), logger: {...quiet, warn: (m: string) => warnings.push(m)}})
+    await ls.close()
+    expect(warnings).toEqual([expect.stringContaining(`state ${naming[0].slice(0, 16)}, known to this client, is gone`)])
+    for (const expected of [1, 0]) {
+      const repo = await open('client')
+      try {
+        const {targets, problems} = await allSnapshots(repo)
+        const result = await check(repo, targets, {problems, fast: true})
+        expect(result.problems.map((p) => p.state)).toEqual(expected ? [naming[0]] : [])
+      } finally {
+        await repo.close()
+      }
+    }
+  })
 
   for (const [name, type] of [['name index', BlobType.NAME_NODE], ['type index', BlobType.TYPE_NODE]] as const) {
     it(`finds a damaged ${name}`, async () => {
