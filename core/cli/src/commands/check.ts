@@ -58,6 +58,7 @@ export default class Check extends PlakarCommand {
       fast: flags.fast,
       problems: unreadable,
       wholeRepository: whole,
+      signal: this.abort.signal,
       concurrency: this.settings.concurrency,
       // A whole-repository check walks and verifies at once: once data is being verified, its
       // progress (bytes, with an ETA) is the one shown.

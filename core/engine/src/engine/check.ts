@@ -44,6 +44,8 @@ export interface CheckOptions {
    * reading them while the trees are still being walked, instead of only those the walk finds.
    */
   wholeRepository?: boolean
+  /** Stops the check (Ctrl-C): it ends with the signal's reason, reading nothing more. */
+  signal?: AbortSignal
 }
 
 export interface CheckResult {
@@ -105,6 +107,7 @@ class Checker {
 
   async run(): Promise<CheckResult> {
     const options = this.#options
+    options.signal?.throwIfAborted()
     for (const problem of options.problems ?? []) this.#report(problem)
     for (const damaged of this.#repo.damagedStates) {
       this.#report({kind: 'state', state: damaged.id, message: `state ${damaged.id} is damaged: ${damaged.error}`})
@@ -173,10 +176,11 @@ class Checker {
     const states: string[] = []
     for await (const id of repo.storage.list('state')) if (!alreadyDamaged.has(id)) states.push(id)
     await mapConcurrent(states, Math.max(1, Math.min(this.#options.concurrency ?? 4, 8)), async (id) => {
+      this.#options.signal?.throwIfAborted()
       try {
         openState(repo.keys, id, await readAll(await repo.storage.get('state', id)))
       } catch (error) {
-        if (isFatal(error)) throw error
+        if (this.#rethrows(error)) throw error
         this.#report({kind: 'state', state: id, message: `state ${id} is damaged: ${(error as Error).message}`})
       }
     })
@@ -241,14 +245,16 @@ class Checker {
 
   /** A file of the walk is checked; the walk stops as soon as the verification beside it has failed. */
   async #checkFile(snapshot: Snapshot, entry: Entry): Promise<void> {
+    this.#options.signal?.throwIfAborted()
     await this.#checkContent(snapshot, entry)
     if (this.#verifyFailure !== undefined) throw this.#verifyFailure
     this.#files++
     this.#options.onProgress?.({phase: 'index', done: this.#files, total: this.#totalFiles})
   }
 
+  /** Errors that end the check instead of being reported as damage: an interruption is one. */
   #rethrows(error: unknown): boolean {
-    return error === this.#verifyFailure || isFatal(error)
+    return error === this.#verifyFailure || isFatal(error) || (this.#options.signal?.aborted === true && error === this.#options.signal.reason)
   }
 
   /**
@@ -269,6 +275,7 @@ class Checker {
             this.#report({kind: 'snapshot', snapshot: sid, message: `snapshot ${sid.slice(0, 8)}: a node of its file tree is damaged (${(error as Error).message}): ${where}`})
           }
           for await (const node of snapshot.vfs.nodes((mac) => seen.has(mac.toString('hex')), damagedNode)) {
+            this.#options.signal?.throwIfAborted()
             seen.add(node.mac.toString('hex'))
             // Its metadata packfile is verified whole in phase 2, like the data packfiles.
             const loc = repo.cache.locate(BlobType.VFS_NODE, node.mac)
@@ -322,17 +329,19 @@ class Checker {
   async #verifyPack(pack: string, totalPacks: number, totalBytes: number): Promise<void> {
     const repo = this.#repo
     if (this.#stopped) return
+    this.#options.signal?.throwIfAborted()
     let data: Buffer
     try {
       data = await readAll(await repo.storage.get('packfile', pack))
     } catch (error) {
       // An unreachable storage is not a damaged repository: stop with that error.
-      if (isFatal(error)) throw error
+      if (this.#rethrows(error)) throw error
       this.#report({kind: 'packfile', packfile: pack, message: `packfile ${pack} is unreadable: ${(error as Error).message}`})
       for (const b of repo.cache.blobsOfPack(pack)) this.#unusable.set(blobKey(b.type, b.mac), `packfile ${pack.slice(0, 16)} is unreadable`)
       return
     }
     if (this.#stopped) return
+    this.#options.signal?.throwIfAborted()
     this.#bytes += data.length
     if (repo.keys.objectMac.digest(data).toString('hex') !== pack) {
       this.#report({kind: 'packfile', packfile: pack, message: `packfile ${pack} does not match its id: it is corrupted`})
@@ -340,6 +349,7 @@ class Checker {
     // Verified on the decoding workers; the packfile's bytes move there (MAC them first).
     const blobs = repo.cache.blobsOfPack(pack)
     const errors = await repo.reader.verify(data, blobs)
+    this.#options.signal?.throwIfAborted()
     for (const index of errors.keys()) {
       const b = blobs[index]
       // The walk may have found the damage first (a chunk list it could not read): keep that.
@@ -359,11 +369,13 @@ class Checker {
       try {
         // Damaged nodes were reported by phase 1: walk around them.
         for await (const [p, entry] of snapshot.walk(path, () => {})) {
+          this.#options.signal?.throwIfAborted()
           if (entry.info.type !== 'file' || entry.error) continue
           const why = await whyUnusable(snapshot, entry, this.#unusable)
           if (why) this.#report({kind: 'file', snapshot: sid, path: p, message: `snapshot ${sid.slice(0, 8)}: ${p}: ${why}`})
         }
-      } catch {
+      } catch (error) {
+        if (this.#rethrows(error)) throw error
         // A damaged tree was reported in phase 1.
       }
     }

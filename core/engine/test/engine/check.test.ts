@@ -206,4 +206,34 @@ describe('check', () => {
       expect(named.every((p) => /packfile [0-9a-f]{16} holding chunk [0-9a-f]{16} is missing/.test(p.message))).toBe(true)
     })
   })
+
+  for (const wholeRepository of [true, false]) {
+    it(`stops when its signal is aborted, with the signal's reason, and reads nothing more (${wholeRepository ? 'whole repository' : 'one by one'})`, async () => {
+      const writer = await open('writer')
+      const files = Array.from({length: 300}, (_, i) => file(`/r/f${i}.txt`, `content ${i}\n`))
+      await backup(writer, [importer([{path: '/r', info: {type: 'directory', size: 0}}, ...files])], {tmpDir: dir})
+      await writer.close()
+      const repo = await open('reader')
+      try {
+        const {targets, problems} = await allSnapshots(repo)
+        const controller = new AbortController()
+        const reason = new Error('interrupted')
+        let after = 0
+        const checking = check(repo, targets, {
+          problems,
+          wholeRepository,
+          signal: controller.signal,
+          onProgress: () => {
+            if (controller.signal.aborted) after++
+            else if (!controller.signal.aborted) controller.abort(reason)
+          },
+        })
+        await expect(checking).rejects.toBe(reason)
+        // The walk stopped at the next file: no file was walked after the abort.
+        expect(after).toBe(0)
+      } finally {
+        await repo.close()
+      }
+    })
+  }
 })
