@@ -1,4 +1,3 @@
-import {lookup as mimeLookup} from 'mime-types'
 import {hostname, tmpdir, userInfo} from 'node:os'
 import type {Readable} from 'node:stream'
 import {BlobType} from '../format/blob-type.js'
@@ -11,7 +10,8 @@ import {describePackfiles, findLostPackfiles, recordLostPackfiles} from '../repo
 import {newSnapshotId, type Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
 import {INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
-import {ChunkPool, STREAM_CREDIT, type ChunkedFile, type ChunkSink} from './chunk-pool.js'
+import {ChunkPool, STREAM_CREDIT, type ChunkedFile, type ChunkSink, type Sniff} from './chunk-pool.js'
+import {FirstBytes, needsContent, sniffType, typeFromName} from './content-type.js'
 import {ChunkSealer} from './chunk-sealer.js'
 import {Snapshot} from './snapshot.js'
 import {Staging} from './staging.js'
@@ -260,10 +260,23 @@ export async function backup(repo: Repository, importers: Importer[], options: B
   }
 }
 
+/** The type the name gives (content-type.ts); `fileEntry` asks the content where that is not enough. */
 function withContentType(record: ImportRecord): FileInfo {
   if (record.info.type !== 'file' || record.info.contentType) return record.info
-  const guessed = mimeLookup(record.path)
+  const guessed = typeFromName(record.path)
   return guessed ? {...record.info, contentType: guessed} : record.info
+}
+
+/** What content detection needs, when the importer gave no type and the name does not settle it. */
+function sniffFor(record: ImportRecord, info: FileInfo): Sniff | undefined {
+  if (record.info.contentType || !needsContent(info.contentType)) return undefined
+  return info.contentType ? {name: record.path, guess: info.contentType} : {name: record.path}
+}
+
+function withType(info: FileInfo, contentType: string | undefined): FileInfo {
+  if (contentType === info.contentType) return info
+  const {contentType: _name, ...rest} = info
+  return contentType ? {...rest, contentType} : rest
 }
 
 async function findParent(repo: Repository, type: string, origin: string, root: string): Promise<Snapshot | undefined> {
@@ -337,6 +350,7 @@ async function fileEntry(
     }
   }
   const info = withContentType(record)
+  const sniff = sniffFor(record, info)
   let chunked: ChunkedFile
   try {
     // The index half of the dedup decision was taken where the chunk was sealed (ChunkSealer);
@@ -348,17 +362,17 @@ async function fileEntry(
     }
     const chunkers = reading.pool()
     if (chunkers && record.localPath) {
-      chunked = await chunkers.chunkFile(record.localPath, info.size, sink)
+      chunked = await chunkers.chunkFile(record.localPath, info.size, sink, sniff)
     } else if (chunkers) {
       // Any other importer: this thread reads the stream, a worker chunks, MACs and seals it.
       const release = await reading.streams.acquire(streamCost(info.size, repo.config.chunking.max))
       try {
-        chunked = await chunkers.chunkStream(await openContent(record), sink, reading.signal)
+        chunked = await chunkers.chunkStream(await openContent(record), sink, reading.signal, sniff)
       } finally {
         release()
       }
     } else {
-      chunked = await chunkHere(repo, record, sink)
+      chunked = await chunkHere(repo, record, sink, sniff)
     }
   } catch (error) {
     // `fatal`: the source or the repository failed as a whole (unreachable after retries,
@@ -369,7 +383,8 @@ async function fileEntry(
     return {info, error: describe(error)}
   }
   // The file may have changed while it was read: record what was actually stored.
-  const stored: FileInfo = chunked.size === info.size ? info : {...info, size: chunked.size}
+  const typed: FileInfo = sniff ? withType(info, chunked.contentType) : info
+  const stored: FileInfo = chunked.size === typed.size ? typed : {...typed, size: chunked.size}
   const entry: Entry = {info: stored, contentMac: chunked.contentMac}
   if (chunked.refs.length > INLINE_CHUNKS) entry.object = (await writer.put(BlobType.OBJECT, encode(chunked.refs))).mac
   else entry.chunks = chunked.refs
@@ -385,8 +400,9 @@ function openContent(record: ImportRecord): Promise<Readable> {
  * Chunks content on this thread, by the same route as the workers (ChunkSealer, then the
  * writer's putSealed): only when there is no worker pool (code run from TypeScript sources).
  */
-async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink): Promise<ChunkedFile> {
+async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink, sniff?: Sniff): Promise<ChunkedFile> {
   const stream = await openContent(record)
+  const head = sniff ? new FirstBytes() : undefined
   const chunker = repo.chunker()
   const sealer = new ChunkSealer(repo.keys, repo.compressor, (mac) => repo.cache.hasBlob(BlobType.CHUNK, mac))
   const refs: ChunkRef[] = []
@@ -401,6 +417,7 @@ async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink
   }
   try {
     for await (const data of stream) {
+      head?.add(data as Buffer)
       for (const chunk of chunker.push(data as Buffer)) await store(chunk)
     }
     const last = chunker.end()
@@ -409,7 +426,8 @@ async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink
     stream.destroy()
     throw error
   }
-  return {refs, contentMac: contentMac.digest(), size}
+  const contentType = sniff && head ? await sniffType(sniff.name, sniff.guess, head.bytes()) : undefined
+  return {refs, contentMac: contentMac.digest(), size, contentType}
 }
 
 /**

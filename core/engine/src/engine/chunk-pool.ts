@@ -6,9 +6,24 @@ import {markFatal, PlakarError} from '@plakar/sdk'
 import type {Repository} from '../repository/repository.js'
 import type {ChunkRef} from '../tree/entry.js'
 import type {ChunkWorkerData} from './chunk-worker.js'
+import {FirstBytes, sniffType} from './content-type.js'
+
+/** A file the worker reads itself; `sniff`: name its content type from the first bytes (content-type.ts). */
+export interface FileToChunk {
+  job: number
+  path: string
+  size: number
+  sniff?: Sniff
+}
+
+/** What content detection needs besides the bytes: the file's name and the type it gives. */
+export interface Sniff {
+  name: string
+  guess?: string
+}
 
 export type ToWorker =
-  | {type: 'files'; files: {job: number; path: string; size: number}[]}
+  | {type: 'files'; files: FileToChunk[]}
   /** Content of a streamed file, in order; `end` after its last bytes. */
   | {type: 'stream'; job: number; data: Uint8Array; end: boolean}
   /** The source of a streamed file failed: forget what was buffered for it. */
@@ -20,7 +35,7 @@ export type FromWorker =
   | {type: 'chunk'; job: number; mac: Uint8Array; length: number; sealed?: Uint8Array}
   /** Bytes of a streamed file the worker has chunked: the main thread may send that many more. */
   | {type: 'consumed'; job: number; bytes: number}
-  | {type: 'done'; job: number; contentMac: Uint8Array; size: number}
+  | {type: 'done'; job: number; contentMac: Uint8Array; size: number; contentType?: string}
   | {type: 'error'; job: number; code?: string; message: string}
 
 export interface Batch {
@@ -32,6 +47,8 @@ export interface ChunkedFile {
   refs: ChunkRef[]
   contentMac: Buffer
   size: number
+  /** The type the first bytes gave, when asked to look (`sniff`). */
+  contentType?: string
 }
 
 /**
@@ -63,7 +80,7 @@ interface Slot {
   /** Files posted to the worker and not finished yet. */
   posted: number
   /** Files waiting to be posted. */
-  files: {job: number; path: string; size: number}[]
+  files: FileToChunk[]
   ack: number
   flushing: boolean
 }
@@ -144,14 +161,14 @@ export class ChunkPool {
   }
 
   /** `size` is the size the scan saw: small files are read ahead. */
-  chunkFile(path: string, size: number, sink: ChunkSink): Promise<ChunkedFile> {
+  chunkFile(path: string, size: number, sink: ChunkSink, sniff?: Sniff): Promise<ChunkedFile> {
     if (this.#failure) return Promise.reject(this.#failure)
     const load = (s: Slot) => s.posted + s.files.length
     const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
     const id = this.#next++
     return new Promise<ChunkedFile>((resolve, reject) => {
       this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot, inflight: 0})
-      slot.files.push({job: id, path, size})
+      slot.files.push(sniff ? {job: id, path, size, sniff} : {job: id, path, size})
       this.#schedule(slot)
     })
   }
@@ -160,9 +177,10 @@ export class ChunkPool {
    * Chunks content read from a stream (an importer's `open()`): this thread reads, a worker does
    * the rest. Reading waits while the worker holds STREAM_CREDIT unchunked bytes of this file,
    * so a slow worker slows the source down instead of filling memory. A source error rejects
-   * with that error; `signal` stops reading.
+   * with that error; `signal` stops reading. With `sniff`, the first bytes name the content type
+   * here, on their way through.
    */
-  async chunkStream(source: AsyncIterable<Uint8Array>, sink: ChunkSink, signal?: AbortSignal): Promise<ChunkedFile> {
+  async chunkStream(source: AsyncIterable<Uint8Array>, sink: ChunkSink, signal?: AbortSignal, sniff?: Sniff): Promise<ChunkedFile> {
     if (this.#failure) throw this.#failure
     const load = (s: Slot) => s.posted + s.files.length
     const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
@@ -176,6 +194,7 @@ export class ChunkPool {
     slot.posted++
     let buffer = Buffer.allocUnsafe(STREAM_MESSAGE)
     let fill = 0
+    const head = sniff ? new FirstBytes() : undefined
     const send = async (end: boolean) => {
       while (job.inflight > 0 && job.inflight + fill > STREAM_CREDIT && this.#jobs.has(id)) {
         await new Promise<void>((resolve) => (job.wake = resolve))
@@ -191,6 +210,7 @@ export class ChunkPool {
     try {
       for await (const piece of source) {
         signal?.throwIfAborted()
+        head?.add(piece)
         let offset = 0
         while (offset < piece.length) {
           const n = Math.min(piece.length - offset, STREAM_MESSAGE - fill)
@@ -216,7 +236,9 @@ export class ChunkPool {
       await job.chain.catch(() => {})
       throw error
     }
-    return result
+    if (!head) return result
+    const [file, contentType] = await Promise.all([result, sniffType(sniff!.name, sniff!.guess, head.bytes())])
+    return {...file, contentType}
   }
 
   #onMessage(slot: Slot, message: FromWorker): void {
@@ -246,7 +268,7 @@ export class ChunkPool {
     this.#jobs.delete(message.job)
     if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
     const finish = job.chain.then(() => {
-      if (message.type === 'done') job.resolve({refs: job.refs, contentMac: asBuffer(message.contentMac), size: message.size})
+      if (message.type === 'done') job.resolve({refs: job.refs, contentMac: asBuffer(message.contentMac), size: message.size, contentType: message.contentType})
       else job.reject(Object.assign(new Error(message.message), {code: message.code}))
     })
     finish.catch((error: Error) => job.reject(error))

@@ -15,8 +15,9 @@ import {BlobType} from '../format/blob-type.js'
 import {Compressor, type CompressionConfig} from '../format/compression.js'
 import type {ChunkingConfig} from '../format/config.js'
 import {KNOWN_BLOB_SQL} from '../repository/cache.js'
-import type {Batch, FromWorker, ToWorker} from './chunk-pool.js'
+import type {Batch, FileToChunk, FromWorker, ToWorker} from './chunk-pool.js'
 import {ChunkSealer} from './chunk-sealer.js'
+import {FirstBytes, sniffType} from './content-type.js'
 
 export interface ChunkWorkerData {
   subkeys: Subkeys
@@ -48,12 +49,8 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
 let outstanding = 0
 /** Local files and streams wait for credit independently: every waiter resumes. */
 let resume: (() => void)[] = []
-interface FileJob {
-  job: number
-  path: string
-  /** Size at scan time. */
-  size: number
-}
+/** `size` is the size at scan time. */
+type FileJob = FileToChunk
 const queue: FileJob[] = []
 let running = false
 
@@ -131,7 +128,7 @@ async function drain(): Promise<void> {
     }
     // Grown past the small-file size since the scan, or large to begin with: read in order.
     if (content === undefined) await chunkFile(job)
-    else await chunkBuffer(job.job, content)
+    else await chunkBuffer(job, content)
     // Results must not wait for the queue to drain: the main thread refills the queue only as
     // files complete, so holding them back made both sides take turns idling.
     if (outbox.length >= 32 || performance.now() - lastFlush > 2) flush()
@@ -165,16 +162,17 @@ function readSmall(path: string): Promise<Buffer | undefined> {
   })
 }
 
-async function chunkBuffer(job: number, data: Buffer): Promise<void> {
+async function chunkBuffer({job, sniff}: FileJob, data: Buffer): Promise<void> {
   chunker.reset()
   const content = keys.blobMac.stream()
   for (const chunk of chunker.push(data)) await emit(job, chunk, content)
   const last = chunker.end()
   if (last) await emit(job, last, content)
-  post({type: 'done', job, contentMac: content.digest(), size: data.length})
+  const contentType = sniff && (await sniffType(sniff.name, sniff.guess, data))
+  post({type: 'done', job, contentMac: content.digest(), size: data.length, ...(contentType ? {contentType} : {})})
 }
 
-async function chunkFile({job, path}: FileJob): Promise<void> {
+async function chunkFile({job, path, sniff}: FileJob): Promise<void> {
   let fd: number
   try {
     fd = openSync(path, OPEN_FLAGS)
@@ -186,16 +184,19 @@ async function chunkFile({job, path}: FileJob): Promise<void> {
     if (!fstatSync(fd).isFile()) throw Object.assign(new Error('it is no longer a regular file'), {code: 'ENOTREG'})
     chunker.reset()
     const content = keys.blobMac.stream()
+    const head = sniff ? new FirstBytes() : undefined
     let size = 0
     for (;;) {
       const n = readSync(fd, readBuffer, 0, readBuffer.length, null)
       if (n === 0) break
+      if (size === 0) head?.add(readBuffer.subarray(0, n))
       size += n
       for (const chunk of chunker.push(readBuffer.subarray(0, n))) await emit(job, chunk, content)
     }
     const last = chunker.end()
     if (last) await emit(job, last, content)
-    post({type: 'done', job, contentMac: content.digest(), size})
+    const contentType = sniff && head && (await sniffType(sniff.name, sniff.guess, head.bytes()))
+    post({type: 'done', job, contentMac: content.digest(), size, ...(contentType ? {contentType} : {})})
   } catch (error) {
     chunker.reset()
     post({type: 'error', job, code: (error as NodeJS.ErrnoException).code, message: (error as Error).message})

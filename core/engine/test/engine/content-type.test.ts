@@ -1,0 +1,36 @@
+import {describe, expect, it} from 'vitest'
+import {looksLikeText, needsContent, sniffType, typeFromName} from '../../src/engine/content-type.js'
+
+const ts = Buffer.alloc(188 * 4, 0xff)
+for (let i = 0; i < 4; i++) ts.set([0x47, 0x1f, 0xff, 0x10], i * 188)
+const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex')
+
+describe('content types', () => {
+  it('believes a name that says text, and asks the content otherwise', () => {
+    for (const name of ['a.md', 'a.json', 'a.svg', 'a.js', 'a.yaml']) expect(needsContent(typeFromName(name)), name).toBe(false)
+    for (const name of ['a.ts', 'Makefile', 'a.py', 'a.png', 'a.pdf']) expect(needsContent(typeFromName(name)), name).toBe(true)
+  })
+
+  it('tells TypeScript from an MPEG transport stream by content', async () => {
+    expect(await sniffType('/src/app.ts', typeFromName('app.ts'), Buffer.from('export const a = 1\n'))).toBe('text/x-typescript')
+    expect(await sniffType('/clips/a.ts', typeFromName('a.ts'), ts)).toBe('video/mp2t')
+    // Empty: no content says otherwise, and a .ts file in a tree is far more often source.
+    expect(await sniffType('/src/index.ts', typeFromName('index.ts'), Buffer.alloc(0))).toBe('text/x-typescript')
+  })
+
+  it('names files the extension table does not know, and falls back on the name', async () => {
+    expect(await sniffType('/photo', undefined, png)).toBe('image/png')
+    expect(await sniffType('/Makefile', undefined, Buffer.from('all:\n\tcc -o a a.c\n'))).toBe('text/plain')
+    expect(await sniffType('/blob', undefined, Buffer.from([0, 1, 2, 3, 0xfe]))).toBeUndefined()
+    expect(await sniffType('/a.pdf', 'application/pdf', Buffer.from([0, 1, 2, 3, 0xfe]))).toBe('application/pdf')
+    // A signature wins over the name.
+    expect(await sniffType('/a.jpg', 'image/jpeg', png)).toBe('image/png')
+  })
+
+  it('text is UTF-8 without control characters, a sequence cut at the sample end allowed', () => {
+    expect(looksLikeText(Buffer.from('naïve café\r\n\tok'))).toBe(true)
+    expect(looksLikeText(Buffer.from('é').subarray(0, 1))).toBe(true)
+    expect(looksLikeText(Buffer.from([0x68, 0x00, 0x69]))).toBe(false)
+    expect(looksLikeText(Buffer.from([0xff, 0xd8, 0xff]))).toBe(false)
+  })
+})
