@@ -4,7 +4,7 @@
  * older snapshots' damaged files; `repair` makes them whole from the source and names what it
  * cannot save. Each case works on its own copy of one pristine repository.
  */
-import {cp, rm, writeFile} from 'node:fs/promises'
+import {cp, rm, truncate, writeFile} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {compareTrees, packfiles, TreeBuilder} from '../support/tree.js'
@@ -80,6 +80,25 @@ describe('a lost packfile', () => {
     expect(again.exitCode, String(again.stderr)).toBe(0)
     expect((JSON.parse(String(again.stdout)) as {lostPackfiles: string[]}).lostPackfiles).toEqual([])
     expect(String(again.stderr)).not.toMatch(/missing/)
+  })
+
+  it('a truncated packfile is caught by the next backup like a lost one: its data is stored again', async () => {
+    const repo = await copy()
+    const pack = (await packfiles(repo.dir)).sort((a, b) => b.size - a.size)[0]
+    await truncate(pack.path, Math.floor(pack.size / 2))
+
+    const b = await repo.run(['backup', '--json', src])
+    expect(b.exitCode, String(b.stderr)).toBe(0)
+    const json = JSON.parse(String(b.stdout)) as {id: string; lostPackfiles: string[]; recovered: number}
+    expect(json.lostPackfiles).toEqual([pack.id])
+    expect(json.recovered).toBeGreaterThan(0)
+    expect(String(b.stderr)).toMatch(new RegExp(`1 packfile \\(${pack.id.slice(0, 16)}\\) .*truncated in the storage`))
+    const out = join(env.s.dir, `out-truncated-${copies}`)
+    const r = await repo.run(['restore', '--to', out, json.id])
+    expect(r.exitCode, String(r.stderr)).toBe(0)
+    expect(await compareTrees(src, out)).toEqual([])
+    const again = await repo.run(['backup', '--json', src])
+    expect((JSON.parse(String(again.stdout)) as {lostPackfiles: string[]}).lostPackfiles).toEqual([])
   })
 
   it('check --fast fails on the older snapshot; repair makes it whole from the source and names what it cannot save', async () => {

@@ -34,6 +34,10 @@ export class MemoryStorage implements Storage {
     yield* [...this.objects[kind].keys()]
   }
 
+  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
+    for (const [id, bytes] of [...this.objects[kind]]) yield {id, size: bytes.length}
+  }
+
   async put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void> {
     if (kind === 'packfile') this.putOptions.set(id, options)
     const bytes = await readAll(data)

@@ -84,6 +84,17 @@ export class FsStorage implements Storage {
     }
   }
 
+  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
+    for await (const id of this.list(kind)) {
+      const size = await stat(this.#path(kind, id)).then(
+        (s) => s.size,
+        () => undefined,
+      )
+      // Deleted since the listing: it is not listed.
+      if (size !== undefined) yield {id, size}
+    }
+  }
+
   async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
     const path = this.#path(kind, id)
     if (kind === 'packfile') {

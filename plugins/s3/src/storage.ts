@@ -106,6 +106,10 @@ export class S3Storage implements Storage {
   }
 
   async *list(kind: Kind): AsyncGenerator<Id> {
+    for await (const {id} of this.listWithSizes(kind)) yield id
+  }
+
+  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
     const s = this.session
     const prefix = `${this.#base}${DIRS[kind]}/`
     let token: string | undefined
@@ -120,7 +124,7 @@ export class S3Storage implements Storage {
         const parts = rest.split('/')
         const id = parts.at(-1)!
         if (!ID.test(id)) continue
-        if (kind === 'packfile' ? parts.length === 2 && parts[0] === id.slice(0, 2) : parts.length === 1) yield id
+        if (kind === 'packfile' ? parts.length === 2 && parts[0] === id.slice(0, 2) : parts.length === 1) yield {id, size: object.Size ?? 0}
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)

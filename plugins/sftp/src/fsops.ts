@@ -29,6 +29,11 @@ export async function mkdirp(session: SftpSession, dir: string, mode = 0o700): P
 
 /** Every entry name of a directory (batches of READDIR), or undefined if it does not exist. */
 export async function readdirNames(session: SftpSession, dir: string): Promise<string[] | undefined> {
+  return (await readdirSizes(session, dir))?.map((e) => e.name)
+}
+
+/** Every entry of a directory with the size READDIR reports, or undefined if it does not exist. */
+export async function readdirSizes(session: SftpSession, dir: string): Promise<{name: string; size: number}[] | undefined> {
   let handle: Buffer
   try {
     handle = await session.opendir(dir)
@@ -36,12 +41,12 @@ export async function readdirNames(session: SftpSession, dir: string): Promise<s
     if ((error as SftpOpError).code === 'ENOENT') return undefined
     throw error
   }
-  const names: string[] = []
+  const names: {name: string; size: number}[] = []
   try {
     for (;;) {
       const batch = await session.readdirBatch(handle, dir)
       if (!batch) break
-      for (const entry of batch) names.push(entry.filename)
+      for (const entry of batch) names.push({name: entry.filename, size: Number(entry.attrs?.size ?? 0)})
     }
   } finally {
     session.forget(handle)

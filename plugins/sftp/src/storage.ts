@@ -16,7 +16,7 @@ import {
 import {parseSftpLocation} from './location.js'
 import {SftpConnector} from './connector.js'
 import type {SftpOpError} from './errors.js'
-import {mkdirp, readdirNames} from './fsops.js'
+import {mkdirp, readdirNames, readdirSizes} from './fsops.js'
 import {OpenFiles} from './open-files.js'
 import type {SftpSession} from './session.js'
 import {downloadStream, upload} from './transfer.js'
@@ -123,18 +123,22 @@ export class SftpStorage implements Storage {
   }
 
   async *list(kind: Kind): AsyncGenerator<Id> {
+    for await (const {id} of this.listWithSizes(kind)) yield id
+  }
+
+  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
     const base = posix.join(this.#root, DIRS[kind])
-    const names = (await this.#connector.run((session) => readdirNames(session, base))) ?? []
+    const entries = (await this.#connector.run((session) => readdirSizes(session, base))) ?? []
     if (kind !== 'packfile') {
-      for (const name of names) if (ID.test(name)) yield name
+      for (const {name, size} of entries) if (ID.test(name)) yield {id: name, size}
       return
     }
-    const subdirs = names.filter((n) => /^[0-9a-f]{2}$/.test(n))
+    const subdirs = entries.map((e) => e.name).filter((n) => /^[0-9a-f]{2}$/.test(n))
     for (let i = 0; i < subdirs.length; i += LIST_PARALLEL) {
       const batch = await Promise.all(
-        subdirs.slice(i, i + LIST_PARALLEL).map((sub) => this.#connector.run((session) => readdirNames(session, posix.join(base, sub)))),
+        subdirs.slice(i, i + LIST_PARALLEL).map((sub) => this.#connector.run((session) => readdirSizes(session, posix.join(base, sub)))),
       )
-      for (const entries of batch) for (const name of entries ?? []) if (ID.test(name)) yield name
+      for (const listed of batch) for (const {name, size} of listed ?? []) if (ID.test(name)) yield {id: name, size}
     }
   }
 

@@ -263,15 +263,19 @@ export class SqliteStorage implements Storage {
   }
 
   async *list(kind: Kind): AsyncGenerator<Id> {
+    for await (const {id} of this.listWithSizes(kind)) yield id
+  }
+
+  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
     const code = KIND_CODE[kind]
     const db = await this.#connect()
-    const page = db.prepare('SELECT id FROM objects WHERE kind = ? AND id > ? ORDER BY id LIMIT ?').pluck()
+    const page = db.prepare('SELECT id, size FROM objects WHERE kind = ? AND id > ? ORDER BY id LIMIT ?')
     let after = ''
     for (;;) {
-      const ids = this.#run(() => page.all(code, after, LIST_PAGE)) as string[]
-      yield* ids
-      if (ids.length < LIST_PAGE) return
-      after = ids[ids.length - 1]
+      const rows = this.#run(() => page.all(code, after, LIST_PAGE)) as {id: string; size: number}[]
+      yield* rows
+      if (rows.length < LIST_PAGE) return
+      after = rows[rows.length - 1].id
     }
   }
 

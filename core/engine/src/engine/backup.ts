@@ -6,7 +6,7 @@ import {SNAPSHOT_VERSION, encodeHeader, infoOf, type SnapshotHeader} from '../fo
 import {type FileInfo, type Importer, type ImportRecord, isFatal, isScanError, type ScanError, Budget, TaskPool} from '@plakar/sdk'
 import {RepositoryLock} from '../repository/lock.js'
 import {sweepLeftovers} from '../repository/leftovers.js'
-import {describePackfiles, findLostPackfiles, recordLostPackfiles} from '../repository/lost-packfiles.js'
+import {describeLost, findLostPackfiles, recordLostPackfiles} from '../repository/lost-packfiles.js'
 import {newSnapshotId, type Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
 import {INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
@@ -136,11 +136,12 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     if (lock) await repo.refresh()
     // A lost packfile must not poison this snapshot: its blobs are recorded as gone (for every
     // client), so deduplication stores that data again instead of pointing at nothing.
-    const lostPackfiles = await findLostPackfiles(repo, signal)
+    const lost = await findLostPackfiles(repo, signal)
+    const lostPackfiles = lost.ids
     if (lostPackfiles.length > 0) {
       if (!options.dryRun) await recordLostPackfiles(repo, lostPackfiles, host)
       repo.logger.warn(
-        `${describePackfiles(lostPackfiles)} listed by the index ${lostPackfiles.length === 1 ? 'is' : 'are'} missing from the storage: ` +
+        `${describeLost(lost)}: ` +
           'this backup stores their data again where the source still has it; older snapshots that used them are damaged: run "plakar repair"',
       )
     }

@@ -84,7 +84,7 @@ export async function repair(repo: Repository, options: RepairOptions): Promise<
   const writer = new RepositoryWriter(repo, {host, dryRun})
   const result: RepairResult = {lostPackfiles: [], snapshots: 0, damaged: 0, repaired: 0, unrepairable: [], dryRun}
   try {
-    result.lostPackfiles = await findLostPackfiles(repo, signal)
+    result.lostPackfiles = (await findLostPackfiles(repo, signal)).ids
     if (!dryRun) await recordLostPackfiles(repo, result.lostPackfiles, host)
 
     const sources = new Map<string, Source>()

@@ -157,6 +157,9 @@ export class LocalCache {
       header: db.prepare('SELECT data FROM headers WHERE id = ?').pluck(),
       putHeader: db.prepare('INSERT OR REPLACE INTO headers(id, data) VALUES (?, ?)'),
       packfiles: db.prepare('SELECT id, kind FROM packfiles WHERE deleted = 0 AND marked = 0'),
+      packfileEnds: db.prepare(
+        'SELECT p.id AS id, max(b.offset + b.length) AS end FROM packfiles p JOIN blobs b ON b.pack = p.n WHERE p.deleted = 0 AND p.marked = 0 GROUP BY p.n',
+      ),
       blobsOfPack: db.prepare(
         'SELECT b.mac AS mac, b.type AS type, b.offset AS offset, b.length AS length, b.raw AS raw FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset',
       ),
@@ -312,6 +315,11 @@ export class LocalCache {
 
   cacheHeader(id: Buffer, data: Buffer): void {
     this.#stmts.putHeader.run(id, data)
+  }
+
+  /** Where the last indexed blob of each live packfile ends: a packfile is at least this long. */
+  packfileEnds(): Map<string, number> {
+    return new Map((this.#stmts.packfileEnds.all() as {id: string; end: number}[]).map((r) => [r.id, r.end]))
   }
 
   packfiles(): {id: string; kind: string}[] {

@@ -59,6 +59,12 @@ export interface Storage {
    */
   replaceConfig(config: Uint8Array): Promise<void>
   list(kind: Kind): AsyncIterable<Id>
+  /**
+   * Optional: `list` with each object's size, where the listing has it at no extra request
+   * (S3 and SFTP listings, a database). Backup compares packfile sizes with the index to find
+   * truncated packfiles as cheaply as lost ones; without it, only lost ones are found.
+   */
+  listWithSizes?(kind: Kind): AsyncIterable<{id: Id; size: number}>
   /** Atomic (readers never see a partial object) and idempotent (same id, same bytes). */
   put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void>
   /**

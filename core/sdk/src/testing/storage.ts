@@ -359,6 +359,13 @@ export function testStorage(
         const listed = await listAll(storage, 'packfile')
         expect(listed.length, 'list(packfile) must yield each id once').toBe(new Set(listed).size)
         expect(sorted(listed)).toEqual(sorted(ids))
+        if (storage.listWithSizes) {
+          // Sizes as stored (50 bytes each), one entry per id: backup finds truncated packfiles with them.
+          const withSizes: {id: string; size: number}[] = []
+          for await (const entry of storage.listWithSizes('packfile')) withSizes.push(entry)
+          expect(withSizes.map((e) => e.id).sort(), 'listWithSizes(packfile) lists what list does').toEqual(sorted(ids))
+          expect(new Set(withSizes.map((e) => e.size)), 'listWithSizes(packfile) gives each object its size').toEqual(new Set([50]))
+        }
         if (storage.capabilities().delete) {
           for (const id of ids.slice(0, 7)) await storage.delete('packfile', id)
           expect(sorted(await listAll(storage, 'packfile')), 'list(packfile) after deleting 7').toEqual(sorted(ids.slice(7)))
