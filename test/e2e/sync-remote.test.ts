@@ -13,8 +13,8 @@ import {compareTrees, packfiles, TreeBuilder} from '../support/tree.js'
 import {backup, setup, userPlakar, type Env} from './helpers.js'
 
 interface SyncJson {
-  bytesMoved: number
-  directions: {mode: string; snapshots: {id: string; packfiles: number}[]}[]
+  movedBytes: number
+  directions: {method: string; copies: {id: string; packfiles: number}[]}[]
 }
 
 const sum = (list: {size: number}[]) => list.reduce((n, p) => n + p.size, 0)
@@ -54,7 +54,7 @@ describeS3('sync between storages: fs → S3 (peers), S3 → SFTP (peers, both r
   it('fs → S3 peer: copies sealed packfiles, restores bit-exact, and a second sync moves about the new packfiles', async () => {
     await env.plakar.ok(['at', ...s3, ...s3Options, 'create', '--from', env.repo])
     const first = await env.plakar.json<SyncJson>(env.at('sync', '--peer-option', 'use_tls=false', 'to', s3[0]))
-    expect(first.directions[0].mode).toBe('copy')
+    expect(first.directions[0].method).toBe('copy')
     expect(sum(await s3Packfiles())).toBe(sum(await packfiles(env.repo)))
 
     const before = new Set((await packfiles(env.repo)).map((p) => p.id))
@@ -82,8 +82,8 @@ describeS3('sync between storages: fs → S3 (peers), S3 → SFTP (peers, both r
     const sftpAt = ['at', sftp.location, ...sftp.options.flatMap((o) => ['-o', o])]
     await env.plakar.ok([...sftpAt, 'create', '--from', s3[0], '--peer-option', 'use_tls=false', '--peer-keyfile', await keyfile(env)], {env: {}})
     const result = await env.plakar.json<SyncJson>(['at', ...s3, ...s3Options, 'sync', ...sftp.options.flatMap((o) => ['--peer-option', o]), 'to', sftp.location])
-    expect(result.directions[0].mode).toBe('copy')
-    expect(result.directions[0].snapshots).toHaveLength(2)
+    expect(result.directions[0].method).toBe('copy')
+    expect(result.directions[0].copies).toHaveLength(2)
     expect(sum(await packfiles(sftp.local))).toBe(sum(await s3Packfiles()))
     const out = join(env.s.dir, 'from-sftp')
     await env.plakar.ok([...sftpAt, 'restore', '--to', out, 'latest'])
@@ -99,7 +99,7 @@ describeS3('sync between storages: fs → S3 (peers), S3 → SFTP (peers, both r
     const result = await env.plakar.json<SyncJson>(env.at('sync', ...sftp.options.flatMap((o) => ['--peer-option', o]), 'to', sftp.location), {
       env: {PLAKAR_PEER_PASSPHRASE: other.PLAKAR_PASSPHRASE},
     })
-    expect(result.directions[0].mode).toBe('re-encode')
+    expect(result.directions[0].method).toBe('re-encode')
     const here = (await env.plakar.jsonLines<{id: string}>(env.at('ls'))).map((s) => s.id)
     const there = (await env.plakar.jsonLines<{id: string}>([...sftpAt, 'ls'], {env: other})).map((s) => s.id)
     expect(there).toEqual(here)

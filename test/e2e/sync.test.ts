@@ -17,10 +17,10 @@ import {backup, expectOneLineError, setup, type Env} from './helpers.js'
 
 interface SyncJson {
   dryRun: boolean
-  bytesMoved: number
-  bytesToMove?: number
-  bytesSaved: number
-  directions: {from: string; to: string; mode: string; present: string[]; snapshots: {id: string; mode: string; moved: number; toMove: number; packfiles: number; adopted: number}[]}[]
+  movedBytes: number
+  toMoveBytes?: number
+  savedBytes: number
+  directions: {sender: string; receiver: string; method: string; present: string[]; copies: {id: string; method: string; movedBytes: number; toMoveBytes: number; packfiles: number; adoptedPackfiles: number}[]}[]
 }
 
 let env: Env
@@ -52,14 +52,14 @@ describe('sync between peers (create --from)', () => {
     await env.plakar.ok(['at', peer(), 'create', '--from', env.repo])
     const plan = await env.plakar.json<SyncJson>(env.at('sync', '--dry-run', 'to', peer()))
     expect(plan.dryRun).toBe(true)
-    expect(plan.directions[0].mode).toBe('copy')
-    expect(plan.bytesToMove).toBeGreaterThan(30 * 1024 * 1024)
+    expect(plan.directions[0].method).toBe('copy')
+    expect(plan.toMoveBytes).toBeGreaterThan(30 * 1024 * 1024)
     expect(await ids(peer())).toEqual([])
     expect(await packfiles(peer())).toEqual([])
 
     const first = await env.plakar.json<SyncJson>(env.at('sync', 'to', peer()))
-    expect(first.directions[0].snapshots).toHaveLength(1)
-    expect(first.directions[0].snapshots[0].packfiles).toBeGreaterThan(0)
+    expect(first.directions[0].copies).toHaveLength(1)
+    expect(first.directions[0].copies[0].packfiles).toBeGreaterThan(0)
     // The packfiles are the same objects on both sides.
     const sourcePacks = new Map((await packfiles(env.repo)).map((p) => [p.id, p.size]))
     for (const p of await packfiles(peer())) expect(sourcePacks.get(p.id)).toBe(p.size)
@@ -79,14 +79,14 @@ describe('sync between peers (create --from)', () => {
     const added = sum((await packfiles(env.repo)).filter((p) => !before.has(p.id)))
     const result = await env.plakar.json<SyncJson>(env.at('sync', 'to', peer()))
     expect(result.directions[0].present).toHaveLength(1)
-    expect(result.directions[0].snapshots).toHaveLength(1)
+    expect(result.directions[0].copies).toHaveLength(1)
     const moved = sum(await packfiles(peer())) - peerBefore
     expect(moved).toBeGreaterThan(0)
     expect(moved).toBeLessThanOrEqual(added * 1.2)
     // Nothing left to do.
     const again = await env.plakar.json<SyncJson>(env.at('sync', 'to', peer()))
-    expect(again.directions[0].snapshots).toHaveLength(0)
-    expect(again.bytesMoved).toBe(0)
+    expect(again.directions[0].copies).toHaveLength(0)
+    expect(again.movedBytes).toBe(0)
   })
 
   it('"with" copies both ways', async () => {
@@ -113,7 +113,7 @@ describe('sync between repositories that are not peers', () => {
     const other = {PLAKAR_PASSPHRASE: 'another passphrase'}
     await env.plakar.ok(['at', db, 'create', '--chunking', '65536:262144:1048576'], {env: other})
     const result = await env.plakar.json<SyncJson>(['at', db, 'sync', '--tag', 'first', 'from', env.repo], {env: {...other, PLAKAR_PEER_PASSPHRASE: env.plakar.env.PLAKAR_PASSPHRASE}})
-    expect(result.directions[0].mode).toBe('re-encode')
+    expect(result.directions[0].method).toBe('re-encode')
     const firstId = (await env.plakar.jsonLines<{id: string; tags: string[]}>(env.at('ls', '--tag', 'first')))[0].id
     expect(await ids(db, other.PLAKAR_PASSPHRASE)).toEqual([firstId])
     const out = join(env.s.dir, 'from-sqlite')

@@ -77,6 +77,9 @@ describe('one JSON vocabulary across commands', () => {
     await record(env.at('rm', first.id))
     await record(env.at('prune', '--keep-last', '1'))
     await record(env.at('archive', '--output', join(env.s.dir, 'a.tar'), second))
+    await record(['at', join(env.s.dir, 'peer'), 'create', '--from', env.repo])
+    await record(env.at('sync', '--dry-run', 'to', join(env.s.dir, 'peer')))
+    await record(env.at('sync', 'to', join(env.s.dir, 'peer')))
     await record(['version'])
     await record(['plugins', 'ls'])
     await record(['store', 'add', 'home', env.repo])
@@ -102,7 +105,7 @@ describe('one JSON vocabulary across commands', () => {
 
   it('the same thing has the same name: ids, durations, byte counts, targets', () => {
     const all = [...outputs.values()].flatMap((values) => keys(values, new Set()).map((k) => k.key))
-    for (const retired of ['duration', 'added', 'to', 'repository', 'snapshotId', 'elapsed']) expect(all, retired).not.toContain(retired)
+    for (const retired of ['duration', 'added', 'to', 'from', 'repository', 'snapshotId', 'elapsed', 'bytesMoved', 'bytesSaved', 'bytesToMove']) expect(all, retired).not.toContain(retired)
     // A snapshot's own id is `id` wherever a command describes a snapshot…
     const [created] = outputs.get('at backup --tag daily') as {id: string}[]
     expect(created.id).toMatch(/^[0-9a-f]{64}$/)

@@ -97,19 +97,31 @@ export default class Sync extends PlakarCommand {
         bytesMoved += r.dryRun ? r.toMove : r.moved
         bytesSaved += r.saved
       }
+      // Named as in docs/json.md (one vocabulary): amounts of bytes end in Bytes; `mode` is an
+      // entry's permission bits elsewhere, so how the data moves is `method`.
       report.push({
-        from: pair.fromName,
-        to: pair.toName,
-        mode: plan.mode,
+        sender: pair.fromName,
+        receiver: pair.toName,
+        method: plan.mode,
         present: plan.present.map((e) => e.id),
         deletedThere: plan.deletedThere.map((e) => e.id),
-        snapshots: results,
+        copies: results.map((r) => ({
+          id: r.id,
+          method: r.mode,
+          addedBlobs: r.blobs,
+          toMoveBytes: r.toMove,
+          movedBytes: r.moved,
+          savedBytes: r.saved,
+          packfiles: r.packfiles,
+          adoptedPackfiles: r.adopted,
+          dryRun: r.dryRun,
+        })),
       })
     }
     display.stop()
     const dryRun = !!flags['dry-run']
     if (this.settings.json) {
-      this.printJson({dryRun, directions: report, bytesMoved: dryRun ? 0 : bytesMoved, bytesToMove: dryRun ? bytesMoved : undefined, bytesSaved})
+      this.printJson({dryRun, movedBytes: dryRun ? 0 : bytesMoved, toMoveBytes: dryRun ? bytesMoved : undefined, savedBytes: bytesSaved, directions: report})
     } else {
       this.say(
         dryRun
