@@ -38,30 +38,44 @@ module.exports = {
     {
       name: 'engine-knows-no-cli',
       severity: 'error',
-      comment: 'The engine knows nothing of oclif, the CLI or any plugin: connectors reach it through the SDK contracts.',
+      comment:
+        'The engine knows nothing of oclif, the CLI, any plugin or the libraries plugins share: connectors reach it through the SDK contracts.',
       from: {path: '^core/engine/src/'},
-      to: {path: ['^core/cli/', '^plugins/', '^templates/', 'node_modules/@oclif/', 'node_modules/tsyringe/']},
+      to: {path: ['^core/cli/', '^plugins/', '^templates/', '^lib/', 'node_modules/@oclif/', 'node_modules/tsyringe/']},
     },
     {
       name: 'cli-knows-no-plugin',
       severity: 'error',
-      comment: 'The CLI finds plugins through oclif and the connector registry, never by importing one.',
+      comment: 'The CLI finds plugins through oclif and the connector registry, never by importing one (or what they share).',
       from: {path: '^core/cli/src/'},
-      to: {path: ['^plugins/', '^templates/']},
+      to: {path: ['^plugins/', '^templates/', '^lib/']},
     },
     {
       name: 'plugins-import-only-the-sdk',
       severity: 'error',
-      comment: 'A plugin (first-party or template) builds against @plakar/sdk alone, as a third-party one must.',
+      comment:
+        'A plugin (first-party or template) builds against @plakar/sdk (and the libraries under lib/, which build against it too), never the engine or the CLI, as a third-party one must.',
       from: {path: '^(plugins|templates)/'},
       to: {path: ['^core/engine/', '^core/cli/', 'node_modules/@plakar/(engine|cli)/']},
     },
     {
       name: 'plugins-know-no-other-plugin',
       severity: 'error',
-      comment: 'Plugins know nothing of each other: code two plugins share belongs in the SDK.',
+      comment:
+        'Plugins know nothing of each other: code two plugins share belongs in the SDK, or in a library under lib/ when it is of use to some plugins only (lib/s3-client for plugins/s3 and plugins/glacier).',
       from: {path: '^(plugins|templates)/([^/]+)/'},
       to: {path: '^(plugins|templates)/', pathNot: '^$1/$2/'},
+    },
+    {
+      name: 'libraries-import-only-the-sdk-and-aws',
+      severity: 'error',
+      comment:
+        'A library under lib/ is shared by plugins: it builds on @plakar/sdk (not its testing suites) and the AWS SDK, node built-ins and its own modules, nothing else: no plugin, no other library, no engine or CLI.',
+      from: {path: '^lib/([^/]+)/src/'},
+      to: {
+        pathNot: ['^lib/$1/src/', '^core/sdk/src/(?!testing/)', 'node_modules/@aws-sdk/', 'node_modules/@smithy/'],
+        dependencyTypesNot: ['core'],
+      },
     },
     {
       name: 'format-does-not-import-tree',

@@ -2,10 +2,7 @@ import {Readable} from 'node:stream'
 import type {HeadObjectCommandOutput} from '@aws-sdk/client-s3'
 import {
   ColdObjectError,
-  NotFoundError,
-  ObjectNotFoundError,
   PlakarError,
-  readAll,
   RetainedObjectError,
   UsageError,
   type ColdStorage,
@@ -13,7 +10,6 @@ import {
   type Id,
   type Kind,
   type PutOptions,
-  type Range,
   type Retention,
   type StorageCapabilities,
   type ThawRequestOutcome,
@@ -22,16 +18,10 @@ import {
   type ThawTier,
   type WormStorage,
 } from '@plakar/sdk'
-import {openObject} from './download.js'
-import {codeOf, isMissingObject, statusOf} from './errors.js'
-import {parseGlacierLocation} from './location.js'
-import {ARCHIVE_CLASSES, type GlacierConfig} from './options.js'
+import {BucketStorage, codeOf, isMissingObject, parseBucketLocation, putObject, S3Session, statusOf} from '@plakar/s3-client'
+import {ARCHIVE_CLASSES, settingsFor, type GlacierConfig, type GlacierSettings} from './options.js'
 import {defaultThawSettings, MINIMUM_DAYS, tiersFor} from './prices.js'
-import {S3Session} from './session.js'
-import {putObject} from './upload.js'
 
-const DIRS: Record<Kind, string> = {packfile: 'packfiles', state: 'states', lock: 'locks'}
-const ID = /^[0-9a-f]{16,128}$/
 const DAY = 86_400_000
 
 /** The `x-amz-restore` header: `ongoing-request="true"`, or `ongoing-request="false", expiry-date="…"`. */
@@ -59,8 +49,8 @@ function day(ms: number): string {
 }
 
 /**
- * A repository in an S3 bucket whose file content is archived: the s3 layout
- * (`CONFIG`, `packfiles/<2 hex>/<id>`, `states/<id>`, `locks/<id>`), with packfiles of file
+ * A repository in an S3 bucket whose file content is archived: the s3 layout (BucketStorage:
+ * `CONFIG`, `packfiles/<2 hex>/<id>`, `states/<id>`, `locks/<id>`), with packfiles of file
  * content (`packfileKind: 'data'`) in a cold storage class and everything else — config,
  * states, locks, metadata packfiles — in a hot one, so that browsing never reads cold data.
  *
@@ -70,32 +60,14 @@ function day(ms: number): string {
  * duration of cold classes first, and refuse with a {@link RetainedObjectError} instead of
  * deleting; allowed deletions remove every version of the key, so that nothing is left billed.
  */
-export class GlacierStorage implements ColdStorage, WormStorage {
-  readonly location: string
-  readonly session: S3Session
-  readonly #base: string
+export class GlacierStorage extends BucketStorage<GlacierSettings> implements ColdStorage, WormStorage {
   /** Whether the bucket has Object Lock (hence versioning): learnt by create() and open(). */
   #objectLock: boolean | undefined
   /** The server answered RestoreObject with 501: it keeps no archive, every object is readable. */
   #noArchive = false
 
-  constructor(session: S3Session) {
-    this.session = session
-    this.location = session.display
-    this.#base = session.location.prefix ? `${session.location.prefix}/` : ''
-  }
-
   get #settings() {
     return this.session.settings
-  }
-
-  #key(kind: Kind, id: Id): string {
-    if (!ID.test(id)) throw new PlakarError(`invalid object id "${id}"`)
-    return kind === 'packfile' ? `${this.#base}${DIRS[kind]}/${id.slice(0, 2)}/${id}` : `${this.#base}${DIRS[kind]}/${id}`
-  }
-
-  get #openHint(): string {
-    return `check the location, or create a repository with "plakar at ${this.location} create"`
   }
 
   /** Reads the bucket's Object Lock configuration; refuses a bucket without it when a lock mode is asked. */
@@ -107,11 +79,11 @@ export class GlacierStorage implements ColdStorage, WormStorage {
       const r = await s.call(
         `reading the Object Lock configuration of bucket "${s.bucket}"`,
         (c, sdk) => c.send(new sdk.GetObjectLockConfigurationCommand({Bucket: s.bucket})),
-        {passthrough: (e) => codeOf(e) === 'ObjectLockConfigurationNotFoundError' || statusOf(e) === 404, missingBucketHint: this.#openHint},
+        {passthrough: (e) => codeOf(e) === 'ObjectLockConfigurationNotFoundError' || statusOf(e) === 404, missingBucketHint: this.openHint},
       )
       enabled = r.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled'
     } catch (error) {
-      if (codeOf(error) === 'NoSuchBucket') throw s.translate(error, `reading bucket "${s.bucket}"`, 1, this.#openHint)
+      if (codeOf(error) === 'NoSuchBucket') throw s.translate(error, `reading bucket "${s.bucket}"`, 1, this.openHint)
       if (!(codeOf(error) === 'ObjectLockConfigurationNotFoundError' || statusOf(error) === 404)) throw error
     }
     if (this.#settings.lockMode && !enabled) {
@@ -124,39 +96,20 @@ export class GlacierStorage implements ColdStorage, WormStorage {
   }
 
   async create(config: Uint8Array): Promise<void> {
-    const s = this.session
-    if (!(await s.bucketExists())) {
-      if (!this.#settings.createBucket) {
-        throw new NotFoundError(`bucket "${s.bucket}" does not exist at ${this.#settings.endpoint}: create it, or allow plakar to (create_bucket=true)`)
-      }
-      await s.createBucket(this.#settings.lockMode !== undefined)
-    }
+    await this.ensureBucket(this.#settings.lockMode !== undefined)
     await this.#checkObjectLock()
-    const listed = await s.call(`listing ${this.location}`, (c, sdk) =>
-      c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: this.#base, MaxKeys: 2, EncodingType: 'url'})),
-    )
-    const keys = (listed.Contents ?? []).map((o) => decodeListedKey(o.Key!, listed.EncodingType))
-    if (keys.includes(`${this.#base}CONFIG`)) throw new PlakarError(`a repository already exists at ${this.location}`)
-    if (keys.length > 0) {
-      throw new PlakarError(`cannot create a repository at ${this.location}: it already holds objects (choose an empty bucket or another prefix)`)
-    }
+    await this.refuseUnlessEmpty()
     try {
-      await this.#put(`${this.#base}CONFIG`, Readable.from([Buffer.from(config)]), config.length, `writing ${this.location}/CONFIG`, this.#settings.hotClass, true)
+      await this.#put(this.configKey, Readable.from([Buffer.from(config)]), config.length, `writing ${this.location}/CONFIG`, this.#settings.hotClass, true)
     } catch (error) {
-      const cause = (error as {cause?: unknown}).cause ?? error
-      if (codeOf(cause) === 'PreconditionFailed' || statusOf(cause) === 412) throw new PlakarError(`a repository already exists at ${this.location}`)
+      if (this.isAlreadyThere(error)) throw new PlakarError(`a repository already exists at ${this.location}`)
       throw error
     }
   }
 
-  async open(): Promise<Uint8Array> {
+  override async open(): Promise<Uint8Array> {
     await this.#checkObjectLock()
-    const {stream} = await openObject(this.session, `${this.#base}CONFIG`, {
-      what: `reading ${this.location}/CONFIG`,
-      missing: (error) => (isMissingObject(error) ? new ObjectNotFoundError(`no repository at ${this.location}`) : undefined),
-      missingBucketHint: this.#openHint,
-    })
-    return readAll(stream)
+    return super.open()
   }
 
   /**
@@ -166,7 +119,7 @@ export class GlacierStorage implements ColdStorage, WormStorage {
   async replaceConfig(config: Uint8Array): Promise<void> {
     await this.open()
     const {lockMode, lockDays, hotClass} = this.#settings
-    await putObject(this.session, `${this.#base}CONFIG`, Readable.from([Buffer.from(config)]), {
+    await putObject(this.session, this.configKey, Readable.from([Buffer.from(config)]), {
       what: `writing ${this.location}/CONFIG`,
       size: config.length,
       storageClass: hotClass,
@@ -174,31 +127,6 @@ export class GlacierStorage implements ColdStorage, WormStorage {
       contentType: 'application/octet-stream',
       lock: lockMode ? {mode: lockMode, until: new Date(Date.now() + lockDays * DAY)} : undefined,
     })
-  }
-
-  async *list(kind: Kind): AsyncGenerator<Id> {
-    for await (const {id} of this.listWithSizes(kind)) yield id
-  }
-
-  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
-    const s = this.session
-    const prefix = `${this.#base}${DIRS[kind]}/`
-    let token: string | undefined
-    do {
-      const page = await s.call(
-        `listing ${this.location}/${DIRS[kind]}`,
-        (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: prefix, ContinuationToken: token, EncodingType: 'url'})),
-        {missingBucketHint: this.#openHint},
-      )
-      for (const object of page.Contents ?? []) {
-        const rest = decodeListedKey(object.Key!, page.EncodingType).slice(prefix.length)
-        const parts = rest.split('/')
-        const id = parts.at(-1)!
-        if (!ID.test(id)) continue
-        if (kind === 'packfile' ? parts.length === 2 && parts[0] === id.slice(0, 2) : parts.length === 1) yield {id, size: object.Size ?? 0}
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined
-    } while (token)
   }
 
   /**
@@ -239,63 +167,18 @@ export class GlacierStorage implements ColdStorage, WormStorage {
       }
     }
     try {
-      await this.#put(this.#key(kind, id), data, size, `storing ${kind} ${id.slice(0, 16)}`, cold ? this.#settings.coldClass : this.#settings.hotClass, kind !== 'lock')
+      await this.#put(this.key(kind, id), data, size, `storing ${kind} ${id.slice(0, 16)}`, cold ? this.#settings.coldClass : this.#settings.hotClass, kind !== 'lock')
     } catch (error) {
-      const cause = (error as {cause?: unknown}).cause ?? error
-      if (codeOf(cause) === 'PreconditionFailed' || statusOf(cause) === 412) {
-        data.destroy()
-        return
-      }
-      throw error
+      if (!this.isAlreadyThere(error)) throw error
+      data.destroy()
     }
   }
 
-  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
-    const key = this.#key(kind, id)
-    const missing = (error: unknown) => {
-      if (isMissingObject(error)) return new ObjectNotFoundError(`${kind} ${id} not found`)
-      if (codeOf(error) === 'InvalidObjectState') {
-        return new ColdObjectError(`${kind} ${id.slice(0, 16)} is archived and not thawed: restore it first (plakar thaw)`, {cause: error})
-      }
-      return undefined
+  protected override unreadable(kind: Kind, id: Id, error: unknown): Error | undefined {
+    if (codeOf(error) === 'InvalidObjectState') {
+      return new ColdObjectError(`${kind} ${id.slice(0, 16)} is archived and not thawed: restore it first (plakar thaw)`, {cause: error})
     }
-    if (range) {
-      if (range.offset < 0 || range.length < 0 || !Number.isSafeInteger(range.offset) || !Number.isSafeInteger(range.length)) {
-        throw new PlakarError(`invalid range ${range.offset}+${range.length} of ${kind} ${id}`)
-      }
-      if (range.length === 0) {
-        const {size} = await this.stat(kind, id)
-        if (range.offset > size) throw new PlakarError(`range ${range.offset}+0 is outside ${kind} ${id} (${size} bytes)`)
-        return Readable.from([])
-      }
-    }
-    const {stream} = await openObject(this.session, key, {
-      what: `reading ${kind} ${id.slice(0, 16)}`,
-      offset: range?.offset,
-      length: range?.length,
-      missing,
-    }).catch(async (error) => {
-      if (range && (codeOf((error as {cause?: unknown}).cause) === 'InvalidRange' || statusOf((error as {cause?: unknown}).cause) === 416)) {
-        throw new PlakarError(`range ${range.offset}+${range.length} is outside ${kind} ${id}`)
-      }
-      throw error
-    })
-    return stream
-  }
-
-  async #head(kind: Kind, id: Id, what: string): Promise<HeadObjectCommandOutput> {
-    const s = this.session
-    try {
-      return await s.call(what, (c, sdk) => c.send(new sdk.HeadObjectCommand({Bucket: s.bucket, Key: this.#key(kind, id)})), {passthrough: isMissingObject})
-    } catch (error) {
-      if (isMissingObject(error)) throw new ObjectNotFoundError(`${kind} ${id} not found`)
-      throw error
-    }
-  }
-
-  async stat(kind: Kind, id: Id): Promise<{size: number}> {
-    const head = await this.#head(kind, id, `reading the size of ${kind} ${id.slice(0, 16)}`)
-    return {size: head.ContentLength ?? 0}
+    return super.unreadable(kind, id, error)
   }
 
   #retentionOf(head: HeadObjectCommandOutput): Retention {
@@ -311,15 +194,15 @@ export class GlacierStorage implements ColdStorage, WormStorage {
   }
 
   async retention(kind: Kind, id: Id): Promise<Retention> {
-    return this.#retentionOf(await this.#head(kind, id, `reading the retention of ${kind} ${id.slice(0, 16)}`))
+    return this.#retentionOf(await this.head(kind, id, `reading the retention of ${kind} ${id.slice(0, 16)}`))
   }
 
   async delete(kind: Kind, id: Id): Promise<void> {
     const s = this.session
-    const key = this.#key(kind, id)
+    const key = this.key(kind, id)
     let head: HeadObjectCommandOutput
     try {
-      head = await this.#head(kind, id, `checking ${kind} ${id.slice(0, 16)} before deleting it`)
+      head = await this.head(kind, id, `checking ${kind} ${id.slice(0, 16)} before deleting it`)
     } catch (error) {
       if ((error as {notFound?: boolean}).notFound) return
       throw error
@@ -340,9 +223,7 @@ export class GlacierStorage implements ColdStorage, WormStorage {
     }
     await this.#checkObjectLock()
     if (!this.#objectLock) {
-      await s.call(`deleting ${name}`, (c, sdk) => c.send(new sdk.DeleteObjectCommand({Bucket: s.bucket, Key: key})), {passthrough: isMissingObject}).catch((error) => {
-        if (!isMissingObject(error)) throw error
-      })
+      await this.deleteKey(key, `deleting ${name}`)
       return
     }
     // A bucket with Object Lock is versioned: a plain DELETE would only add a delete marker and
@@ -373,7 +254,7 @@ export class GlacierStorage implements ColdStorage, WormStorage {
           c.send(
             new sdk.PutObjectRetentionCommand({
               Bucket: s.bucket,
-              Key: this.#key(kind, id),
+              Key: this.key(kind, id),
               // COMPLIANCE stays COMPLIANCE (it cannot be weakened); a GOVERNANCE object keeps its mode.
               Retention: {Mode: (current.mode as 'COMPLIANCE' | 'GOVERNANCE' | undefined) ?? mode, RetainUntilDate: new Date(until)},
             }),
@@ -388,7 +269,7 @@ export class GlacierStorage implements ColdStorage, WormStorage {
   }
 
   async restoreStatus(kind: Kind, id: Id): Promise<ThawStatus> {
-    const head = await this.#head(kind, id, `reading the thaw status of ${kind} ${id.slice(0, 16)}`)
+    const head = await this.head(kind, id, `reading the thaw status of ${kind} ${id.slice(0, 16)}`)
     const status = thawStatusOf(head)
     if (this.#noArchive && status.state === 'archived') return {state: 'hot', storageClass: status.storageClass}
     return status
@@ -407,7 +288,7 @@ export class GlacierStorage implements ColdStorage, WormStorage {
               c.send(
                 new sdk.RestoreObjectCommand({
                   Bucket: s.bucket,
-                  Key: this.#key(kind, id),
+                  Key: this.key(kind, id),
                   RestoreRequest: {Days: options.days, GlacierJobParameters: {Tier: options.tier as 'Standard'}},
                 }),
               ),
@@ -440,24 +321,14 @@ export class GlacierStorage implements ColdStorage, WormStorage {
   capabilities(): StorageCapabilities {
     return {read: true, write: true, delete: true, cold: true, worm: this.#settings.lockMode !== undefined}
   }
-
-  async close(): Promise<void> {
-    this.session.close()
-  }
-}
-
-/** A key of a listing made with EncodingType=url (AWS writes spaces as "+", radosgw as %20). */
-function decodeListedKey(key: string, encoding: string | undefined): string {
-  if (encoding !== 'url') return key
-  return decodeURIComponent(key.replace(/\+/g, '%20'))
 }
 
 export default async function createStorage(context: ConnectorContext): Promise<GlacierStorage> {
-  const session = await S3Session.open(parseGlacierLocation(context.location), context.config as GlacierConfig, context.logger)
-  return new GlacierStorage(session)
+  const location = parseBucketLocation(context.location, 'glacier')
+  return new GlacierStorage(await S3Session.open(location, settingsFor(location, context.config as GlacierConfig), context.logger))
 }
 
 /** Refuses a location the factory would refuse (credentials in it, no bucket), without connecting. */
 export function checkLocation(location: string): void {
-  parseGlacierLocation(location)
+  parseBucketLocation(location, 'glacier')
 }

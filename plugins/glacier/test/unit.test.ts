@@ -1,23 +1,16 @@
 import {describe, expect, it} from 'vitest'
-import {formatGlacierLocation, parseGlacierLocation} from '../src/location.js'
+import {parseBucketLocation} from '@plakar/s3-client'
 import {settingsFor} from '../src/options.js'
 import {tiersFor} from '../src/prices.js'
 import {parseRestoreHeader, thawStatusOf} from '../src/storage.js'
 
 describe('glacier locations and options', () => {
-  it('parses glacier://host[:port]/bucket[/prefix] and refuses credentials in it', () => {
-    expect(parseGlacierLocation('glacier://127.0.0.1:7480/vault/a/b/')).toEqual({host: '127.0.0.1', port: 7480, bucket: 'vault', prefix: 'a/b'})
-    expect(formatGlacierLocation(parseGlacierLocation('glacier://h//bkt//p/'))).toBe('glacier://h/bkt/p')
-    expect(() => parseGlacierLocation('glacier://key:secret@h/bkt')).toThrow(/not accepted in the location/)
-    expect(() => parseGlacierLocation('s3://h/bkt')).toThrow(/not a glacier location/)
-    expect(() => parseGlacierLocation('glacier://h')).toThrow(/no bucket/)
-  })
-
+  // Locations are parsed by @plakar/s3-client (lib/s3-client/test/unit.test.ts), glacier:// too.
   it('defaults: GLACIER for data, no lock, Standard thaws for 7 days', () => {
-    const s = settingsFor(parseGlacierLocation('glacier://h/bkt'), {})
+    const s = settingsFor(parseBucketLocation('glacier://h/bkt', 'glacier'), {})
     expect(s).toMatchObject({coldClass: 'GLACIER', hotClass: undefined, lockMode: undefined, lockDays: 0, thawTier: 'Standard', thawDays: 7, earlyDelete: false})
-    expect(settingsFor(parseGlacierLocation('glacier://h/bkt'), {lock_mode: 'COMPLIANCE'}).lockDays).toBe(30)
-    expect(() => settingsFor(parseGlacierLocation('glacier://h/bkt'), {lock_days: 3})).toThrow(/lock_days needs lock_mode/)
+    expect(settingsFor(parseBucketLocation('glacier://h/bkt', 'glacier'), {lock_mode: 'COMPLIANCE'}).lockDays).toBe(30)
+    expect(() => settingsFor(parseBucketLocation('glacier://h/bkt', 'glacier'), {lock_days: 3})).toThrow(/lock_days needs lock_mode/)
   })
 })
 

@@ -1,9 +1,7 @@
 import {Readable} from 'node:stream'
 import {NotFoundError, PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
-import {parseS3Location} from './location.js'
-import type {S3Config} from './options.js'
-import {S3Session} from './session.js'
-import {putObject} from './upload.js'
+import {putObject} from '@plakar/s3-client'
+import {openSession, parseS3Location, type Session} from './session.js'
 
 const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
 
@@ -33,10 +31,10 @@ export function s3Metadata(metadata: Record<string, string> | undefined, path: s
  */
 export class S3Exporter implements Exporter {
   readonly root: string
-  readonly session: S3Session
+  readonly session: Session
   readonly #base: string
 
-  constructor(session: S3Session) {
+  constructor(session: Session) {
     this.session = session
     this.root = session.display
     this.#base = session.location.prefix ? `${session.location.prefix}/` : ''
@@ -104,7 +102,7 @@ export class S3Exporter implements Exporter {
 }
 
 export default async function createExporter(context: ConnectorContext): Promise<Exporter> {
-  const session = await S3Session.open(parseS3Location(context.location), context.config as S3Config, context.logger)
+  const session = await openSession(context)
   try {
     if (!(await session.bucketExists())) {
       if (!session.settings.createBucket) {

@@ -8,14 +8,11 @@ import {
   type ScanError,
   type ScanOptions,
 } from '@plakar/sdk'
-import {codeOf, isAuthFailure, isMissingObject} from './errors.js'
-import {openObject} from './download.js'
-import {parseS3Location} from './location.js'
-import {decodeListedKey, decodeMetadata} from './metadata.js'
-import type {S3Config} from './options.js'
+import {codeOf, decodeListedKey, isAuthFailure, isMissingObject, openObject} from '@plakar/s3-client'
+import {decodeMetadata} from './metadata.js'
 import {errorPathOfKey, FileDirectoryConflicts, keyProblem} from './paths.js'
 import {ScanCache, type CachedObject} from './scan-cache.js'
-import {S3Session} from './session.js'
+import {openSession, parseS3Location, type Session} from './session.js'
 
 interface Listed {
   key: string
@@ -43,11 +40,11 @@ export class S3Importer implements Importer {
   readonly type = 's3'
   readonly origin: string
   readonly root: string
-  readonly session: S3Session
+  readonly session: Session
   readonly #prefix: string
   readonly #cacheDir: string | undefined
 
-  constructor(session: S3Session, cacheDir?: string) {
+  constructor(session: Session, cacheDir?: string) {
     this.session = session
     this.#cacheDir = cacheDir
     const loc = session.location
@@ -238,7 +235,7 @@ export class S3Importer implements Importer {
 }
 
 export default async function createImporter(context: ConnectorContext): Promise<Importer> {
-  const session = await S3Session.open(parseS3Location(context.location), context.config as S3Config, context.logger)
+  const session = await openSession(context)
   try {
     if (!(await session.bucketExists())) {
       throw new NotFoundError(`bucket "${session.bucket}" does not exist at ${session.settings.endpoint}: check the bucket name in ${session.display}`)

@@ -26,9 +26,3 @@ export function decodeMetadata(metadata: Record<string, string> | undefined): Re
   for (const [name, value] of Object.entries(metadata ?? {})) out[name.toLowerCase()] = decodeMetadataValue(value)
   return out
 }
-
-/** A key of a listing made with EncodingType=url (AWS writes spaces as "+", radosgw as %20). */
-export function decodeListedKey(key: string, encoding: string | undefined): string {
-  if (encoding !== 'url') return key
-  return decodeURIComponent(key.replace(/\+/g, '%20'))
-}

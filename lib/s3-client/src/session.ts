@@ -2,8 +2,8 @@ import type * as Sdk from '@aws-sdk/client-s3'
 import {withRetry, type Logger} from '@plakar/sdk'
 import {isTransient, translate} from './errors.js'
 import {Limiter} from './limiter.js'
-import {formatGlacierLocation, type GlacierLocation} from './location.js'
-import {settingsFor, type GlacierConfig, type GlacierSettings} from './options.js'
+import type {ConnectionSettings} from './connection.js'
+import {formatBucketLocation, type BucketLocation} from './location.js'
 
 export type SdkModule = typeof Sdk
 
@@ -29,18 +29,19 @@ export function loadSdk(): Promise<SdkModule> {
 /**
  * One endpoint + bucket: the SDK client, a bound on requests in flight, and every call wrapped
  * in retries (exponential backoff with full jitter, transient errors only) and turned into a
- * one-line error after the last attempt.
+ * one-line error after the last attempt. `S` is the connector's settings (the connection
+ * settings plus its own options), kept here so that its code finds them with the session.
  */
-export class S3Session {
-  readonly location: GlacierLocation
-  readonly settings: GlacierSettings
+export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
+  readonly location: BucketLocation
+  readonly settings: S
   readonly client: Sdk.S3Client
   readonly sdk: SdkModule
   readonly limiter: Limiter
   readonly #logger: Logger
   readonly #agents: {destroy(): void}[]
 
-  private constructor(location: GlacierLocation, settings: GlacierSettings, sdk: SdkModule, client: Sdk.S3Client, logger: Logger, agents: {destroy(): void}[]) {
+  private constructor(location: BucketLocation, settings: S, sdk: SdkModule, client: Sdk.S3Client, logger: Logger, agents: {destroy(): void}[]) {
     this.#agents = agents
     this.location = location
     this.settings = settings
@@ -50,8 +51,7 @@ export class S3Session {
     this.#logger = logger
   }
 
-  static async open(location: GlacierLocation, config: GlacierConfig, logger: Logger): Promise<S3Session> {
-    const settings = settingsFor(location, config)
+  static async open<S extends ConnectionSettings>(location: BucketLocation, settings: S, logger: Logger): Promise<S3Session<S>> {
     const [sdk, http, https] = await Promise.all([loadSdk(), import('node:http'), import('node:https')])
     // Sockets: one per request in flight plus room for bodies still being consumed.
     const agent = {keepAlive: true, maxSockets: settings.connections * 2, scheduling: 'lifo' as const}
@@ -84,9 +84,9 @@ export class S3Session {
     return this.location.bucket
   }
 
-  /** glacier://host[:port]/bucket[/prefix]: what messages show (no credentials, ever). */
+  /** scheme://host[:port]/bucket[/prefix]: what messages show (no credentials, ever). */
   get display(): string {
-    return formatGlacierLocation(this.location)
+    return formatBucketLocation(this.location)
   }
 
   /** Runs one S3 request (`fn` may be called several times: it must build a fresh request). */
@@ -103,7 +103,7 @@ export class S3Session {
         maxDelayMs: 8000,
         retryable: (error) => !options.passthrough?.(error) && isTransient(error),
         onRetry: (error, attempt, delay) =>
-          this.#logger.debug(`glacier: ${what}: ${describeBriefly(error)}; attempt ${attempt + 1} of ${this.settings.attempts} in ${Math.round(delay)} ms`),
+          this.#logger.debug(`${this.location.scheme}: ${what}: ${describeBriefly(error)}; attempt ${attempt + 1} of ${this.settings.attempts} in ${Math.round(delay)} ms`),
       })
     } catch (error) {
       if (options.passthrough?.(error)) throw error
@@ -116,7 +116,7 @@ export class S3Session {
   }
 
   debug(message: string): void {
-    this.#logger.debug(`glacier: ${message}`)
+    this.#logger.debug(`${this.location.scheme}: ${message}`)
   }
 
   retryDelay(attempt: number): number {
@@ -140,8 +140,8 @@ export class S3Session {
   }
 
   /**
-   * Creates the bucket, with Object Lock when asked (it can only be turned on at creation on
-   * most servers); another client creating it at the same moment is fine.
+   * Creates the bucket, with Object Lock when asked (most servers turn it on only at creation);
+   * another client creating it at the same moment is fine.
    */
   async createBucket(objectLock = false): Promise<void> {
     await this.call(

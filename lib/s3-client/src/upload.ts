@@ -8,10 +8,12 @@ export const MIN_PART_SIZE = 5 * 1024 * 1024
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024
 const MAX_PARTS = 10_000
 
-export interface PutOptions {
+export interface PutObjectOptions {
   contentType?: string
   metadata?: Record<string, string>
   storageClass?: string
+  /** Object Lock of the new object: mode and the date before which it cannot be deleted. */
+  lock?: {mode: 'COMPLIANCE' | 'GOVERNANCE'; until: Date}
   /** Exact size: the object is refused (nothing stored) when the stream disagrees. */
   size?: number
   /** Likely size, only to choose the part size. */
@@ -80,9 +82,10 @@ export function partSizeFor(size: number | undefined, requested = DEFAULT_PART_S
  * Stores `data` under `key`, atomically: one PutObject when it fits in a part, else a multipart
  * upload with parts sent in parallel, each one retried on its own, completed only when every
  * part is in (an aborted upload leaves no object). Every request carries a Content-MD5, so a
- * body damaged on the way is refused by the server and sent again.
+ * body damaged on the way is refused by the server and sent again (it is also the integrity
+ * checksum S3 requires on puts with Object Lock).
  */
-export async function putObject(session: S3Session, key: string, data: Readable, options: PutOptions): Promise<void> {
+export async function putObject(session: S3Session, key: string, data: Readable, options: PutObjectOptions): Promise<void> {
   const partSize = partSizeFor(options.size ?? options.expectedSize, options.partSize)
   const reader = new PieceReader(data)
   const common = {
@@ -91,6 +94,7 @@ export async function putObject(session: S3Session, key: string, data: Readable,
     ContentType: options.contentType,
     Metadata: options.metadata,
     StorageClass: options.storageClass as never,
+    ...(options.lock ? {ObjectLockMode: options.lock.mode, ObjectLockRetainUntilDate: options.lock.until} : {}),
   }
   const checkSize = () => {
     if (options.size !== undefined && reader.total !== options.size) {

@@ -1,0 +1,171 @@
+import {Readable} from 'node:stream'
+import type {HeadObjectCommandOutput} from '@aws-sdk/client-s3'
+import {NotFoundError, ObjectNotFoundError, PlakarError, readAll, type Id, type Kind, type Range} from '@plakar/sdk'
+import type {ConnectionSettings} from './connection.js'
+import {openObject} from './download.js'
+import {codeOf, isMissingObject, statusOf} from './errors.js'
+import {decodeListedKey} from './listing.js'
+import type {S3Session} from './session.js'
+
+const DIRS: Record<Kind, string> = {packfile: 'packfiles', state: 'states', lock: 'locks'}
+const ID = /^[0-9a-f]{16,128}$/
+
+/**
+ * The part of a plakar storage in an S3 bucket that does not depend on how objects are
+ * written: a repository under `bucket/prefix/` laid out as the fs storage lays it out
+ *   CONFIG, packfiles/<first two hex digits>/<id>, states/<id>, locks/<id>
+ * with reads (whole or ranged, resumed when the body breaks off), listings and sizes. A
+ * connector adds create, put and delete, where their policies differ (storage classes, Object
+ * Lock), and implements the SDK's Storage contract with it.
+ */
+export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSettings> {
+  readonly location: string
+  readonly session: S3Session<S>
+  /** The key prefix of the repository: '' or 'prefix/'. */
+  protected readonly base: string
+
+  constructor(session: S3Session<S>) {
+    this.session = session
+    this.location = session.display
+    this.base = session.location.prefix ? `${session.location.prefix}/` : ''
+  }
+
+  protected key(kind: Kind, id: Id): string {
+    if (!ID.test(id)) throw new PlakarError(`invalid object id "${id}"`)
+    return kind === 'packfile' ? `${this.base}${DIRS[kind]}/${id.slice(0, 2)}/${id}` : `${this.base}${DIRS[kind]}/${id}`
+  }
+
+  protected get configKey(): string {
+    return `${this.base}CONFIG`
+  }
+
+  protected get openHint(): string {
+    return `check the location, or create a repository with "plakar at ${this.location} create"`
+  }
+
+  /** Creates the bucket when it is missing and create_bucket allows it. */
+  protected async ensureBucket(objectLock = false): Promise<void> {
+    const s = this.session
+    if (await s.bucketExists()) return
+    if (!s.settings.createBucket) {
+      throw new NotFoundError(`bucket "${s.bucket}" does not exist at ${s.settings.endpoint}: create it, or allow plakar to (create_bucket=true)`)
+    }
+    await s.createBucket(objectLock)
+  }
+
+  /** A repository is created only where nothing is: not over one, not among other objects. */
+  protected async refuseUnlessEmpty(): Promise<void> {
+    const s = this.session
+    const listed = await s.call(`listing ${this.location}`, (c, sdk) =>
+      c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: this.base, MaxKeys: 2, EncodingType: 'url'})),
+    )
+    const keys = (listed.Contents ?? []).map((o) => decodeListedKey(o.Key!, listed.EncodingType))
+    if (keys.includes(this.configKey)) throw new PlakarError(`a repository already exists at ${this.location}`)
+    if (keys.length > 0) {
+      throw new PlakarError(`cannot create a repository at ${this.location}: it already holds objects (choose an empty bucket or another prefix)`)
+    }
+  }
+
+  /** Whether a failed put was refused because the object exists (If-None-Match: *). */
+  protected isAlreadyThere(error: unknown): boolean {
+    const cause = (error as {cause?: unknown}).cause ?? error
+    return codeOf(cause) === 'PreconditionFailed' || statusOf(cause) === 412
+  }
+
+  async open(): Promise<Uint8Array> {
+    const {stream} = await openObject(this.session, this.configKey, {
+      what: `reading ${this.location}/CONFIG`,
+      missing: (error) => (isMissingObject(error) ? new ObjectNotFoundError(`no repository at ${this.location}`) : undefined),
+      missingBucketHint: this.openHint,
+    })
+    return readAll(stream)
+  }
+
+  async *list(kind: Kind): AsyncGenerator<Id> {
+    for await (const {id} of this.listWithSizes(kind)) yield id
+  }
+
+  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
+    const s = this.session
+    const prefix = `${this.base}${DIRS[kind]}/`
+    let token: string | undefined
+    do {
+      const page = await s.call(
+        `listing ${this.location}/${DIRS[kind]}`,
+        (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: prefix, ContinuationToken: token, EncodingType: 'url'})),
+        {missingBucketHint: this.openHint},
+      )
+      for (const object of page.Contents ?? []) {
+        const rest = decodeListedKey(object.Key!, page.EncodingType).slice(prefix.length)
+        const parts = rest.split('/')
+        const id = parts.at(-1)!
+        if (!ID.test(id)) continue
+        if (kind === 'packfile' ? parts.length === 2 && parts[0] === id.slice(0, 2) : parts.length === 1) yield {id, size: object.Size ?? 0}
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined
+    } while (token)
+  }
+
+  /** The error a failed GET of an object means, or undefined for a failure to report as is. */
+  protected unreadable(kind: Kind, id: Id, error: unknown): Error | undefined {
+    return isMissingObject(error) ? new ObjectNotFoundError(`${kind} ${id} not found`) : undefined
+  }
+
+  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+    const key = this.key(kind, id)
+    if (range) {
+      if (range.offset < 0 || range.length < 0 || !Number.isSafeInteger(range.offset) || !Number.isSafeInteger(range.length)) {
+        throw new PlakarError(`invalid range ${range.offset}+${range.length} of ${kind} ${id}`)
+      }
+      if (range.length === 0) {
+        // S3 has no empty ranges: check that the object exists and the offset is inside it.
+        const {size} = await this.stat(kind, id)
+        if (range.offset > size) throw new PlakarError(`range ${range.offset}+0 is outside ${kind} ${id} (${size} bytes)`)
+        return Readable.from([])
+      }
+    }
+    const {stream} = await openObject(this.session, key, {
+      what: `reading ${kind} ${id.slice(0, 16)}`,
+      offset: range?.offset,
+      length: range?.length,
+      missing: (error) => this.unreadable(kind, id, error),
+    }).catch(async (error) => {
+      // A range starting past the end: S3 answers 416 InvalidRange.
+      const cause = (error as {cause?: unknown}).cause
+      if (range && (codeOf(cause) === 'InvalidRange' || statusOf(cause) === 416)) {
+        throw new PlakarError(`range ${range.offset}+${range.length} is outside ${kind} ${id}`)
+      }
+      throw error
+    })
+    return stream
+  }
+
+  protected async head(kind: Kind, id: Id, what: string): Promise<HeadObjectCommandOutput> {
+    const s = this.session
+    try {
+      return await s.call(what, (c, sdk) => c.send(new sdk.HeadObjectCommand({Bucket: s.bucket, Key: this.key(kind, id)})), {passthrough: isMissingObject})
+    } catch (error) {
+      if (isMissingObject(error)) throw new ObjectNotFoundError(`${kind} ${id} not found`)
+      throw error
+    }
+  }
+
+  async stat(kind: Kind, id: Id): Promise<{size: number}> {
+    const head = await this.head(kind, id, `reading the size of ${kind} ${id.slice(0, 16)}`)
+    return {size: head.ContentLength ?? 0}
+  }
+
+  /** Deletes one key (one version: the latest, on a versioned bucket); a missing one is fine. */
+  protected async deleteKey(key: string, what: string, versionId?: string): Promise<void> {
+    const s = this.session
+    await s
+      .call(what, (c, sdk) => c.send(new sdk.DeleteObjectCommand({Bucket: s.bucket, Key: key, VersionId: versionId})), {passthrough: isMissingObject})
+      .catch((error) => {
+        if (!isMissingObject(error)) throw error
+      })
+  }
+
+  async close(): Promise<void> {
+    this.session.close()
+  }
+}
