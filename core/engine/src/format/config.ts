@@ -3,6 +3,7 @@ import {IntegrityError} from '@plakar/sdk'
 import type {KdfParams} from '../crypto/kdf.js'
 import type {Mac} from '../crypto/mac.js'
 import {checkHeader, decode, encode, envelopeHeader, EnvelopeType, HEADER_LENGTH} from './codec.js'
+import {Shape} from './shape.js'
 import type {CompressionConfig} from './compression.js'
 
 export const CONFIG_VERSION = 1
@@ -81,11 +82,25 @@ export function serializeConfig(config: RepositoryConfig, configMac: Mac): Buffe
 export function parseConfig(bytes: Uint8Array): RepositoryConfig {
   checkHeader(bytes, EnvelopeType.CONFIG, CONFIG_VERSION, 'repository config')
   if (bytes.length < HEADER_LENGTH + 32) throw new IntegrityError('repository config is truncated')
-  const config = decode<RepositoryConfig>(bytes.subarray(HEADER_LENGTH, bytes.length - 32))
-  if (!config || typeof config !== 'object' || !config.id || !config.chunking) {
-    throw new IntegrityError('repository config is malformed')
+  const value = decode<unknown>(bytes.subarray(HEADER_LENGTH, bytes.length - 32))
+  // Read before it can be authenticated: every field used is checked for its shape here.
+  const s = new Shape('repository config')
+  const c = s.record(value, 'the config')
+  s.bytes(c.id, 'id', 32)
+  if (c.keySalt !== undefined && c.keySalt !== null) s.bytes(c.keySalt, 'keySalt')
+  const chunking = s.record(c.chunking, 'chunking')
+  for (const field of ['min', 'avg', 'max']) s.count(chunking[field], `chunking ${field}`)
+  s.count(s.record(c.packfile, 'packfile').maxSize, 'packfile maxSize')
+  s.record(c.compression, 'compression')
+  if (c.encryption !== null && c.encryption !== undefined) {
+    const e = s.record(c.encryption, 'encryption')
+    const kdf = s.record(e.kdf, 'kdf')
+    s.bytes(kdf.salt, 'kdf salt')
+    for (const field of ['memory', 'iterations', 'parallelism']) s.count(kdf[field], `kdf ${field}`)
+    s.bytes(e.wrappedKey, 'wrappedKey')
+    s.bytes(e.canary, 'canary')
   }
-  return config
+  return c as unknown as RepositoryConfig
 }
 
 export function authenticateConfig(bytes: Uint8Array, configMac: Mac): void {

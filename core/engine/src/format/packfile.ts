@@ -1,5 +1,6 @@
 import {IntegrityError} from '@plakar/sdk'
 import type {KeySet} from '../crypto/keys.js'
+import {Shape} from './shape.js'
 import {EnvelopeType, openEnvelope, sealEnvelope} from './codec.js'
 
 /**
@@ -84,22 +85,40 @@ export function readPackfileIndex(keys: KeySet, bytes: Buffer): {kind: PackKind;
   const footerLength = bytes.readUInt32BE(bytes.length - 4)
   const footerStart = bytes.length - 4 - footerLength
   if (footerLength > 4096 || footerStart < 0) throw new IntegrityError('packfile footer is damaged')
-  const {value: footer} = openEnvelope<Footer>(
+  const {value: footerValue} = openEnvelope<Footer>(
     keys.sealer,
     bytes.subarray(footerStart, bytes.length - 4),
     EnvelopeType.PACK_FOOTER,
     PACKFILE_VERSION,
   )
+  const fs = new Shape('packfile footer')
+  const f = fs.record(footerValue, 'the footer')
+  const footer: Footer = {indexOffset: fs.count(f.indexOffset, 'indexOffset'), indexLength: fs.count(f.indexLength, 'indexLength'), count: fs.count(f.count, 'count')}
   if (footer.indexOffset + footer.indexLength !== footerStart) throw new IntegrityError('packfile footer is inconsistent')
-  const {value: index} = openEnvelope<{kind: PackKind; blobs: IndexRow[]}>(
+  const {value: indexValue} = openEnvelope<{kind: PackKind; blobs: IndexRow[]}>(
     keys.sealer,
     bytes.subarray(footer.indexOffset, footerStart),
     EnvelopeType.PACK_INDEX,
     PACKFILE_VERSION,
   )
-  if (index.blobs.length !== footer.count) throw new IntegrityError('packfile index is inconsistent')
+  const is = new Shape('packfile index')
+  const index = is.record(indexValue, 'the index')
+  if (index.kind !== 'data' && index.kind !== 'meta') is.fail('kind is neither data nor meta')
+  const rows = is.list(index.blobs, 'blobs')
+  if (rows.length !== footer.count) throw new IntegrityError('packfile index is inconsistent')
   return {
-    kind: index.kind,
-    blobs: index.blobs.map(([type, mac, offset, length, rawLength]) => ({type, mac: Buffer.from(mac), offset, length, rawLength})),
+    kind: index.kind as PackKind,
+    blobs: rows.map((value) => {
+      const row = is.list(value, 'a blob row')
+      const blob = {
+        type: is.count(row[0], 'a blob type'),
+        mac: Buffer.from(is.bytes(row[1], 'a blob id', 32)),
+        offset: is.count(row[2], 'a blob offset'),
+        length: is.count(row[3], 'a blob length'),
+        rawLength: is.count(row[4], 'a blob raw length'),
+      }
+      if (blob.offset + blob.length > footer.indexOffset) is.fail('a blob lies past the blobs')
+      return blob
+    }),
   }
 }

@@ -1,5 +1,6 @@
 import {FormatTooNewError} from '@plakar/sdk'
 import {decode, encode} from './codec.js'
+import {Shape} from './shape.js'
 import type {Summary} from './summary.js'
 
 /**
@@ -40,12 +41,27 @@ export function encodeHeader(header: SnapshotHeader): Buffer {
 }
 
 export function decodeHeader(bytes: Uint8Array): SnapshotHeader {
-  const header = decode<SnapshotHeader>(bytes)
+  const s = new Shape('snapshot header')
+  const header = s.record(decode<unknown>(bytes), 'the header') as unknown as SnapshotHeader
+  s.count(header.version, 'version')
   if (header.version > SNAPSHOT_VERSION) {
     throw new FormatTooNewError(
       `snapshot uses format version ${header.version} but this plakar reads up to ${SNAPSHOT_VERSION}: upgrade plakar`,
     )
   }
+  s.bytes(header.id, 'id', 32)
+  s.number(header.time, 'time')
+  s.string(header.host, 'host')
+  s.string(header.user, 'user')
+  s.list(header.tags, 'tags').forEach((t) => s.string(t, 'a tag'))
+  const importer = s.record(header.importer, 'importer')
+  for (const field of ['type', 'origin', 'root']) s.string(importer[field], `importer ${field}`)
+  s.list(header.command, 'command')
+  const trees = s.record(header.trees, 'trees')
+  for (const field of ['vfs', 'names', 'types']) s.bytes(trees[field], `trees ${field}`, 32)
+  s.record(header.summary, 'summary')
+  s.record(header.stats, 'stats')
+  if (header.parent !== undefined && header.parent !== null) s.bytes(header.parent, 'parent', 32)
   return header
 }
 

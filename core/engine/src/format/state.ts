@@ -2,6 +2,7 @@ import {IntegrityError} from '@plakar/sdk'
 import type {KeySet} from '../crypto/keys.js'
 import {checkHeader, EnvelopeType, openEnvelope, sealEnvelope} from './codec.js'
 import type {PackKind} from './packfile.js'
+import {Shape} from './shape.js'
 import type {SnapshotInfo} from './snapshot.js'
 
 /**
@@ -78,17 +79,54 @@ export function openState(keys: KeySet, id: string, bytes: Buffer): StateDelta {
   if (keys.objectMac.digest(bytes).toString('hex') !== id) {
     throw new IntegrityError(`state ${id.slice(0, 16)} does not match its id: it is truncated or corrupted`)
   }
-  const {value} = openEnvelope<StateDelta>(keys.sealer, bytes, EnvelopeType.STATE, STATE_VERSION, undefined, `state ${id.slice(0, 16)}`)
+  const {value} = openEnvelope<unknown>(keys.sealer, bytes, EnvelopeType.STATE, STATE_VERSION, undefined, `state ${id.slice(0, 16)}`)
+  return checkDelta(value, new Shape(`state ${id.slice(0, 16)}`))
+}
+
+/** The delta, every field of the shape the cache relies on (optional lists absent in older states). */
+export function checkDelta(value: unknown, s: Shape): StateDelta {
+  const d = s.record(value, 'the delta')
+  const hex = (v: unknown, field: string) => {
+    const text = s.string(v, field)
+    if (!/^[0-9a-f]{16,128}$/.test(text)) s.fail(`${field} is not an object id`)
+    return text
+  }
+  const timed = (v: unknown, field: string) => {
+    const r = s.record(v, field)
+    return {id: hex(r.id, `${field} id`), time: s.number(r.time, `${field} time`)}
+  }
   return {
-    created: value.created,
-    host: value.host,
-    packfiles: value.packfiles ?? [],
-    snapshots: value.snapshots ?? [],
-    deletedSnapshots: value.deletedSnapshots ?? [],
-    deletedPackfiles: value.deletedPackfiles ?? [],
-    markedPackfiles: value.markedPackfiles ?? [],
-    unmarkedPackfiles: value.unmarkedPackfiles ?? [],
-    supersedes: value.supersedes ?? [],
-    tagEdits: value.tagEdits ?? [],
+    created: s.number(d.created, 'created'),
+    host: s.string(d.host, 'host'),
+    packfiles: s.optionalList(d.packfiles, 'packfiles').map((v) => {
+      const p = s.record(v, 'a packfile')
+      if (p.kind !== 'data' && p.kind !== 'meta') s.fail('a packfile kind is neither data nor meta')
+      return {
+        id: hex(p.id, 'a packfile id'),
+        kind: p.kind,
+        blobs: s.list(p.blobs, 'a packfile blobs').map((b) => {
+          const row = s.list(b, 'a blob row')
+          return [s.count(row[0], 'a blob type'), Buffer.from(s.bytes(row[1], 'a blob id', 32)), s.count(row[2], 'a blob offset'), s.count(row[3], 'a blob length'), s.count(row[4], 'a blob raw length')] as [number, Buffer, number, number, number]
+        }),
+      }
+    }),
+    snapshots: s.optionalList(d.snapshots, 'snapshots').map((v) => {
+      const r = s.record(v, 'a snapshot')
+      const snap: StateSnapshot = {id: Buffer.from(s.bytes(r.id, 'a snapshot id', 32)), header: Buffer.from(s.bytes(r.header, 'a snapshot header id', 32)), time: s.number(r.time, 'a snapshot time')}
+      if (r.info !== undefined && r.info !== null) snap.info = s.record(r.info, 'a snapshot info') as unknown as SnapshotInfo
+      return snap
+    }),
+    deletedSnapshots: s.optionalList(d.deletedSnapshots, 'deletedSnapshots').map((v) => {
+      const r = s.record(v, 'a deleted snapshot')
+      return {id: Buffer.from(s.bytes(r.id, 'a deleted snapshot id', 32)), time: s.number(r.time, 'a deleted snapshot time')}
+    }),
+    deletedPackfiles: s.optionalList(d.deletedPackfiles, 'deletedPackfiles').map((v) => hex(v, 'a deleted packfile')),
+    markedPackfiles: s.optionalList(d.markedPackfiles, 'markedPackfiles').map((v) => timed(v, 'a marked packfile')),
+    unmarkedPackfiles: s.optionalList(d.unmarkedPackfiles, 'unmarkedPackfiles').map((v) => timed(v, 'an unmarked packfile')),
+    supersedes: s.optionalList(d.supersedes, 'supersedes').map((v) => hex(v, 'a superseded state')),
+    tagEdits: s.optionalList(d.tagEdits, 'tagEdits').map((v) => {
+      const r = s.record(v, 'a tag edit')
+      return {id: Buffer.from(s.bytes(r.id, 'a tag edit id', 32)), tags: s.list(r.tags, 'tags').map((t) => s.string(t, 'a tag')), time: s.number(r.time, 'a tag edit time')}
+    }),
   }
 }

@@ -1,5 +1,6 @@
 import {decode, encode} from '../format/codec.js'
-import {FormatTooNewError, IntegrityError, isFatal} from '@plakar/sdk'
+import {Shape} from '../format/shape.js'
+import {FormatTooNewError, isFatal} from '@plakar/sdk'
 
 /**
  * A B+tree of content-addressed nodes with content-defined node boundaries (a "prolly tree"):
@@ -34,6 +35,33 @@ export interface TreeShape {
 }
 
 export const DEFAULT_SHAPE: TreeShape = {fanout: 64, minEntries: 8, maxEntries: 512, maxBytes: 256 * 1024}
+
+/**
+ * A node from its encoding: [version, level, entries], entries [key, value] (leaf) or
+ * [firstKey, childMac] (inner), keys in increasing order. Anything else is an IntegrityError.
+ */
+export function decodeNode(bytes: Uint8Array, name: string): Node {
+  const s = new Shape(`tree node ${name}`)
+  const node = s.list(decode<unknown>(bytes), 'the node')
+  if (node.length !== 3) s.fail('it is not [version, level, entries]')
+  const version = s.count(node[0], 'version')
+  if (version > NODE_VERSION) {
+    throw new FormatTooNewError(`tree node ${name} uses format version ${version} but this plakar reads up to ${NODE_VERSION}: upgrade plakar`)
+  }
+  if (version === 0) s.fail('version 0')
+  const level = s.count(node[1], 'level')
+  if (level > 64) s.fail('level beyond any tree')
+  let previous: Uint8Array | undefined
+  for (const e of s.list(node[2], 'entries')) {
+    const entry = s.list(e, 'an entry')
+    if (entry.length !== 2) s.fail('an entry is not a pair')
+    const key = s.bytes(entry[0], 'a key')
+    s.bytes(entry[1], level > 0 ? 'a child id' : 'a value', level > 0 ? 32 : undefined)
+    if (previous && Buffer.compare(previous, key) >= 0) s.fail('keys out of order')
+    previous = key
+  }
+  return node as Node
+}
 
 /** 32-bit FNV-1a of the key, seeded, with a murmur3 finaliser: cheap and well mixed. */
 function boundaryHash(seed: number, level: number, key: Uint8Array): number {
@@ -147,15 +175,9 @@ export class TreeReader {
 
   async #load(mac: Buffer, hex: string): Promise<Node> {
     const bytes = await this.#store.getNode(this.#type, mac)
-    const node = decode<Node>(bytes)
+    const node = decodeNode(bytes, hex.slice(0, 16))
     // Decoded, a node costs about three times its encoding (one Buffer object per key and value).
     this.#cache.account(hex, bytes.length * 3)
-    if (!Array.isArray(node) || node.length !== 3 || !Array.isArray(node[2])) {
-      throw new IntegrityError(`tree node ${hex.slice(0, 16)} is malformed`)
-    }
-    if (node[0] > NODE_VERSION) {
-      throw new FormatTooNewError(`tree node ${hex.slice(0, 16)} uses format version ${node[0]} but this plakar reads up to ${NODE_VERSION}: upgrade plakar`)
-    }
     return node
   }
 

@@ -1,5 +1,6 @@
 import {type EntryType, type FileInfo, FormatTooNewError, IntegrityError} from '@plakar/sdk'
 import {decode, encode} from '../format/codec.js'
+import {Shape} from '../format/shape.js'
 import {emptySummary, type Summary} from '../format/summary.js'
 
 /** One chunk of a file's content: its MAC and plaintext length. */
@@ -61,9 +62,25 @@ function sortedKeys(value: object): object {
 }
 
 export function decodeEntry(bytes: Uint8Array): Entry {
-  const [version, entry] = decode<[number, Entry]>(bytes)
+  const s = new Shape('a snapshot entry')
+  const pair = s.list(decode<unknown>(bytes), 'the entry')
+  if (pair.length !== 2) s.fail('it is not [version, entry]')
+  const version = s.count(pair[0], 'version')
+  const entry = pair[1] as Entry
   if (version > ENTRY_VERSION) throw new FormatTooNewError(`a snapshot entry uses format version ${version} but this plakar reads up to ${ENTRY_VERSION}: upgrade plakar`)
   if (version !== ENTRY_VERSION) throw new IntegrityError(`a snapshot entry has unknown version ${version}`)
+  const info = s.record(s.record(entry, 'the entry').info, 'info')
+  s.string(info.type, 'type')
+  s.number(info.size, 'size')
+  if (entry.chunks !== undefined && entry.chunks !== null) {
+    for (const c of s.list(entry.chunks, 'chunks')) {
+      const ref = s.list(c, 'a chunk')
+      s.bytes(ref[0], 'a chunk id', 32)
+      s.count(ref[1], 'a chunk length')
+    }
+  }
+  if (entry.object !== undefined && entry.object !== null) s.bytes(entry.object, 'object', 32)
+  if (entry.target !== undefined && entry.target !== null) s.string(entry.target, 'target')
   return entry
 }
 
