@@ -4,7 +4,7 @@
  * as tar, tar.gz or zip that GNU tar and unzip extract bit-exact.
  */
 import {execa} from 'execa'
-import {mkdir, readdir, stat} from 'node:fs/promises'
+import {mkdir, readdir, readFile, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN} from '../support/cli.js'
@@ -91,7 +91,7 @@ describe('backup tar: and tgz:', () => {
     }
   })
 
-  it('gives a hard link its target content from a file, and names it as an error from standard input', async () => {
+  it('keeps hard links from a file (one file again after restore), and names them as errors from standard input', async () => {
     const dir = join(env.s.dir, 'hard')
     const b = new TreeBuilder(dir)
     await b.file('a/original', 'linked content\n', {mtime: 1_600_000_000})
@@ -105,6 +105,18 @@ describe('backup tar: and tgz:', () => {
       const r = await env.plakar.ok(env.at('cat', `${id}:${path}`))
       expect(r.stdout).toBe('linked content\n')
     }
+    const out = join(env.s.dir, 'hard-restored')
+    await env.plakar.ok(env.at('restore', '--to', out, id))
+    const [original, second, third] = await Promise.all(['a/original', 'b/second', 'b/third'].map((p) => stat(join(out, p))))
+    expect(original.nlink).toBe(3)
+    expect(second.ino).toBe(original.ino)
+    expect(third.ino).toBe(original.ino)
+    // A subtree without the target restores its links as one file too.
+    const sub = join(env.s.dir, 'hard-sub')
+    await env.plakar.ok(env.at('restore', '--to', sub, `${id}:/b`))
+    const [s2, s3] = await Promise.all(['second', 'third'].map((p) => stat(join(sub, p))))
+    expect(s3.ino).toBe(s2.ino)
+    expect(await readFile(join(sub, 'third'), 'utf8')).toBe('linked content\n')
     const r = await piped(env.at('backup', 'tar:-'), tarFile)
     expect(r.exitCode).toBe(1)
     expect(String(r.stderr)).toMatch(/b\/second: a hard link to \/a\/original/)

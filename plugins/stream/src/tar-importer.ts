@@ -19,8 +19,9 @@ type EntryStream = AsyncIterable<Buffer> & {resume(): unknown}
  *
  * A hard link in a tar archive carries no content: it names an earlier entry. From a file, the
  * archive is read again after the first pass and each link gets its target's content (one more
- * pass per link to the same target: links are rare). From standard input, which cannot be read
- * twice, a hard link is a scan error naming its target.
+ * pass per link to the same target: links are rare); the target and its links share a link
+ * count and an inode number, so restore makes them one file again. From standard input, which
+ * cannot be read twice, a hard link is a scan error naming its target.
  */
 export class TarImporter implements Importer {
   readonly type: string
@@ -88,8 +89,14 @@ export class TarImporter implements Importer {
       if (info.type === 'symlink') record.target = header.linkname ?? ''
       yield record
     }
-    // Hard links: pass n gives the n-th link of each target the target's content.
-    const passes = Math.max(0, ...[...links.values()].map((list) => list.length))
+    // Hard links: the target and its links become one file with several names (nlink, and an
+    // inode number of the archive's own: restore links them again). Pass 0 stages the target
+    // once more with that link count (the last staged entry of a path wins); pass n gives the
+    // n-th link the target's content (read again: the archive is a stream, links are rare).
+    const groups = [...links.keys()]
+    const inode = new Map(groups.map((target, i) => [target, i + 1]))
+    const linked = (target: string): Partial<FileInfo> => ({nlink: links.get(target)!.length + 1, ino: inode.get(target)!, dev: 0})
+    const passes = groups.length === 0 ? 0 : 1 + Math.max(...[...links.values()].map((list) => list.length))
     for (let pass = 0; pass < passes; pass++) {
       const found = new Set<string>()
       for await (const {header, entry} of this.#entries(options.signal)) {
@@ -100,18 +107,20 @@ export class TarImporter implements Importer {
           entry.resume()
           continue
         }
-        const link = header.type !== 'link' ? links.get(path)?.[pass] : undefined
-        if (!link || found.has(path)) {
+        const list = header.type !== 'link' && typeOf(header) === 'file' ? links.get(path) : undefined
+        const name = pass === 0 ? (list && !skipped(path, false) ? {path, info: infoOf(header)} : undefined) : list?.[pass - 1]
+        if (!name || found.has(path)) {
           entry.resume()
           continue
         }
         found.add(path)
-        const {record, consumed} = sequentialRecord(link.path, {...infoOf(header), ...timesOf(link.info), size: header.size ?? 0}, entry)
+        const {record, consumed} = sequentialRecord(name.path, {...infoOf(header), ...timesOf(name.info), size: header.size ?? 0, ...linked(path)}, entry)
         yield record
         await until(consumed, options.signal)
       }
+      if (pass === 0) continue
       for (const [target, list] of links) {
-        if (list[pass] && !found.has(target)) yield {path: list[pass].path, error: `a hard link to ${target}, which the archive does not hold as a regular file`, info: list[pass].info}
+        if (list[pass - 1] && !found.has(target)) yield {path: list[pass - 1].path, error: `a hard link to ${target}, which the archive does not hold as a regular file`, info: list[pass - 1].info}
       }
     }
   }
