@@ -4,8 +4,7 @@ import {formatBytes} from '../cli/output.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {redactLocation} from '../connectors/location.js'
 import {parseOptions} from '../connectors/resolver.js'
-import {openSnapshot, selectSnapshots, type SnapshotEntry, type SnapshotFilter} from '@plakar/engine/engine/selection.js'
-import {collectSnapshotPackfiles} from '@plakar/engine/engine/thaw.js'
+import {selectSnapshots, type SnapshotEntry, type SnapshotFilter} from '@plakar/engine/engine/selection.js'
 import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
 import type {SnapshotSyncResult, SyncPlan} from '@plakar/engine/engine/sync.js'
 import {NotFoundError, UsageError} from '@plakar/sdk'
@@ -49,7 +48,7 @@ export default class Sync extends PlakarCommand {
     const hereName = redactLocation(here.storage.location)
     const thereName = redactLocation(there.storage.location)
 
-    const {planSync, runSync} = await import('@plakar/engine/engine/sync.js')
+    const {collectSyncPackfiles, planSync, runSync} = await import('@plakar/engine/engine/sync.js')
     const pairs: {from: Repository; to: Repository; fromName: string; toName: string}[] = []
     if (direction !== 'from') pairs.push({from: here, to: there, fromName: hereName, toName: thereName})
     if (direction !== 'to') pairs.push({from: there, to: here, fromName: thereName, toName: hereName})
@@ -70,14 +69,9 @@ export default class Sync extends PlakarCommand {
         this.say(`${label}: ${plan.missing.length} snapshots to copy, ${plan.present.length} already there${plan.deletedThere.length > 0 ? `, ${plan.deletedThere.length} deleted there (left out)` : ''} (${what})`)
       }
       if (!flags['dry-run'] && plan.missing.length > 0) {
-        // A cold source: thaw the data of the snapshots to copy first (planning read metadata only).
+        // A cold source: thaw the data the sync reads first, and only that (planning reads metadata only).
         const context = {repo: pair.from, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}
-        await thawBeforeReading(context, flags, async (c) => {
-          for (const entry of plan.missing) {
-            const snapshot = await openSnapshot(pair.from, entry)
-            await collectSnapshotPackfiles(snapshot, snapshot.root, c)
-          }
-        })
+        await thawBeforeReading(context, flags, (c) => collectSyncPackfiles(pair.from, pair.to, plan, c))
       }
       let base = 0
       const results = await runSync(pair.from, pair.to, plan, {

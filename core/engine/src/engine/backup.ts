@@ -82,7 +82,7 @@ export function commonRoot(paths: string[]): string {
  * tools that copy or extract files put their mtime back (cp -p, rsync -t, tar), so a file can
  * change with the same size and mtime, but no program can set its ctime.
  */
-function sameFile(a: FileInfo, b: FileInfo): boolean {
+export function sameFile(a: FileInfo, b: FileInfo): boolean {
   return (
     a.type === 'file' &&
     b.type === 'file' &&

@@ -13,7 +13,8 @@ import {RepositoryLock} from '../repository/lock.js'
 import type {Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
 import {decodeEntry, type ChunkRef} from '../tree/entry.js'
-import {backup} from './backup.js'
+import {backup, sameFile} from './backup.js'
+import type {PackfileCollector} from './thaw.js'
 import {planRanges} from '../repository/blob-reader.js'
 import type {SnapshotEntry} from './selection.js'
 import {Snapshot} from './snapshot.js'
@@ -111,6 +112,65 @@ export function planSync(source: Repository, target: Repository, selected: Snaps
 
 function owner() {
   return {host: hostname(), pid: process.pid, user: userInfo().username}
+}
+
+/**
+ * The data a sync reads from the source, for thawing a cold source (docs/format.md §2.2): its
+ * chunks' packfiles go to `collector`. Copying between peers reads only the chunks the target
+ * lacks. Re-encoding reads the content of every file except those the target's backup finds
+ * unchanged in its parent (backup.ts: the newest snapshot there, by time, with the same importer,
+ * origin and root — one already there, or one this sync copies before), so the choice is made
+ * the same way here. When maintenance deleted data in the target, a parent's file may be read
+ * again: then every file counts.
+ */
+export async function collectSyncPackfiles(source: Repository, target: Repository, plan: SyncPlan, collector: PackfileCollector): Promise<void> {
+  const headerOf = (repo: Repository, id: Buffer, mac: Buffer) => repo.snapshotHeader(id, mac)
+  if (plan.mode === 'copy') {
+    for (const entry of plan.missing) {
+      const snapshot = new Snapshot(source, await headerOf(source, entry.ref.id, entry.ref.header))
+      for await (const [, e] of snapshot.walk(snapshot.root)) {
+        if (e.info.type !== 'file') continue
+        for (const [mac] of await snapshot.chunks(e)) if (!target.cache.hasBlob(BlobType.CHUNK, mac)) collector.add(mac)
+      }
+    }
+    collector.flush()
+    return
+  }
+  const deletions = target.cache.hasDeletedPackfiles() || target.damagedStates.length > 0
+  // Candidate parents: the target's snapshots, then each copied one as the sync goes.
+  const candidates: {time: number; id: Buffer; repo: Repository; header: Buffer}[] = target.cache.snapshots().map((r) => ({time: r.time, id: r.id, repo: target, header: r.header}))
+  const triples = new Map<string, string>()
+  const tripleOf = async (c: {id: Buffer; repo: Repository; header: Buffer}) => {
+    const key = `${c.repo === target ? 't' : 's'}:${c.id.toString('hex')}`
+    let triple = triples.get(key)
+    if (triple === undefined) {
+      const h = await headerOf(c.repo, c.id, c.header)
+      triple = JSON.stringify([h.importer.type, h.importer.origin, h.importer.root])
+      triples.set(key, triple)
+    }
+    return triple
+  }
+  for (const entry of plan.missing) {
+    const header = await headerOf(source, entry.ref.id, entry.ref.header)
+    const snapshot = new Snapshot(source, header)
+    const triple = JSON.stringify([header.importer.type, header.importer.origin, header.importer.root])
+    let parent: Snapshot | undefined
+    if (!deletions) {
+      const ordered = [...candidates].sort((a, b) => a.time - b.time || Buffer.compare(a.id, b.id))
+      for (let i = ordered.length - 1; i >= 0 && !parent; i--) {
+        const c = ordered[i]
+        if ((await tripleOf(c)) === triple) parent = new Snapshot(c.repo, await headerOf(c.repo, c.id, c.header))
+      }
+    }
+    for await (const [path, e] of snapshot.walk(snapshot.root)) {
+      if (e.info.type !== 'file' || e.error !== undefined) continue
+      const previous = parent && (await parent.entry(path).catch(() => undefined))
+      if (previous && !previous.error && sameFile(previous.info, e.info)) continue
+      for (const [mac] of await snapshot.chunks(e)) collector.add(mac)
+    }
+    candidates.push({time: header.time, id: header.id, repo: source, header: entry.ref.header})
+  }
+  collector.flush()
 }
 
 /** Copies the plan's missing snapshots, oldest first. */
