@@ -184,13 +184,14 @@ export async function backup(repo: Repository, importers: Importer[], options: B
           staging.add(item.path, {info: withContentType(item), target: item.target})
           continue
         }
+        const seq = staging.reserve()
         await tasks.run(async () => {
           const entry = await fileEntry(repo, writer, reading, item, parent, progress)
           if (entry.error) {
             progress.errors++
             options.onError?.({path: item.path, error: entry.error})
           }
-          staging.add(item.path, entry)
+          staging.add(item.path, entry, seq)
           progress.files++
           report()
         })

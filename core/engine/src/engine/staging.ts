@@ -19,7 +19,7 @@ import {keyToPath, parentKey, pathToKey} from '../tree/path-key.js'
  * Tables are append-only (rowid order, no index): inserting 100k names of one directory in
  * readdir order into a keyed B-tree cost 60 µs each, appending costs a few. Sorting happens
  * once, when the entries are read back (SQLite's external merge sort). When a path was staged
- * more than once, the last real entry wins over earlier ones and over made-up ancestors.
+ * more than once, the real entry yielded last wins over earlier ones and over made-up ancestors.
  */
 export interface StagedRoots {
   vfs: Buffer
@@ -80,6 +80,7 @@ export class Staging {
   /** Directories recently known to exist: spares most ancestor inserts. */
   readonly #known = new Set<string>()
   #batch = 0
+  #seq = 0
 
   constructor(tmpRoot: string) {
     removeAbandoned(tmpRoot)
@@ -96,21 +97,30 @@ export class Staging {
     this.#db.pragma('temp_store = FILE')
     this.#db.exec(`
       CREATE TABLE entries(key BLOB NOT NULL, synthetic INTEGER NOT NULL, type TEXT NOT NULL,
-        size INTEGER NOT NULL, ctype TEXT, error INTEGER NOT NULL, value BLOB NOT NULL);
+        size INTEGER NOT NULL, ctype TEXT, error INTEGER NOT NULL, value BLOB NOT NULL, seq INTEGER NOT NULL);
       CREATE TABLE summaries(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
       CREATE TABLE names(key BLOB NOT NULL);
       CREATE TABLE types(key BLOB NOT NULL);
     `)
-    this.#insert = this.#db.prepare('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.#insert = this.#db.prepare('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
     this.#insertName = this.#db.prepare('INSERT INTO names VALUES (?)')
     this.#insertType = this.#db.prepare('INSERT INTO types VALUES (?)')
     this.#db.exec('BEGIN')
   }
 
-  add(path: string, entry: Entry): void {
+  /**
+   * A place in the importer's order, taken when a record is yielded: files are staged when their
+   * content has been read, in any order, and a path yielded twice (a tar importer gives a hard
+   * link's target again with its link count) must keep the later record.
+   */
+  reserve(): number {
+    return ++this.#seq
+  }
+
+  add(path: string, entry: Entry, seq = this.reserve()): void {
     const key = pathToKey(path)
     const type: EntryType = entry.info.type
-    this.#insert.run(key, 0, type, entry.info.size ?? 0, entry.info.contentType ?? null, entry.error ? 1 : 0, encodeEntry(entry))
+    this.#insert.run(key, 0, type, entry.info.size ?? 0, entry.info.contentType ?? null, entry.error ? 1 : 0, encodeEntry(entry), seq)
     if (path !== '/') {
       this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
       if (type === 'file' && entry.info.contentType) this.#insertType.run(Buffer.from(`${entry.info.contentType}\0${path}`))
@@ -131,7 +141,7 @@ export class Staging {
       if (this.#known.has(id)) return
       if (this.#known.size > 10_000) this.#known.clear()
       this.#known.add(id)
-      this.#insert.run(parent, 1, 'directory', 0, null, 0, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}))
+      this.#insert.run(parent, 1, 'directory', 0, null, 0, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}), 0)
       const path = keyToPath(parent)
       if (path !== '/') this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
       parent = parentKey(parent)
@@ -140,10 +150,10 @@ export class Staging {
 
   /**
    * The winning row of each key, in key order (or reverse): real entries over made-up
-   * ancestors, and the last one staged among real entries.
+   * ancestors, and among real entries the one yielded last (reserve()).
    */
   *#entries<T extends {key: Buffer}>(columns: string, descending: boolean): Generator<T> {
-    const order = descending ? 'key DESC, synthetic ASC, rowid DESC' : 'key ASC, synthetic DESC, rowid ASC'
+    const order = descending ? 'key DESC, synthetic ASC, seq DESC' : 'key ASC, synthetic DESC, seq ASC'
     const rows = this.#db.prepare(`SELECT ${columns} FROM entries ORDER BY ${order}`).iterate() as IterableIterator<T>
     let held: T | undefined
     for (const row of rows) {

@@ -34,6 +34,22 @@ describe('Staging', () => {
     }
   })
 
+  it('keeps the record of a path yielded last, whatever order files were staged in', async () => {
+    const staging = new Staging(tmpdir())
+    try {
+      staging.add('/r', {info: {type: 'directory', size: 0}})
+      // Yielded first, staged last (its content took longer to read).
+      const first = staging.reserve()
+      const second = staging.reserve()
+      staging.add('/r/f', {info: {type: 'file', size: 4, nlink: 2}}, second)
+      staging.add('/r/f', {info: {type: 'file', size: 3, nlink: 1}}, first)
+      const {summary} = await staging.build(memoryStore(), 0, '/r')
+      expect(summary).toMatchObject({files: 1, size: 4})
+    } finally {
+      staging.close()
+    }
+  })
+
   it('summarises a single-file backup as that file', async () => {
     const staging = new Staging(tmpdir())
     try {
