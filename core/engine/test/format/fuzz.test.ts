@@ -38,18 +38,20 @@ function typedOnly(decode: () => unknown): void {
 }
 
 /** Mutations of a valid encoding: flips, truncation, extension, a spliced run of random bytes. */
+type Mutation = (b: Buffer) => Buffer
+
 function mutated(valid: Uint8Array): fc.Arbitrary<Buffer> {
-  const flip = fc.tuple(fc.nat(), fc.integer({min: 1, max: 255})).map(([at, xor]) => (b: Buffer) => {
+  const flip = fc.tuple(fc.nat(), fc.integer({min: 1, max: 255})).map(([at, xor]): Mutation => (b) => {
     if (b.length > 0) b[at % b.length] ^= xor
     return b
   })
-  const cut = fc.nat().map((at) => (b: Buffer) => b.subarray(0, at % (b.length + 1)))
-  const extend = fc.uint8Array({maxLength: 64}).map((tail) => (b: Buffer) => Buffer.concat([b, tail]))
-  const splice = fc.tuple(fc.nat(), fc.uint8Array({minLength: 1, maxLength: 16})).map(([at, run]) => (b: Buffer) => {
+  const cut = fc.nat().map((at): Mutation => (b) => b.subarray(0, at % (b.length + 1)))
+  const extend = fc.uint8Array({maxLength: 64}).map((tail): Mutation => (b) => Buffer.concat([b, tail]))
+  const splice = fc.tuple(fc.nat(), fc.uint8Array({minLength: 1, maxLength: 16})).map(([at, run]): Mutation => (b) => {
     const i = at % (b.length + 1)
     return Buffer.concat([b.subarray(0, i), run, b.subarray(i + run.length)])
   })
-  return fc.array(fc.oneof(flip, flip, cut, extend, splice), {minLength: 1, maxLength: 4}).map((ops) => ops.reduce((b, op) => op(b), Buffer.from(valid)))
+  return fc.array(fc.oneof(flip, flip, cut, extend, splice), {minLength: 1, maxLength: 4}).map((ops) => ops.reduce<Buffer>((b, op) => op(b), Buffer.from(valid)))
 }
 
 /** MessagePack values of any shape, bytes and huge or negative numbers included. */
