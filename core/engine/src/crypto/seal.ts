@@ -36,7 +36,10 @@ export class AeadSealer implements Sealer {
     const key = createHmac('sha256', this.#key).update(salt).digest()
     const cipher = createCipheriv('aes-256-gcm', key, salt.subarray(0, 12))
     cipher.setAAD(aad)
-    const out = Buffer.allocUnsafe(SALT + plaintext.length + TAG)
+    // Never a slice of Node's 8 KiB pool: a sealed blob is held until its packfile is stored and
+    // crosses threads; a pooled one kept (or, posted, copied) the whole 8 KiB slab for a small
+    // blob: 79 MB of the peak of a backup of 30,000 small files (heaptrack).
+    const out = Buffer.allocUnsafeSlow(SALT + plaintext.length + TAG)
     salt.copy(out, 0)
     let n = SALT + cipher.update(plaintext).copy(out, SALT)
     n += cipher.final().copy(out, n)
@@ -70,7 +73,7 @@ export class MacSealer implements Sealer {
   }
 
   seal(plaintext: Uint8Array, aad: Uint8Array): Buffer {
-    const out = Buffer.allocUnsafe(plaintext.length + 32)
+    const out = Buffer.allocUnsafeSlow(plaintext.length + 32) // not pooled: see AeadSealer.seal
     out.set(plaintext, 0)
     this.#mac.digest(aad, plaintext).copy(out, plaintext.length)
     return out

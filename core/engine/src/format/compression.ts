@@ -74,7 +74,8 @@ export class Compressor {
       if (this.#plainScratch.length < size) this.#plainScratch = Buffer.allocUnsafe(Math.max(size, 1 << 20))
       out = this.#plainScratch.subarray(0, size)
     } else {
-      out = Buffer.allocUnsafe(size)
+      // Its own memory, not a slice of the 8 KiB pool: it may be moved to another thread.
+      out = Buffer.allocUnsafeSlow(size)
     }
     const n = this.#dctx.decompress(out, data)
     if (n !== size) throw new Error('compressed blob is truncated')

@@ -3,6 +3,7 @@ import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import {openBlob} from '../format/blob.js'
+import {ownedCopy} from '../format/owned-copy.js'
 import {PlakarError} from '@plakar/sdk'
 import type {Repository} from './repository.js'
 
@@ -117,7 +118,7 @@ export class DecodePool {
     const slot = ready.reduce((a, b) => (b.busy < a.busy ? b : a))
     const id = this.#next++
     // Move the bytes when the buffer owns its memory; copy them otherwise.
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : Buffer.from(data)
+    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : ownedCopy(data)
     const reply = await new Promise<DecodeReply>((resolve, reject) => {
       this.#pending.set(id, {slot, resolve, reject})
       slot.busy++

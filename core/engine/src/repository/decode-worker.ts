@@ -5,6 +5,7 @@
 import {parentPort, workerData} from 'node:worker_threads'
 import {KeySet, type Subkeys} from '../crypto/keys.js'
 import {openBlob} from '../format/blob.js'
+import {ownedCopy} from '../format/owned-copy.js'
 import {Compressor, type CompressionConfig} from '../format/compression.js'
 import type {DecodeRequest, FromDecodeWorker} from './decode-pool.js'
 
@@ -25,8 +26,9 @@ port.on('message', (request: DecodeRequest) => {
         reply.plaintexts.push(null)
         continue
       }
-      // A fresh buffer per blob can be moved to the main thread instead of copied.
-      const owned = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength ? plain : Buffer.from(plain)
+      // A buffer of its own per blob can be moved to the main thread instead of copied. Never
+      // Buffer.from: a small one is a slice of Node's 8 KiB pool, which is copied whole.
+      const owned = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength ? plain : ownedCopy(plain)
       reply.plaintexts.push(owned)
       transfer.push(owned.buffer as ArrayBuffer)
     } catch (error) {

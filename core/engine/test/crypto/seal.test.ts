@@ -28,6 +28,16 @@ describe.each([
   const key = randomBytes(32)
   const sealer = make(key)
 
+  it('gives each sealed item a buffer of its own, never a slice of the shared 8 KiB pool', () => {
+    // A pooled item kept the whole slab alive (in a packfile being filled) and was copied whole
+    // when posted to another thread: 79 MB of a backup's peak, for 30,000 small files.
+    for (const size of [0, 1, 100, 2000]) {
+      const sealed = sealer.seal(randomBytes(size), AAD)
+      expect(sealed.byteOffset).toBe(0)
+      expect(sealed.buffer.byteLength).toBe(sealed.length)
+    }
+  })
+
   it('round trips any size, with the announced overhead', () => {
     for (const size of [0, 1, 15, 16, 17, 1000, 1 << 20]) {
       const plain = randomBytes(size)
