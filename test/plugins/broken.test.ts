@@ -156,7 +156,7 @@ describe('a plugin claiming a first-party scheme', () => {
     const p = isolatedPlakar(h)
     const dir = await writePackage(join(work.dir, 'packages', 'plain'), {name: 'plain-library', oclif: undefined, ...declare(1, [connector('importer', 'plain')])}, {'index.js': factory})
     const r = await p.run(['plugins', 'install', `file:${dir}`])
-    expect(r.exitCode).not.toBe(0)
+    expect(r.exitCode).toBe(1)
     expect(String(r.stderr)).toMatch(/plugin is invalid/)
     expect(await p.jsonLines(['plugins', 'ls'])).toEqual([])
   })

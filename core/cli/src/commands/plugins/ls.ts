@@ -18,7 +18,7 @@ export default class PluginsLs extends PlakarCommand {
   static override description =
     'Lists the plugins installed with "plakar plugins install" or linked with "plakar plugins link", with their version and the connectors (kind and schemes) each provides. With --core, the plugins shipped with plakar too.'
 
-  static override aliases = ['plugins:list']
+  static override aliases = ['plugins', 'plugins:list']
   static override flags = {
     core: Flags.boolean({description: 'also list the plugins shipped with plakar'}),
     check: Flags.boolean({description: 'also load every connector module listed, and report those that fail'}),
