@@ -49,3 +49,14 @@ export {
   type StringOptions,
 } from './config-schema.js'
 export {localPathInside, parentPath, pathComponents} from './paths.js'
+export {
+  checkObjectId,
+  CONFIG_NAME,
+  idFromListedKey,
+  isObjectId,
+  isShardName,
+  isSharded,
+  kindDirectory,
+  objectDirectory,
+  objectKey,
+} from './layout.js'

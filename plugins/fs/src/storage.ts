@@ -4,6 +4,13 @@ import {lstat, mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:
 import {dirname, join} from 'node:path'
 import {Readable} from 'node:stream'
 import {
+  CONFIG_NAME,
+  isObjectId,
+  isShardName,
+  KINDS,
+  kindDirectory,
+  objectDirectory,
+  objectKey,
   ObjectNotFoundError,
   PlakarError,
   type ConnectorContext,
@@ -17,14 +24,12 @@ import {
 import {fsPath} from './location.js'
 import {writeAll} from './write.js'
 
-const DIRS: Record<Kind, string> = {packfile: 'packfiles', state: 'states', lock: 'locks'}
-const ID = /^[0-9a-f]{16,128}$/
 /** Temporary files of #write: `<final name>.<12 hex digits>.tmp`. */
 const TEMP = /^(CONFIG|[0-9a-f]{16,128})\.[0-9a-f]{12}\.tmp$/
 
 /**
- * A repository in a local directory:
- *   CONFIG, packfiles/<first two hex digits>/<id>, states/<id>, locks/<id>
+ * A repository in a local directory, in the SDK's layout (layout.ts: CONFIG,
+ * packfiles/<first two hex digits>/<id>, states/<id>, locks/<id>).
  * Writes go to a temporary file in the destination directory, are fsynced, then renamed into
  * place: a reader sees a whole object or none, and a crash leaves only a temporary file behind.
  */
@@ -38,22 +43,21 @@ export class FsStorage implements Storage {
   }
 
   #path(kind: Kind, id: Id): string {
-    if (!ID.test(id)) throw new PlakarError(`invalid object id "${id}"`)
-    return kind === 'packfile' ? join(this.localPath, DIRS[kind], id.slice(0, 2), id) : join(this.localPath, DIRS[kind], id)
+    return join(this.localPath, objectKey(kind, id))
   }
 
   async create(config: Uint8Array): Promise<void> {
     await mkdir(this.localPath, {recursive: true, mode: 0o700})
     const existing = await readdir(this.localPath)
-    if (existing.includes('CONFIG')) throw new PlakarError(`a repository already exists at ${this.localPath}`)
+    if (existing.includes(CONFIG_NAME)) throw new PlakarError(`a repository already exists at ${this.localPath}`)
     if (existing.length > 0) throw new PlakarError(`cannot create a repository in ${this.localPath}: the directory is not empty`)
-    for (const dir of Object.values(DIRS)) await mkdir(join(this.localPath, dir), {mode: 0o700})
-    await this.#write(join(this.localPath, 'CONFIG'), [config])
+    for (const kind of KINDS) await mkdir(join(this.localPath, kindDirectory(kind)), {mode: 0o700})
+    await this.#write(join(this.localPath, CONFIG_NAME), [config])
   }
 
   async open(): Promise<Uint8Array> {
     try {
-      return await readFile(join(this.localPath, 'CONFIG'))
+      return await readFile(join(this.localPath, CONFIG_NAME))
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
         throw new ObjectNotFoundError(`no repository at ${this.localPath}`)
@@ -69,18 +73,18 @@ export class FsStorage implements Storage {
   }
 
   async *list(kind: Kind): AsyncGenerator<Id> {
-    const base = join(this.localPath, DIRS[kind])
+    const base = join(this.localPath, kindDirectory(kind))
     const names = await readdir(base).catch((error) => {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [] as string[]
       throw error
     })
     if (kind !== 'packfile') {
-      for (const name of names) if (ID.test(name)) yield name
+      for (const name of names) if (isObjectId(name)) yield name
       return
     }
     for (const sub of names) {
-      if (!/^[0-9a-f]{2}$/.test(sub)) continue
-      for (const name of await readdir(join(base, sub)).catch(() => [] as string[])) if (ID.test(name)) yield name
+      if (!isShardName(sub)) continue
+      for (const name of await readdir(join(base, sub)).catch(() => [] as string[])) if (isObjectId(name) && name.startsWith(sub)) yield name
     }
   }
 
@@ -98,10 +102,10 @@ export class FsStorage implements Storage {
   async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
     const path = this.#path(kind, id)
     if (kind === 'packfile') {
-      const created = await mkdir(join(this.localPath, DIRS[kind], id.slice(0, 2)), {recursive: true, mode: 0o700})
+      const created = await mkdir(join(this.localPath, objectDirectory(kind, id)), {recursive: true, mode: 0o700})
       // A new fan-out directory must survive a power cut too, or the packfile in it is lost
       // while the state naming it is not.
-      if (created !== undefined) await syncDirectory(join(this.localPath, DIRS[kind]))
+      if (created !== undefined) await syncDirectory(join(this.localPath, kindDirectory(kind)))
     }
     await this.#write(path, data, size)
   }
@@ -189,9 +193,9 @@ export class FsStorage implements Storage {
   async sweep(olderThanMs: number): Promise<SweepResult> {
     const result: SweepResult = {objects: 0, bytes: 0}
     const cutoff = Date.now() - olderThanMs
-    const dirs = [this.localPath, join(this.localPath, DIRS.state), join(this.localPath, DIRS.lock)]
-    const packs = join(this.localPath, DIRS.packfile)
-    for (const sub of await readdir(packs).catch(() => [] as string[])) if (/^[0-9a-f]{2}$/.test(sub)) dirs.push(join(packs, sub))
+    const dirs = [this.localPath, join(this.localPath, kindDirectory('state')), join(this.localPath, kindDirectory('lock'))]
+    const packs = join(this.localPath, kindDirectory('packfile'))
+    for (const sub of await readdir(packs).catch(() => [] as string[])) if (isShardName(sub)) dirs.push(join(packs, sub))
     for (const dir of dirs) {
       for (const name of await readdir(dir).catch(() => [] as string[])) {
         if (!TEMP.test(name)) continue

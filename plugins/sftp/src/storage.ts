@@ -2,6 +2,13 @@ import {randomBytes} from 'node:crypto'
 import {posix} from 'node:path'
 import {Readable} from 'node:stream'
 import {
+  CONFIG_NAME,
+  isObjectId,
+  isShardName,
+  isSharded,
+  KINDS,
+  kindDirectory,
+  objectKey,
   ObjectNotFoundError,
   PlakarError,
   readAll,
@@ -21,17 +28,15 @@ import {OpenFiles} from './open-files.js'
 import type {SftpSession} from './session.js'
 import {downloadStream, upload} from './transfer.js'
 
-const DIRS: Record<Kind, string> = {packfile: 'packfiles', state: 'states', lock: 'locks'}
-const ID = /^[0-9a-f]{16,128}$/
 /** Directories of packfiles listed at once. */
 const LIST_PARALLEL = 8
 
 const notFound = (error: unknown) => (error as SftpOpError)?.code === 'ENOENT'
 
 /**
- * A repository in a directory of an SFTP server, with the same layout as the fs storage:
- *   CONFIG, packfiles/<first two hex digits>/<id>, states/<id>, locks/<id>
- * (a repository copied between a local disk and a server with rsync stays valid).
+ * A repository in a directory of an SFTP server, in the SDK's layout as the fs storage
+ * (layout.ts: CONFIG, packfiles/<first two hex digits>/<id>, states/<id>, locks/<id>;
+ * a repository copied between a local disk and a server with rsync stays valid).
  *
  * A put streams to a temporary name in the destination directory, pipelining WRITE requests,
  * fsyncs it (fsync@openssh.com) and renames it over the final name with posix-rename@openssh.com
@@ -54,32 +59,26 @@ export class SftpStorage implements Storage {
     this.#openFiles = new OpenFiles(connector)
   }
 
-  #dir(kind: Kind, id: Id): string {
-    return kind === 'packfile' ? posix.join(this.#root, DIRS[kind], id.slice(0, 2)) : posix.join(this.#root, DIRS[kind])
-  }
-
   #path(kind: Kind, id: Id): string {
-    if (!ID.test(id)) throw new PlakarError(`invalid object id "${id}"`)
-    if (DIRS[kind] === undefined) throw new PlakarError(`invalid object kind "${String(kind)}"`)
-    return posix.join(this.#dir(kind, id), id)
+    return posix.join(this.#root, objectKey(kind, id))
   }
 
   async create(config: Uint8Array): Promise<void> {
     await this.#connector.run(async (session) => {
       await mkdirp(session, this.#root)
       const existing = (await readdirNames(session, this.#root)) ?? []
-      if (existing.includes('CONFIG')) throw new PlakarError(`a repository already exists at ${this.location}`)
+      if (existing.includes(CONFIG_NAME)) throw new PlakarError(`a repository already exists at ${this.location}`)
       if (existing.length > 0) throw new PlakarError(`cannot create a repository in ${this.location}: the directory is not empty`)
-      for (const dir of Object.values(DIRS)) await mkdirp(session, posix.join(this.#root, dir))
+      for (const kind of KINDS) await mkdirp(session, posix.join(this.#root, kindDirectory(kind)))
     })
-    await this.#write(posix.join(this.#root, 'CONFIG'), Readable.from([Buffer.from(config)]), config.length, false)
+    await this.#write(posix.join(this.#root, CONFIG_NAME), Readable.from([Buffer.from(config)]), config.length, false)
   }
 
   async open(): Promise<Uint8Array> {
-    const path = posix.join(this.#root, 'CONFIG')
+    const path = posix.join(this.#root, CONFIG_NAME)
     try {
       const opened = await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}))
-      return await readAll(downloadStream(this.#connector, path, {opened, what: `${this.location}/CONFIG`}))
+      return await readAll(downloadStream(this.#connector, path, {opened, what: `${this.location}/${CONFIG_NAME}`}))
     } catch (error) {
       if (notFound(error)) throw new ObjectNotFoundError(`no repository at ${this.location}`)
       throw error
@@ -127,18 +126,21 @@ export class SftpStorage implements Storage {
   }
 
   async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
-    const base = posix.join(this.#root, DIRS[kind])
+    const base = posix.join(this.#root, kindDirectory(kind))
     const entries = (await this.#connector.run((session) => readdirSizes(session, base))) ?? []
-    if (kind !== 'packfile') {
-      for (const {name, size} of entries) if (ID.test(name)) yield {id: name, size}
+    if (!isSharded(kind)) {
+      for (const {name, size} of entries) if (isObjectId(name)) yield {id: name, size}
       return
     }
-    const subdirs = entries.map((e) => e.name).filter((n) => /^[0-9a-f]{2}$/.test(n))
+    const subdirs = entries.map((e) => e.name).filter(isShardName)
     for (let i = 0; i < subdirs.length; i += LIST_PARALLEL) {
       const batch = await Promise.all(
         subdirs.slice(i, i + LIST_PARALLEL).map((sub) => this.#connector.run((session) => readdirSizes(session, posix.join(base, sub)))),
       )
-      for (const listed of batch) for (const {name, size} of listed ?? []) if (ID.test(name)) yield {id: name, size}
+      for (const [index, listed] of batch.entries()) {
+        const sub = subdirs[i + index]!
+        for (const {name, size} of listed ?? []) if (isObjectId(name) && name.startsWith(sub)) yield {id: name, size}
+      }
     }
   }
 
@@ -260,10 +262,10 @@ export class SftpStorage implements Storage {
   async sweep(olderThanMs: number): Promise<SweepResult> {
     const result: SweepResult = {objects: 0, bytes: 0}
     const temp = /^\.(CONFIG|[0-9a-f]{16,128})\.[0-9a-f]{12}\.tmp$/
-    const dirs = [this.#root, posix.join(this.#root, DIRS.state), posix.join(this.#root, DIRS.lock)]
-    const packs = posix.join(this.#root, DIRS.packfile)
+    const dirs = [this.#root, posix.join(this.#root, kindDirectory('state')), posix.join(this.#root, kindDirectory('lock'))]
+    const packs = posix.join(this.#root, kindDirectory('packfile'))
     const subs = (await this.#connector.run((session) => readdirNames(session, packs))) ?? []
-    for (const sub of subs) if (/^[0-9a-f]{2}$/.test(sub)) dirs.push(posix.join(packs, sub))
+    for (const sub of subs) if (isShardName(sub)) dirs.push(posix.join(packs, sub))
     for (const dir of dirs) {
       const names = (await this.#connector.run((session) => readdirNames(session, dir))) ?? []
       for (const name of names) {

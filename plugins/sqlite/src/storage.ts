@@ -6,6 +6,7 @@ import {Readable} from 'node:stream'
 // and the CLI must not pay for it at start-up).
 import type BetterSqlite3 from 'better-sqlite3'
 import {
+  checkObjectId,
   ExitCode,
   ObjectNotFoundError,
   PlakarError,
@@ -24,7 +25,6 @@ type Database = BetterSqlite3.Database
 const FORMAT = 'plakar-sqlite'
 const VERSION = 1
 const KIND_CODE: Record<Kind, number> = {packfile: 1, state: 2, lock: 3}
-const ID = /^[0-9a-f]{16,128}$/
 
 /**
  * Objects are stored as rows of at most `chunkSize` bytes. better-sqlite3 has no incremental
@@ -221,7 +221,8 @@ export class SqliteStorage implements Storage {
   }
 
   #check(kind: Kind, id: Id): number {
-    if (!ID.test(id)) throw new PlakarError(`invalid object id "${id}"`)
+    // Rows, not files: only the id rule of the SDK's layout applies (no directories, no CONFIG file).
+    checkObjectId(id)
     const code = KIND_CODE[kind]
     if (code === undefined) throw new PlakarError(`invalid object kind "${String(kind)}"`)
     return code

@@ -4,6 +4,14 @@ import {mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:fs/prom
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {
+  CONFIG_NAME,
+  isObjectId,
+  isShardName,
+  isSharded,
+  KINDS,
+  kindDirectory,
+  objectDirectory,
+  objectKey,
   ObjectNotFoundError,
   PlakarError,
   UsageError,
@@ -18,12 +26,10 @@ import type {Config} from './config.js'
 
 export {schema} from './config.js'
 
-const KINDS: Kind[] = ['packfile', 'state', 'lock']
-const ID = /^[0-9a-f]{16,128}$/
-
 /**
  * Where a repository lives. The skeleton keeps it in a directory of this host (location
- * `{{scheme}}:/some/path`): CONFIG, then one directory per kind of object, one file per object.
+ * `{{scheme}}:/some/path`), named as every plakar storage names them (the SDK's layout: CONFIG,
+ * packfiles/<first two hex digits>/<id>, states/<id>, locks/<id>), one file per object.
  * To keep it elsewhere (a key-value store, an internal object service), keep the rules the
  * conformance suite checks: a put is atomic (readers see the whole object or nothing, and a
  * failed put leaves nothing) and idempotent; a missing object is an ObjectNotFoundError (or any
@@ -43,9 +49,7 @@ export class DirectoryStorage implements Storage {
   }
 
   #path(kind: Kind, id: Id): string {
-    if (!KINDS.includes(kind)) throw new PlakarError(`unknown object kind "${kind}"`)
-    if (!ID.test(id)) throw new PlakarError(`invalid object id "${id}"`)
-    return join(this.localPath, kind, id)
+    return join(this.localPath, objectKey(kind, id))
   }
 
   /** Writes to a temporary file outside the listed directories, then renames it into place. */
@@ -72,13 +76,13 @@ export class DirectoryStorage implements Storage {
   async create(config: Uint8Array): Promise<void> {
     await mkdir(this.localPath, {recursive: true, mode: 0o700})
     if ((await readdir(this.localPath)).length > 0) throw new PlakarError(`cannot create a repository in ${this.location}: it is not empty`)
-    for (const dir of [...KINDS, 'tmp']) await mkdir(join(this.localPath, dir), {mode: 0o700})
-    await this.#write(join(this.localPath, 'CONFIG'), [config])
+    for (const dir of [...KINDS.map(kindDirectory), 'tmp']) await mkdir(join(this.localPath, dir), {mode: 0o700})
+    await this.#write(join(this.localPath, CONFIG_NAME), [config])
   }
 
   async open(): Promise<Uint8Array> {
     try {
-      return await readFile(join(this.localPath, 'CONFIG'))
+      return await readFile(join(this.localPath, CONFIG_NAME))
     } catch (error) {
       if (['ENOENT', 'ENOTDIR'].includes((error as {code?: string}).code ?? '')) throw new ObjectNotFoundError(`no repository at ${this.location}`)
       throw error
@@ -92,19 +96,21 @@ export class DirectoryStorage implements Storage {
   }
 
   async *list(kind: Kind): AsyncGenerator<Id> {
-    const dir = join(this.localPath, kind)
-    let names: string[]
-    try {
-      names = await readdir(dir)
-    } catch (error) {
-      if ((error as {code?: string}).code === 'ENOENT') return
-      throw error
+    const dir = join(this.localPath, kindDirectory(kind))
+    const names = await readNames(dir)
+    if (!isSharded(kind)) {
+      for (const name of names) if (isObjectId(name)) yield name
+      return
     }
-    for (const name of names) if (ID.test(name)) yield name
+    for (const shard of names.filter(isShardName)) {
+      for (const name of await readNames(join(dir, shard))) if (isObjectId(name) && name.startsWith(shard)) yield name
+    }
   }
 
   async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
-    await this.#write(this.#path(kind, id), data, size)
+    const path = this.#path(kind, id)
+    if (isSharded(kind)) await mkdir(join(this.localPath, objectDirectory(kind, id)), {recursive: true, mode: 0o700})
+    await this.#write(path, data, size)
   }
 
   async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
@@ -145,6 +151,16 @@ export class DirectoryStorage implements Storage {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The names in a directory; none when it does not exist. */
+async function readNames(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch (error) {
+    if ((error as {code?: string}).code === 'ENOENT') return []
+    throw error
+  }
 }
 
 /** "{{scheme}}:/abs/path", "{{scheme}}:///abs/path" → "/abs/path". */
