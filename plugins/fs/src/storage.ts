@@ -69,7 +69,7 @@ export class FsStorage implements Storage {
   /** Same as every write: a temporary file, fsynced, renamed over CONFIG, the directory fsynced. */
   async replaceConfig(config: Uint8Array): Promise<void> {
     await this.open()
-    await this.#write(join(this.localPath, 'CONFIG'), [config])
+    await this.#write(join(this.localPath, CONFIG_NAME), [config])
   }
 
   async *list(kind: Kind): AsyncGenerator<Id> {

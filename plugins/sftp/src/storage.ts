@@ -92,7 +92,7 @@ export class SftpStorage implements Storage {
    */
   async replaceConfig(config: Uint8Array): Promise<void> {
     await this.open()
-    const path = posix.join(this.#root, 'CONFIG')
+    const path = posix.join(this.#root, CONFIG_NAME)
     const atomic = await this.#connector.run(async (session) => session.extensions.posixRename)
     if (!atomic) {
       throw new PlakarError(

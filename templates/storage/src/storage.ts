@@ -92,7 +92,7 @@ export class DirectoryStorage implements Storage {
   /** A temporary file renamed over CONFIG: a crash leaves the old config or the new one. */
   async replaceConfig(config: Uint8Array): Promise<void> {
     await this.open()
-    await this.#write(join(this.localPath, 'CONFIG'), [config])
+    await this.#write(join(this.localPath, CONFIG_NAME), [config])
   }
 
   async *list(kind: Kind): AsyncGenerator<Id> {
