@@ -1,18 +1,27 @@
 import {Readable} from 'node:stream'
 import type {HeadObjectCommandOutput} from '@aws-sdk/client-s3'
-import {NotFoundError, ObjectNotFoundError, PlakarError, readAll, type Id, type Kind, type Range} from '@plakar/sdk'
+import {
+  CONFIG_NAME,
+  idFromListedKey,
+  kindDirectory,
+  NotFoundError,
+  objectKey,
+  ObjectNotFoundError,
+  PlakarError,
+  readAll,
+  type Id,
+  type Kind,
+  type Range,
+} from '@plakar/sdk'
 import type {ConnectionSettings} from './connection.js'
 import {openObject} from './download.js'
 import {codeOf, isMissingObject, statusOf} from './errors.js'
 import {decodeListedKey} from './listing.js'
 import type {S3Session} from './session.js'
 
-const DIRS: Record<Kind, string> = {packfile: 'packfiles', state: 'states', lock: 'locks'}
-const ID = /^[0-9a-f]{16,128}$/
-
 /**
  * The part of a plakar storage in an S3 bucket that does not depend on how objects are
- * written: a repository under `bucket/prefix/` laid out as the fs storage lays it out
+ * written: a repository under `bucket/prefix/` in the SDK's layout, as the fs storage
  *   CONFIG, packfiles/<first two hex digits>/<id>, states/<id>, locks/<id>
  * with reads (whole or ranged, resumed when the body breaks off), listings and sizes. A
  * connector adds create, put and delete, where their policies differ (storage classes, Object
@@ -31,12 +40,11 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
   }
 
   protected key(kind: Kind, id: Id): string {
-    if (!ID.test(id)) throw new PlakarError(`invalid object id "${id}"`)
-    return kind === 'packfile' ? `${this.base}${DIRS[kind]}/${id.slice(0, 2)}/${id}` : `${this.base}${DIRS[kind]}/${id}`
+    return `${this.base}${objectKey(kind, id)}`
   }
 
   protected get configKey(): string {
-    return `${this.base}CONFIG`
+    return `${this.base}${CONFIG_NAME}`
   }
 
   protected get openHint(): string {
@@ -87,20 +95,17 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
 
   async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
     const s = this.session
-    const prefix = `${this.base}${DIRS[kind]}/`
+    const prefix = `${this.base}${kindDirectory(kind)}/`
     let token: string | undefined
     do {
       const page = await s.call(
-        `listing ${this.location}/${DIRS[kind]}`,
+        `listing ${this.location}/${kindDirectory(kind)}`,
         (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: prefix, ContinuationToken: token, EncodingType: 'url'})),
         {missingBucketHint: this.openHint},
       )
       for (const object of page.Contents ?? []) {
-        const rest = decodeListedKey(object.Key!, page.EncodingType).slice(prefix.length)
-        const parts = rest.split('/')
-        const id = parts.at(-1)!
-        if (!ID.test(id)) continue
-        if (kind === 'packfile' ? parts.length === 2 && parts[0] === id.slice(0, 2) : parts.length === 1) yield {id, size: object.Size ?? 0}
+        const id = idFromListedKey(kind, decodeListedKey(object.Key!, page.EncodingType).slice(prefix.length))
+        if (id !== undefined) yield {id, size: object.Size ?? 0}
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)
