@@ -44,6 +44,31 @@ describe('fault proxy', () => {
     await proxy.close()
   })
 
+  it('flips bits: what comes back differs from what was sent, by as many bits as it counts', async () => {
+    const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {flipProbability: 1, direction: 'up'})
+    const sent = Buffer.alloc(256 * 1024, 0)
+    const back = await new Promise<Buffer>((resolve, reject) => {
+      const socket = net.connect(proxy.port, '127.0.0.1')
+      const parts: Buffer[] = []
+      let length = 0
+      socket.on('data', (d: Buffer) => {
+        parts.push(d)
+        length += d.length
+        if (length >= sent.length) {
+          socket.destroy()
+          resolve(Buffer.concat(parts))
+        }
+      })
+      socket.on('error', reject)
+      socket.write(sent)
+    })
+    let bits = 0
+    for (const byte of back) for (let v = byte; v; v &= v - 1) bits++
+    expect(proxy.stats.flips).toBeGreaterThan(0)
+    expect(bits).toBe(proxy.stats.flips)
+    await proxy.close()
+  })
+
   it('adds latency each way without serialising chunks', async () => {
     const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {latencyMs: 100})
     const r = await roundTrip(proxy, 1 << 20)

@@ -4,7 +4,7 @@ import net from 'node:net'
 /**
  * A TCP proxy for tests that sits between a client and a real server on loopback and breaks
  * the connection on purpose: latency, bandwidth limits, cuts after N bytes (TCP RST or FIN),
- * stalls (the connection stays open, bytes vanish), refused connections; for every connection
+ * stalls (the connection stays open, bytes vanish), refused connections, flipped bits; for every connection
  * or only for the next few (a transient fault that a retry survives).
  *
  * ```ts
@@ -38,6 +38,8 @@ export interface Faults {
   stallAfterBytes?: number
   /** New connections are accepted, then reset at once. */
   refuse?: boolean
+  /** Each chunk forwarded has one random bit flipped with this probability (0 to 1). */
+  flipProbability?: number
   /** Only the next N connections accepted after `set()` are faulty; default: every connection. */
   connections?: number
 }
@@ -47,6 +49,8 @@ export interface FaultProxyStats {
   connections: number
   /** Connections cut by `cutAfterBytes`, `refuse` or `cutAll()`. */
   cuts: number
+  /** Bits flipped by `flipProbability`. */
+  flips: number
   bytesUp: number
   bytesDown: number
 }
@@ -61,7 +65,7 @@ interface Connection {
 
 export class FaultProxy extends EventEmitter {
   readonly host = '127.0.0.1'
-  readonly stats: FaultProxyStats = {connections: 0, cuts: 0, bytesUp: 0, bytesDown: 0}
+  readonly stats: FaultProxyStats = {connections: 0, cuts: 0, flips: 0, bytesUp: 0, bytesDown: 0}
   readonly #server: net.Server
   readonly #target: {host: string; port: number}
   readonly #open = new Set<Connection>()
@@ -211,6 +215,12 @@ export class FaultProxy extends EventEmitter {
       if (active && f.cutAfterBytes !== undefined && passed >= f.cutAfterBytes) {
         data = data.subarray(0, Math.max(0, f.cutAfterBytes - start))
         cutting = true
+      }
+      if (active && f.flipProbability && data.length > 0 && Math.random() < f.flipProbability) {
+        data = Buffer.from(data)
+        const bit = Math.floor(Math.random() * data.length * 8)
+        data[bit >> 3] ^= 1 << (bit & 7)
+        this.stats.flips++
       }
       const now = Date.now()
       let due = now + (active ? (f.latencyMs ?? 0) : 0)
