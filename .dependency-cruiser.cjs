@@ -44,6 +44,21 @@ module.exports = {
       to: {path: ['^core/cli/', '^plugins/', '^templates/', '^lib/', 'node_modules/@oclif/', 'node_modules/tsyringe/']},
     },
     {
+      name: 'agent-knows-no-cli',
+      severity: 'error',
+      comment:
+        'The agent (task files, schedules, history, the daemon loop) knows no oclif, no CLI and no plugin: it gets connectors, passphrases and policies through the TaskHost contract the CLI implements.',
+      from: {path: '^core/agent/src/'},
+      to: {path: ['^core/cli/', '^plugins/', '^templates/', 'node_modules/@oclif/', 'node_modules/tsyringe/', 'node_modules/@plakar/cli/']},
+    },
+    {
+      name: 'engine-knows-no-agent',
+      severity: 'error',
+      comment: 'The agent is built on the engine; the engine never reaches into the agent.',
+      from: {path: '^core/engine/src/'},
+      to: {path: ['^core/agent/', 'node_modules/@plakar/agent/']},
+    },
+    {
       name: 'cli-knows-no-plugin',
       severity: 'error',
       comment: 'The CLI finds plugins through oclif and the connector registry, never by importing one (or what they share).',

@@ -180,7 +180,7 @@ describe('manual pages (docs/commands)', () => {
         else if (entry.name.endsWith('.js')) for (const m of readFileSync(path, 'utf8').matchAll(/\bPLAKAR_[A-Z0-9_]+/g)) variables.add(`${m[0]} (${relative(ROOT, path)})`)
       }
     }
-    for (const pkg of ['sdk', 'engine', 'cli']) walk(join(ROOT, 'core', pkg, 'dist'))
+    for (const pkg of ['sdk', 'engine', 'agent', 'cli']) walk(join(ROOT, 'core', pkg, 'dist'))
     for (const entry of variables) {
       const name = entry.split(' ')[0]
       if (!environment.includes(`\`${name}\``)) problems.push(`plakar.md: ENVIRONMENT does not document ${entry}`)

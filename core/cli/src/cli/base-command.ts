@@ -70,6 +70,15 @@ export abstract class PlakarCommand extends Command {
     this.logger = this.services.resolve<Logger>(TOKENS.Logger)
   }
 
+  /**
+   * For a daemon (agent start --foreground) that handles SIGTERM and SIGINT itself: it drains
+   * its running tasks for longer than the interruption's one-second grace would allow.
+   */
+  protected handleSignalsItself(): void {
+    this.#interruption?.uninstall()
+    this.#interruption = undefined
+  }
+
   /** Runs `fn` when the command ends, whatever happens (close repositories, release locks). */
   protected onExit(fn: () => Promise<void>): void {
     this.#cleanup.push(fn)
