@@ -88,7 +88,6 @@ describe('one JSON vocabulary across commands', () => {
     await record(['store', 'rm', 'home'])
     // The agent: every task kind once, its history, its task file's problems.
     await env.plakar.ok(['policy', 'add', 'few', '--keep-last', '5'])
-    await env.plakar.ok(['at', join(env.s.dir, 'peer'), 'create'])
     const tasks = join(env.s.dir, 'agent.yaml')
     const kinds = `backup:\n    kind: backup\n    source: ${src}\n    every: 1h\n  verify:\n    kind: check\n    every: 1h\n  drill:\n    kind: restore-test\n    every: 1h\n  offsite:\n    kind: sync\n    to: ${join(env.s.dir, 'peer')}\n    every: 1h\n  retention:\n    kind: prune\n    policy: few\n    every: 1h\n  space:\n    kind: maintenance\n    every: 1h\n`
     writeFileSync(tasks, `repository: ${env.repo}\ntasks:\n  ${kinds}`)
