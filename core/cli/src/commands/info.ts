@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 import {PlakarCommand} from '../cli/base-command.js'
 import {count, formatBytes, formatDuration} from '../cli/output.js'
 import {redactArgs, redactLocation} from '../connectors/secrets.js'
-import {resolveTarget} from '@plakar/engine/engine/selection.js'
+import {listSnapshots, resolveTarget} from '@plakar/engine/engine/selection.js'
 
 export default class Info extends PlakarCommand {
   static override summary = 'show repository or snapshot details'
@@ -46,9 +46,10 @@ export default class Info extends PlakarCommand {
     }
     const c = repo.config
     const stats = repo.cache.stats()
-    const headers = await repo.snapshots()
-    // Everything from the local cache: no request per packfile, even on a remote storage.
-    const logical = headers.reduce((n, h) => n + h.summary.size, 0)
+    // Everything from the local cache (the states carry each snapshot's size): no header read,
+    // no request per packfile, even on a remote storage with 10,000 snapshots.
+    const headers = await listSnapshots(repo)
+    const logical = headers.reduce((n, h) => n + h.size, 0)
     const info = {
       id: repo.id,
       location: redactLocation(repo.storage.location),

@@ -95,6 +95,8 @@ export const DEFAULT_REPACK_THRESHOLD = 0.5
 export const DEFAULT_MAX_UNUSED = 0.05
 /** Blobs per compacted state: a state is read whole, so it must stay a few MB. */
 const COMPACT_BLOBS = 50_000
+/** A metadata packfile below maxSize / this is small: maintenance merges small ones. */
+const SMALL_PACKFILE_DIVISOR = 8
 /** Clocks of different hosts may disagree by this much (locks compare their timestamps). */
 const CLOCK_MARGIN_MS = 5 * 60_000
 
@@ -177,6 +179,14 @@ export async function maintain(repo: Repository, options: MaintenanceOptions = {
       sparse.push(p.id)
       unused -= p.total - p.used
     }
+    // Small metadata packfiles (a snapshot header alone in each of 10,000 hourly backups) are
+    // merged into full ones: fewer objects to list, fetch and index when headers and trees are
+    // read. One alone is left as it is, or every run would rewrite the merged one again.
+    const sparseSet = new Set(sparse)
+    const small = packs.filter(
+      (p) => p.kind === 'meta' && !sparseSet.has(p.id) && (liveBytes.get(p.id) ?? 0) > 0 && (sizeOf.get(p.id) ?? 0) < repo.config.packfile.maxSize / SMALL_PACKFILE_DIVISOR,
+    )
+    if (small.length >= 2) for (const {id} of small) sparse.push(id)
 
     if (!dryRun && unmark.size > 0) {
       const delta = emptyDelta(owner.host)
@@ -188,6 +198,7 @@ export async function maintain(repo: Repository, options: MaintenanceOptions = {
 
     // Repack: live blobs of sparse packfiles into new packfiles, listed before the old go.
     const repacked: string[] = []
+    let rewritten = new Set<string>()
     if (sparse.length > 0) {
       const writer = dryRun ? undefined : new RepositoryWriter(repo, {host: owner.host})
       let done = 0
@@ -231,12 +242,15 @@ export async function maintain(repo: Repository, options: MaintenanceOptions = {
         lock?.assertHeld()
         await writer.commit()
         report.newPackfiles = writer.stats.packfiles
+        rewritten = writer.storedIds
       }
       report.repacked = repacked.length
     }
 
-    // Mark what no snapshot needs any more: unreferenced packfiles, and the repacked ones.
-    const toMark = [...dead, ...repacked]
+    // Mark what no snapshot needs any more: unreferenced packfiles, and the repacked ones. A
+    // packfile the repack just wrote again (same blobs, same order, so the same id as one an
+    // interrupted maintenance wrote) holds what was copied: it stays.
+    const toMark = [...dead, ...repacked].filter((id) => !rewritten.has(id))
     report.marked = toMark.length
     report.markedBytes = toMark.reduce((n, id) => n + (sizeOf.get(id) ?? 0), 0)
     if (!dryRun && toMark.length > 0) {
@@ -369,13 +383,22 @@ async function compact(repo: Repository, host: string, options: MaintenanceOptio
   const known = repo.cache.knownStates()
   const merged = listed.filter((id) => known.has(id))
   if (merged.length <= 1) return listed.length
-  const deltas: StateDelta[] = []
+  // Each compacted state is written as soon as it is full, so that memory holds one state's
+  // worth of index entries whatever the size of the index.
+  let written = 0
+  const write = async (delta: StateDelta, total?: number) => {
+    options.signal?.throwIfAborted()
+    await repo.writeState(delta)
+    written++
+    options.onProgress?.({phase: 'compaction', done: written, total: total ?? written + 2})
+  }
   let current = emptyDelta(host)
   let blobs = 0
+  // The list of packfiles is taken whole first: writing a state updates the cache it comes from.
   for (const {id, kind} of repo.cache.allPackfiles()) {
     const packBlobs = repo.cache.blobsOfPack(id)
     if (blobs > 0 && blobs + packBlobs.length > COMPACT_BLOBS) {
-      deltas.push(current)
+      await write(current)
       current = emptyDelta(host)
       blobs = 0
     }
@@ -384,6 +407,9 @@ async function compact(repo: Repository, host: string, options: MaintenanceOptio
     blobs += packBlobs.length
   }
   current.markedPackfiles = repo.cache.markedPackfiles().map((m) => ({id: m.id, time: m.marked}))
+  const tombstones = repo.cache.tombstones()
+  current.deletedSnapshots = tombstones.snapshots
+  current.deletedPackfiles = tombstones.packfiles
   for (const row of repo.cache.snapshots()) {
     const info = row.info ?? infoOf(await repo.snapshotHeader(row.id, row.header))
     current.snapshots.push({id: row.id, header: row.header, time: row.time, info})
@@ -393,13 +419,7 @@ async function compact(repo: Repository, host: string, options: MaintenanceOptio
   // Superseded states of earlier compactions too: a client that missed several compactions
   // can still tell a state compacted away from one that vanished (32 bytes per state).
   current.supersedes = [...new Set([...merged, ...repo.cache.supersededStates()])].sort()
-  deltas.push(current)
-  let done = 0
-  for (const delta of deltas) {
-    options.signal?.throwIfAborted()
-    await repo.writeState(delta)
-    options.onProgress?.({phase: 'compaction', done: ++done, total: deltas.length + 1})
-  }
+  await write(current, written + 2)
   // Only once every compacted state is stored: a crash before leaves both, which merge alike.
   for (const id of merged) {
     try {
@@ -410,8 +430,8 @@ async function compact(repo: Repository, host: string, options: MaintenanceOptio
       if (!isNotFound(error)) throw error
     }
   }
-  options.onProgress?.({phase: 'compaction', done: deltas.length + 1, total: deltas.length + 1})
+  options.onProgress?.({phase: 'compaction', done: written + 1, total: written + 1})
   // The cache knew the superseded states: start it again from the compacted ones.
   await repo.refresh()
-  return listed.length - merged.length + deltas.length
+  return listed.length - merged.length + written
 }

@@ -255,6 +255,19 @@ export class LocalCache {
     return new Set(this.#stmts.deletedPackfiles.all() as string[])
   }
 
+  /**
+   * Deletions a compacted state must repeat: of snapshots and packfiles that some merged state
+   * lists. If a compaction dies after deleting some of the old states, the ones left still
+   * list those snapshots and packfiles, and only the compacted state can say they are gone.
+   * Deletions of what no merged state lists are not repeated, so the list does not grow forever.
+   */
+  tombstones(): {snapshots: {id: Buffer; time: number}[]; packfiles: string[]} {
+    return {
+      snapshots: this.db.prepare('SELECT d.id AS id, d.time AS time FROM deleted_snapshots d JOIN snapshots s ON s.id = d.id').all() as {id: Buffer; time: number}[],
+      packfiles: this.db.prepare('SELECT id FROM packfiles WHERE deleted = 1').pluck().all() as string[],
+    }
+  }
+
   /** Packfiles marked for deletion by maintenance and not deleted yet, with the time of the mark. */
   markedPackfiles(): {id: string; marked: number}[] {
     return this.#stmts.markedPacks.all() as {id: string; marked: number}[]

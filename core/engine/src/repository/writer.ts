@@ -60,6 +60,12 @@ export class RepositoryWriter implements NodeStore {
   #lastPublish = Date.now()
   #failure: unknown
   readonly stats: WriterStats = {addedBlobs: 0, addedBytes: 0, packfiles: 0}
+  /**
+   * Ids of the packfiles this writer stored. A packfile's id is the MAC of its bytes: a repack
+   * that copies the same blobs in the same order as an earlier, interrupted one writes a
+   * packfile with the id of that one's, which maintenance must then not delete.
+   */
+  readonly storedIds = new Set<string>()
 
   constructor(repo: Repository, options: WriterOptions) {
     this.#repo = repo
@@ -157,6 +163,7 @@ export class RepositoryWriter implements NodeStore {
       .then(() => {
         pack.parts = []
         this.#stored.push(pack)
+        this.storedIds.add(pack.id)
         this.stats.packfiles++
       })
       .catch((error) => {

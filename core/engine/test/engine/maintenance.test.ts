@@ -155,6 +155,26 @@ describe('maintenance', () => {
     expect((await listSnapshots(fresh)).map((s) => s.id)).toEqual(ids.filter((_, i) => i % 2 === 1))
   })
 
+  it('merges small metadata packfiles (a header alone in each) into full ones, once', async () => {
+    const repo = await openRepo('a')
+    const expected = new Map<string, Tree>()
+    for (let v = 0; v < 12; v++) {
+      const tree: Tree = new Map([[`f${v}`, randomBytes(600)], ['same', Buffer.from('in every version\n')]])
+      expected.set((await backup(repo, [importer(tree)], {tmpDir: dir})).id, tree)
+    }
+    const before = storage.objects.packfile.size
+    const metaBefore = [...storage.putOptions.values()].filter((o) => o?.packfileKind === 'meta').length
+    const report = await maintain(repo, {grace: 0, owner: ghost()})
+    expect(report.marked).toBe(report.repacked)
+    expect(report.repacked).toBeGreaterThanOrEqual(metaBefore)
+    expect(storage.objects.packfile.size).toBeLessThanOrEqual(before - metaBefore + 1) // the metadata in one
+    expect(await expectRestorable(repo, expected)).toBe(12)
+    await expectChecks(repo)
+    // What was merged is not rewritten again: one small metadata packfile stays as it is.
+    expect((await maintain(repo, {grace: 0, owner: ghost()})).repacked).toBe(0)
+    expect(await expectRestorable(await openRepo('fresh'), expected)).toBe(12)
+  })
+
   it('a backup cannot start while maintenance holds its lock, nor maintenance beside a backup', async () => {
     const repo = await openRepo('a')
     const lock = await RepositoryLock.acquire(repo, 'exclusive', {host: 'other', pid: 1, user: 'x'})
