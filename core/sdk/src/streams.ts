@@ -1,18 +1,25 @@
 import {Readable} from 'node:stream'
 
 export async function readAll(stream: Readable, expected?: number): Promise<Buffer> {
+  // With the size known, each piece is copied into one buffer as it comes and dropped: no list
+  // of pieces held until a concatenation that doubles the bytes (a packfile range of restore).
+  const whole = expected !== undefined && expected > 0 ? Buffer.allocUnsafeSlow(expected) : undefined
   const parts: Buffer[] = []
   let size = 0
   for await (const part of stream) {
     const buf = typeof part === 'string' ? Buffer.from(part) : (part as Buffer)
-    parts.push(buf)
+    if (whole) {
+      if (size + buf.length <= whole.length) whole.set(buf, size)
+    } else {
+      parts.push(buf)
+    }
     size += buf.length
   }
-  const all = parts.length === 1 ? parts[0] : Buffer.concat(parts, size)
-  if (expected !== undefined && all.length !== expected) {
-    throw Object.assign(new Error(`short read: expected ${expected} bytes, got ${all.length}`), {code: 'ESHORTREAD'})
+  if (expected !== undefined && size !== expected) {
+    throw Object.assign(new Error(`short read: expected ${expected} bytes, got ${size}`), {code: 'ESHORTREAD'})
   }
-  return all
+  if (whole) return whole
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts, size)
 }
 
 /** A readable over buffers that are already in memory, without concatenating them. */

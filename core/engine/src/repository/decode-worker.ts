@@ -36,6 +36,10 @@ port.on('message', (request: DecodeRequest) => {
       reply.errors.push({index: reply.plaintexts.length - 1, message: (error as Error).message})
     }
   }
+  // The request's bytes go back too, referenced by nothing there: here they would wait for a
+  // full collection (promoted while the blobs were opened, counted only as external memory),
+  // holding one packfile each; there they are a new young object, freed by the next scavenge.
+  if (!transfer.includes(request.data.buffer as ArrayBuffer)) transfer.push(request.data.buffer as ArrayBuffer)
   port.postMessage(reply, transfer)
 })
 // Everything above loaded and the keys are usable: requests may come.
