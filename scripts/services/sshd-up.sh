@@ -62,7 +62,8 @@ MaxAuthTries 10
 MaxStartups 64:30:128
 MaxSessions 32
 UseDNS no
-AllowTcpForwarding no
+# ProxyJump tests open direct-tcpip channels through this server to itself.
+AllowTcpForwarding local
 AllowAgentForwarding no
 X11Forwarding no
 PermitTTY no

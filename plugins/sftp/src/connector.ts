@@ -8,6 +8,7 @@ import {finalError, isConnectionLost, normalize, oneLine, SftpOpError} from './e
 import {algorithmsFor, fingerprint, keyTypeOf, parseKnownHosts, patternsMatch, verifyHostKey, type HostKeyVerdict, type KnownHostEntry} from './known-hosts.js'
 import {hostKeyName, parseSftpLocation, type SftpLocation} from './location.js'
 import {SftpSession} from './session.js'
+import {sshHost, type Jump, type SshHost} from './ssh-config.js'
 
 /** The connector options (schema/*.json), after ajv validation and coercion. */
 export interface SftpConfig {
@@ -49,7 +50,10 @@ type Auth = AnyAuthMethod & {describe: string}
  * never retried.
  */
 export class SftpConnector {
+  /** The location with ~/.ssh/config applied: `host` is the HostName to connect to. */
   readonly location: SftpLocation
+  /** What ~/.ssh/config says about the host the location names. */
+  readonly #ssh: SshHost
   readonly username: string
   /** "user@host:port", for messages. */
   readonly server: string
@@ -70,14 +74,17 @@ export class SftpConnector {
   #warnedInsecure = false
 
   constructor(location: SftpLocation, config: SftpConfig, logger: Logger) {
-    this.location = location
     this.#config = config
     this.#logger = logger
     if (config.username && location.user && config.username !== location.user) {
       throw new UsageError(`the sftp location names user "${location.user}" but the username option says "${config.username}": give one`)
     }
-    this.username = location.user ?? config.username ?? userInfo().username
-    this.server = `${this.username}@${location.host}${location.port === 22 ? '' : `:${location.port}`}`
+    // As for `ssh NAME`: what the location and the options say first, then ~/.ssh/config.
+    this.#ssh = sshHost(location.host)
+    this.location = {...location, host: this.#ssh.hostname, port: location.portGiven ? location.port : (this.#ssh.port ?? location.port)}
+    this.username = location.user ?? config.username ?? this.#ssh.user ?? userInfo().username
+    const port = this.location.port
+    this.server = `${this.username}@${location.host}${port === 22 ? '' : `:${port}`}`
     this.#attempts = Math.max(0, config.retries ?? 5) + 1
     this.#timeoutMs = Math.max(1, config.timeout ?? 20) * 1000
     const connections = Math.max(1, Math.min(16, config.connections ?? 2))
@@ -203,9 +210,10 @@ export class SftpConnector {
 
   async #connect(): Promise<SftpSession> {
     const {host, port} = this.location
-    const auths = this.#authMethods()
-    const knownHosts = this.#config.insecure_ignore_host_key ? undefined : this.#knownHosts()
+    const auths = this.#authMethods(this.username, this.#ssh, this.#config.identity)
+    const knownHosts = this.#config.insecure_ignore_host_key ? undefined : this.#knownHosts(this.#ssh, host, port)
     const names = [hostKeyName(host, port)]
+    const {sock, hops} = await this.#throughJumps()
     let verdict: HostKeyVerdict | undefined
     let presented: Buffer | undefined
     let rawError: (Error & {level?: string; code?: unknown}) | undefined
@@ -220,6 +228,7 @@ export class SftpConnector {
     const config: ConnectConfig = {
       host,
       port,
+      ...(sock ? {sock} : {}),
       username: this.username,
       readyTimeout: this.#timeoutMs,
       // A server that stops answering is noticed after about `timeout`.
@@ -231,17 +240,7 @@ export class SftpConnector {
         verdict = verifyHostKey(knownHosts.entries, names, presented)
         return verdict.status === 'known'
       },
-      authHandler: ((methodsLeft: AuthenticationType[] | null, _partial: boolean, next: (m: AnyAuthMethod | false) => void) => {
-        const allowed = methodsLeft ?? undefined
-        for (;;) {
-          const method = auths.shift()
-          if (!method) return next(false)
-          if (allowed && !allowed.includes(method.type as AuthenticationType)) continue
-          tried.push(method.describe)
-          const {describe: _, ...plain} = method
-          return next(plain as AnyAuthMethod)
-        }
-      }) as unknown as ConnectConfig['authHandler'],
+      authHandler: authHandler(auths, tried),
     }
     if (knownHosts && knownHosts.types.length > 0) {
       // Ask first for the kinds of keys known_hosts has for this host, as OpenSSH does.
@@ -258,7 +257,11 @@ export class SftpConnector {
       const sftp = await connecting
       const session = new SftpSession(client, sftp, number)
       const ssh = (client as unknown as {client: NodeJS.EventEmitter}).client
-      ssh.on('close', () => session.markLost(new Error('connection closed')))
+      // The jump hosts' connections carry this one: they end with it.
+      ssh.on('close', () => {
+        session.markLost(new Error('connection closed'))
+        for (const hop of hops) hop.end()
+      })
       ssh.on('end', () => session.markLost(new Error('connection ended')))
       ssh.on('error', (error: Error) => session.markLost(error))
       if (this.#config.insecure_ignore_host_key && presented && !this.#warnedInsecure) {
@@ -275,6 +278,7 @@ export class SftpConnector {
       } catch {
         // never connected
       }
+      for (const hop of hops) hop.end()
       const failure = this.#connectFailure(error, rawError, verdict, presented, tried, knownHosts?.files ?? [])
       if (!isConnectionLost(failure)) this.#fatal = failure
       throw failure
@@ -341,9 +345,78 @@ export class SftpConnector {
     return new PlakarError(`sftp ${this.server}: cannot connect: ${reason}`)
   }
 
-  #knownHosts(): {entries: KnownHostEntry[]; files: string[]; types: string[]} {
+  /**
+   * Connections to the ProxyJump hosts of ~/.ssh/config, each reached through the one before,
+   * and the channel the last one opens to the SFTP server (`sock`); none without ProxyJump.
+   * Each hop is authenticated and its host key checked as the server's is.
+   */
+  async #throughJumps(): Promise<{sock?: import('node:stream').Duplex; hops: import('ssh2').Client[]}> {
+    const hops: import('ssh2').Client[] = []
+    if (this.#ssh.jumps.length === 0) return {hops}
+    const endpoint = (jump: Jump) => {
+      const ssh = sshHost(jump.host)
+      return {ssh, host: ssh.hostname, port: jump.port ?? ssh.port ?? 22, username: jump.user ?? ssh.user ?? userInfo().username}
+    }
+    let sock: import('node:stream').Duplex | undefined
+    try {
+      const chain = this.#ssh.jumps.map(endpoint)
+      for (let i = 0; i < chain.length; i++) {
+        const hop = chain[i]
+        const client = await this.#connectHop(hop, sock)
+        hops.push(client)
+        const next = chain[i + 1] ?? {host: this.location.host, port: this.location.port}
+        sock = await new Promise<import('node:stream').Duplex>((resolve, reject) =>
+          client.forwardOut('127.0.0.1', 0, next.host, next.port, (error, channel) =>
+            error ? reject(new PlakarError(`sftp ${this.server}: the jump host ${hop.ssh.alias} could not open a connection to ${next.host}:${next.port}: ${oneLine(error.message)}`)) : resolve(channel),
+          ),
+        )
+      }
+      return {sock, hops}
+    } catch (error) {
+      for (const hop of hops) hop.end()
+      throw error
+    }
+  }
+
+  async #connectHop(hop: {ssh: SshHost; host: string; port: number; username: string}, sock: import('node:stream').Duplex | undefined): Promise<import('ssh2').Client> {
+    const {Client} = requireSsh2()
+    const client = new Client()
+    const name = hostKeyName(hop.host, hop.port)
+    const knownHosts = this.#config.insecure_ignore_host_key ? undefined : this.#knownHosts(hop.ssh, hop.host, hop.port)
+    const tried: string[] = []
+    let verdict: HostKeyVerdict | undefined
+    const what = `the jump host ${hop.ssh.alias} (${hop.username}@${name})`
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve())
+      client.once('error', (error: Error & {level?: string}) => {
+        if (verdict && verdict.status !== 'known') reject(new AuthError(`sftp ${this.server}: the host key of ${what} is ${verdict.status === 'unknown' ? 'not known' : verdict.status === 'revoked' ? 'REVOKED' : 'NOT the one known_hosts holds'}: check it (ssh-keyscan -p ${hop.port} ${hop.host}) and add it to ${knownHosts?.files[0] ?? '~/.ssh/known_hosts'}`))
+        else if (error.level === 'client-authentication') reject(new AuthError(`sftp ${this.server}: ${what} refused authentication (tried ${tried.join(', ') || 'nothing'})`))
+        else reject(new PlakarError(`sftp ${this.server}: cannot connect to ${what}: ${oneLine(error.message)}`))
+      })
+      client.connect({
+        host: hop.host,
+        port: hop.port,
+        ...(sock ? {sock} : {}),
+        username: hop.username,
+        readyTimeout: this.#timeoutMs,
+        keepaliveInterval: Math.max(500, Math.floor(this.#timeoutMs / 4)),
+        keepaliveCountMax: 3,
+        hostVerifier: (key: Buffer) => {
+          if (!knownHosts) return true
+          verdict = verifyHostKey(knownHosts.entries, [name], Buffer.from(key))
+          return verdict.status === 'known'
+        },
+        authHandler: authHandler(this.#authMethods(hop.username, hop.ssh), tried),
+      })
+    })
+    return client
+  }
+
+  #knownHosts(ssh: SshHost, host: string, port: number): {entries: KnownHostEntry[]; files: string[]; types: string[]} {
     const explicit = this.#config.known_hosts
-    const files = explicit ? [expandHome(explicit)] : [join(homedir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts']
+    // UserKnownHostsFile replaces ~/.ssh/known_hosts, as for ssh.
+    const user = ssh.knownHostsFiles.length > 0 ? ssh.knownHostsFiles : [join(homedir(), '.ssh', 'known_hosts')]
+    const files = explicit ? [expandHome(explicit)] : [...user, '/etc/ssh/ssh_known_hosts']
     const entries: KnownHostEntry[] = []
     const present: string[] = []
     for (const file of files) {
@@ -357,28 +430,37 @@ export class SftpConnector {
       present.push(file)
       entries.push(...parseKnownHosts(text))
     }
-    const names = [hostKeyName(this.location.host, this.location.port)]
+    const names = [hostKeyName(host, port)]
     const types = [...new Set(entries.filter((e) => !e.marker && names.some((n) => patternsMatch(e.patterns, n))).map((e) => e.keyType))]
     return {entries, files: present.length > 0 ? present : files.slice(0, 1), types}
   }
 
-  #authMethods(): Auth[] {
-    const username = this.username
+  /**
+   * How to authenticate `username` on a host: the identity option alone when given; else, as
+   * ssh does, the agent's keys and ~/.ssh/config's IdentityFile, then the default key files
+   * (only IdentityFile with IdentitiesOnly). The password option is for the server, not the
+   * jump hosts (`identity` undefined there).
+   */
+  #authMethods(username: string, ssh: SshHost, identity?: string): Auth[] {
     const methods: Auth[] = []
-    const {identity, password} = this.#config
+    const jump = ssh !== this.#ssh
+    const password = jump ? undefined : this.#config.password
     if (identity) {
       const file = expandHome(identity)
       methods.push({type: 'publickey', username, key: this.#readKey(file, true)!, describe: `publickey ${file}`})
     } else {
       const agent = process.env.SSH_AUTH_SOCK
-      if (agent && existsSync(agent)) methods.push({type: 'agent', username, agent, describe: 'ssh-agent'})
-      for (const name of DEFAULT_IDENTITIES) {
-        const file = join(homedir(), '.ssh', name)
+      if (agent && existsSync(agent) && !ssh.identitiesOnly) methods.push({type: 'agent', username, agent, describe: 'ssh-agent'})
+      const defaults = ssh.identitiesOnly ? [] : DEFAULT_IDENTITIES.map((name) => join(homedir(), '.ssh', name))
+      for (const file of [...new Set([...ssh.identityFiles, ...defaults])]) {
         const key = this.#readKey(file, false)
         if (key) methods.push({type: 'publickey', username, key, describe: `publickey ${file}`})
       }
     }
     if (password !== undefined) methods.push({type: 'password', username, password, describe: 'password'})
+    if (methods.length === 0 && jump) {
+      throw new AuthError(`sftp ${this.server}: no way to authenticate on the jump host ${ssh.alias}: give it an IdentityFile in ~/.ssh/config, put a key in ~/.ssh (id_ed25519, id_ecdsa, id_rsa), or run ssh-agent`)
+    }
     if (methods.length === 0) {
       throw new AuthError(
         `sftp ${this.server}: no way to authenticate: give identity=FILE or password=…, put a key in ~/.ssh (id_ed25519, id_ecdsa, id_rsa), or run ssh-agent`,
@@ -406,6 +488,21 @@ export class SftpConnector {
     }
     return data
   }
+}
+
+/** Offers the methods in order, skipping those the server does not accept; records what was tried. */
+function authHandler(auths: Auth[], tried: string[]): ConnectConfig['authHandler'] {
+  return ((methodsLeft: AuthenticationType[] | null, _partial: boolean, next: (m: AnyAuthMethod | false) => void) => {
+    const allowed = methodsLeft ?? undefined
+    for (;;) {
+      const method = auths.shift()
+      if (!method) return next(false)
+      if (allowed && !allowed.includes(method.type as AuthenticationType)) continue
+      tried.push(method.describe)
+      const {describe: _, ...plain} = method
+      return next(plain as AnyAuthMethod)
+    }
+  }) as unknown as ConnectConfig['authHandler']
 }
 
 /** ssh2's key parser, loaded on first use (ssh2 is heavy; keep it out of CLI start-up). */

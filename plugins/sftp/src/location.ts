@@ -4,6 +4,8 @@ import {UsageError} from '@plakar/sdk'
 export interface SftpLocation {
   host: string
   port: number
+  /** Whether the location wrote the port (else ~/.ssh/config's Port, then 22, applies). */
+  portGiven?: boolean
   /** The user written in the location, if any. */
   user?: string
   /**
@@ -43,7 +45,7 @@ export function parseSftpLocation(location: string): SftpLocation {
   else if (path === '/~' || path === '/~/') path = '.'
   else if (path.startsWith('/~/')) path = posix.normalize(path.slice(3)).replace(/\/+$/, '') || '.'
   else path = posix.normalize(path).replace(/(.)\/+$/, '$1')
-  return {host, port, user: url.username ? decodeURIComponent(url.username) : undefined, path}
+  return {host, port, portGiven: !!url.port, user: url.username ? decodeURIComponent(url.username) : undefined, path}
 }
 
 /** The location for messages: "sftp://user@host:port/path" with any password hidden. */

@@ -56,8 +56,8 @@ function expectOneLine(error: (Error & {plakarExitCode?: number}) | undefined, c
 
 describe('sftp locations', () => {
   it('parses user, host, port and path', () => {
-    expect(parseSftpLocation('sftp://bob@nas:2222/srv/backups/')).toEqual({host: 'nas', port: 2222, user: 'bob', path: '/srv/backups'})
-    expect(parseSftpLocation('sftp://nas')).toEqual({host: 'nas', port: 22, user: undefined, path: '/'})
+    expect(parseSftpLocation('sftp://bob@nas:2222/srv/backups/')).toEqual({host: 'nas', port: 2222, portGiven: true, user: 'bob', path: '/srv/backups'})
+    expect(parseSftpLocation('sftp://nas')).toEqual({host: 'nas', port: 22, portGiven: false, user: undefined, path: '/'})
     expect(parseSftpLocation('sftp://nas/~/b')).toMatchObject({path: 'b'})
     expect(parseSftpLocation('sftp://nas/~')).toMatchObject({path: '.'})
     expect(parseSftpLocation('sftp://[::1]:2200/x')).toMatchObject({host: '::1', port: 2200})
