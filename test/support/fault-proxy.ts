@@ -18,7 +18,8 @@ import net from 'node:net'
  *
  * Events: 'cut' (connection index) whenever a fault ends a connection, before the client can
  * notice — a test can change the faults at that exact point; 'connection' (connection index)
- * when a connection is accepted, so a test waits for it instead of for a while.
+ * when a connection is accepted, so a test waits for it instead of for a while; 'closed'
+ * (connection index) when either side of a connection has closed (a client that gave up).
  *
  * Byte counts are per connection and per direction, from the connection's first byte (the
  * protocol handshake included). Faults apply to bytes that arrive after `set()`.
@@ -149,7 +150,9 @@ export class FaultProxy extends EventEmitter {
       },
     }
     this.#open.add(connection)
-    const forget = () => this.#open.delete(connection)
+    const forget = () => {
+      if (this.#open.delete(connection)) this.emit('closed', connection.index)
+    }
     client.on('close', forget)
     server.on('close', forget)
     // A peer that goes away takes the other side with it.

@@ -9,6 +9,7 @@ import {
   ObjectNotFoundError,
   PlakarError,
   readAll,
+  type CallOptions,
   type Id,
   type Kind,
   type Range,
@@ -80,8 +81,9 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
     return codeOf(cause) === 'PreconditionFailed' || statusOf(cause) === 412
   }
 
-  async open(): Promise<Uint8Array> {
+  async open(options?: CallOptions): Promise<Uint8Array> {
     const {stream} = await openObject(this.session, this.configKey, {
+      signal: options?.signal,
       what: `reading ${this.location}/CONFIG`,
       missing: (error) => (isMissingObject(error) ? new ObjectNotFoundError(`no repository at ${this.location}`) : undefined),
       missingBucketHint: this.openHint,
@@ -89,11 +91,11 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
     return readAll(stream)
   }
 
-  async *list(kind: Kind): AsyncGenerator<Id> {
-    for await (const {id} of this.listWithSizes(kind)) yield id
+  async *list(kind: Kind, options?: CallOptions): AsyncGenerator<Id> {
+    for await (const {id} of this.listWithSizes(kind, options)) yield id
   }
 
-  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
+  async *listWithSizes(kind: Kind, options?: CallOptions): AsyncGenerator<{id: Id; size: number}> {
     const s = this.session
     const prefix = `${this.base}${kindDirectory(kind)}/`
     let token: string | undefined
@@ -101,7 +103,7 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
       const page = await s.call(
         `listing ${this.location}/${kindDirectory(kind)}`,
         (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: prefix, ContinuationToken: token, EncodingType: 'url'})),
-        {missingBucketHint: this.openHint},
+        {missingBucketHint: this.openHint, signal: options?.signal},
       )
       for (const object of page.Contents ?? []) {
         const id = idFromListedKey(kind, decodeListedKey(object.Key!, page.EncodingType).slice(prefix.length))
@@ -116,7 +118,7 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
     return isMissingObject(error) ? new ObjectNotFoundError(`${kind} ${id} not found`) : undefined
   }
 
-  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+  async get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable> {
     const key = this.key(kind, id)
     if (range) {
       if (range.offset < 0 || range.length < 0 || !Number.isSafeInteger(range.offset) || !Number.isSafeInteger(range.length)) {
@@ -124,7 +126,7 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
       }
       if (range.length === 0) {
         // S3 has no empty ranges: check that the object exists and the offset is inside it.
-        const {size} = await this.stat(kind, id)
+        const {size} = await this.stat(kind, id, options)
         if (range.offset > size) throw new PlakarError(`range ${range.offset}+0 is outside ${kind} ${id} (${size} bytes)`)
         return Readable.from([])
       }
@@ -134,6 +136,7 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
       offset: range?.offset,
       length: range?.length,
       missing: (error) => this.unreadable(kind, id, error),
+      signal: options?.signal,
     }).catch(async (error) => {
       // A range starting past the end: S3 answers 416 InvalidRange.
       const cause = (error as {cause?: unknown}).cause
@@ -145,26 +148,26 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
     return stream
   }
 
-  protected async head(kind: Kind, id: Id, what: string): Promise<HeadObjectCommandOutput> {
+  protected async head(kind: Kind, id: Id, what: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput> {
     const s = this.session
     try {
-      return await s.call(what, (c, sdk) => c.send(new sdk.HeadObjectCommand({Bucket: s.bucket, Key: this.key(kind, id)})), {passthrough: isMissingObject})
+      return await s.call(what, (c, sdk) => c.send(new sdk.HeadObjectCommand({Bucket: s.bucket, Key: this.key(kind, id)})), {passthrough: isMissingObject, signal})
     } catch (error) {
       if (isMissingObject(error)) throw new ObjectNotFoundError(`${kind} ${id} not found`)
       throw error
     }
   }
 
-  async stat(kind: Kind, id: Id): Promise<{size: number}> {
-    const head = await this.head(kind, id, `reading the size of ${kind} ${id.slice(0, 16)}`)
+  async stat(kind: Kind, id: Id, options?: CallOptions): Promise<{size: number}> {
+    const head = await this.head(kind, id, `reading the size of ${kind} ${id.slice(0, 16)}`, options?.signal)
     return {size: head.ContentLength ?? 0}
   }
 
   /** Deletes one key (one version: the latest, on a versioned bucket); a missing one is fine. */
-  protected async deleteKey(key: string, what: string, versionId?: string): Promise<void> {
+  protected async deleteKey(key: string, what: string, versionId?: string, signal?: AbortSignal): Promise<void> {
     const s = this.session
     await s
-      .call(what, (c, sdk) => c.send(new sdk.DeleteObjectCommand({Bucket: s.bucket, Key: key, VersionId: versionId})), {passthrough: isMissingObject})
+      .call(what, (c, sdk) => c.send(new sdk.DeleteObjectCommand({Bucket: s.bucket, Key: key, VersionId: versionId})), {passthrough: isMissingObject, signal})
       .catch((error) => {
         if (!isMissingObject(error)) throw error
       })

@@ -16,6 +16,8 @@ export interface ReadOptions {
   /** Turns a "missing object" error into what the caller throws. */
   missing?: (error: unknown) => Error | undefined
   missingBucketHint?: string
+  /** Stops the read: the request in flight is aborted, the stream ends with the signal's reason. */
+  signal?: AbortSignal
 }
 
 /** The "x-y/total" of a Content-Range header. */
@@ -39,7 +41,7 @@ export async function openObject(session: S3Session, key: string, options: ReadO
     return session.call(
       options.what,
       (c, sdk) => c.send(new sdk.GetObjectCommand({Bucket: session.bucket, Key: key, Range: range, IfMatch: etag})),
-      {passthrough: (e) => options.missing?.(e) !== undefined, missingBucketHint: options.missingBucketHint},
+      {passthrough: (e) => options.missing?.(e) !== undefined, missingBucketHint: options.missingBucketHint, signal: options.signal},
     )
   }
   let response: GetObjectCommandOutput
@@ -73,6 +75,7 @@ export async function openObject(session: S3Session, key: string, options: ReadO
         throw Object.assign(new Error(`the body ended after ${received} of ${expected} bytes`), {code: 'ERR_STREAM_PREMATURE_CLOSE'})
       } catch (error) {
         ;(current.Body as Readable | undefined)?.destroy()
+        if (options.signal?.aborted) throw options.signal.reason
         if (received >= expected && expected > 0) return
         // The retry budget is per stall: a long read that keeps making progress may break often.
         if (received > receivedAtFailure) failures = 0
@@ -83,12 +86,26 @@ export async function openObject(session: S3Session, key: string, options: ReadO
         }
         const delay = session.retryDelay(failures)
         session.debug(`${options.what}: ${describeBriefly(error)} after ${received} bytes; resuming in ${Math.round(delay)} ms`)
-        await sleep(delay)
+        await sleep(delay, undefined, {signal: options.signal})
         current = await request(start + received, etag).catch((e) => {
           throw options.missing?.(e) ?? e
         })
       }
     }
   }
-  return {stream: Readable.from(body(), {objectMode: false, highWaterMark: 1}), response}
+  const stream = Readable.from(body(), {objectMode: false, highWaterMark: 1})
+  if (options.signal) {
+    // The body may be idle between reads (the consumer is slow): end it at once on abort.
+    const signal = options.signal
+    const stop = () => {
+      ;(response.Body as Readable | undefined)?.destroy()
+      stream.destroy(signal.reason as Error)
+    }
+    if (signal.aborted) stop()
+    else {
+      signal.addEventListener('abort', stop, {once: true})
+      stream.once('close', () => signal.removeEventListener('abort', stop))
+    }
+  }
+  return {stream, response}
 }

@@ -14,6 +14,11 @@ export interface CallOptions {
   missingBucketHint?: string
   /** Bypass the limiter (calls made while holding a slot already). */
   unlimited?: boolean
+  /**
+   * The caller's signal (the command's Ctrl-C): aborts the request in flight, and the retries.
+   * A call stopped this way rejects with the signal's reason, untranslated and never fatal.
+   */
+  signal?: AbortSignal
 }
 
 let sdkModule: Promise<SdkModule> | undefined
@@ -92,12 +97,19 @@ export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
   /** Runs one S3 request (`fn` may be called several times: it must build a fresh request). */
   async call<T>(what: string, fn: (client: Sdk.S3Client, sdk: SdkModule) => Promise<T>, options: CallOptions = {}): Promise<T> {
     let attempts = 0
+    const signal = options.signal
+    signal?.throwIfAborted()
+    // The SDK aborts a request when its send() is given the signal: hand `fn` a client that does.
+    const client = signal ? abortingClient(this.client, signal) : this.client
     const once = () => {
+      // A call that waited for a slot while the command was interrupted starts nothing.
+      signal?.throwIfAborted()
       attempts++
-      return fn(this.client, this.sdk)
+      return fn(client, this.sdk)
     }
     try {
       return await withRetry(() => (options.unlimited ? once() : this.limiter.run(once)), {
+        signal,
         attempts: this.settings.attempts,
         baseDelayMs: 250,
         maxDelayMs: 8000,
@@ -106,6 +118,7 @@ export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
           this.#logger.debug(`${this.location.scheme}: ${what}: ${describeBriefly(error)}; attempt ${attempt + 1} of ${this.settings.attempts} in ${Math.round(delay)} ms`),
       })
     } catch (error) {
+      if (signal?.aborted) throw signal.reason
       if (options.passthrough?.(error)) throw error
       throw this.translate(error, what, attempts, options.missingBucketHint)
     }
@@ -164,6 +177,19 @@ export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
     this.client.destroy()
     for (const agent of this.#agents) agent.destroy()
   }
+}
+
+/** `client` whose send() passes `signal` to every request (the SDK's abortSignal option). */
+function abortingClient(client: Sdk.S3Client, signal: AbortSignal): Sdk.S3Client {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === 'send') {
+        return (command: Parameters<Sdk.S3Client['send']>[0], options?: {abortSignal?: AbortSignal}) =>
+          target.send(command as never, {...options, abortSignal: signal})
+      }
+      return Reflect.get(target, property, receiver) as unknown
+    },
+  })
 }
 
 export function describeBriefly(error: unknown): string {

@@ -20,6 +20,8 @@ export interface PutObjectOptions {
   expectedSize?: number
   /** Refuse to overwrite an existing object (If-None-Match: *). */
   createOnly?: boolean
+  /** Aborts the upload: requests in flight are cancelled, a multipart upload is aborted. */
+  signal?: AbortSignal
   /** Part size of multipart uploads (objects larger than one part use multipart). */
   partSize?: number
   /** Parts of one object uploaded at once. */
@@ -88,6 +90,8 @@ export function partSizeFor(size: number | undefined, requested = DEFAULT_PART_S
 export async function putObject(session: S3Session, key: string, data: Readable, options: PutObjectOptions): Promise<void> {
   const partSize = partSizeFor(options.size ?? options.expectedSize, options.partSize)
   const reader = new PieceReader(data)
+  // Every request but the final AbortMultipartUpload, which must run after an abort too.
+  const call = {signal: options.signal}
   const common = {
     Bucket: session.bucket,
     Key: key,
@@ -123,13 +127,12 @@ export async function putObject(session: S3Session, key: string, data: Readable,
           ...(options.createOnly ? {IfNoneMatch: '*'} : {}),
         }),
       ),
+      call,
     )
     return
   }
 
-  const created = await session.call(`${options.what}: starting a multipart upload`, (c, sdk) =>
-    c.send(new sdk.CreateMultipartUploadCommand(common)),
-  )
+  const created = await session.call(`${options.what}: starting a multipart upload`, (c, sdk) => c.send(new sdk.CreateMultipartUploadCommand(common)), call)
   const uploadId = created.UploadId
   if (!uploadId) throw new PlakarError(`${options.what}: the server returned no multipart upload id`)
   const parts: {PartNumber: number; ETag: string}[] = []
@@ -149,6 +152,7 @@ export async function putObject(session: S3Session, key: string, data: Readable,
             ContentMD5: md5(body),
           }),
         ),
+        call,
       )
       .then((r) => {
         parts.push({PartNumber: number, ETag: r.ETag ?? ''})
@@ -171,6 +175,7 @@ export async function putObject(session: S3Session, key: string, data: Readable,
       next = undefined
       while (inFlight.size >= concurrency && !failure) await Promise.race(inFlight)
       if (failure) break
+      options.signal?.throwIfAborted()
       next = await reader.next(partSize)
     }
     while (inFlight.size > 0) await Promise.race(inFlight)
@@ -187,6 +192,7 @@ export async function putObject(session: S3Session, key: string, data: Readable,
           ...(options.createOnly ? {IfNoneMatch: '*'} : {}),
         }),
       ),
+      call,
     )
   } catch (error) {
     await reader.cancel()

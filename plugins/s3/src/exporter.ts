@@ -1,5 +1,5 @@
 import {Readable} from 'node:stream'
-import {NotFoundError, PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
+import {NotFoundError, PlakarError, type CallOptions, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
 import {putObject} from '@plakar/s3-client'
 import {openSession, parseS3Location, type Session} from './session.js'
 
@@ -46,7 +46,7 @@ export class S3Exporter implements Exporter {
     return `${this.#base}${parts.join('/')}`
   }
 
-  async createDirectory(path: string, info: FileInfo): Promise<void> {
+  async createDirectory(path: string, info: FileInfo, options?: CallOptions): Promise<void> {
     const key = this.#key(path)
     if (info.metadata === undefined || key === this.#base) return
     await putObject(this.session, `${key}/`, Readable.from([]), {
@@ -55,10 +55,11 @@ export class S3Exporter implements Exporter {
       contentType: info.contentType,
       metadata: s3Metadata(info.metadata, path),
       storageClass: this.session.settings.storageClass,
+      signal: options?.signal,
     })
   }
 
-  async storeFile(path: string, data: Readable, info: FileInfo): Promise<void> {
+  async storeFile(path: string, data: Readable, info: FileInfo, options?: CallOptions): Promise<void> {
     const key = this.#key(path)
     if (key === this.#base) throw new PlakarError(`cannot restore a file as ${this.root} itself: it is the restore target`)
     await putObject(this.session, key, data, {
@@ -68,10 +69,11 @@ export class S3Exporter implements Exporter {
       contentType: info.contentType ?? 'application/octet-stream',
       metadata: s3Metadata(info.metadata, path),
       storageClass: this.session.settings.storageClass,
+      signal: options?.signal,
     })
   }
 
-  async createLink(path: string, target: string, kind: 'symlink' | 'hardlink'): Promise<void> {
+  async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', _info?: FileInfo, options?: CallOptions): Promise<void> {
     if (kind === 'symlink') throw new PlakarError(`${path}: not restored, S3 has no symbolic links (it pointed to ${target})`)
     const s = this.session
     const key = this.#key(path)
@@ -88,6 +90,7 @@ export class S3Exporter implements Exporter {
           StorageClass: s.settings.storageClass as never,
         }),
       ),
+      {signal: options?.signal},
     )
   }
 

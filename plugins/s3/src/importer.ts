@@ -96,7 +96,7 @@ export class S3Importer implements Importer {
         const page = await s.call(
           `listing ${s.display}`,
           (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: listPrefix, ContinuationToken: token, EncodingType: 'url'})),
-          {missingBucketHint: 'check the bucket name in the location'},
+          {missingBucketHint: 'check the bucket name in the location', signal: options.signal},
         )
         token = page.IsTruncated ? page.NextContinuationToken : undefined
         if (!rootYielded && (page.Contents?.length ?? 0) > 0) {
@@ -127,7 +127,7 @@ export class S3Importer implements Importer {
           if (!marker) conflicts.addFile(key)
           const listed: Listed = {key, size: object.Size ?? 0, mtime: object.LastModified?.getTime() ?? 0, etag: object.ETag}
           const cached = await cache?.lookup(key, listed.etag, listed.size, listed.mtime)
-          const head = cached ? Promise.resolve(fromCache(cached, marker)) : this.#head(listed, marker)
+          const head = cached ? Promise.resolve(fromCache(cached, marker)) : this.#head(listed, marker, options.signal)
           head.catch(() => {}) // awaited in order below; not an unhandled rejection meanwhile
           queue.push({listed, head, cached: !!cached})
           while (queue.length >= window) yield await this.#record(queue.shift()!, cache)
@@ -141,7 +141,7 @@ export class S3Importer implements Importer {
     }
     if (!any && this.#prefix) {
       // No "prefix/…" keys: maybe the location names one object.
-      const single = await this.#head({key: this.#prefix, size: 0, mtime: 0}, false).catch((error) => {
+      const single = await this.#head({key: this.#prefix, size: 0, mtime: 0}, false, options.signal).catch((error) => {
         if ((error as {vanished?: boolean}).vanished) return undefined
         throw error
       })
@@ -154,13 +154,13 @@ export class S3Importer implements Importer {
   }
 
   /** Content type, user metadata and the exact version of one object. */
-  async #head(listed: Listed, marker: boolean): Promise<FileInfo & {rawEtag?: string}> {
+  async #head(listed: Listed, marker: boolean, signal: AbortSignal): Promise<FileInfo & {rawEtag?: string}> {
     const s = this.session
     try {
       const head = await s.call(
         `reading the metadata of ${listed.key}`,
         (c, sdk) => c.send(new sdk.HeadObjectCommand({Bucket: s.bucket, Key: listed.key})),
-        {passthrough: (e) => isMissingObject(e) || (isAuthFailure(e) && codeOf(e) !== 'InvalidAccessKeyId' && codeOf(e) !== 'SignatureDoesNotMatch')},
+        {passthrough: (e) => isMissingObject(e) || (isAuthFailure(e) && codeOf(e) !== 'InvalidAccessKeyId' && codeOf(e) !== 'SignatureDoesNotMatch'), signal},
       )
       const info: FileInfo & {rawEtag?: string} = {
         type: marker ? 'directory' : 'file',
@@ -212,8 +212,9 @@ export class S3Importer implements Importer {
     return {
       path,
       info,
-      open: async () => {
+      open: async (options) => {
         const {stream} = await openObject(this.session, key, {
+          signal: options?.signal,
           what: `reading ${path}`,
           etag: rawEtag,
           missing: (error) => {

@@ -1,5 +1,5 @@
 import {Readable} from 'node:stream'
-import {PlakarError, type ConnectorContext, type Id, type Kind, type Storage, type StorageCapabilities} from '@plakar/sdk'
+import {PlakarError, type CallOptions, type ConnectorContext, type Id, type Kind, type PutOptions, type Storage, type StorageCapabilities} from '@plakar/sdk'
 import {BucketStorage, codeOf, putObject, statusOf} from '@plakar/s3-client'
 import type {S3Settings} from './options.js'
 import {openSession, parseS3Location} from './session.js'
@@ -10,7 +10,7 @@ import {openSession, parseS3Location} from './session.js'
  * completed) and an id names fixed content, so a put is atomic and idempotent as it is.
  */
 export class S3Storage extends BucketStorage<S3Settings> implements Storage {
-  async create(config: Uint8Array): Promise<void> {
+  async create(config: Uint8Array, options?: CallOptions): Promise<void> {
     await this.ensureBucket()
     await this.refuseUnlessEmpty()
     const put = (createOnly: boolean) =>
@@ -19,6 +19,7 @@ export class S3Storage extends BucketStorage<S3Settings> implements Storage {
         size: config.length,
         createOnly,
         contentType: 'application/octet-stream',
+        signal: options?.signal,
       })
     try {
       await put(true)
@@ -32,27 +33,29 @@ export class S3Storage extends BucketStorage<S3Settings> implements Storage {
   }
 
   /** A PUT is atomic on S3: a GET returns the old object or the new one, never a mix. */
-  async replaceConfig(config: Uint8Array): Promise<void> {
-    await this.open()
+  async replaceConfig(config: Uint8Array, options?: CallOptions): Promise<void> {
+    await this.open(options)
     await putObject(this.session, this.configKey, Readable.from([Buffer.from(config)]), {
       what: `writing ${this.location}/CONFIG`,
       size: config.length,
       createOnly: false,
       contentType: 'application/octet-stream',
+      signal: options?.signal,
     })
   }
 
-  async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
+  async put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void> {
     await putObject(this.session, this.key(kind, id), data, {
       what: `storing ${kind} ${id.slice(0, 16)}`,
       size,
       storageClass: kind === 'packfile' ? this.session.settings.storageClass : undefined,
       contentType: 'application/octet-stream',
+      signal: options?.signal,
     })
   }
 
-  async delete(kind: Kind, id: Id): Promise<void> {
-    await this.deleteKey(this.key(kind, id), `deleting ${kind} ${id.slice(0, 16)}`)
+  async delete(kind: Kind, id: Id, options?: CallOptions): Promise<void> {
+    await this.deleteKey(this.key(kind, id), `deleting ${kind} ${id.slice(0, 16)}`, undefined, options?.signal)
   }
 
   capabilities(): StorageCapabilities {

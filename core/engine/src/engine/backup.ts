@@ -170,7 +170,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
           progress.errors++
           options.onError?.({path: shown, error: `the name ${JSON.stringify(item.path)} holds a NUL byte: not backed up`})
           // A streamed source (an archive) goes on to its next entry only once this one is read.
-          if (!isScanError(item) && item.info.type === 'file' && item.open) await item.open().then((s) => s.destroy(), () => {})
+          if (!isScanError(item) && item.info.type === 'file' && item.open) await item.open({signal}).then((s) => s.destroy(), () => {})
           continue
         }
         if (isScanError(item)) {
@@ -369,17 +369,19 @@ async function fileEntry(
       // Any other importer: this thread reads the stream, a worker chunks, MACs and seals it.
       const release = await reading.streams.acquire(streamCost(info.size, repo.config.chunking.max))
       try {
-        chunked = await chunkers.chunkStream(await openContent(record), sink, reading.signal, sniff)
+        chunked = await chunkers.chunkStream(await openContent(record, reading.signal), sink, reading.signal, sniff)
       } finally {
         release()
       }
     } else {
-      chunked = await chunkHere(repo, record, sink, sniff)
+      chunked = await chunkHere(repo, record, sink, reading.signal, sniff)
     }
   } catch (error) {
     // `fatal`: the source or the repository failed as a whole (unreachable after retries,
     // credentials refused): end the backup with that one error, not one per remaining file.
     if (isFatal(error)) throw error
+    // Interrupted: the source's read was cancelled, not unreadable.
+    if (reading.signal.aborted) throw error
     // The writer failed (an upload, a state): no snapshot can be named any more.
     if (writer.failure !== undefined) throw writer.failure
     return {info, error: describe(error)}
@@ -393,17 +395,17 @@ async function fileEntry(
   return entry
 }
 
-function openContent(record: ImportRecord): Promise<Readable> {
+function openContent(record: ImportRecord, signal: AbortSignal): Promise<Readable> {
   if (!record.open) throw new Error('the importer gave no content for this file')
-  return record.open()
+  return record.open({signal})
 }
 
 /**
  * Chunks content on this thread, by the same route as the workers (ChunkSealer, then the
  * writer's putSealed): only when there is no worker pool (code run from TypeScript sources).
  */
-async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink, sniff?: Sniff): Promise<ChunkedFile> {
-  const stream = await openContent(record)
+async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink, signal: AbortSignal, sniff?: Sniff): Promise<ChunkedFile> {
+  const stream = await openContent(record, signal)
   const head = sniff ? new FirstBytes() : undefined
   const chunker = repo.chunker()
   const sealer = new ChunkSealer(repo.keys, repo.compressor, (mac) => repo.cache.hasBlob(BlobType.CHUNK, mac))

@@ -114,7 +114,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
   }
   /** Per-file failures are reported and the restore goes on; a failure of the whole storage or target ends it. */
   const failFile = (p: string, error: unknown) => {
-    if (isFatal(error)) throw error
+    if (isFatal(error) || options.signal?.aborted) throw error
     if ((error as {plakarExitCode?: unknown})?.plakarExitCode === 65) progress.damaged++
     fail(p, (error as Error).message)
   }
@@ -137,6 +137,8 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     lost = {from, why: (error as Error).message}
   }
   if (topDamage !== undefined) onDamaged(path, topDamage)
+  /** Every exporter call carries the restore's signal: Ctrl-C stops writes in flight. */
+  const call = {signal: options.signal}
   const infoOf = (entry: Entry): FileInfo =>
     options.skipPermissions ? {...entry.info, mode: undefined, uid: undefined, gid: undefined} : entry.info
   const base = path === '/' ? '' : path
@@ -202,7 +204,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
         }
         await writes.run(async () => {
           try {
-            await exporter.storeFile(rel, Readable.from(parts), infoOf(entry))
+            await exporter.storeFile(rel, Readable.from(parts), infoOf(entry), call)
             stored(entry)
           } catch (error) {
             failFile(p, error)
@@ -219,7 +221,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     const dir = stack.pop()!
     units.after(units.last, async () => {
       try {
-        await exporter.setMetadata(dir.rel, infoOf(dir.entry))
+        await exporter.setMetadata(dir.rel, infoOf(dir.entry), call)
       } catch (error) {
         fail(dir.rel, (error as Error).message)
       }
@@ -232,14 +234,14 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
   const recreateLostParents = async (rel: string) => {
     const parts = rel.split('/').filter(Boolean).slice(0, -1)
     if (stack.length === 0) {
-      await exporter.createDirectory('/', {type: 'directory', size: 0, mode: 0o700})
+      await exporter.createDirectory('/', {type: 'directory', size: 0, mode: 0o700}, call)
       stack.push({rel: '/', entry: {info: {type: 'directory', size: 0, mode: 0o700}}})
     }
     const have = stack.at(-1)!.rel === '/' ? 0 : stack.at(-1)!.rel.split('/').filter(Boolean).length
     for (let i = have; i < parts.length; i++) {
       const dir = `/${parts.slice(0, i + 1).join('/')}`
       const info: FileInfo = {type: 'directory', size: 0, mode: 0o700}
-      await exporter.createDirectory(dir, info)
+      await exporter.createDirectory(dir, info, call)
       stack.push({rel: dir, entry: {info}})
     }
   }
@@ -262,7 +264,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     if (entry.error) {
       // A directory whose listing failed is still recreated (empty), so its siblings' layout holds.
       if (entry.info.type === 'directory') {
-        await exporter.createDirectory(rel, infoOf(entry))
+        await exporter.createDirectory(rel, infoOf(entry), call)
         stack.push({rel, entry})
       }
       fail(p, `${entry.info.type === 'directory' ? 'its content is ' : ''}not restored: it could not be backed up (${entry.error})`)
@@ -271,11 +273,11 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     try {
       switch (entry.info.type) {
         case 'directory':
-          await exporter.createDirectory(rel, infoOf(entry))
+          await exporter.createDirectory(rel, infoOf(entry), call)
           stack.push({rel, entry})
           break
         case 'symlink':
-          await exporter.createLink(rel, entry.target ?? '', 'symlink', infoOf(entry))
+          await exporter.createLink(rel, entry.target ?? '', 'symlink', infoOf(entry), call)
           break
         case 'file': {
           const linkKey = (entry.info.nlink ?? 1) > 1 && entry.info.ino !== undefined ? `${entry.info.dev}:${entry.info.ino}` : undefined
@@ -284,7 +286,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
             await launch(async () => {
               await first.unit
               try {
-                await exporter.createLink(rel, first.rel, 'hardlink')
+                await exporter.createLink(rel, first.rel, 'hardlink', undefined, call)
                 progress.files++
               } catch (error) {
                 failFile(p, error)
@@ -299,7 +301,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
             if (linkKey) hardlinks.set(linkKey, {rel, unit})
             await launch(async () => {
               try {
-                await exporter.storeFile(rel, await snapshot.open(entry), infoOf(entry))
+                await exporter.storeFile(rel, await snapshot.open(entry), infoOf(entry), call)
                 stored(entry)
               } catch (error) {
                 failFile(p, error)

@@ -1,4 +1,5 @@
 import type {Readable} from 'node:stream'
+import type {CallOptions} from './call-options.js'
 import type {FileInfo} from './file-info.js'
 
 /**
@@ -10,10 +11,11 @@ export interface ImportRecord {
   info: FileInfo
   /** Symlink target, verbatim. */
   target?: string
-  /** Extended attributes, by name. */
-  xattrs?: Record<string, Uint8Array>
-  /** Content of a regular file, pulled lazily and at most once. */
-  open?(): Promise<Readable>
+  /**
+   * Content of a regular file, pulled lazily and at most once. `options.signal` aborted: stop
+   * reading (the stream ends with an error) and release what it holds.
+   */
+  open?(options?: CallOptions): Promise<Readable>
   /**
    * The same content as a file of this host, when it is one: the engine may then read it
    * directly from its worker threads instead of calling open().

@@ -1,3 +1,4 @@
+export type * from './call-options.js'
 export type * from './connector.js'
 export type * from './exporter.js'
 export type * from './file-info.js'

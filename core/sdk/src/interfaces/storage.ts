@@ -1,4 +1,5 @@
 import type {Readable} from 'node:stream'
+import type {CallOptions} from './call-options.js'
 
 /** The kinds of objects a repository stores besides its config. */
 export type Kind = 'packfile' | 'state' | 'lock'
@@ -19,7 +20,7 @@ export interface Range {
 export type PackfileKind = 'data' | 'meta'
 
 /** What the engine says about an object it stores. A storage may ignore all of it. */
-export interface PutOptions {
+export interface PutOptions extends CallOptions {
   /**
    * For packfiles: what the packfile holds. `meta` packfiles are read by every browsing command
    * (ls, info, locate, diff, check --fast, the UI) and must stay readable at once; `data`
@@ -41,30 +42,33 @@ export interface StorageCapabilities {
   worm?: boolean
 }
 
-/** Where a repository lives. Every method may be called concurrently. */
+/**
+ * Where a repository lives. Every method may be called concurrently. Every call may carry a
+ * signal ({@link CallOptions}): stop promptly when it is aborted.
+ */
 export interface Storage {
   /** The location, for messages (never with credentials). */
   readonly location: string
   /** The local directory or file the repository occupies, when it is on this host. */
   readonly localPath?: string
   /** Store the repository config; fails if a repository already exists here. */
-  create(config: Uint8Array): Promise<void>
+  create(config: Uint8Array, options?: CallOptions): Promise<void>
   /** The stored config; throws a not-found error (see isNotFound) when there is no repository. */
-  open(): Promise<Uint8Array>
+  open(options?: CallOptions): Promise<Uint8Array>
   /**
    * Replaces the config of an existing repository (a passphrase change re-wraps the key in it).
    * Atomic even if the process dies at any moment: `open()` returns the old bytes or the new,
    * never a mix and never nothing. Throws a not-found error when there is no repository. A
    * storage that cannot replace atomically throws instead of replacing.
    */
-  replaceConfig(config: Uint8Array): Promise<void>
-  list(kind: Kind): AsyncIterable<Id>
+  replaceConfig(config: Uint8Array, options?: CallOptions): Promise<void>
+  list(kind: Kind, options?: CallOptions): AsyncIterable<Id>
   /**
    * Optional: `list` with each object's size, where the listing has it at no extra request
    * (S3 and SFTP listings, a database). Backup compares packfile sizes with the index to find
    * truncated packfiles as cheaply as lost ones; without it, only lost ones are found.
    */
-  listWithSizes?(kind: Kind): AsyncIterable<{id: Id; size: number}>
+  listWithSizes?(kind: Kind, options?: CallOptions): AsyncIterable<{id: Id; size: number}>
   /** Atomic (readers never see a partial object) and idempotent (same id, same bytes). */
   put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void>
   /**
@@ -72,15 +76,15 @@ export interface Storage {
    * storage, reading an object that is archived and not thawed throws an error with
    * `cold: true` (see {@link ColdStorage}).
    */
-  get(kind: Kind, id: Id, range?: Range): Promise<Readable>
+  get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable>
   /** Size of an object; throws not-found when missing. */
-  stat(kind: Kind, id: Id): Promise<{size: number}>
+  stat(kind: Kind, id: Id, options?: CallOptions): Promise<{size: number}>
   /**
    * Deleting a missing object is not an error. On a WORM storage, an object under retention is
    * not deleted: the call throws an error with `retained: true` and `until` (see
    * {@link WormStorage}).
    */
-  delete(kind: Kind, id: Id): Promise<void>
+  delete(kind: Kind, id: Id, options?: CallOptions): Promise<void>
   capabilities(): StorageCapabilities
   /**
    * Optional. Removes what interrupted writes of any process left behind (temporary files of
@@ -88,7 +92,7 @@ export interface Storage {
    * never an object, and never a write still in progress. Called by writers (backup, repair)
    * at start, so a crashed or killed process's leftovers do not accumulate.
    */
-  sweep?(olderThanMs: number): Promise<SweepResult>
+  sweep?(olderThanMs: number, options?: CallOptions): Promise<SweepResult>
   close(): Promise<void>
 }
 
@@ -159,9 +163,9 @@ export interface ColdStorage extends Storage {
    * thawed, already thawed or never archived is not asked again (its outcome says why). A
    * failure for the whole storage throws; the outcomes are in the order of `ids`.
    */
-  requestRestore(kind: Kind, ids: Id[], options: {days: number; tier: string}): Promise<ThawRequestOutcome[]>
+  requestRestore(kind: Kind, ids: Id[], options: {days: number; tier: string} & CallOptions): Promise<ThawRequestOutcome[]>
   /** Whether an object can be read now. Throws a not-found error when it is missing. */
-  restoreStatus(kind: Kind, id: Id): Promise<ThawStatus>
+  restoreStatus(kind: Kind, id: Id, options?: CallOptions): Promise<ThawStatus>
   /** The tiers an object of `storageClass` can be thawed with, and their prices. */
   thawTiers(storageClass?: string): ThawTier[]
   thawSettings(): ThawSettings
@@ -192,7 +196,7 @@ export interface Retention {
 export interface WormStorage extends Storage {
   /** The lock new objects get: mode and days (0 when objects are not locked). */
   wormSettings(): {mode?: string; days: number}
-  retention(kind: Kind, id: Id): Promise<Retention>
+  retention(kind: Kind, id: Id, options?: CallOptions): Promise<Retention>
   /** Retains objects until at least `until` (ms since the epoch); never shortens a retention. */
-  extendRetention(kind: Kind, ids: Id[], until: number): Promise<void>
+  extendRetention(kind: Kind, ids: Id[], until: number, options?: CallOptions): Promise<void>
 }
