@@ -1,7 +1,9 @@
 /**
- * One flipped byte in a node of a snapshot's file tree (issue 11.4): restore goes around the
- * damaged node, restores everything else bit-exact, names the lost range and exits 65; check
- * reports the damaged node and still checks the rest of the snapshot.
+ * A damaged node of a snapshot's file tree (issue 11.4). One flipped byte is repaired from the
+ * metadata packfile's parity (docs/format.md §7.1): restore is whole and bit-exact, exit 0, with
+ * a warning. Damage beyond what parity corrects (two shards of one parity group): restore goes
+ * around the damaged node, restores everything else bit-exact, names the lost range and exits
+ * 65; check reports the damaged node and still checks the rest of the snapshot.
  */
 import Database from 'better-sqlite3'
 import {createHash} from 'node:crypto'
@@ -24,10 +26,22 @@ function filesBelow(dir: string): string[] {
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
 
+const SHARD = 4096
+const GROUP = 16 * SHARD
+
 describe('a damaged tree node', () => {
   const env = setup('plakar-meta-damage-')
   const src = join(env.s.dir, 'src')
   let snapshot: string
+  let leaf: {pack: string; offset: number; length: number}
+  const flip = async (at: number) => {
+    const handle = await open(join(env.repo, 'packfiles', leaf.pack.slice(0, 2), leaf.pack), 'r+')
+    const byte = Buffer.alloc(1)
+    await handle.read(byte, 0, 1, at)
+    byte[0] ^= 0x10
+    await handle.write(byte, 0, 1, at)
+    await handle.close()
+  }
 
   beforeAll(async () => {
     const b = new TreeBuilder(src)
@@ -40,21 +54,35 @@ describe('a damaged tree node', () => {
     // flip one byte in the middle of its sealed bytes.
     const [cacheFile] = (readdirSync(join(env.plakar.env.PLAKAR_CACHE_DIR, 'repositories'), {recursive: true}) as string[]).filter((f) => f.endsWith('cache.sqlite'))
     const db = new Database(join(env.plakar.env.PLAKAR_CACHE_DIR, 'repositories', cacheFile), {readonly: true})
-    const leaf = db
+    leaf = db
       .prepare('SELECT p.id AS pack, b.offset AS offset, b.length AS length FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE b.type = ? ORDER BY b.offset LIMIT 1')
       .get(VFS_NODE) as {pack: string; offset: number; length: number}
     db.close()
-    const handle = await open(join(env.repo, 'packfiles', leaf.pack.slice(0, 2), leaf.pack), 'r+')
-    const at = leaf.offset + Math.floor(leaf.length / 2)
-    const byte = Buffer.alloc(1)
-    await handle.read(byte, 0, 1, at)
-    byte[0] ^= 0x10
-    await handle.write(byte, 0, 1, at)
-    await handle.close()
+    await flip(leaf.offset + Math.floor(leaf.length / 2))
   })
   afterAll(() => env.s.cleanup())
 
-  it('restores everything around it bit-exact, names what was lost, and exits 65', async () => {
+  it('one flipped byte is repaired from the parity: the restore is whole and bit-exact', async () => {
+    const out = join(env.s.dir, 'out-repaired')
+    const r = await env.plakar.run(env.at('restore', '--to', out, snapshot), {env: {PLAKAR_CACHE_DIR: join(env.s.dir, 'cache-1')}})
+    expect(r.exitCode, String(r.stderr)).toBe(0)
+    expect(String(r.stderr)).toMatch(/tree node [0-9a-f]{16} is corrupted: repaired from the parity of packfile/)
+    const restored = filesBelow(out)
+    expect(restored).toEqual(filesBelow(src))
+    for (const rel of restored) expect(sha(join(out, rel)), rel).toBe(sha(join(src, rel)))
+  })
+
+  it('beyond what parity corrects, restores everything around it bit-exact, names what was lost, and exits 65', async () => {
+    // The parity shard of the leaf's group damaged too (layout of docs/format.md §7.1): the
+    // parity section follows the blobs; 13 bytes of header, a CRC per shard, a CRC of the table.
+    const [cacheFile] = (readdirSync(join(env.plakar.env.PLAKAR_CACHE_DIR, 'repositories'), {recursive: true}) as string[]).filter((f) => f.endsWith('cache.sqlite'))
+    const db = new Database(join(env.plakar.env.PLAKAR_CACHE_DIR, 'repositories', cacheFile), {readonly: true})
+    const {end} = db.prepare('SELECT max(b.offset + b.length) AS end FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ?').get(leaf.pack) as {end: number}
+    db.close()
+    const shards = Math.ceil(end / SHARD)
+    const groups = Math.ceil(shards / 16)
+    const parityShards = end + 13 + 4 * (shards + groups) + 4
+    await flip(parityShards + Math.floor((leaf.offset + Math.floor(leaf.length / 2)) / GROUP) * SHARD + 7)
     const out = join(env.s.dir, 'out')
     // A fresh cache: no node of the tree is cached from the backup.
     const r = await env.plakar.run(env.at('restore', '--to', out, snapshot), {env: {PLAKAR_CACHE_DIR: join(env.s.dir, 'cache-2')}})

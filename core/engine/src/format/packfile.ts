@@ -1,12 +1,14 @@
 import {IntegrityError} from '@plakar/sdk'
 import type {KeySet} from '../crypto/keys.js'
 import {Shape} from './shape.js'
+import {buildParity} from './parity.js'
 import {EnvelopeType, openEnvelope, sealEnvelope} from './codec.js'
 
 /**
  * Packfile layout (docs/format.md):
- *   blob₀ ‖ blob₁ ‖ … ‖ index ‖ footer ‖ footerLength(u32 BE)
- * index  = envelope(PACK_INDEX, {kind, blobs: [[type, mac, offset, length, rawLength]…]})
+ *   blob₀ ‖ blob₁ ‖ … ‖ [parity] ‖ index ‖ footer ‖ footerLength(u32 BE)
+ * index  = envelope(PACK_INDEX, {kind, blobs: [[type, mac, offset, length, rawLength]…], parity?: {offset, length}})
+ * parity = error-correcting parity of the blobs (parity.ts), in metadata packfiles only
  * footer = envelope(PACK_FOOTER, {indexOffset, indexLength, count})
  * Both are sealed, so the storage learns neither the blob boundaries nor their ids. The packfile
  * id is the keyed MAC of all its bytes. Data (chunks) and metadata go to different packfiles.
@@ -57,26 +59,58 @@ export class PackfileBuilder {
 
   finish(): FinishedPackfile {
     const rows: IndexRow[] = this.blobs.map((b) => [b.type, b.mac, b.offset, b.length, b.rawLength])
-    const index = sealEnvelope(this.#keys.sealer, EnvelopeType.PACK_INDEX, PACKFILE_VERSION, {kind: this.kind, blobs: rows})
+    // Metadata is small and everything hangs on it: it carries parity (file content does not).
+    const parity = this.kind === 'meta' && this.#size > 0 ? buildParity(Buffer.concat(this.#parts)) : undefined
+    const indexValue: IndexValue = {kind: this.kind, blobs: rows}
+    if (parity) indexValue.parity = {offset: this.#size, length: parity.length}
+    const index = sealEnvelope(this.#keys.sealer, EnvelopeType.PACK_INDEX, PACKFILE_VERSION, indexValue)
+    const indexOffset = this.#size + (parity?.length ?? 0)
     const footer = sealEnvelope(this.#keys.sealer, EnvelopeType.PACK_FOOTER, PACKFILE_VERSION, {
-      indexOffset: this.#size,
+      indexOffset,
       indexLength: index.length,
       count: rows.length,
     })
     const trailer = Buffer.alloc(4)
     trailer.writeUInt32BE(footer.length)
-    const parts = [...this.#parts, index, footer, trailer]
+    const parts = [...this.#parts, ...(parity ? [parity] : []), index, footer, trailer]
     const mac = this.#keys.objectMac.stream()
     for (const part of parts) mac.update(part)
-    const size = this.#size + index.length + footer.length + 4
+    const size = indexOffset + index.length + footer.length + 4
     return {id: mac.digest().toString('hex'), kind: this.kind, parts, size, blobs: this.blobs}
   }
 }
 
-interface Footer {
+interface IndexValue {
+  kind: PackKind
+  blobs: IndexRow[]
+  /** Where the parity section is (metadata packfiles written since parity exists). */
+  parity?: {offset: number; length: number}
+}
+
+export interface Footer {
   indexOffset: number
   indexLength: number
   count: number
+}
+
+/** The footer of a packfile from its sealed bytes (without the 4-byte length after it). */
+export function openFooter(keys: KeySet, bytes: Uint8Array): Footer {
+  const {value} = openEnvelope<unknown>(keys.sealer, bytes, EnvelopeType.PACK_FOOTER, PACKFILE_VERSION)
+  const fs = new Shape('packfile footer')
+  const f = fs.record(value, 'the footer')
+  return {indexOffset: fs.count(f.indexOffset, 'indexOffset'), indexLength: fs.count(f.indexLength, 'indexLength'), count: fs.count(f.count, 'count')}
+}
+
+/** Where a packfile's parity section is, from its sealed index; undefined when it has none. */
+export function parityOf(keys: KeySet, indexBytes: Uint8Array, footer: Footer): {offset: number; length: number} | undefined {
+  const {value} = openEnvelope<unknown>(keys.sealer, indexBytes, EnvelopeType.PACK_INDEX, PACKFILE_VERSION)
+  const is = new Shape('packfile index')
+  const parity = is.record(value, 'the index').parity
+  if (parity === undefined || parity === null) return undefined
+  const p = is.record(parity, 'parity')
+  const at = {offset: is.count(p.offset, 'parity offset'), length: is.count(p.length, 'parity length')}
+  if (at.offset + at.length !== footer.indexOffset) is.fail('the parity section does not end where the index starts')
+  return at
 }
 
 /** Reads the index of a whole packfile held in memory (check, recovery). */
@@ -85,15 +119,7 @@ export function readPackfileIndex(keys: KeySet, bytes: Buffer): {kind: PackKind;
   const footerLength = bytes.readUInt32BE(bytes.length - 4)
   const footerStart = bytes.length - 4 - footerLength
   if (footerLength > 4096 || footerStart < 0) throw new IntegrityError('packfile footer is damaged')
-  const {value: footerValue} = openEnvelope<Footer>(
-    keys.sealer,
-    bytes.subarray(footerStart, bytes.length - 4),
-    EnvelopeType.PACK_FOOTER,
-    PACKFILE_VERSION,
-  )
-  const fs = new Shape('packfile footer')
-  const f = fs.record(footerValue, 'the footer')
-  const footer: Footer = {indexOffset: fs.count(f.indexOffset, 'indexOffset'), indexLength: fs.count(f.indexLength, 'indexLength'), count: fs.count(f.count, 'count')}
+  const footer = openFooter(keys, bytes.subarray(footerStart, bytes.length - 4))
   if (footer.indexOffset + footer.indexLength !== footerStart) throw new IntegrityError('packfile footer is inconsistent')
   const {value: indexValue} = openEnvelope<{kind: PackKind; blobs: IndexRow[]}>(
     keys.sealer,

@@ -1,5 +1,7 @@
 import {IntegrityError, isFatal, isNotFound, mapConcurrent, readAll} from '@plakar/sdk'
 import {openBlob} from '../format/blob.js'
+import {openFooter, parityOf} from '../format/packfile.js'
+import {repairWithParity} from '../format/parity.js'
 import {BlobType} from '../format/blob-type.js'
 import {DecodePool, type DecodeBlob} from './decode-pool.js'
 import type {Repository} from './repository.js'
@@ -103,7 +105,41 @@ export class BlobReader {
     const loc = options.includeMarked ? this.#repo.cache.locateAny(type, mac) : this.#repo.cache.locate(type, mac)
     if (!loc) throw new IntegrityError(this.#repo.missingBlob(type, mac))
     const sealed = await this.range(loc.pack, loc.offset, loc.length)
-    return openBlob(this.#repo.keys, this.#repo.compressor, type, mac, sealed)
+    try {
+      return openBlob(this.#repo.keys, this.#repo.compressor, type, mac, sealed)
+    } catch (error) {
+      if (!(error instanceof IntegrityError) || type === BlobType.CHUNK) throw error
+      const repaired = await this.#repairFromParity(loc.pack, loc.offset, loc.length).catch((why: unknown) => {
+        if (isFatal(why)) throw why
+        this.#repo.logger.debug(`parity of packfile ${loc.pack.slice(0, 16)} cannot help: ${(why as Error).message}`)
+        return undefined
+      })
+      if (!repaired) throw error
+      const plain = openBlob(this.#repo.keys, this.#repo.compressor, type, mac, repaired)
+      this.#repo.logger.warn(
+        `${(error as Error).message}: repaired from the parity of packfile ${loc.pack.slice(0, 16)}; run "plakar check" to see what else is damaged`,
+      )
+      return plain
+    }
+  }
+
+  /**
+   * The sealed bytes of one blob of a metadata packfile, rebuilt from the packfile's parity
+   * section (docs/format.md §7.1), or undefined when the packfile has none. Reads the footer,
+   * the index, the blob region and the parity: a rare path, for a damaged packfile only.
+   */
+  async #repairFromParity(pack: string, offset: number, length: number): Promise<Buffer | undefined> {
+    const keys = this.#repo.keys
+    const {size} = await this.#repo.storage.stat('packfile', pack)
+    if (size < 4) return undefined
+    const footerLength = (await this.range(pack, size - 4, 4)).readUInt32BE(0)
+    if (footerLength > 4096 || footerLength > size - 4) return undefined
+    const footer = openFooter(keys, await this.range(pack, size - 4 - footerLength, footerLength))
+    const parity = parityOf(keys, await this.range(pack, footer.indexOffset, footer.indexLength), footer)
+    if (!parity || offset + length > parity.offset) return undefined
+    const {data, repaired} = repairWithParity(await this.range(pack, 0, parity.offset), await this.range(pack, parity.offset, parity.length))
+    if (repaired === 0) return undefined
+    return data.subarray(offset, offset + length)
   }
 
   /**

@@ -37,12 +37,33 @@ describe('check', () => {
 
   const open = (cache: string) => Repository.open(storage, {cacheDir: join(dir, cache), passphrase: async () => Buffer.alloc(0), logger: quiet})
 
-  /** Flips one byte of the first stored blob of `type`. */
-  const corrupt = (repo: Repository, type: number) => {
+  /**
+   * Flips one byte of the first stored blob of `type`, and one of the parity section's table
+   * (docs/format.md §7.1), so that the parity cannot repair it: what is left is damage.
+   */
+  const corrupt = (repo: Repository, type: number, parity = false) => {
     const pack = repo.cache.packfiles().find((p) => repo.cache.blobsOfPack(p.id).some((b) => b.type === type))!
-    const blob = repo.cache.blobsOfPack(pack.id).find((b) => b.type === type)!
-    storage.objects.packfile.get(pack.id)![blob.offset + 1] ^= 1
+    const blobs = repo.cache.blobsOfPack(pack.id)
+    const blob = blobs.find((b) => b.type === type)!
+    const bytes = storage.objects.packfile.get(pack.id)!
+    bytes[blob.offset + 1] ^= 1
+    if (!parity) bytes[Math.max(...blobs.map((b) => b.offset + b.length)) + 1] ^= 1
   }
+
+  it('a byte flipped in a metadata blob is repaired from the parity: only the packfile is reported', async () => {
+    const writer = await open('writer')
+    await backup(writer, [importer([{path: '/r', info: {type: 'directory', size: 0}}, file('/r/a.txt', 'hello\n')])], {tmpDir: dir})
+    corrupt(writer, BlobType.NAME_NODE, true)
+    await writer.close()
+    const repo = await open('reader')
+    try {
+      const {targets, problems} = await allSnapshots(repo)
+      const result = await check(repo, targets, {problems})
+      expect(result.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^packfile [0-9a-f]{64} does not match its id/)])
+    } finally {
+      await repo.close()
+    }
+  })
 
   it('reports, once, a state this client had read that was deleted without a compaction replacing it', async () => {
     const root = {path: '/r', info: {type: 'directory' as const, size: 0}}
