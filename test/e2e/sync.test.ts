@@ -12,6 +12,7 @@ import {appendFile, mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN} from '../support/cli.js'
+import {Terminal} from '../support/terminal.js'
 import {compareTrees, packfiles, TreeBuilder} from '../support/tree.js'
 import {backup, expectOneLineError, setup, type Env} from './helpers.js'
 
@@ -87,6 +88,24 @@ describe('sync between peers (create --from)', () => {
     const again = await env.plakar.json<SyncJson>(env.at('sync', 'to', peer()))
     expect(again.directions[0].copies).toHaveLength(0)
     expect(again.movedBytes).toBe(0)
+  })
+
+  it('on a terminal, the progress line shows the bytes to move and the bytes already there', async () => {
+    await new TreeBuilder(src).randomFile('data/newer.bin', 900 * 1024)
+    await backup(env, [src])
+    const term = new Terminal(env.plakar, env.at('sync', 'to', peer()), {columns: 200})
+    expect((await term.exited).code, term.output).toBe(0)
+    const size = String.raw`(\d+(?:\.\d+)? (?:B|KiB|MiB|GiB))`
+    // The first drawing comes once the snapshot's plan is made: nothing moved yet.
+    const line = new RegExp(String.raw`sync \S+ → \S+ │ 0/1 snapshot │ 0 B/${size} │ [^\n]*?${size} already there`).exec(term.output)
+    expect(line, term.output).not.toBeNull()
+    const summary = new RegExp(String.raw`synced 1 snapshots: ${size} moved, ${size} already there`).exec(term.output)
+    expect(summary, term.output).not.toBeNull()
+    expect(line![1]).toBe(summary![1])
+    expect(line![2]).toBe(summary![2])
+    // Most of the snapshot was there already; the new file is what moves.
+    expect(line![2]).toMatch(/MiB/)
+    expect(line![1]).toMatch(/KiB|MiB/)
   })
 
   it('"with" copies both ways', async () => {

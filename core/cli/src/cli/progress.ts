@@ -9,6 +9,8 @@ export interface ProgressState {
   totalBytes?: number
   /** What `files` counts, singular (default "file"). */
   unit?: string
+  /** Bytes that need not move because the other side has them (sync). */
+  saved?: number
 }
 
 export type ProgressMode = 'bar' | 'lines' | 'off'
@@ -76,6 +78,7 @@ export class ProgressDisplay {
       parts.push(`${formatBytes(Math.round(rate))}/s`)
       if (state.totalBytes !== undefined && rate > 0) parts.push(`ETA ${formatDuration(((state.totalBytes - state.bytes) / rate) * 1000)}`)
     }
+    if (state.saved !== undefined) parts.push(`${formatBytes(state.saved)} already there`)
     return parts.join(this.#mode === 'bar' ? ' │ ' : ', ')
   }
 

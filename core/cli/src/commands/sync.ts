@@ -74,15 +74,18 @@ export default class Sync extends PlakarCommand {
         await thawBeforeReading(context, flags, (c) => collectSyncPackfiles(pair.from, pair.to, plan, c))
       }
       let base = 0
+      let baseSaved = 0
       const results = await runSync(pair.from, pair.to, plan, {
         dryRun: flags['dry-run'],
         signal: this.abort.signal,
         concurrency: this.settings.concurrency,
         tmpDir: this.settings.cacheDir,
         onWarning: (m) => this.logger.warn(m),
-        onProgress: (p) => display.update({label, files: copied, unit: 'snapshots', totalFiles: plan.missing.length, bytes: base + p.moved, totalBytes: base + p.toMove}),
+        onProgress: (p) =>
+          display.update({label, files: copied, unit: 'snapshot', totalFiles: plan.missing.length, bytes: base + p.moved, totalBytes: base + p.toMove, saved: baseSaved + p.saved}),
         onSnapshot: (r) => {
           base += r.moved
+          baseSaved += r.saved
           if (!r.dryRun) copied++
           if (!this.settings.json) this.#sayResult(r, plan)
         },
