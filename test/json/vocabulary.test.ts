@@ -4,7 +4,8 @@
  * commands used to disagree on (`snapshot` for a snapshot's own id, `duration`, `added`, `to`,
  * `repository`) are gone. The commands run for real against one repository.
  */
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {Ajv2020} from 'ajv/dist/2020.js'
 import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -40,6 +41,8 @@ describe('one JSON vocabulary across commands', () => {
   const src = join(env.s.dir, 'src')
   /** command line → the JSON values it printed (stdout, and stderr for errors and warnings). */
   const outputs = new Map<string, unknown[]>()
+  /** command line → its words as run, and what it printed on each stream. */
+  const streams = new Map<string, {args: string[]; stdout: unknown[]; stderr: unknown[]}>()
 
   const parseLines = (text: string) =>
     text
@@ -49,8 +52,12 @@ describe('one JSON vocabulary across commands', () => {
 
   async function record(args: string[], expected = 0): Promise<unknown[]> {
     const r = await env.plakar.ok([...args, '--json'], {expected})
-    const values = [...parseLines(String(r.stdout)), ...parseLines(String(r.stderr))]
-    outputs.set(args.filter((a) => !a.startsWith('/')).join(' '), values)
+    const stdout = parseLines(String(r.stdout))
+    const stderr = parseLines(String(r.stderr))
+    const key = args.filter((a) => !a.startsWith('/')).join(' ')
+    outputs.set(key, [...stdout, ...stderr])
+    streams.set(key, {args, stdout, stderr})
+    const values = [...stdout, ...stderr]
     return values
   }
 
@@ -130,5 +137,45 @@ describe('one JSON vocabulary across commands', () => {
     expect(restored).toMatchObject({snapshot: created.id, target: expect.any(String)})
     // Errors: {error, exitCode}.
     expect(outputs.get('bakup')).toEqual([{error: expect.stringContaining('did you mean'), exitCode: 2}])
+  })
+
+  it('every line matches its command\'s JSON Schema in docs/json (ajv), and standard error the common one', () => {
+    const ajv = new Ajv2020({allErrors: true, strict: true})
+    const dir = join(ROOT, 'docs', 'json')
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.schema.json'))) ajv.addSchema(JSON.parse(readFileSync(join(dir, file), 'utf8')) as object, file)
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
+    const ids = new Set(Object.keys(manifest.commands).map((id) => id.replaceAll(':', ' ')))
+    const stderrLine = ajv.compile({anyOf: [{$ref: 'common.schema.json#/$defs/error'}, {$ref: 'common.schema.json#/$defs/message'}]})
+    const failures: string[] = []
+    let validated = 0
+    for (const [key, {args, stdout, stderr}] of streams) {
+      const words = args.filter((a) => !a.startsWith('-')).slice(args[0] === 'at' ? 2 : 0)
+      let command: string | undefined
+      for (let n = words.length; n > 0 && !command; n--) if (ids.has(words.slice(0, n).join(' '))) command = words.slice(0, n).join(' ')
+      for (const line of stderr) if (!stderrLine(line)) failures.push(`plakar ${key} (stderr): ${ajv.errorsText(stderrLine.errors)}`)
+      if (!command) continue // a usage error: nothing on standard output
+      const name = `${command.replaceAll(' ', '-')}.schema.json`
+      const validate = ajv.getSchema(name)
+      if (!validate) {
+        if (stdout.length > 0) failures.push(`plakar ${key}: no schema docs/json/${name}`)
+        continue
+      }
+      for (const line of stdout) {
+        validated++
+        if (!validate(line)) failures.push(`plakar ${key}: ${ajv.errorsText(validate.errors)}`)
+      }
+    }
+    expect(failures).toEqual([])
+    expect(validated).toBeGreaterThan(20)
+  })
+
+  it('a schema is strict: a field it does not describe fails it', () => {
+    const ajv = new Ajv2020({strict: true})
+    const dir = join(ROOT, 'docs', 'json')
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.schema.json'))) ajv.addSchema(JSON.parse(readFileSync(join(dir, file), 'utf8')) as object, file)
+    const [line] = streams.get('at check')!.stdout as Record<string, unknown>[]
+    expect(ajv.validate('check.schema.json', line)).toBe(true)
+    expect(ajv.validate('check.schema.json', {...line, elapsed: 3})).toBe(false)
+    expect(ajv.validate('check.schema.json', {...line, ok: 'yes'})).toBe(false)
   })
 })
