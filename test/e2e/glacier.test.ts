@@ -4,10 +4,12 @@
  * archive, so the shim refuses GETs of GLACIER objects until a RestoreObject completes, as AWS
  * does). Counted at the shim: browsing reads no cold object; a one-file restore thaws only that
  * file's packfiles; a full restore interrupted after its restore requests and run again asks for
- * each packfile exactly once, and restores bit-exact.
+ * each packfile exactly once, and restores bit-exact; a restore writes files whose packfiles are
+ * readable while the others still thaw.
  */
 import {once} from 'node:events'
-import {mkdir, writeFile} from 'node:fs/promises'
+import {watch} from 'node:fs'
+import {mkdir, stat, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {afterAll, beforeAll, expect, it} from 'vitest'
@@ -127,6 +129,64 @@ describeRgw('glacier repository through the archive shim', () => {
     expect(await compareTrees(join(src, 'big'), join(out, 'big'))).toEqual([])
   })
 
+  it('a restore writes each file as soon as its packfiles are readable, while the others still thaw', {timeout: SLOW}, async () => {
+    shim.expireAll()
+    // The packfiles of f0.bin are thawed (by a one-file restore); every other thaw is then held.
+    await env.plakar.ok(at('restore', '--yes', '--to', join(env.s.dir, 'stream-f0'), `${snap1}:${src}/big/f0.bin`))
+    const rest = await env.plakar.json<{archived: {packfiles: number}; available: {packfiles: number}}>(at('thaw', 'status', `${snap1}:${src}/big`))
+    expect(rest.available.packfiles).toBeGreaterThanOrEqual(1)
+    expect(rest.archived.packfiles, 'packfiles of the other files are still archived').toBeGreaterThanOrEqual(1)
+    shim.resetStats()
+    shim.delayMs = 'manual'
+    const out = join(env.s.dir, 'stream')
+    await mkdir(out)
+    const f0 = join(src, 'big', 'f0.bin')
+    const wanted = {size: (await stat(f0)).size, sha: await sha256File(f0)}
+    // f0.bin complete and bit-exact in the target, seen by watching the target's writes.
+    const watcher = watch(out)
+    const restored = new Promise<void>((resolve) => {
+      let checking = false
+      let again = false
+      const check = async (): Promise<void> => {
+        if (checking) {
+          again = true
+          return
+        }
+        checking = true
+        do {
+          again = false
+          const size = await stat(join(out, 'f0.bin')).then((s) => s.size, () => -1)
+          if (size === wanted.size && (await sha256File(join(out, 'f0.bin'))) === wanted.sha) return resolve()
+        } while (again)
+        checking = false
+      }
+      watcher.on('change', () => void check())
+    })
+    const run = execa('node', [BIN, ...at('restore', '--yes', '--to', out, `${snap1}:${src}/big`)], {env: env.plakar.env, reject: false, cwd: env.plakar.home})
+    let exited = false
+    void run.finally(() => (exited = true))
+    try {
+      await Promise.race([
+        restored,
+        run.then((r) => {
+          throw new Error(`the restore ended (exit ${r.exitCode}) before f0.bin was restored: ${String(r.stderr)}`)
+        }),
+      ])
+      const held = [...shim.restores.values()].filter((r) => r.readyAt === undefined)
+      expect(exited, 'the restore is still running').toBe(false)
+      expect(held.length, 'other packfiles are still being thawed').toBe(rest.archived.packfiles)
+      process.stdout.write(`figure: f0.bin restored bit-exact while ${held.length} of ${rest.archived.packfiles + rest.available.packfiles} packfiles were still thawing\n`)
+    } finally {
+      watcher.close()
+      shim.delayMs = {Standard: 30, Bulk: 60, Expedited: 10}
+      shim.complete()
+    }
+    const r = await run
+    expect(r.exitCode, String(r.stderr)).toBe(0)
+    expect(String(r.stderr)).toMatch(new RegExp(`thaw: ${rest.available.packfiles}/${rest.archived.packfiles + rest.available.packfiles} packfiles readable`))
+    expect(await compareTrees(join(src, 'big'), out)).toEqual([])
+  })
+
   it('cat and a full check thaw what they read', {timeout: SLOW}, async () => {
     shim.expireAll()
     shim.resetStats()
@@ -157,12 +217,13 @@ describeRgw('glacier repository under Object Lock (COMPLIANCE) on radosgw', () =
   })
   afterAll(() => env?.s.cleanup())
 
-  it('every object is locked, later backups extend the lock of packfiles they reuse, rm deletes nothing locked, every snapshot restores', {timeout: SLOW}, async () => {
+  it('every object is locked, later backups and maintenance extend the lock of what live snapshots use, rm + maintenance delete nothing locked and say so, every snapshot restores', {timeout: SLOW}, async () => {
     await env.plakar.ok(at('create'))
     const first = String((await env.plakar.json<{id: string}>(at('backup', src))).id)
     const {ListObjectsV2Command} = await import('@aws-sdk/client-s3')
     const {rawClient, head} = await import('../../plugins/glacier/test/glacier.js')
     const keys = async () => ((await rawClient().send(new ListObjectsV2Command({Bucket: bucket, Prefix: 'repo/'}))).Contents ?? []).map((o) => o.Key!)
+    const untilOf = async (k: string) => (await head(bucket, k)).ObjectLockRetainUntilDate!.getTime()
     const before = await keys()
     const packs = before.filter((k) => k.includes('/packfiles/'))
     const until0 = new Map<string, number>()
@@ -175,21 +236,48 @@ describeRgw('glacier repository under Object Lock (COMPLIANCE) on radosgw', () =
 
     await writeFile(join(src, 'b.txt'), 'second\n')
     const second = String((await env.plakar.json<{id: string}>(at('backup', src))).id)
-    for (const k of packs) expect((await head(bucket, k)).ObjectLockRetainUntilDate!.getTime(), k).toBeGreaterThan(until0.get(k)!)
+    const until1 = new Map<string, number>()
+    for (const k of packs) {
+      until1.set(k, await untilOf(k))
+      expect(until1.get(k), k).toBeGreaterThan(until0.get(k)!)
+    }
 
     const rm = await env.plakar.run(at('rm', '--apply', first))
     expect(rm.exitCode, String(rm.stderr)).toBe(0)
+    // Maintenance deletes what only the removed snapshot used: the server would refuse, so the
+    // plugin does not ask; maintenance says what it kept and until when, and extends the lock of
+    // everything the live snapshot still uses (written by the first backup, reused by the second).
+    const m = await env.plakar.run(at('maintenance', '--grace', '0', '--json'))
+    expect(m.exitCode, String(m.stderr)).toBe(0)
+    const report = JSON.parse(String(m.stdout)) as {deleted: number; retained: {packfile: string; reason: string}[]; retentionExtended: number; retainedUntil: string}
+    expect(report.retained.length, String(m.stdout)).toBeGreaterThan(0)
+    expect(report.deleted).toBe(0)
+    for (const r of report.retained) expect(r.reason).toMatch(/locked \(COMPLIANCE\) until \d{4}-\d\d-\d\d: kept/)
+    expect(String(m.stderr)).toMatch(/was kept: the storage refuses to delete it \(.*locked \(COMPLIANCE\)/)
     for (const k of before) await expect(head(bucket, k), k).resolves.toBeDefined()
-    for (const [snap, files] of [
-      [first, ['a.bin']],
-      [second, ['a.bin', 'b.txt']],
-    ] as const) {
-      if (snap === first) continue // removed from the repository's view; its bytes stay locked on the server
-      const out = join(env.s.dir, `out-${snap.slice(0, 8)}`)
-      // radosgw keeps no archive: the plan says "archived", RestoreObject answers 501, and the
-      // plugin then reads the objects as they are (--yes accepts the plan).
-      await env.plakar.ok(at('restore', '--yes', '--to', out, snap))
-      for (const f of files) expect(await sha256File(join(out, f))).toBe(await sha256File(join(src, f)))
+    const after = await keys()
+    const retained = new Set(report.retained.map((r) => r.packfile))
+    const live = after.filter((k) => k.includes('/packfiles/') && !retained.has(k.slice(k.lastIndexOf('/') + 1)))
+    expect(live.length).toBeGreaterThan(0)
+    expect(report.retentionExtended).toBeGreaterThanOrEqual(live.length)
+    const retainedUntil = Date.parse(report.retainedUntil)
+    for (const k of live) {
+      const h = await head(bucket, k)
+      expect(h.ObjectLockMode, k).toBe('COMPLIANCE')
+      // (the server may keep whole seconds)
+      expect(h.ObjectLockRetainUntilDate!.getTime(), k).toBeGreaterThanOrEqual(retainedUntil - 1000)
+      if (until1.has(k)) expect(h.ObjectLockRetainUntilDate!.getTime(), `${k} extended by maintenance`).toBeGreaterThan(until1.get(k)!)
     }
+    // What only the removed snapshot used is left to expire: its lock is not extended.
+    for (const k of after.filter((k) => retained.has(k.slice(k.lastIndexOf('/') + 1)))) expect(await untilOf(k)).toBeLessThan(retainedUntil)
+    process.stdout.write(
+      `figure: COMPLIANCE: rm + maintenance deleted ${report.deleted} objects, kept ${report.retained.length} locked packfiles, extended the lock of ${report.retentionExtended} live objects\n`,
+    )
+
+    const out = join(env.s.dir, `out-${second.slice(0, 8)}`)
+    // radosgw keeps no archive: the plan says "archived", RestoreObject answers 501, and the
+    // plugin then reads the objects as they are (--yes accepts the plan).
+    await env.plakar.ok(at('restore', '--yes', '--to', out, second))
+    for (const f of ['a.bin', 'b.txt']) expect(await sha256File(join(out, f))).toBe(await sha256File(join(src, f)))
   })
 })

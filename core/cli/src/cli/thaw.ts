@@ -1,10 +1,9 @@
 import {createInterface} from 'node:readline/promises'
 import {Flags} from '@oclif/core'
-import {coldStorageOf, executeThaw, PackfileCollector, planThaw, type ThawPlan} from '@plakar/engine/engine/thaw.js'
+import {coldStorageOf, executeThaw, PackfileCollector, planThaw, ThawGate, type ThawPlan} from '@plakar/engine/engine/thaw.js'
 import type {Repository} from '@plakar/engine/repository/repository.js'
 import {UsageError, type Logger} from '@plakar/sdk'
 import {formatBytes, formatDuration} from './output.js'
-import type {ProgressDisplay} from './progress.js'
 
 /** Flags of every command that reads file content (restore, cat, check, sync from, archive). */
 export const thawFlags = {
@@ -25,7 +24,11 @@ export interface ThawContext {
   json: boolean
   quiet: boolean
   signal: AbortSignal
-  progress: () => ProgressDisplay
+}
+
+/** A thaw under way while the command reads: `finished()` waits for its end and reports it. */
+export interface ThawRun {
+  finished(): Promise<void>
 }
 
 function money(value: number, currency: string): string {
@@ -49,19 +52,22 @@ export function describePlan(plan: ThawPlan): string[] {
 
 /**
  * Before a command reads file content from a cold storage: collects the data packfiles it needs
- * (`fill`), prints the plan and asks for confirmation (or --yes), thaws, and waits until every
- * packfile is readable, with progress. Does nothing on other storages.
+ * (`fill`), prints the plan and asks for confirmation (or --yes), then starts the thaw and
+ * returns at once: the command reads while packfiles thaw, each read of a packfile still
+ * archived waiting until it is readable (repo.reader.waitFor), so restored files appear as
+ * thaws complete, not after the last one. The command awaits `finished()` after its reads.
+ * Returns undefined on other storages, and when nothing needs thawing.
  */
-export async function thawBeforeReading(context: ThawContext, flags: ThawFlagValues, fill: (collector: PackfileCollector) => Promise<void>): Promise<void> {
+export async function startThaw(context: ThawContext, flags: ThawFlagValues, fill: (collector: PackfileCollector) => Promise<void>): Promise<ThawRun | undefined> {
   const storage = coldStorageOf(context.repo)
-  if (!storage) return
+  if (!storage) return undefined
   const collector = new PackfileCollector(context.repo)
   await fill(collector)
   collector.flush()
-  if (collector.packfiles.size === 0) return
+  if (collector.packfiles.size === 0) return undefined
   const tier = flags['thaw-tier']
   const plan = await planThaw(context.repo, storage, collector.packfiles, {tier, days: flags['thaw-days']})
-  if (plan.toRequest.length === 0 && plan.inProgress.length === 0) return
+  if (plan.toRequest.length === 0 && plan.inProgress.length === 0) return undefined
   if (tier && plan.toRequest.length > 0 && !plan.estimates.some((e) => e.tier === tier)) {
     throw new UsageError(`--thaw-tier ${tier} is not offered for this storage class: use ${plan.estimates.map((e) => e.tier).join(', ')}`)
   }
@@ -96,18 +102,31 @@ export async function thawBeforeReading(context: ThawContext, flags: ThawFlagVal
     const answer = await rl.question(`thaw ${plan.toRequest.length} packfiles with tier ${plan.tier}? [y/N] `, {signal: context.signal}).finally(() => rl.close())
     if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError('nothing thawed: the command needs the archived data')
   }
-  const display = context.progress()
   const started = Date.now()
-  let lastLine = ''
-  const {requested} = await executeThaw(storage, plan, {
+  let lastReadable = -1
+  const gate = new ThawGate()
+  const running = executeThaw(storage, plan, {
     signal: context.signal,
+    gate,
     onProgress: (p) => {
-      display.update({label: 'thaw', files: p.readable, totalFiles: p.total, bytes: 0, unit: 'packfiles readable'})
-      const line = `thaw: ${p.readable}/${p.total} packfiles readable${p.waitingMs !== undefined ? `, next check in ${formatDuration(p.waitingMs)}` : ''}`
-      if (line !== lastLine && !process.stderr.isTTY && !context.quiet) context.logger.info(line)
-      lastLine = line
+      // One line each time more packfiles are readable (above the command's own progress).
+      if (p.readable !== lastReadable && !context.quiet && !context.json) {
+        context.logger.info(`thaw: ${p.readable}/${p.total} packfiles readable${p.waitingMs !== undefined && p.readable < p.total ? `, next check in ${formatDuration(p.waitingMs)}` : ''}`)
+      }
+      lastReadable = p.readable
     },
   })
-  display.stop()
-  say(`thaw: ${plan.packfiles.size} packfiles readable (${requested} restores requested by this run) in ${formatDuration(Date.now() - started)}`)
+  // The command may fail before it awaits the thaw: its reads then carry the thaw's error.
+  running.catch(() => {})
+  context.repo.reader.waitFor = (pack) => gate.wait(pack)
+  return {
+    finished: async () => {
+      try {
+        const {requested} = await running
+        say(`thaw: ${plan.packfiles.size} packfiles readable (${requested} restores requested by this run) in ${formatDuration(Date.now() - started)}`)
+      } finally {
+        context.repo.reader.waitFor = undefined
+      }
+    },
+  }
 }

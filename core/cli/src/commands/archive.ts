@@ -11,7 +11,7 @@ import {expandPath} from '../connectors/location.js'
 import type {ArchiveFormat} from '@plakar/engine/engine/archive.js'
 import {loadSnapshot, parseSnapshotPath} from '@plakar/engine/engine/snapshot.js'
 import {UsageError} from '@plakar/sdk'
-import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {startThaw, thawFlags} from '../cli/thaw.js'
 import {collectSnapshotPackfiles} from '@plakar/engine/engine/thaw.js'
 
 /** What the user may write after --format, and the engine's name for it. */
@@ -47,8 +47,8 @@ export default class Archive extends PlakarCommand {
     const source = snapshot.resolve(path)
     const root = await snapshot.requireEntry(source)
     if (root.info.type !== 'directory' && root.info.type !== 'file') throw new UsageError(`${source} is a ${root.info.type}: only a directory or a file can be archived`)
-    // A cold storage: thaw the data packfiles the archive reads before writing its first byte.
-    await thawBeforeReading({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}, flags, (c) =>
+    // A cold storage: thaw the data packfiles the archive reads; entries are written as they become readable.
+    const thaw = await startThaw({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal}, flags, (c) =>
       collectSnapshotPackfiles(snapshot, source, c),
     )
 
@@ -89,6 +89,7 @@ export default class Archive extends PlakarCommand {
       }
     }
     display.stop()
+    await thaw?.finished()
     if (this.settings.json) {
       this.printJson({snapshot: snapshot.id, path: source, format, output, bytes, skipped})
     } else if (output !== undefined) {

@@ -4,7 +4,7 @@ import {filterSnapshots, parseTarget, resolveTarget} from '@plakar/engine/engine
 import {pipeline} from 'node:stream/promises'
 import {PlakarCommand} from '../cli/base-command.js'
 import {UsageError} from '@plakar/sdk'
-import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {startThaw, thawFlags} from '../cli/thaw.js'
 import {collectSnapshotPackfiles} from '@plakar/engine/engine/thaw.js'
 import type {Entry} from '@plakar/engine/tree/entry.js'
 import type {Snapshot} from '@plakar/engine/engine/snapshot.js'
@@ -33,10 +33,11 @@ export default class Cat extends PlakarCommand {
       if (entry.error) throw new UsageError(`${resolved} could not be backed up: ${entry.error}`)
       files.push({snapshot, path: resolved, entry})
     }
-    // A cold storage: every file's data is thawed before the first byte is written.
-    await thawBeforeReading({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}, flags, async (c) => {
+    // A cold storage: the files' data is thawed; each file is written once its packfiles are readable.
+    const thaw = await startThaw({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal}, flags, async (c) => {
       for (const f of files) await collectSnapshotPackfiles(f.snapshot, f.path, c)
     })
     for (const f of files) await pipeline(await f.snapshot.open(f.entry), process.stdout, {end: false})
+    await thaw?.finished()
   }
 }

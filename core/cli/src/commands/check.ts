@@ -5,7 +5,7 @@ import {allSnapshots, check, type CheckProblem, type CheckTarget} from '@plakar/
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {filterSnapshots, isEmptyFilter, openSnapshot, resolveTarget} from '@plakar/engine/engine/selection.js'
 import {IntegrityError} from '@plakar/sdk'
-import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {startThaw, thawFlags, type ThawRun} from '../cli/thaw.js'
 import {collectSnapshotPackfiles} from '@plakar/engine/engine/thaw.js'
 
 export default class Check extends PlakarCommand {
@@ -44,10 +44,11 @@ export default class Check extends PlakarCommand {
         targets.push({snapshot, path: resolved})
       }
     }
+    let thaw: ThawRun | undefined
     if (!flags.fast) {
-      // A cold storage: a full check reads every data packfile it verifies, so thaw them first
-      // (--fast reads metadata only, which is never cold).
-      await thawBeforeReading({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}, flags, async (c) => {
+      // A cold storage: a full check reads every data packfile it verifies, so thaw them; each is
+      // verified once readable (--fast reads metadata only, which is never cold).
+      thaw = await startThaw({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal}, flags, async (c) => {
         if (whole) c.addAllData()
         else for (const t of targets) await collectSnapshotPackfiles(t.snapshot, t.path, c)
       })
@@ -76,6 +77,7 @@ export default class Check extends PlakarCommand {
       },
     })
     display.stop()
+    await thaw?.finished()
     if (this.settings.json) {
       this.printJson({ok: result.problems.length === 0, snapshots: result.snapshots, files: result.files, packfiles: result.packfiles, bytes: result.bytes, problems: result.problems})
     } else if (result.problems.length === 0) {

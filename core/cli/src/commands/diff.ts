@@ -4,7 +4,7 @@ import {filterSnapshots, resolveTarget} from '@plakar/engine/engine/selection.js
 import {PlakarCommand} from '../cli/base-command.js'
 import {count, escapeName} from '../cli/output.js'
 import {diffFiles, diffTrees, sameEntry} from '@plakar/engine/engine/diff.js'
-import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {startThaw, thawFlags} from '../cli/thaw.js'
 import {coldStorageOf} from '@plakar/engine/engine/thaw.js'
 
 export default class Diff extends PlakarCommand {
@@ -36,8 +36,9 @@ export default class Diff extends PlakarCommand {
     const cold = coldStorageOf(repo) !== undefined
     const withContent = !cold || flags.yes === true
     if (cold && withContent) {
-      const context = {repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}
-      await thawBeforeReading(context, flags, async (c) => {
+      const context = {repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal}
+      // Text diffs are printed in tree order: the thaw completes first.
+      const thaw = await startThaw(context, flags, async (c) => {
         const add = async (s: typeof sa, e: typeof ea | undefined) => {
           if (e?.info.type === 'file' && e.info.size <= 8 * 1024 * 1024) for (const [mac] of await s.chunks(e)) c.add(mac)
         }
@@ -52,6 +53,7 @@ export default class Diff extends PlakarCommand {
           await add(sb, change.after)
         }
       })
+      await thaw?.finished()
     }
     const archivedNote = `(content archived: run with --yes to thaw it and see the changes)\n`
     if (ea.info.type !== 'directory' || eb.info.type !== 'directory') {

@@ -36,7 +36,8 @@ export default class Maintenance extends PlakarCommand {
     display.stop()
     for (const r of report.retained) this.logger.warn(`packfile ${r.packfile.slice(0, 16)} was kept: the storage refuses to delete it (${r.reason})`)
     if (this.settings.json) {
-      this.printJson(report)
+      const {retainedUntil, ...rest} = report
+      this.printJson(retainedUntil === undefined ? rest : {...rest, retainedUntil: new Date(retainedUntil).toISOString()})
       return
     }
     const would = report.dryRun ? 'would be ' : ''
@@ -48,5 +49,8 @@ export default class Maintenance extends PlakarCommand {
     if (report.waiting > 0) this.print(`waiting     ${report.waiting} marked packfiles (${formatBytes(report.waitingBytes)}) are kept until their grace period ends`)
     if (report.retained.length > 0) this.print(`retained    ${report.retained.length} packfiles the storage refuses to delete yet (object lock)`)
     this.print(`states      ${report.statesBefore} -> ${report.statesAfter}`)
+    if (report.retainedUntil !== undefined) {
+      this.print(`locked      ${report.retentionExtended} live packfiles and states retained until ${new Date(report.retainedUntil).toISOString()} (object lock)`)
+    }
   }
 }

@@ -3,7 +3,7 @@ import {PlakarCommand} from '../cli/base-command.js'
 import {count, formatBytes} from '../cli/output.js'
 import {parseOptions} from '../connectors/resolver.js'
 import {restore} from '@plakar/engine/engine/restore.js'
-import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {startThaw, thawFlags} from '../cli/thaw.js'
 import {collectSnapshotPackfiles} from '@plakar/engine/engine/thaw.js'
 import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {resolveTarget} from '@plakar/engine/engine/selection.js'
@@ -37,8 +37,9 @@ export default class Restore extends PlakarCommand {
     await snapshot.requireEntry(source).catch((error: unknown) => {
       if ((error as {plakarExitCode?: unknown})?.plakarExitCode !== 65) throw error
     })
-    // A cold storage: thaw the data packfiles this restore reads, and only those.
-    await thawBeforeReading({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}, flags, (c) => collectSnapshotPackfiles(snapshot, source, c))
+    // A cold storage: thaw the data packfiles this restore reads, and only those; files are
+    // restored as their packfiles become readable.
+    const thaw = await startThaw({repo, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal}, flags, (c) => collectSnapshotPackfiles(snapshot, source, c))
     const exporter = await this.resolver.exporter(flags.to, parseOptions(flags.option ?? []))
     this.onExit(() => exporter.close())
     const display = this.progress()
@@ -50,6 +51,7 @@ export default class Restore extends PlakarCommand {
       onError: (p, e) => this.logger.warn(`${p}: ${e}`),
     })
     display.stop()
+    await thaw?.finished()
     if (this.settings.json) {
       this.printJson({snapshot: snapshot.id, path: source, target: exporter.root, files: result.files, bytes: result.bytes, errors: result.errors, damaged: result.damaged})
     } else {

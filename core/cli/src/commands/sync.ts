@@ -5,7 +5,7 @@ import {filterFromFlags, selectionFlags} from '../cli/selection-flags.js'
 import {redactLocation} from '../connectors/location.js'
 import {parseOptions} from '../connectors/resolver.js'
 import {selectSnapshots, type SnapshotEntry, type SnapshotFilter} from '@plakar/engine/engine/selection.js'
-import {thawBeforeReading, thawFlags} from '../cli/thaw.js'
+import {startThaw, thawFlags, type ThawRun} from '../cli/thaw.js'
 import type {SnapshotSyncResult, SyncPlan} from '@plakar/engine/engine/sync.js'
 import {NotFoundError, UsageError} from '@plakar/sdk'
 import type {Repository} from '@plakar/engine/repository/repository.js'
@@ -68,10 +68,12 @@ export default class Sync extends PlakarCommand {
         const what = plan.mode === 'copy' ? 'peers: sealed data is copied as it is' : 'not peers: content is decoded and re-encoded for the target'
         this.say(`${label}: ${plan.missing.length} snapshots to copy, ${plan.present.length} already there${plan.deletedThere.length > 0 ? `, ${plan.deletedThere.length} deleted there (left out)` : ''} (${what})`)
       }
+      let thaw: ThawRun | undefined
       if (!flags['dry-run'] && plan.missing.length > 0) {
-        // A cold source: thaw the data the sync reads first, and only that (planning reads metadata only).
-        const context = {repo: pair.from, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal, progress: () => this.progress()}
-        await thawBeforeReading(context, flags, (c) => collectSyncPackfiles(pair.from, pair.to, plan, c))
+        // A cold source: thaw the data the sync reads, and only that (planning reads metadata
+        // only); packfiles are copied as they become readable.
+        const context = {repo: pair.from, logger: this.logger, json: this.settings.json, quiet: this.settings.quiet, signal: this.abort.signal}
+        thaw = await startThaw(context, flags, (c) => collectSyncPackfiles(pair.from, pair.to, plan, c))
       }
       let base = 0
       let baseSaved = 0
@@ -90,6 +92,7 @@ export default class Sync extends PlakarCommand {
           if (!this.settings.json) this.#sayResult(r, plan)
         },
       })
+      await thaw?.finished()
       for (const r of results) {
         bytesMoved += r.dryRun ? r.toMove : r.moved
         bytesSaved += r.saved

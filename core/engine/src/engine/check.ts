@@ -332,6 +332,7 @@ class Checker {
     this.#options.signal?.throwIfAborted()
     let data: Buffer
     try {
+      await repo.reader.ready(pack)
       data = await readAll(await repo.storage.get('packfile', pack))
     } catch (error) {
       // An unreachable storage is not a damaged repository: stop with that error.

@@ -11,6 +11,7 @@ import {TreeReader, type NodeStore} from '../tree/btree.js'
 import {decodeEntry, type ChunkRef} from '../tree/entry.js'
 import {decode} from '../format/codec.js'
 import {currentOwner} from './state-event.js'
+import {extendLiveRetention} from './worm.js'
 
 /**
  * Repository maintenance, the only operation that deletes stored data.
@@ -88,6 +89,12 @@ export interface MaintenanceReport {
   /** States before and after compaction (equal when nothing was compacted). */
   statesBefore: number
   statesAfter: number
+  /**
+   * On a WORM storage (Object Lock): live packfiles and states whose retention was extended to
+   * `retainedUntil` (ms), the storage's lock period from now; 0 and absent elsewhere.
+   */
+  retentionExtended: number
+  retainedUntil?: number
 }
 
 export const DEFAULT_GRACE_MS = 7 * 86_400_000
@@ -133,6 +140,7 @@ export async function maintain(repo: Repository, options: MaintenanceOptions = {
       retained: [],
       statesBefore: repo.cache.knownStates().size,
       statesAfter: 0,
+      retentionExtended: 0,
     }
     report.snapshots = await collectLive(repo, live, options)
     report.liveBlobs = live.size()
@@ -315,6 +323,15 @@ export async function maintain(repo: Repository, options: MaintenanceOptions = {
     if (!dryRun && options.compact !== false) {
       lock?.assertHeld()
       report.statesAfter = await compact(repo, owner.host, options)
+    }
+    if (!dryRun) {
+      // A WORM storage: what live snapshots still use (old packfiles reused by deduplication,
+      // the packfiles a repack wrote, the compacted states) stays locked a whole lock period
+      // from now; what was marked is left to expire.
+      lock?.assertHeld()
+      const extended = await extendLiveRetention(repo, {signal: options.signal, now: now()})
+      report.retentionExtended = extended.objects
+      if (extended.until !== undefined) report.retainedUntil = extended.until
     }
     return report
   } finally {

@@ -274,6 +274,7 @@ class Copier {
       if (this.#orphans.has(pack)) {
         result.adopted++
       } else {
+        await source.reader.ready(pack)
         const {size} = await source.storage.stat('packfile', pack)
         const data = await source.storage.get('packfile', pack)
         await this.#target.storage.put('packfile', pack, data, size, {packfileKind: kind})

@@ -1,5 +1,5 @@
 import {setTimeout as sleep} from 'node:timers/promises'
-import {isColdStorage, mapConcurrent, type ColdStorage, type ThawState, type ThawTier} from '@plakar/sdk'
+import {isColdStorage, mapConcurrent, markFatal, type ColdStorage, type ThawState, type ThawTier} from '@plakar/sdk'
 import {BlobType} from '../format/blob-type.js'
 import type {Repository} from '../repository/repository.js'
 import type {Snapshot} from './snapshot.js'
@@ -149,26 +149,89 @@ export async function planThaw(
   }
 }
 
+/**
+ * The packfiles of a thaw that are not readable yet. The repository's blob reader asks it
+ * before each read (`repo.reader.waitFor`): a read of a held packfile waits until the thaw
+ * releases it, or fails with the thaw's error (fatal: the command stops with that one error).
+ */
+export class ThawGate {
+  readonly #held = new Map<string, {promise: Promise<void>; release: () => void; fail: (error: unknown) => void}>()
+
+  hold(id: string): void {
+    if (this.#held.has(id)) return
+    let release!: () => void
+    let fail!: (error: unknown) => void
+    const promise = new Promise<void>((resolve, reject) => {
+      release = resolve
+      fail = reject
+    })
+    // Nobody may be waiting for this packfile when the thaw fails.
+    promise.catch(() => {})
+    this.#held.set(id, {promise, release, fail})
+  }
+
+  release(id: string): void {
+    const held = this.#held.get(id)
+    if (!held) return
+    this.#held.delete(id)
+    held.release()
+  }
+
+  fail(error: unknown): void {
+    const fatal = typeof error === 'object' && error !== null ? markFatal(error) : error
+    for (const held of this.#held.values()) held.fail(fatal)
+    this.#held.clear()
+  }
+
+  /** The wait before reading `id`; undefined when it is readable (or not part of the thaw). */
+  wait(id: string): Promise<void> | undefined {
+    return this.#held.get(id)?.promise
+  }
+
+  get size(): number {
+    return this.#held.size
+  }
+}
+
 export interface ThawOptions {
   signal?: AbortSignal
   onProgress?: (progress: ThawProgress) => void
   /** Polling of thaws in progress (defaults: the storage's thaw settings). */
   pollInitialMs?: number
   pollMaxMs?: number
+  /** Released packfile by packfile as they become readable (readers wait on it meanwhile). */
+  gate?: ThawGate
 }
 
 /**
- * Asks for the plan's archived packfiles in batches (a tier the storage does not offer is
- * refused before anything is asked), then polls every packfile not yet readable with backoff
- * until all are. Returns how many restore requests were made.
+ * Asks for the plan's archived packfiles in batches, then polls every packfile not yet
+ * readable with backoff until all are, releasing each from `options.gate` as soon as it is
+ * readable. Returns how many restore requests were made. On failure (or abort) the gate fails
+ * every read still waiting.
  */
 export async function executeThaw(storage: ColdStorage, plan: ThawPlan, options: ThawOptions = {}): Promise<{requested: number}> {
+  const gate = options.gate
+  for (const id of [...plan.toRequest, ...plan.inProgress]) gate?.hold(id)
+  try {
+    return await thaw(storage, plan, options)
+  } catch (error) {
+    gate?.fail(error)
+    throw error
+  }
+}
+
+async function thaw(storage: ColdStorage, plan: ThawPlan, options: ThawOptions): Promise<{requested: number}> {
   const settings = storage.thawSettings()
   const total = plan.packfiles.size
   const waiting = new Set<string>([...plan.inProgress])
   let requested = 0
   let readable = plan.readable
   const report = (waitingMs?: number) => options.onProgress?.({readable, total, requested, waitingMs})
+  const readableNow = (id: string) => {
+    waiting.delete(id)
+    readable++
+    options.gate?.release(id)
+  }
   for (let i = 0; i < plan.toRequest.length; i += REQUEST_BATCH) {
     options.signal?.throwIfAborted()
     const batch = plan.toRequest.slice(i, i + REQUEST_BATCH)
@@ -176,7 +239,7 @@ export async function executeThaw(storage: ColdStorage, plan: ThawPlan, options:
     for (const o of outcomes) {
       if (o.outcome === 'requested') requested++
       if (o.outcome === 'requested' || o.outcome === 'in-progress' || o.outcome === 'archived') waiting.add(o.id)
-      else readable++
+      else readableNow(o.id)
     }
     report()
   }
@@ -188,10 +251,7 @@ export async function executeThaw(storage: ColdStorage, plan: ThawPlan, options:
     interval = Math.min(max, interval * 2)
     await mapConcurrent([...waiting], 16, async (id) => {
       const status = await storage.restoreStatus('packfile', id)
-      if (status.state === 'available' || status.state === 'hot') {
-        waiting.delete(id)
-        readable++
-      }
+      if (status.state === 'available' || status.state === 'hot') readableNow(id)
     })
   }
   report()

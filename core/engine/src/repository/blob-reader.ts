@@ -71,6 +71,12 @@ export function blobKey(mac: Uint8Array): string {
 export class BlobReader {
   readonly #repo: Repository
   #decoder: DecodePool | undefined
+  /**
+   * Set while a cold storage thaws what a command reads (engine/thaw.ts): the promise of a
+   * packfile still archived, which settles when it is readable (or the thaw fails). Reads of
+   * other packfiles go ahead, so the command proceeds as packfiles become readable.
+   */
+  waitFor: ((pack: string) => Promise<void> | undefined) | undefined
 
   constructor(repo: Repository) {
     this.#repo = repo
@@ -83,7 +89,14 @@ export class BlobReader {
   }
 
   /** Bytes of a packfile, as stored (sealed): what sync copies to a peer as they are. */
+  /** Resolves once `pack` is readable: at once, unless a thaw still holds it (waitFor). */
+  async ready(pack: string): Promise<void> {
+    const thawing = this.waitFor?.(pack)
+    if (thawing) await thawing
+  }
+
   async range(pack: string, offset: number, length: number): Promise<Buffer> {
+    await this.ready(pack)
     try {
       return await readAll(await this.#repo.storage.get('packfile', pack, {offset, length}), length)
     } catch (error) {
