@@ -102,3 +102,33 @@ export class Budget {
     return this.#used === 0 || this.#used + amount <= this.#limit
   }
 }
+
+/**
+ * `promise`, or a rejection with the signal's reason as soon as `signal` aborts. For calls a
+ * protocol cannot cancel one by one (an SFTP request, a database query): the caller stops
+ * waiting at once and the late answer is ignored. Without a signal, `promise` itself.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise
+  if (signal.aborted) {
+    promise.catch(() => {})
+    return Promise.reject(signal.reason)
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => {})
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, {once: true})
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}

@@ -25,7 +25,7 @@ export {
   UsageError,
 } from './errors.js'
 export {readableFrom, readAll} from './streams.js'
-export {Budget, mapConcurrent, TaskPool} from './concurrency.js'
+export {abortable, Budget, mapConcurrent, TaskPool} from './concurrency.js'
 export {isTransientNetworkError, withRetry, type RetryOptions} from './retry.js'
 export {
   bufferRecord,

@@ -3,7 +3,7 @@ import {createRequire} from 'node:module'
 import {homedir, userInfo} from 'node:os'
 import {join, resolve} from 'node:path'
 import type {AnyAuthMethod, AuthenticationType, ConnectConfig, ParsedKey} from 'ssh2'
-import {AuthError, PlakarError, UsageError, withRetry, type ConnectorContext, type Logger} from '@plakar/sdk'
+import {abortable, AuthError, PlakarError, UsageError, withRetry, type ConnectorContext, type Logger} from '@plakar/sdk'
 import {finalError, isConnectionLost, normalize, oneLine, SftpOpError} from './errors.js'
 import {algorithmsFor, fingerprint, keyTypeOf, parseKnownHosts, patternsMatch, verifyHostKey, type HostKeyVerdict, type KnownHostEntry} from './known-hosts.js'
 import {hostKeyName, parseSftpLocation, type SftpLocation} from './location.js'
@@ -132,20 +132,23 @@ export class SftpConnector {
 
   /**
    * Runs `fn` on a live session, within the concurrency bound, retrying on a new connection
-   * when the connection is lost; after the last attempt, one error naming the server.
+   * when the connection is lost; after the last attempt, one error naming the server. With
+   * `signal`: SFTP cannot cancel one request, so an abort rejects at once with its reason and
+   * the late reply is ignored; no retry starts after it.
    */
-  async run<T>(fn: (session: SftpSession, attempt: number) => Promise<T>): Promise<T> {
+  async run<T>(fn: (session: SftpSession, attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted()
     await this.#acquire()
     try {
-      return await this.retry(fn)
+      return await this.retry(fn, signal)
     } finally {
       this.#release()
     }
   }
 
   /** The backoff before attempt `failures + 1` (exponential, full jitter), as in {@link run}. */
-  async pause(failures: number): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(8000, 250 * 2 ** (failures - 1))))
+  async pause(failures: number, signal?: AbortSignal): Promise<void> {
+    await abortable(new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(8000, 250 * 2 ** (failures - 1)))), signal)
   }
 
   /** Runs `fn` within the concurrency bound (it handles connections and retries itself). */
@@ -159,13 +162,14 @@ export class SftpConnector {
   }
 
   /** {@link run} without taking a concurrency slot (for streams whose pace the reader sets). */
-  async retry<T>(fn: (session: SftpSession, attempt: number) => Promise<T>): Promise<T> {
+  async retry<T>(fn: (session: SftpSession, attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
       return await withRetry(
         async (attempt) => {
-          const session = await this.session()
+          signal?.throwIfAborted()
+          const session = await abortable(this.session(), signal)
           try {
-            return await fn(session, attempt)
+            return await abortable(fn(session, attempt), signal)
           } catch (error) {
             if (isConnectionLost(error)) this.invalidate(session, error)
             throw error
@@ -175,12 +179,14 @@ export class SftpConnector {
           attempts: this.#attempts,
           baseDelayMs: 250,
           maxDelayMs: 8000,
+          signal,
           retryable: (error) => !this.#closed && isConnectionLost(error),
           onRetry: (error, attempt, delay) =>
             this.#logger.debug(`sftp ${this.server}: attempt ${attempt} failed (${(error as Error).message}); retrying in ${Math.round(delay)} ms`),
         },
       )
     } catch (error) {
+      if (signal?.aborted) throw signal.reason
       throw finalError(error, this.server, this.#attempts)
     }
   }

@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {posix} from 'node:path'
 import type {Readable} from 'node:stream'
 import type {InputAttributes} from 'ssh2'
-import {PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
+import {PlakarError, type CallOptions, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
 import {parseSftpLocation} from './location.js'
 import {SftpConnector} from './connector.js'
 import {SftpOpError} from './errors.js'
@@ -74,7 +74,7 @@ export class SftpExporter implements Exporter {
     if (full === this.root) throw new PlakarError(`refused to ${what} the restore target itself`)
   }
 
-  async createDirectory(path: string, _info: FileInfo): Promise<void> {
+  async createDirectory(path: string, _info: FileInfo, options?: CallOptions): Promise<void> {
     const full = this.#resolve(path)
     await this.#connector.run(async (session) => {
       await this.#checkParents(session, full)
@@ -88,7 +88,7 @@ export class SftpExporter implements Exporter {
           throw new PlakarError(`cannot restore directory ${path}: ${stats ? 'something else exists there' : (error as Error).message}`)
         }
       }
-    })
+    }, options?.signal)
     this.#remember(full)
   }
 
@@ -105,18 +105,21 @@ export class SftpExporter implements Exporter {
     return attrs
   }
 
-  async storeFile(path: string, data: Readable, info: FileInfo): Promise<void> {
+  async storeFile(path: string, data: Readable, info: FileInfo, options?: CallOptions): Promise<void> {
+    const signal = options?.signal
     const full = this.#resolve(path)
     this.#refuseRoot(full, 'replace')
     const temp = posix.join(posix.dirname(full), `.${randomBytes(6).toString('hex')}.plakar-tmp`)
     try {
-      await this.#connector.run((session) => this.#checkParents(session, full))
+      await this.#connector.run((session) => this.#checkParents(session, full), signal)
       // No fsync per file (the fs exporter does not either): a restore is not a repository.
-      await upload(this.#connector, temp, data, {attrs: this.#attrs(info), what: path, fsync: false})
-      await this.#connector.run((session, attempt) => this.#replace(session, temp, full, attempt > 1))
+      await upload(this.#connector, temp, data, {attrs: this.#attrs(info), what: path, fsync: false, signal})
+      await this.#connector.run((session, attempt) => this.#replace(session, temp, full, attempt > 1), signal)
     } catch (error) {
       data.destroy()
-      await this.#connector.run((session) => session.unlink(temp)).catch(() => {})
+      // Interrupted: the temporary file is removed in the background, the call returns at once.
+      const cleanup = this.#connector.run((session) => session.unlink(temp)).catch(() => {})
+      if (!signal?.aborted) await cleanup
       throw error
     }
   }
@@ -139,7 +142,7 @@ export class SftpExporter implements Exporter {
     }
   }
 
-  async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', info?: FileInfo): Promise<void> {
+  async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', info?: FileInfo, options?: CallOptions): Promise<void> {
     const full = this.#resolve(path)
     this.#refuseRoot(full, 'replace')
     const temp = posix.join(posix.dirname(full), `.${randomBytes(6).toString('hex')}.plakar-tmp`)
@@ -166,10 +169,10 @@ export class SftpExporter implements Exporter {
         if (!session.lost) await session.unlink(temp).catch(() => {})
         throw error
       }
-    })
+    }, options?.signal)
   }
 
-  async setMetadata(path: string, info: FileInfo): Promise<void> {
+  async setMetadata(path: string, info: FileInfo, options?: CallOptions): Promise<void> {
     const full = this.#resolve(path)
     await this.#connector.run(async (session) => {
       if (full !== this.root) await this.#checkParents(session, full)
@@ -189,7 +192,7 @@ export class SftpExporter implements Exporter {
         attrs.atime = Math.floor((info.atime ?? info.mtime) / 1000)
       }
       if (Object.keys(attrs).length > 0) await session.setstat(full, attrs)
-    })
+    }, options?.signal)
     this.#created.delete(full)
   }
 

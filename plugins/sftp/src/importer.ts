@@ -103,9 +103,10 @@ export class SftpImporter implements Importer {
         return {path, error: this.#describe(error)}
       }
     } else if (info.type === 'file') {
-      record.open = async () => {
-        const opened = await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}))
-        return downloadStream(this.#connector, path, {opened, what: path})
+      record.open = async (options) => {
+        const signal = options?.signal
+        const opened = await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}), signal)
+        return downloadStream(this.#connector, path, {opened, what: path, signal})
       }
     }
     return record

@@ -12,6 +12,8 @@ import {
   ObjectNotFoundError,
   PlakarError,
   readAll,
+  type CallOptions,
+  type PutOptions,
   type ConnectorContext,
   type Id,
   type Kind,
@@ -63,22 +65,24 @@ export class SftpStorage implements Storage {
     return posix.join(this.#root, objectKey(kind, id))
   }
 
-  async create(config: Uint8Array): Promise<void> {
+  async create(config: Uint8Array, options?: CallOptions): Promise<void> {
+    const signal = options?.signal
     await this.#connector.run(async (session) => {
       await mkdirp(session, this.#root)
       const existing = (await readdirNames(session, this.#root)) ?? []
       if (existing.includes(CONFIG_NAME)) throw new PlakarError(`a repository already exists at ${this.location}`)
       if (existing.length > 0) throw new PlakarError(`cannot create a repository in ${this.location}: the directory is not empty`)
       for (const kind of KINDS) await mkdirp(session, posix.join(this.#root, kindDirectory(kind)))
-    })
-    await this.#write(posix.join(this.#root, CONFIG_NAME), Readable.from([Buffer.from(config)]), config.length, false)
+    }, signal)
+    await this.#write(posix.join(this.#root, CONFIG_NAME), Readable.from([Buffer.from(config)]), config.length, false, signal)
   }
 
-  async open(): Promise<Uint8Array> {
+  async open(options?: CallOptions): Promise<Uint8Array> {
     const path = posix.join(this.#root, CONFIG_NAME)
+    const signal = options?.signal
     try {
-      const opened = await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}))
-      return await readAll(downloadStream(this.#connector, path, {opened, what: `${this.location}/${CONFIG_NAME}`}))
+      const opened = await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}), signal)
+      return await readAll(downloadStream(this.#connector, path, {opened, what: `${this.location}/${CONFIG_NAME}`, signal}))
     } catch (error) {
       if (notFound(error)) throw new ObjectNotFoundError(`no repository at ${this.location}`)
       throw error
@@ -90,10 +94,11 @@ export class SftpStorage implements Storage {
    * plain SFTP rename refuses an existing target, and deleting CONFIG first would leave a moment
    * with no config at all: without the extension the config is left alone and the call fails.
    */
-  async replaceConfig(config: Uint8Array): Promise<void> {
-    await this.open()
+  async replaceConfig(config: Uint8Array, options?: CallOptions): Promise<void> {
+    const signal = options?.signal
+    await this.open(options)
     const path = posix.join(this.#root, CONFIG_NAME)
-    const atomic = await this.#connector.run(async (session) => session.extensions.posixRename)
+    const atomic = await this.#connector.run(async (session) => session.extensions.posixRename, signal)
     if (!atomic) {
       throw new PlakarError(
         `the SFTP server of ${this.location} cannot replace a file atomically (no posix-rename@openssh.com extension): the config was left unchanged`,
@@ -102,7 +107,7 @@ export class SftpStorage implements Storage {
     const temp = posix.join(this.#root, `.CONFIG.${randomBytes(6).toString('hex')}.tmp`)
     let lostReply = false
     try {
-      await upload(this.#connector, temp, Readable.from([Buffer.from(config)]), {size: config.length, what: temp})
+      await upload(this.#connector, temp, Readable.from([Buffer.from(config)]), {size: config.length, what: temp, signal})
       await this.#connector.run(async (session, attempt) => {
         try {
           await session.posixRename(temp, path)
@@ -111,7 +116,7 @@ export class SftpStorage implements Storage {
           if (!(error as SftpOpError).transient && attempt > 1 && notFound(error)) lostReply = true
           else throw error
         }
-      })
+      }, signal)
     } catch (error) {
       await this.#connector.run((session) => session.unlink(temp)).catch(() => {})
       throw error
@@ -121,13 +126,14 @@ export class SftpStorage implements Storage {
     }
   }
 
-  async *list(kind: Kind): AsyncGenerator<Id> {
-    for await (const {id} of this.listWithSizes(kind)) yield id
+  async *list(kind: Kind, options?: CallOptions): AsyncGenerator<Id> {
+    for await (const {id} of this.listWithSizes(kind, options)) yield id
   }
 
-  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
+  async *listWithSizes(kind: Kind, options?: CallOptions): AsyncGenerator<{id: Id; size: number}> {
+    const signal = options?.signal
     const base = posix.join(this.#root, kindDirectory(kind))
-    const entries = (await this.#connector.run((session) => readdirSizes(session, base))) ?? []
+    const entries = (await this.#connector.run((session) => readdirSizes(session, base), signal)) ?? []
     if (!isSharded(kind)) {
       for (const {name, size} of entries) if (isObjectId(name)) yield {id: name, size}
       return
@@ -135,7 +141,7 @@ export class SftpStorage implements Storage {
     const subdirs = entries.map((e) => e.name).filter(isShardName)
     for (let i = 0; i < subdirs.length; i += LIST_PARALLEL) {
       const batch = await Promise.all(
-        subdirs.slice(i, i + LIST_PARALLEL).map((sub) => this.#connector.run((session) => readdirSizes(session, posix.join(base, sub)))),
+        subdirs.slice(i, i + LIST_PARALLEL).map((sub) => this.#connector.run((session) => readdirSizes(session, posix.join(base, sub)), signal)),
       )
       for (const [index, listed] of batch.entries()) {
         const sub = subdirs[i + index]!
@@ -144,12 +150,13 @@ export class SftpStorage implements Storage {
     }
   }
 
-  async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
+  async put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void> {
+    const signal = options?.signal
     const path = this.#path(kind, id)
     if (!Number.isSafeInteger(size) || size < 0) throw new PlakarError(`invalid size ${size} for ${kind} ${id}`)
     if (kind !== 'lock') {
       // Idempotent: an object already there with its size is the same object (same id, same bytes).
-      const existing = await this.#connector.run((session) => session.stat(path)).catch((error) => {
+      const existing = await this.#connector.run((session) => session.stat(path), signal).catch((error) => {
         if (notFound(error)) return undefined
         throw error
       })
@@ -158,23 +165,25 @@ export class SftpStorage implements Storage {
         return
       }
     }
-    await this.#write(path, data, size, true)
+    await this.#write(path, data, size, true, signal)
   }
 
   /** Uploads to a temporary name next to `path`, then renames it into place. */
-  async #write(path: string, data: Readable, size: number, replace: boolean): Promise<void> {
+  async #write(path: string, data: Readable, size: number, replace: boolean, signal?: AbortSignal): Promise<void> {
     const dir = posix.dirname(path)
     const temp = posix.join(dir, `.${posix.basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
     try {
       if (!this.#made.has(dir)) {
-        await this.#connector.run((session) => mkdirp(session, dir))
+        await this.#connector.run((session) => mkdirp(session, dir), signal)
         this.#made.add(dir)
       }
-      await upload(this.#connector, temp, data, {size, what: temp})
-      await this.#connector.run((session, attempt) => this.#publish(session, temp, path, size, replace, attempt > 1))
+      await upload(this.#connector, temp, data, {size, what: temp, signal})
+      await this.#connector.run((session, attempt) => this.#publish(session, temp, path, size, replace, attempt > 1), signal)
     } catch (error) {
       data.destroy()
-      await this.#connector.run((session) => session.unlink(temp)).catch(() => {})
+      // Interrupted: the temporary file goes in the background (a later sweep takes it if not).
+      const cleanup = this.#connector.run((session) => session.unlink(temp)).catch(() => {})
+      if (!signal?.aborted) await cleanup
       throw error
     }
   }
@@ -201,21 +210,22 @@ export class SftpStorage implements Storage {
     }
   }
 
-  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+  async get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable> {
     const path = this.#path(kind, id)
+    const signal = options?.signal
     let opened
     try {
       // Range reads of packfiles (restore, check of a snapshot) borrow a kept-open handle.
       opened =
         kind === 'packfile' && range
           ? await this.#openFiles.lease(path)
-          : await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}))
+          : await this.#connector.run(async (session) => ({session, handle: await session.open(path, 'r')}), signal)
     } catch (error) {
       if (notFound(error)) throw new ObjectNotFoundError(`${kind} ${id} not found`)
       throw error
     }
     const what = `${kind} ${id}`
-    if (!range) return downloadStream(this.#connector, path, {opened, what})
+    if (!range) return downloadStream(this.#connector, path, {opened, what, signal})
     if (!(range.offset >= 0 && range.length >= 0)) {
       ;(opened as {release?: () => void}).release?.()
       throw new PlakarError(`invalid range ${range.offset}+${range.length} of ${what}`)
@@ -223,6 +233,7 @@ export class SftpStorage implements Storage {
     return downloadStream(this.#connector, path, {
       opened,
       what,
+      signal,
       offset: range.offset,
       length: range.length,
       check: (size) => {
@@ -231,10 +242,10 @@ export class SftpStorage implements Storage {
     })
   }
 
-  async stat(kind: Kind, id: Id): Promise<{size: number}> {
+  async stat(kind: Kind, id: Id, options?: CallOptions): Promise<{size: number}> {
     const path = this.#path(kind, id)
     try {
-      const stats = await this.#connector.run((session) => session.stat(path))
+      const stats = await this.#connector.run((session) => session.stat(path), options?.signal)
       return {size: stats.size}
     } catch (error) {
       if (notFound(error)) throw new ObjectNotFoundError(`${kind} ${id} not found`)
@@ -242,10 +253,10 @@ export class SftpStorage implements Storage {
     }
   }
 
-  async delete(kind: Kind, id: Id): Promise<void> {
+  async delete(kind: Kind, id: Id, options?: CallOptions): Promise<void> {
     const path = this.#path(kind, id)
     this.#openFiles.drop(path)
-    await this.#connector.run((session) => session.unlink(path)).catch((error) => {
+    await this.#connector.run((session) => session.unlink(path), options?.signal).catch((error) => {
       if (!notFound(error)) throw error
     })
   }
@@ -259,7 +270,8 @@ export class SftpStorage implements Storage {
    * killed process, a lost connection whose cleanup failed too. An upload in progress keeps
    * changing its file's mtime (the server's clock: the age must be generous).
    */
-  async sweep(olderThanMs: number): Promise<SweepResult> {
+  async sweep(olderThanMs: number, options?: CallOptions): Promise<SweepResult> {
+    options?.signal?.throwIfAborted()
     const result: SweepResult = {objects: 0, bytes: 0}
     const temp = /^\.(CONFIG|[0-9a-f]{16,128})\.[0-9a-f]{12}\.tmp$/
     const dirs = [this.#root, posix.join(this.#root, kindDirectory('state')), posix.join(this.#root, kindDirectory('lock'))]

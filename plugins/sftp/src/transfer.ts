@@ -1,4 +1,5 @@
 import {Readable} from 'node:stream'
+import {abortable} from '@plakar/sdk'
 import type {InputAttributes} from 'ssh2'
 import type {SftpConnector} from './connector.js'
 import {finalError, isConnectionLost, normalize, SftpOpError} from './errors.js'
@@ -27,6 +28,8 @@ export interface UploadOptions {
   what?: string
   /** Flush the file to the server's disk before closing it (fsync@openssh.com). Default true. */
   fsync?: boolean
+  /** Stops the upload: no WRITE is sent after it, the handle is dropped, the call rejects at once. */
+  signal?: AbortSignal
 }
 
 interface Piece {
@@ -53,6 +56,7 @@ export async function upload(connector: SftpConnector, path: string, source: Rea
   let position = 0
   let created = false
   let failures = 0
+  const signal = options.signal
 
   const nextChunk = async (): Promise<Buffer | undefined> => {
     if (carry) {
@@ -84,9 +88,10 @@ export async function upload(connector: SftpConnector, path: string, source: Rea
         let failure: unknown
         let progressed = false
         try {
-          session = await connector.session()
+          signal?.throwIfAborted()
+          session = await abortable(connector.session(), signal)
           const s = session
-          const h = (handle = await s.open(path, created ? 'r+' : 'wx', {mode: options.mode ?? 0o600}))
+          const h = (handle = await abortable(s.open(path, created ? 'r+' : 'wx', {mode: options.mode ?? 0o600}), signal))
           created = true
           const send = (piece: Piece) => {
             const request: Promise<void> = s
@@ -107,8 +112,9 @@ export async function upload(connector: SftpConnector, path: string, source: Rea
           // After a reconnection: what the server never acknowledged, again.
           for (const piece of unacked) if (!piece.acked) send(piece)
           for (;;) {
-            while (unackedBytes >= WINDOW && failure === undefined) await Promise.race(inflight)
+            while (unackedBytes >= WINDOW && failure === undefined) await abortable(Promise.race(inflight), signal)
             if (failure !== undefined) throw failure
+            signal?.throwIfAborted()
             let chunk = await nextChunk()
             if (chunk === undefined) break
             if (chunk.length > s.maxWrite) {
@@ -125,16 +131,21 @@ export async function upload(connector: SftpConnector, path: string, source: Rea
             unackedBytes += chunk.length
             send(piece)
           }
-          await Promise.all(inflight)
+          await abortable(Promise.all(inflight), signal)
           if (failure !== undefined) throw failure
           if (options.size !== undefined && position !== options.size) {
             throw new SourceError(new Error(`${what}: short write, expected ${options.size} bytes, got ${position}`))
           }
-          if (options.attrs) await s.fsetstat(h, options.attrs)
-          if (options.fsync !== false) await s.fsync(h)
-          await s.close(h)
+          if (options.attrs) await abortable(s.fsetstat(h, options.attrs), signal)
+          if (options.fsync !== false) await abortable(s.fsync(h), signal)
+          await abortable(s.close(h), signal)
           return position
         } catch (error) {
+          if (signal?.aborted) {
+            // Stop now: writes still in flight are answered to a forgotten handle.
+            if (session && handle) session.forget(handle)
+            throw signal.reason
+          }
           await Promise.allSettled(inflight)
           if (session && handle) session.forget(handle)
           if (progressed) failures = 0
@@ -143,7 +154,7 @@ export async function upload(connector: SftpConnector, path: string, source: Rea
             throw finalError(transient && !(error instanceof SftpOpError) ? normalize(error, 'write', what) : error, connector.server, failures)
           }
           connector.invalidate(session, error)
-          await connector.pause(failures)
+          await connector.pause(failures, signal)
         }
       }
     })
@@ -153,6 +164,8 @@ export async function upload(connector: SftpConnector, path: string, source: Rea
 }
 
 export interface DownloadOptions {
+  /** Stops the read: no READ is sent after it, the stream ends with the signal's reason. */
+  signal?: AbortSignal
   /** First byte to read. */
   offset?: number
   /** Bytes to read; the whole rest of the file when undefined. */
@@ -175,7 +188,18 @@ export interface DownloadOptions {
  * delivered; it gives up after the connector's number of attempts without progress.
  */
 export function downloadStream(connector: SftpConnector, path: string, options: DownloadOptions = {}): Readable {
-  return Readable.from(download(connector, path, options), {objectMode: false})
+  const stream = Readable.from(download(connector, path, options), {objectMode: false})
+  const signal = options.signal
+  if (signal) {
+    // The consumer may be idle between reads: end the stream (and so the READs) at once.
+    const stop = () => stream.destroy(signal.reason as Error)
+    if (signal.aborted) stop()
+    else {
+      signal.addEventListener('abort', stop, {once: true})
+      stream.once('close', () => signal.removeEventListener('abort', stop))
+    }
+  }
+  return stream
 }
 
 async function* download(connector: SftpConnector, path: string, options: DownloadOptions): AsyncGenerator<Buffer> {
@@ -196,8 +220,9 @@ async function* download(connector: SftpConnector, path: string, options: Downlo
         ;({session, handle, release, size: knownSize} = opened)
         opened = undefined
       } else {
-        session = await connector.session()
-        handle = await session.open(path, 'r')
+        options.signal?.throwIfAborted()
+        session = await abortable(connector.session(), options.signal)
+        handle = await abortable(session.open(path, 'r'), options.signal)
       }
       const s = session
       const h = handle
@@ -239,7 +264,7 @@ async function* download(connector: SftpConnector, path: string, options: Downlo
       if (sizeCheck) await sizeCheck
       while (position < stop) {
         const head = pending.shift()!
-        const data = await head.data
+        const data = await abortable(head.data, options.signal)
         queued -= head.length
         if (data.length === 0) {
           throw new SftpOpError(`${what}: the file ends at ${position} bytes, ${stop} were expected (truncated?)`, 'ESHORTREAD', false)
@@ -256,10 +281,11 @@ async function* download(connector: SftpConnector, path: string, options: Downlo
       }
       return
     } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason
       const e = error instanceof SftpOpError ? error : isConnectionLost(error) ? normalize(error, 'read', what) : error
       if (!(e instanceof SftpOpError && e.transient) || ++failures >= connector.attempts) throw finalError(e, connector.server, failures)
       connector.invalidate(session, e)
-      await connector.pause(failures)
+      await connector.pause(failures, options.signal)
     } finally {
       // Also when the reader stops early (destroy): the handle is closed, late replies ignored.
       for (const p of pending) p.data.catch(() => {})
