@@ -2,11 +2,12 @@
  * The randomized robustness run (issue 11; kopia's robustness suite is the model). For each
  * storage — fs, S3 (radosgw) and SFTP (sshd), the remote ones through the fault proxy — two
  * clients with caches of their own run random operations on one repository, two at a time:
- * backup of a source that changes between rounds, restore, rm --apply, maintenance --grace 0
- * and check, under random network faults (cuts, stalls, bit flips, refused connections,
+ * backup of a source that changes between rounds, restore, rm --apply, prune --apply,
+ * maintenance --grace 0, sync to a local repository and check, under random network faults (cuts, stalls, bit flips, refused connections,
  * latency) and kill -9 at random moments. After each round, with the network healthy, a client
  * that never saw the repository runs a full `check`, and every snapshot a backup reported as
- * done (and no successful rm removed) must be listed and restore bit-exact.
+ * done (and no successful rm or prune removed) must be listed and restore bit-exact, from the
+ * repository and, once synced, from the sync target (checked too).
  *
  * Figures (printed, and asserted): rounds, operations, faults injected, kills, corrupted
  * repositories (a failed check: must be 0) and data lost (a reported snapshot missing or not
@@ -52,6 +53,7 @@ interface Figures {
   seed: number
   rounds: number
   operations: number
+  byOperation: Partial<Record<Op, number>>
   failedOperations: number
   faults: number
   flips: number
@@ -61,12 +63,14 @@ interface Figures {
   problems: string[]
 }
 
-type Op = 'backup' | 'restore' | 'rm' | 'maintenance' | 'check'
+type Op = 'backup' | 'restore' | 'rm' | 'prune' | 'maintenance' | 'sync' | 'check'
 const OP_WEIGHTS: [Op, number][] = [
-  ['backup', 4],
+  ['backup', 5],
   ['restore', 2],
   ['rm', 1],
+  ['prune', 1],
   ['maintenance', 1],
+  ['sync', 1],
   ['check', 1],
 ]
 
@@ -172,7 +176,7 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
         for (const [op, w] of OP_WEIGHTS) if ((r -= w) < 0) return op
         return 'backup'
       }
-      const f: Figures = {storage: storage.name, seed: SEED, rounds: 0, operations: 0, failedOperations: 0, faults: 0, flips: 0, kills: 0, corruptedRepositories: 0, dataLost: 0, problems: []}
+      const f: Figures = {storage: storage.name, seed: SEED, rounds: 0, operations: 0, byOperation: {}, failedOperations: 0, faults: 0, flips: 0, kills: 0, corruptedRepositories: 0, dataLost: 0, problems: []}
       all.push(f)
       const base = join(s.dir, storage.name)
       const src = join(base, 'src')
@@ -195,6 +199,10 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
         const reported = new Map<string, Map<string, string>>()
         const removed = new Set<string>()
         const maybeRemoved = new Set<string>()
+        /** Snapshots a sync reported as done, in the sync target (an fs repository). */
+        const synced = new Set<string>()
+        const mirror = join(base, 'mirror')
+        await clients[0].ok(['at', mirror, 'create'])
         let outputs = 0
 
         /** Changes the source: new, changed and deleted files, some large enough for several packfiles' worth of chunks. */
@@ -244,13 +252,20 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
               target = pick(live)
               args = ['rm', '--apply', target]
               break
+            case 'prune':
+              args = ['prune', '--keep-last', String(2 + Math.floor(random() * 3)), '--apply', '--json']
+              break
             case 'maintenance':
               args = ['maintenance', '--grace', '0']
+              break
+            case 'sync':
+              args = ['sync', 'to', mirror]
               break
             default:
               args = ['check']
           }
           f.operations++
+          f.byOperation[op] = (f.byOperation[op] ?? 0) + 1
           const manifest = op === 'backup' ? await manifestOf(src) : undefined
           const faults = fault()
           if (faults) {
@@ -292,8 +307,14 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
               if (!faults && !/lock/i.test(String(r.stderr))) f.problems.push(`${op} failed without a fault: ${String(r.stderr).trim().slice(0, 300)}`)
             }
             if (op === 'rm' && target) maybeRemoved.add(target)
+            // Any snapshot may have gone; the verification finds out which.
+            if (op === 'prune') for (const id of live) maybeRemoved.add(id)
             return
           }
+          if (op === 'prune') for (const {id} of (JSON.parse(String(r.stdout)) as {remove: {id: string}[]}).remove) removed.add(id)
+          // What the mirror lists must restore as it was backed up (a concurrent rm may have
+          // taken a snapshot out of the sync's plan, so the listing, not the plan, decides).
+          if (op === 'sync') for (const {id} of await client.jsonLines<{id: string}>(['at', mirror, 'ls'])) if (reported.has(id)) synced.add(id)
           if (op === 'backup') reported.set(String(JSON.parse(String(r.stdout)).id), manifest!)
           if (op === 'rm' && target) removed.add(target)
           if (op === 'restore' && out && target) {
@@ -347,6 +368,22 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
             if (wrong) {
               f.dataLost++
               f.problems.push(`round ${round}: snapshot ${id.slice(0, 8)}: ${wrong}`)
+            }
+            await rm(out, {recursive: true, force: true})
+          }
+          // The sync target: checked, and every snapshot a sync copied restores bit-exact.
+          const mirrorCheck = await fresh.run(['at', mirror, 'check'], {timeout: 30 * 60_000})
+          if (mirrorCheck.exitCode !== 0) {
+            f.corruptedRepositories++
+            f.problems.push(`round ${round}: check of the sync target exited ${mirrorCheck.exitCode}: ${String(mirrorCheck.stderr).slice(0, 400)}`)
+          }
+          for (const id of synced) {
+            const out = join(base, `verify-${outputs++}`)
+            const r = await fresh.run(['at', mirror, 'restore', '--to', out, id], {timeout: 30 * 60_000})
+            const wrong = r.exitCode !== 0 ? `restore exited ${r.exitCode}: ${String(r.stderr).trim().slice(0, 300)}` : sameManifest(reported.get(id)!, await manifestOf(out))
+            if (wrong) {
+              f.dataLost++
+              f.problems.push(`round ${round}: synced snapshot ${id.slice(0, 8)}: ${wrong}`)
             }
             await rm(out, {recursive: true, force: true})
           }
