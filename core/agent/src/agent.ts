@@ -139,65 +139,75 @@ export class Agent {
     let snapshot: string | undefined
     let error: string | undefined
     let details: Record<string, unknown> | undefined
+    let finished = started
     try {
       if (this.#stopping && controller.signal.aborted) throw new Error('the agent is stopping')
       id = this.history.start(task.name, task.kind, due, started)
       this.#log('info', `${task.name}: started run ${id} (${task.kind})`)
-      const hook = async (which: 'pre' | 'post' | 'failure', command: HookCommand | undefined, context: HookContext) => {
-        if (command === undefined) return undefined
-        const r = await runHook(command, context, {timeoutMs: task.hooks.timeoutMs, cwd: this.#options.stateDir, signal: which === 'pre' ? controller.signal : undefined})
-        if (r.output) this.#log('info', `${task.name}: ${which} hook ${hookName(command)}: ${r.output.slice(0, 4000)}`)
-        return r.ok ? undefined : `${which} hook ${hookName(command)} failed: ${r.message}`
-      }
-      const pre = await hook('pre', task.hooks.pre, {task: task.name, kind: task.kind, status: 'running', runId: id})
-      if (pre) throw new HookFailed(pre)
-      const timer = task.timeoutMs > 0 ? setTimeout(() => controller.abort(new TaskTimeout(task.timeoutMs)), task.timeoutMs) : undefined
       try {
-        const outcome = await runTask(task, {host: this.#options.host, logger: this.#taskLogger(task.name), signal: controller.signal, scratchDir: join(this.#options.stateDir, 'scratch', task.name)})
-        snapshot = outcome.snapshot
-        details = outcome.details
-        if (outcome.failure) error = outcome.failure
-        else result = 'success'
-      } finally {
-        clearTimeout(timer)
+        const pre = await this.#hook(task, 'pre', task.hooks.pre, {task: task.name, kind: task.kind, status: 'running', runId: id}, controller.signal)
+        if (pre) throw new HookFailed(pre)
+        const timer = task.timeoutMs > 0 ? setTimeout(() => controller.abort(new TaskTimeout(task.timeoutMs)), task.timeoutMs) : undefined
+        try {
+          const outcome = await runTask(task, {host: this.#options.host, logger: this.#taskLogger(task.name), signal: controller.signal, scratchDir: join(this.#options.stateDir, 'scratch', task.name)})
+          snapshot = outcome.snapshot
+          details = outcome.details
+          if (outcome.failure) error = outcome.failure
+          else result = 'success'
+        } finally {
+          clearTimeout(timer)
+        }
+      } catch (thrown) {
+        error = controller.signal.aborted ? abortMessage(controller.signal.reason) : thrown instanceof HookFailed ? thrown.message : failureMessage(thrown)
+        if (controller.signal.aborted && !(controller.signal.reason instanceof TaskTimeout)) result = 'interrupted'
+        if (this.#options.debug && thrown instanceof Error && thrown.stack) this.#log('debug', `${task.name}: ${thrown.stack}`)
+      }
+      // The post or failure hook is part of the run (an unmount, a notification), under the
+      // repository's turn: the next run on it starts after.
+      const context: HookContext = {task: task.name, kind: task.kind, status: result === 'success' ? 'success' : 'failure', snapshot, error, durationMs: Date.now() - started, runId: id}
+      if (result === 'success') {
+        const post = await this.#hook(task, 'post', task.hooks.post, context)
+        // A post hook is part of the job (unmount, upload): its failure fails the run.
+        if (post) {
+          result = 'failure'
+          error = post
+          context.status = 'failure'
+          context.error = post
+        }
+      }
+      if (result !== 'success') {
+        const failed = await this.#hook(task, 'failure', task.hooks.failure, context)
+        if (failed) warnings.push(failed)
       }
     } catch (thrown) {
-      error = controller.signal.aborted ? abortMessage(controller.signal.reason) : thrown instanceof HookFailed ? thrown.message : failureMessage(thrown)
-      if (controller.signal.aborted && !(controller.signal.reason instanceof TaskTimeout)) result = 'interrupted'
-      if (this.#options.debug && thrown instanceof Error && thrown.stack) this.#log('debug', `${task.name}: ${thrown.stack}`)
+      // Only a broken history (disk full) lands here: the run did not start.
+      error = failureMessage(thrown)
+      this.#log('error', `${task.name}: ${error}`)
     } finally {
+      finished = Date.now()
       release()
     }
-    const durationMs = Date.now() - started
+    const durationMs = finished - started
     if (id === 0) return {task: task.name, id, result: 'interrupted', error, warnings, durationMs}
-    const context: HookContext = {task: task.name, kind: task.kind, status: result === 'success' ? 'success' : 'failure', snapshot, error, durationMs, runId: id}
-    const runAfterHook = async (which: 'post' | 'failure', command: HookCommand | undefined) => {
-      if (command === undefined) return
-      const r = await runHook(command, context, {timeoutMs: task.hooks.timeoutMs, cwd: this.#options.stateDir}).catch((e: unknown) => ({ok: false, message: failureMessage(e), output: ''}))
-      if (r.output) this.#log('info', `${task.name}: ${which} hook ${hookName(command)}: ${r.output.slice(0, 4000)}`)
-      if (!r.ok) {
-        const message = `${which} hook ${hookName(command)} failed: ${r.message}`
-        // A post hook is part of the job (unmount, upload): its failure fails the run.
-        if (which === 'post' && result === 'success') {
-          result = 'failure'
-          error = message
-          context.status = 'failure'
-          context.error = message
-        } else warnings.push(message)
-      }
-    }
-    if (result === 'success') await runAfterHook('post', task.hooks.post)
-    if (result !== 'success') await runAfterHook('failure', task.hooks.failure)
     if (task.healthCheck) {
-      const problem = await pingHealthCheck(task.healthCheck, {ok: result === 'success', message: result === 'success' ? `${task.name}: success${snapshot ? ` (snapshot ${snapshot.slice(0, 8)})` : ''}` : `${task.name}: ${result}: ${error ?? ''}`})
+      const message = result === 'success' ? `${task.name}: success${snapshot ? ` (snapshot ${snapshot.slice(0, 8)})` : ''}` : `${task.name}: ${result}: ${error ?? ''}`
+      const problem = await pingHealthCheck(task.healthCheck, {ok: result === 'success', message})
       if (problem) warnings.push(problem)
     }
-    this.history.finish(id, {result, finished: Date.now(), snapshot, error, warnings, details})
+    this.history.finish(id, {result, finished, snapshot, error, warnings, details})
     for (const w of warnings) this.#log('warn', `${task.name}: ${w}`)
     const took = `${(durationMs / 1000).toFixed(1)}s`
     if (result === 'success') this.#log('info', `${task.name}: run ${id} succeeded in ${took}${snapshot ? `, snapshot ${snapshot.slice(0, 8)}` : ''}`)
     else this.#log('error', `${task.name}: run ${id} ${result === 'interrupted' ? 'was interrupted' : 'failed'} after ${took}: ${error}`)
     return {task: task.name, id, result, snapshot, error, warnings, durationMs}
+  }
+
+  /** Runs one hook; its failure as a one-line message (never thrown), its output to the log. */
+  async #hook(task: Task, which: 'pre' | 'post' | 'failure', command: HookCommand | undefined, context: HookContext, signal?: AbortSignal): Promise<string | undefined> {
+    if (command === undefined) return undefined
+    const r = await runHook(command, context, {timeoutMs: task.hooks.timeoutMs, cwd: this.#options.stateDir, signal}).catch((e: unknown) => ({ok: false, message: failureMessage(e), output: ''}))
+    if (r.output) this.#log('info', `${task.name}: ${which} hook ${hookName(command)}: ${r.output.slice(0, 4000)}`)
+    return r.ok ? undefined : `${which} hook ${hookName(command)} failed: ${r.message}`
   }
 
   /**
@@ -241,8 +251,13 @@ export class Agent {
       if (timedOut) {
         this.#log('warn', `stopping: ${this.#running.size} task${this.#running.size === 1 ? '' : 's'} still running after ${Math.round(deadlineMs / 1000)}s: stopping them`)
         for (const controller of this.#running.values()) controller.abort(new AgentStopping())
-        // An engine call that does not unwind within 30 s is left to the process exit.
-        await Promise.race([Promise.allSettled([...this.#running.keys()]), new Promise((resolve) => setTimeout(resolve, 30_000).unref())])
+        // An engine call that does not unwind within 10 s (a read blocked on a dead network
+        // peer) is left to the process exit; its run is recorded as interrupted here.
+        let unwinding: NodeJS.Timeout | undefined
+        await Promise.race([Promise.allSettled([...this.#running.keys()]), new Promise((resolve) => (unwinding = setTimeout(resolve, 10_000)))])
+        clearTimeout(unwinding)
+        const stuck = this.history.closeInterrupted({pid: process.pid, error: new AgentStopping().message})
+        if (stuck > 0) this.#log('warn', `stopping: ${stuck} run${stuck === 1 ? '' : 's'} did not unwind in 10s: recorded as interrupted`)
       }
     }
     const {releaseHeldLocks} = await import('@plakar/engine/repository/lock.js')

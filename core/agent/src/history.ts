@@ -84,8 +84,12 @@ export class History {
   }
 
   /** Rows left "running" by an agent that was killed: they were interrupted. */
-  closeInterrupted(): number {
-    return this.#db.prepare(`UPDATE runs SET result = 'interrupted', error = 'the agent stopped during the run' WHERE result = 'running'`).run().changes
+  closeInterrupted(options: {pid?: number; error?: string} = {}): number {
+    const error = options.error ?? 'the agent stopped during the run'
+    if (options.pid !== undefined) {
+      return this.#db.prepare(`UPDATE runs SET result = 'interrupted', error = ?, finished = ? WHERE result = 'running' AND pid = ?`).run(error, Date.now(), options.pid).changes
+    }
+    return this.#db.prepare(`UPDATE runs SET result = 'interrupted', error = ? WHERE result = 'running'`).run(error).changes
   }
 
   start(task: string, kind: string, due: number, started: number): number {
