@@ -187,6 +187,34 @@ describeRgw('glacier repository through the archive shim', () => {
     expect(await compareTrees(join(src, 'big'), out)).toEqual([])
   })
 
+  it('sync to @vault from an fs repository makes the 3-2-1 copy in one command: data archived, metadata hot, restorable', {timeout: SLOW}, async () => {
+    const {ListObjectsV2Command} = await import('@aws-sdk/client-s3')
+    const {rawClient, head} = await import('../../plugins/glacier/test/glacier.js')
+    const local = join(env.s.dir, 'local-repo')
+    await env.plakar.ok(['at', local, 'create'])
+    const id = String((await env.plakar.json<{id: string}>(['at', local, 'backup', src])).id)
+    const vault = location.replace(/\/repo$/, '/vault')
+    await env.plakar.ok(['store', 'add', 'vault', vault, 'use_tls=false', 'thaw_poll=0.02', 'thaw_poll_max=0.1'])
+    await env.plakar.ok(['at', '@vault', 'create', '--from', local])
+    shim.resetStats()
+    const sync = await env.plakar.ok(['at', local, 'sync', 'to', '@vault'])
+    expect(String(sync.stderr) + String(sync.stdout)).toMatch(/1 snapshots to copy/)
+    expect(shim.stats.restoreRequests, 'a sync to glacier thaws nothing').toBe(0)
+    expect(cold(), 'a sync to glacier reads no cold object').toBe(0)
+    const keys = ((await rawClient().send(new ListObjectsV2Command({Bucket: bucket, Prefix: 'vault/packfiles/'}))).Contents ?? []).map((o) => o.Key!)
+    const classes = new Map<string, number>()
+    for (const k of keys) {
+      const c = (await head(bucket, k)).StorageClass ?? 'STANDARD'
+      classes.set(c, (classes.get(c) ?? 0) + 1)
+    }
+    expect(classes.get('GLACIER'), JSON.stringify([...classes])).toBeGreaterThan(0)
+    expect(classes.get('STANDARD'), JSON.stringify([...classes])).toBeGreaterThan(0)
+    process.stdout.write(`figure: sync to @vault: packfiles by class ${JSON.stringify(Object.fromEntries(classes))}\n`)
+    const out = join(env.s.dir, 'from-vault')
+    await env.plakar.ok(['at', '@vault', 'restore', '--yes', '--to', out, `${id}:${src}/big/f2.bin`])
+    expect(await sha256File(join(out, 'f2.bin'))).toBe(await sha256File(join(src, 'big', 'f2.bin')))
+  })
+
   it('cat and a full check thaw what they read', {timeout: SLOW}, async () => {
     shim.expireAll()
     shim.resetStats()

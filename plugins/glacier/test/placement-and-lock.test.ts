@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {Readable} from 'node:stream'
-import {DeleteObjectCommand, GetObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import {DeleteObjectCommand, GetObjectCommand, PutObjectCommand, PutObjectLegalHoldCommand} from '@aws-sdk/client-s3'
 import {isRetained, readAll, type Kind, type PutOptions} from '@plakar/sdk'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import createStorage, {type GlacierStorage} from '../src/storage.js'
@@ -112,6 +112,34 @@ describeRgw('glacier storage: classes and Object Lock on radosgw', () => {
       expect(s.wormSettings()).toEqual({mode: 'COMPLIANCE', days: 2})
     } finally {
       await s.close()
+    }
+  })
+
+  it('keeps an object under a legal hold until the hold is lifted; the server refuses too', async () => {
+    const held = uniqueName('plakar-glacier-hold')
+    await createBucket(held, true)
+    const prefix = uniqueName('repo')
+    // No lock_mode: objects get no retention, so only the legal hold keeps this one.
+    const s = await createStorage(context(glacierLocation(held, prefix), config({storage_class: 'GLACIER_IR'})))
+    try {
+      await s.create(randomBytes(64))
+      const data = id()
+      await put(s, 'packfile', data, randomBytes(1000), {packfileKind: 'meta'})
+      const key = packKey(prefix, data)
+      const hold = (Status: 'ON' | 'OFF') => rawClient().send(new PutObjectLegalHoldCommand({Bucket: held, Key: key, LegalHold: {Status}}))
+      await hold('ON')
+      expect((await s.retention('packfile', data)).legalHold).toBe(true)
+      const error = await s.delete('packfile', data).catch((e) => e)
+      expect(isRetained(error), String(error)).toBe(true)
+      expect(error.message).toMatch(/under a legal hold: it cannot be deleted until the hold is lifted/)
+      const version = (await listVersions(held, key))[0]
+      await expect(rawClient().send(new DeleteObjectCommand({Bucket: held, Key: key, VersionId: version.versionId}))).rejects.toMatchObject({name: 'AccessDenied'})
+      await hold('OFF')
+      await s.delete('packfile', data)
+      expect(await listVersions(held, key), 'every version goes').toEqual([])
+    } finally {
+      await s.close()
+      await removePrefix(held)
     }
   })
 
