@@ -110,3 +110,27 @@ describe('a damaged tree node', () => {
     expect(json.files).toBeGreaterThanOrEqual(FILES - 512)
   })
 })
+
+describe('create --no-metadata-parity', () => {
+  const env = setup('plakar-no-parity-')
+  afterAll(() => env.s.cleanup())
+
+  it('writes metadata without parity: info says so, and the packfiles are 1/16 smaller', async () => {
+    const src = join(env.s.dir, 'src')
+    const b = new TreeBuilder(src)
+    for (let i = 0; i < 3000; i++) await b.file(`d${i % 30}/f${i}.txt`, `file ${i}\n`)
+    await b.finish()
+    const sizes: number[] = []
+    for (const [repo, flags] of [[join(env.s.dir, 'with'), []], [join(env.s.dir, 'without'), ['--no-metadata-parity']]] as const) {
+      await env.plakar.ok(['at', repo, 'create', ...flags])
+      await env.plakar.ok(['at', repo, 'backup', '-q', src])
+      const info = await env.plakar.json<{metadataParity: boolean}>(['at', repo, 'info'])
+      expect(info.metadataParity).toBe(flags.length === 0)
+      const meta = (readdirSync(join(repo, 'packfiles'), {recursive: true, withFileTypes: true}) as import('node:fs').Dirent[]).filter((d) => d.isFile())
+      sizes.push(meta.reduce((t, d) => t + readFileSync(join(d.parentPath, d.name)).length, 0))
+    }
+    // Only metadata carries parity (the file content here is tiny): about 6 % more with it.
+    expect(sizes[0] / sizes[1]).toBeGreaterThan(1.03)
+    expect(sizes[0] / sizes[1]).toBeLessThan(1.08)
+  })
+})

@@ -21,10 +21,11 @@ export default class Create extends PlakarCommand {
   static override flags = {
     plaintext: Flags.boolean({description: 'do not encrypt (MACs stay keyed by the repository id)'}),
     'no-compression': Flags.boolean({description: 'store blobs uncompressed'}),
+    'no-metadata-parity': Flags.boolean({description: 'store metadata without error-correcting parity (saves about 6 % of the metadata)'}),
     chunking: Flags.string({description: 'chunk sizes as MIN:AVG:MAX bytes (AVG a power of two), e.g. 131072:524288:4194304'}),
     from: Flags.string({
       description: 'make this repository a peer of the one at this location (same key material and chunking): sync between them copies sealed data as it is',
-      exclusive: ['plaintext', 'no-compression', 'chunking'],
+      exclusive: ['plaintext', 'no-compression', 'no-metadata-parity', 'chunking'],
     }),
     'peer-keyfile': Flags.string({description: 'read the passphrase of the --from repository from this file', dependsOn: ['from']}),
     'peer-option': Flags.string({description: "an option key=value of the --from repository's storage (repeatable)", multiple: true, multipleNonGreedy: true, dependsOn: ['from']}),
@@ -59,6 +60,7 @@ export default class Create extends PlakarCommand {
       passphrase,
       chunking,
       compression: flags['no-compression'] ? {algorithm: 'none', level: 0} : DEFAULT_COMPRESSION,
+      metadataParity: !flags['no-metadata-parity'],
     })
     passphrase?.fill(0)
     peerOf?.master?.fill(0)

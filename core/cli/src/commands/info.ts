@@ -59,6 +59,7 @@ export default class Info extends PlakarCommand {
       compression: c.compression,
       chunking: c.chunking,
       packfileSize: c.packfile.maxSize,
+      metadataParity: c.packfile.parity !== false,
       snapshots: headers.length,
       packfiles: repo.cache.packfiles().length,
       blobs: stats.blobs,
@@ -78,6 +79,7 @@ export default class Info extends PlakarCommand {
     this.print(`created    ${info.created} (format version ${info.version})`)
     this.print(`encryption ${c.encryption ? `${c.encryption.algorithm}, key from argon2id (${c.encryption.kdf.memory} KiB, ${c.encryption.kdf.iterations} passes)` : 'none (plaintext)'}`)
     this.print(`compression ${c.compression.algorithm}${c.compression.algorithm === 'none' ? '' : ` level ${c.compression.level}`}`)
+    this.print(`parity     ${info.metadataParity ? 'metadata: XOR over 4 KiB shards, one per 16' : 'none'}`)
     this.print(`chunking   fastcdc ${formatBytes(c.chunking.min)} / ${formatBytes(c.chunking.avg)} / ${formatBytes(c.chunking.max)}`)
     this.print(`snapshots  ${info.snapshots} holding ${formatBytes(logical)} of files`)
     this.print(`unique     ${formatBytes(stats.raw)} after deduplication (×${info.dedupRatio.toFixed(2)})`)

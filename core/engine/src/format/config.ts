@@ -37,7 +37,8 @@ export interface RepositoryConfig {
   keySalt?: Uint8Array
   created: string
   chunking: ChunkingConfig
-  packfile: {maxSize: number}
+  /** `parity: false`: metadata packfiles without parity (§7.1); absent or true: with. */
+  packfile: {maxSize: number; parity?: boolean}
   mac: 'blake3-keyed'
   compression: CompressionConfig
   encryption: EncryptionConfig | null

@@ -40,11 +40,14 @@ export class PackfileBuilder {
   readonly blobs: PackedBlob[] = []
   readonly #parts: Buffer[] = []
   readonly #keys: KeySet
+  readonly #parity: boolean
   #size = 0
 
-  constructor(keys: KeySet, kind: PackKind) {
+  /** `parity`: whether a metadata packfile gets its parity section (the repository's config). */
+  constructor(keys: KeySet, kind: PackKind, options: {parity?: boolean} = {}) {
     this.#keys = keys
     this.kind = kind
+    this.#parity = options.parity ?? true
   }
 
   get size(): number {
@@ -60,7 +63,7 @@ export class PackfileBuilder {
   finish(): FinishedPackfile {
     const rows: IndexRow[] = this.blobs.map((b) => [b.type, b.mac, b.offset, b.length, b.rawLength])
     // Metadata is small and everything hangs on it: it carries parity (file content does not).
-    const parity = this.kind === 'meta' && this.#size > 0 ? buildParity(Buffer.concat(this.#parts)) : undefined
+    const parity = this.#parity && this.kind === 'meta' && this.#size > 0 ? buildParity(Buffer.concat(this.#parts)) : undefined
     const indexValue: IndexValue = {kind: this.kind, blobs: rows}
     if (parity) indexValue.parity = {offset: this.#size, length: parity.length}
     const index = sealEnvelope(this.#keys.sealer, EnvelopeType.PACK_INDEX, PACKFILE_VERSION, indexValue)

@@ -45,6 +45,8 @@ export interface CreateOptions {
   chunking?: ChunkingConfig
   compression?: CompressionConfig
   packfileSize?: number
+  /** False: metadata packfiles carry no parity (docs/format.md §7.1). Default true. */
+  metadataParity?: boolean
   /**
    * Make the new repository a peer of this one (`create --from`): same master key and key salt,
    * chunking, compression and packfile size, so that sync copies sealed data as it is. Its
@@ -119,7 +121,10 @@ export class Repository {
       ...(peer ? {keySalt: Buffer.from(keySaltOf(peer))} : {}),
       created: new Date().toISOString(),
       chunking,
-      packfile: {maxSize: peer?.packfile.maxSize ?? options.packfileSize ?? DEFAULT_PACKFILE_SIZE},
+      packfile: {
+        maxSize: peer?.packfile.maxSize ?? options.packfileSize ?? DEFAULT_PACKFILE_SIZE,
+        ...((peer ? peer.packfile.parity : options.metadataParity) === false ? {parity: false} : {}),
+      },
       mac: 'blake3-keyed',
       compression: peer?.compression ?? options.compression ?? DEFAULT_COMPRESSION,
       encryption: null,

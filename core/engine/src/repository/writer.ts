@@ -70,7 +70,7 @@ export class RepositoryWriter implements NodeStore {
   constructor(repo: Repository, options: WriterOptions) {
     this.#repo = repo
     this.#options = {uploads: 2, publishEvery: 4, publishIntervalMs: 30_000, dryRun: false, maxPackBlobs: MAX_PACK_BLOBS, ...options}
-    this.#builders = {data: new PackfileBuilder(repo.keys, 'data'), meta: new PackfileBuilder(repo.keys, 'meta')}
+    this.#builders = {data: this.#builder('data'), meta: this.#builder('meta')}
   }
 
   /** Why the writer failed (an upload or a state write): every later put throws it. */
@@ -138,6 +138,10 @@ export class RepositoryWriter implements NodeStore {
   }
 
   /** Whether the packfile, with one more blob of `adding` bytes when given, is to be closed. */
+  #builder(kind: PackKind): PackfileBuilder {
+    return new PackfileBuilder(this.#repo.keys, kind, {parity: this.#repo.config.packfile.parity !== false})
+  }
+
   #full(builder: PackfileBuilder, adding?: number): boolean {
     const extra = adding === undefined ? 0 : 1
     return builder.size + (adding ?? 0) >= this.#repo.config.packfile.maxSize || builder.blobs.length + extra >= this.#options.maxPackBlobs
@@ -154,7 +158,7 @@ export class RepositoryWriter implements NodeStore {
   async #rotate(kind: PackKind): Promise<void> {
     const builder = this.#builders[kind]
     if (builder.blobs.length === 0) return
-    this.#builders[kind] = new PackfileBuilder(this.#repo.keys, kind)
+    this.#builders[kind] = this.#builder(kind)
     const pack = builder.finish()
     while (this.#uploads.size >= this.#options.uploads) await Promise.race(this.#uploads)
     if (this.#failure) throw this.#failure
