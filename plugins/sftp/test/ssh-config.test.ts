@@ -5,7 +5,9 @@
  * itself); that the jump is really taken shows when the jump host is unreachable or refuses
  * the key: the server itself is then never reached.
  */
+import {execFile} from 'node:child_process'
 import {mkdirSync, writeFileSync} from 'node:fs'
+import {promisify} from 'node:util'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {Plakar, scratch} from '../../../test/support/cli.js'
@@ -31,6 +33,7 @@ beforeAll(async () => {
       host('nas', server),
       host('via-jump', {...server, ProxyJump: 'jumpbox'}),
       host('jumpbox', server),
+      host('agent-only', {HostName: '127.0.0.1', Port: env.port, User: env.user, UserKnownHostsFile: env.knownHosts}),
       host('via-dead-jump', {...server, ProxyJump: `${env.user}@deadjump:1`}),
       host('deadjump', server),
       host('via-refusing-jump', {...server, ProxyJump: 'stranger-jump'}),
@@ -80,5 +83,24 @@ describe('~/.ssh/config', () => {
     const r = await plakar.run(['at', remote('via-refusing-jump', 'refused'), 'ls'])
     expect(r.exitCode, String(r.stderr)).toBe(77)
     expect(String(r.stderr).trim()).toMatch(/^plakar: sftp .*the jump host stranger-jump .* refused authentication \(tried publickey .*wrong_key\)$/)
+  })
+
+  it('ssh-agent: a host with no IdentityFile authenticates with the agent\'s key', async () => {
+    const run = promisify(execFile)
+    // A real agent; `-s` returns once its socket is ready and prints its pid.
+    const sock = join(s.dir, 'agent.sock')
+    const {stdout} = await run('ssh-agent', ['-s', '-a', sock])
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(stdout)![1])
+    try {
+      await run('ssh-add', [env.key], {env: {...process.env, SSH_AUTH_SOCK: sock}})
+      const repo = remote('agent-only', 'agent')
+      // Without the agent there is no key at all (no ~/.ssh/id_*): the agent is what works.
+      const without = await plakar.run(['at', repo, 'create'])
+      expect(without.exitCode, String(without.stderr)).toBe(77)
+      await plakar.ok(['at', repo, 'create'], {env: {SSH_AUTH_SOCK: sock}})
+      await plakar.ok(['at', repo, 'backup', '-q', join(s.dir, 'src')], {env: {SSH_AUTH_SOCK: sock}})
+    } finally {
+      process.kill(pid)
+    }
   })
 })
