@@ -4,19 +4,20 @@
  * packfiles (the first one vanishes), and while it compacts (the first old state vanishes).
  * After each kill the repository passes check, the kept snapshot restores bit-exact, the next
  * backup and the next maintenance complete, and check passes again. The moments are events of
- * the repository directory (fs.watch), not timers.
+ * the repository directory (fs.watch); six more kills fall at random moments of the run.
  */
 import {execa} from 'execa'
 import {randomBytes} from 'node:crypto'
 import {existsSync, watch} from 'node:fs'
 import {mkdir, readdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN} from '../support/cli.js'
 import {compareTrees} from '../support/tree.js'
 import {backup, setup} from './helpers.js'
 
-type Phase = 'repack' | 'delete' | 'compact'
+type Phase = 'repack' | 'delete' | 'compact' | 'random'
 
 describe('maintenance killed with SIGKILL', () => {
   const env = setup('plakar-maintenance-kill-')
@@ -37,9 +38,19 @@ describe('maintenance killed with SIGKILL', () => {
   const objects = async (dir: string) =>
     new Set((await readdir(join(env.repo, dir), {recursive: true})).map((n) => String(n).split('/').at(-1)!).filter((n) => /^[0-9a-f]{64}$/.test(n)))
 
-  const phases: Phase[] = ['repack', 'delete', 'compact', 'repack', 'delete', 'compact', 'repack', 'delete', 'compact']
-  it(`is killed in the repack, delete and compaction phases (${phases.length} rounds): check passes, nothing kept is lost, the next maintenance completes`, async () => {
-    const seen: Record<Phase, number> = {repack: 0, delete: 0, compact: 0}
+  // 20 kills: 5 in the repack phase, 5 in the deletion phase, 4 in compaction, 6 at a random
+  // moment of the run (within the duration of the previous uninterrupted maintenance).
+  const phases: Phase[] = [
+    ...Array.from({length: 5}, () => ['repack', 'delete', 'compact', 'random'] as Phase[]).flat().slice(0, 16),
+    'random',
+    'random',
+    'repack',
+    'delete',
+  ]
+  it(`is killed in the repack, delete and compaction phases and at random moments (${phases.length} rounds): check passes, nothing kept is lost, the next maintenance completes`, async () => {
+    const seen: Record<Phase, number> = {repack: 0, delete: 0, compact: 0, random: 0}
+    let interruptedAtRandom = 0
+    let lastRunMs = 1000
     let round = 0
     for (const phase of phases) {
       // The last old state may vanish just before the process ends: a kill that arrives after
@@ -69,8 +80,18 @@ describe('maintenance killed with SIGKILL', () => {
           if (phase === 'delete' && path.startsWith('packfiles/') && packsBefore.has(base) && !existsSync(join(env.repo, path))) fire()
           if (phase === 'compact' && path.startsWith('states/') && statesBefore.has(base) && !existsSync(join(env.repo, path))) fire()
         })
+        if (phase === 'random') {
+          await sleep(Math.random() * lastRunMs)
+          fire()
+        }
         const ended = await proc
         watcher.close()
+        if (phase === 'random') {
+          // A random moment may fall after the end: the round then checks an ended run.
+          if (ended.signal === 'SIGKILL') interruptedAtRandom++
+          seen.random++
+          break
+        }
         if (ended.signal !== 'SIGKILL' && attempt < 2 && phase === 'compact') continue
         expect(fired, `round ${round}: maintenance ended before its ${phase} phase: ${ended.stderr}`).toBe(true)
         expect(ended.signal, `round ${round} (${phase}): maintenance ended on its own: ${ended.stderr}`).toBe('SIGKILL')
@@ -88,7 +109,9 @@ describe('maintenance killed with SIGKILL', () => {
       expect(await compareTrees(src, out)).toEqual([])
 
       // The next maintenance completes (the killed one's lock is stale: its process is gone).
+      const started = process.hrtime.bigint()
       const next = await env.plakar.json<{waiting: number}>(env.at('maintenance', '--grace', '0'))
+      lastRunMs = Number(process.hrtime.bigint() - started) / 1e6
       expect(next.waiting).toBe(0)
       const again = await env.plakar.run(env.at('check'))
       expect(again.exitCode, `round ${round} (${phase}): check after the next maintenance: ${again.stderr}`).toBe(0)
@@ -96,6 +119,7 @@ describe('maintenance killed with SIGKILL', () => {
       await env.plakar.ok(env.at('restore', '--to', out2, kept[0].id))
       expect(await compareTrees(src, out2)).toEqual([])
     }
-    expect(seen).toEqual({repack: 3, delete: 3, compact: 3})
+    console.log(`maintenance killed ${phases.length} times: ${JSON.stringify(seen)}, ${interruptedAtRandom} of the random moments fell inside the run`)
+    expect(seen).toEqual({repack: 5, delete: 5, compact: 4, random: 6})
   }, 1_800_000)
 })

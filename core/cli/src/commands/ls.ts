@@ -52,7 +52,8 @@ export default class Ls extends PlakarCommand {
         }
       }
       // A header and aligned columns for people; nothing at all when there is nothing to list.
-      if (!this.settings.json && rows.length > 1) for (const line of columns(rows, new Set([3, 4]))) this.print(line)
+      // One write: 10,000 snapshots are 10,000 synchronous writes to a pipe otherwise.
+      if (!this.settings.json && rows.length > 1) this.print(columns(rows, new Set([3, 4])).join('\n'))
       return
     }
     const {snapshot, path: dir} = await resolveTarget(repo, args.snapshot, filter)

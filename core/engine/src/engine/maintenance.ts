@@ -7,7 +7,7 @@ import {listLocks, RepositoryLock, staleness, type LockOwner} from '../repositor
 import type {BlobSet} from '../repository/cache.js'
 import type {Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
-import {TreeReader, type NodeStore} from '../tree/btree.js'
+import {NodeCache, TreeReader, type NodeStore} from '../tree/btree.js'
 import {decodeEntry, type ChunkRef} from '../tree/entry.js'
 import {decode} from '../format/codec.js'
 import {currentOwner} from './state-event.js'
@@ -347,6 +347,10 @@ async function collectLive(repo: Repository, live: BlobSet, options: Maintenance
     putNode: () => Promise.reject(new Error('read-only')),
   }
   const rows = repo.cache.snapshots()
+  // The walk visits each node once (a subtree already live is skipped): caching nodes would
+  // only hold memory that grows with the trees, up to the repository's 32 MB node cache,
+  // which decoded is several times that.
+  const nodeCache = new NodeCache(2 * 1024 * 1024)
   let done = 0
   for (const row of rows) {
     options.signal?.throwIfAborted()
@@ -361,7 +365,7 @@ async function collectLive(repo: Repository, live: BlobSet, options: Maintenance
         [BlobType.TYPE_NODE, Buffer.from(header.trees.types)],
       ]
       for (const [type, root] of trees) {
-        const tree = new TreeReader(store, type, root, repo.nodeCache)
+        const tree = new TreeReader(store, type, root, nodeCache)
         // A node already live was walked with everything below it (an unchanged subtree).
         for await (const node of tree.nodes((mac) => live.has(type, mac))) {
           live.add(type, node.mac)
