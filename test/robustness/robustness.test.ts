@@ -218,6 +218,14 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
           }
         }
 
+        /**
+         * Faults set so far: the proxy is shared, so an operation running beside a faulted one
+         * meets its faults too. An operation judged "without a fault" saw no fault set from its
+         * start to its end, by itself or by the other client.
+         */
+        let faultsSet = 0
+        let faulted = false
+
         /** A fault for the next operation, or none. */
         const fault = (): Faults | undefined => {
           if (!proxy || random() < 0.35) return undefined
@@ -271,8 +279,11 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
           if (faults) {
             proxy!.set(faults)
             f.faults++
+            faultsSet++
+            faulted = true
           }
-          const flipsBefore = proxy?.stats.flips ?? 0
+          const faultsBefore = faultsSet
+          const faultedAtStart = faulted
           const bytesBefore = proxy ? proxy.stats.bytesUp + proxy.stats.bytesDown : 0
           const child = client.run([...at, ...args], {timeout: 10 * 60_000}) as ResultPromise
           let killed = false
@@ -294,9 +305,12 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
             })()
           }
           const r = await child
+          const sawFault = faultedAtStart || faultsSet !== faultsBefore
           if (proxy) {
-            f.flips += proxy.stats.flips - flipsBefore
-            proxy.clear()
+            if (faults) {
+              proxy.clear()
+              faulted = false
+            }
           }
           if (r.exitCode !== 0) {
             f.failedOperations++
@@ -304,7 +318,7 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
               const bad = oneLine(r)
               if (bad) f.problems.push(`${op}: ${bad}`)
               // Without a fault an operation may only fail on a lock another client holds.
-              if (!faults && !/lock/i.test(String(r.stderr))) f.problems.push(`${op} failed without a fault: ${String(r.stderr).trim().slice(0, 300)}`)
+              if (!sawFault && !/lock/i.test(String(r.stderr))) f.problems.push(`${op} failed without a fault: ${String(r.stderr).trim().slice(0, 300)}`)
             }
             if (op === 'rm' && target) maybeRemoved.add(target)
             // Any snapshot may have gone; the verification finds out which.
@@ -390,6 +404,7 @@ describe(`robustness: random operations under faults and kill -9 (seed ${SEED})`
           await rm(join(base, `verifier-${round}`), {recursive: true, force: true})
         }
       } finally {
+        f.flips = proxy?.stats.flips ?? 0
         await proxy?.close()
       }
       process.stdout.write(`robustness ${storage.name} seed=${SEED} ${JSON.stringify({...f, problems: f.problems})}\n`)
