@@ -154,7 +154,7 @@ describe('agent daemon', () => {
           `    source: ${src}`,
           '    every: 2s',
           '    hooks:',
-          `      post: echo "post $PLAKAR_TASK $PLAKAR_STATUS $PLAKAR_SNAPSHOT" >> ${hookLog}`,
+          `      post: echo "post $PLAKAR_TASK $PLAKAR_STATUS $PLAKAR_SNAPSHOT pass=\${PLAKAR_PASSPHRASE:-unset}" >> ${hookLog}`,
           `    health_check: ${health.url}/home`,
           '  verify:',
           '    kind: check',
@@ -226,7 +226,9 @@ describe('agent daemon', () => {
       const ids = new Set(backups.map((r) => r.snapshot))
       expect(ids.size).toBe(backups.length)
       const hooks = readFileSync(hookLog, 'utf8')
-      for (const r of backups) expect(hooks).toContain(`post home success ${r.snapshot}`)
+      for (const r of backups) expect(hooks).toContain(`post home success ${r.snapshot} pass=unset`)
+      // Hooks never see the repository passphrase the agent has.
+      expect(hooks).not.toContain(env.plakar.env.PLAKAR_PASSPHRASE)
       expect(hooks).toContain('failure flaky failure pre hook exit failed: exit code 3')
       const pruned = by('retention', 'success').reduce((n, r) => n + (JSON.parse(r.details!) as {pruned: number}).pruned, 0)
       expect(pruned).toBeGreaterThan(0)

@@ -1,4 +1,7 @@
+import {formatInterval} from './schedule.js'
 import type {HookCommand} from './task-file.js'
+
+const SECRET_VARIABLES = ['PLAKAR_PASSPHRASE', 'PLAKAR_PEER_PASSPHRASE']
 
 /** What a hook knows of the run: given to it as environment variables (docs/agent.md). */
 export interface HookContext {
@@ -36,9 +39,12 @@ export async function runHook(command: HookCommand, context: HookContext, option
     PLAKAR_ERROR: context.error ?? '',
     PLAKAR_DURATION_MS: context.durationMs === undefined ? '' : String(context.durationMs),
   }
+  // The agent's environment, less its passphrases: a hook (a curl, a mail) has no use for them,
+  // and a hook that runs plakar itself can be given a key file.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !SECRET_VARIABLES.includes(k))) as Record<string, string>
   const common = {
-    env,
-    extendEnv: true,
+    env: {...inherited, ...env},
+    extendEnv: false,
     reject: false,
     all: true,
     stdin: 'ignore' as const,
@@ -49,7 +55,7 @@ export async function runHook(command: HookCommand, context: HookContext, option
   }
   const result = typeof command === 'string' ? await execa(command, {...common, shell: true}) : await execa(command[0], command.slice(1), common)
   const output = String(result.all ?? '').trim()
-  if (result.timedOut) return {ok: false, message: `timed out after ${Math.round(options.timeoutMs / 1000)}s`, output}
+  if (result.timedOut) return {ok: false, message: `timed out after ${formatInterval(options.timeoutMs)}`, output}
   if (result.isCanceled) return {ok: false, message: 'stopped: the agent is shutting down', output}
   if (result.failed) {
     const why = result.exitCode !== undefined ? `exit code ${result.exitCode}` : result.signal ? `killed by ${result.signal}` : (result.shortMessage ?? 'could not start').split('\n')[0]

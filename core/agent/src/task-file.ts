@@ -222,7 +222,7 @@ export function parseTaskFile(text: string, path: string): TaskFile {
     for (const error of relevantErrors(validator.errors ?? [])) {
       problems.push({line: lineOf(doc, error, lineAt), message: describe(error)})
       const [top, name] = error.instancePath.split('/').slice(1).map(unescapePointer)
-      if (top === 'tasks' && name !== undefined) broken.add(name)
+      if (top === 'tasks' && (name ?? badName(error)) !== undefined) broken.add((name ?? badName(error))!)
       else fileBroken = true
     }
     if (fileBroken) throw new TaskFileError(path, dedupe(problems))
@@ -248,7 +248,7 @@ export function parseTaskFile(text: string, path: string): TaskFile {
     }
     const repository = t.repository ?? raw.repository
     if (repository === undefined) fail('no repository: give "repository" here or at the top of the file')
-    if ((t.every === undefined) === (t.cron === undefined)) fail('give exactly one of "every" (an interval such as 10m) or "cron" (such as "0 3 * * *")')
+    if ((t.every === undefined) === (t.cron === undefined)) fail('give exactly one of "every" (an interval such as 10min) or "cron" (such as "0 3 * * *")')
     for (const key of ['every', 'jitter', 'timeout'] as const) {
       const v = t[key]
       // parseDuration's "m" is a month (restic's word): "every: 10m" is almost surely a mistake.
@@ -385,7 +385,8 @@ function stringValues(options: Record<string, unknown> | undefined): Record<stri
  */
 function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath))
-  return errors.filter((e) => e.keyword !== 'if' && (e.keyword === 'anyOf' || !anyOfPaths.has(e.instancePath)))
+  // A bad task name: ajv adds the name's own pattern error to propertyNames' one.
+  return errors.filter((e) => e.keyword !== 'if' && !(e.propertyName !== undefined && e.keyword !== 'propertyNames') && (e.keyword === 'anyOf' || !anyOfPaths.has(e.instancePath)))
 }
 
 function describe(error: ErrorObject): string {
@@ -402,7 +403,7 @@ function describe(error: ErrorObject): string {
     case 'const':
       return `${name}: must be ${JSON.stringify(p.allowedValue)}`
     case 'propertyNames':
-      return `${name}: task names use letters, digits, "_", "." and "-"`
+      return `${name}: "${String(badName(error))}" is not a valid task name: use letters, digits, "_", "." and "-"`
     case 'anyOf':
       return `${name}: ${anyOfHint(where.at(-1) ?? '')}`
     case 'pattern':
@@ -420,6 +421,11 @@ function anyOfHint(key: string): string {
   return 'must be a string or a list of strings'
 }
 
+/** The key a propertyNames error is about (ajv puts it in params, its inner errors in propertyName). */
+function badName(error: ErrorObject): string | undefined {
+  return (error.params as {propertyName?: string}).propertyName ?? error.propertyName
+}
+
 function unescapePointer(s: string): string {
   return s.replace(/~1/g, '/').replace(/~0/g, '~')
 }
@@ -428,7 +434,9 @@ function unescapePointer(s: string): string {
 function lineOf(doc: Document, error: ErrorObject, lineAt: (offset: number) => number): number {
   const path = error.instancePath.split('/').slice(1).map(unescapePointer)
   if (error.keyword === 'additionalProperties') return nodeLine(doc, [...path, String((error.params as {additionalProperty: string}).additionalProperty)], lineAt, true)
-  return nodeLine(doc, path, lineAt, path.length > 0 && error.keyword === 'propertyNames')
+  const bad = badName(error)
+  if (bad !== undefined) return nodeLine(doc, [...path, bad], lineAt, true)
+  return nodeLine(doc, path, lineAt)
 }
 
 /** The line of the node at `path` (of its key when `key`), or of the closest parent that exists. */
