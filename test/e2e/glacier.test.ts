@@ -56,7 +56,7 @@ describeRgw('glacier repository through the archive shim', () => {
     env?.s.cleanup()
   })
 
-  it('ls, info, locate, diff and check --fast read no cold object', {timeout: SLOW}, async () => {
+  it('ls, info, locate, diff, check --fast and sync planning read no cold object', {timeout: SLOW}, async () => {
     shim.resetStats()
     await env.plakar.ok(at('ls'))
     await env.plakar.ok(at('ls', `${snap1}:${src}/big`))
@@ -65,6 +65,11 @@ describeRgw('glacier repository through the archive shim', () => {
     const diff = await env.plakar.ok(at('diff', snap1, snap2))
     expect(diff.stdout).toMatch(/~ \S*\/note-0.txt\n\(content archived: run with --yes/)
     await env.plakar.ok(at('check', '--fast'))
+    // sync planning: what a peer lacks is worked out from metadata (a dry run plans only).
+    const planned = join(env.s.dir, 'planned-peer')
+    await env.plakar.ok(['at', planned, 'create', '--from', location, ...opts.filter((o) => o !== '-o').flatMap((o) => ['--peer-option', o])])
+    const plan = await env.plakar.ok(at('sync', '--dry-run', 'to', planned))
+    expect(String(plan.stdout) + String(plan.stderr)).toMatch(/2 snapshots to copy/)
     expect(cold(), `cold GETs: ${JSON.stringify([...shim.stats.coldGets])}`).toBe(0)
     process.stdout.write(`figure: browsing made ${cold()} GETs of cold objects (${JSON.stringify(shim.stats.forwarded)} requests forwarded)\n`)
     expect(shim.stats.restoreRequests).toBe(0)
