@@ -54,19 +54,30 @@ export function isEmptyFilter(filter: SnapshotFilter): boolean {
 /** Every live snapshot, oldest first (ties by id). */
 export async function listSnapshots(repo: Repository): Promise<SnapshotEntry[]> {
   const rows = repo.cache.snapshots()
-  const out = await mapConcurrent(rows, repo.concurrency, async (row): Promise<SnapshotEntry | undefined> => {
-    let info = row.info
-    if (!info) {
-      try {
-        info = infoOf(await repo.snapshotHeader(row.id, row.header))
-      } catch (error) {
-        repo.logger.warn(`snapshot ${row.id.toString('hex').slice(0, 16)} is unreadable: ${(error as Error).message}`)
-        return undefined
-      }
-    }
-    return {...info, tags: row.editedTags ?? info.tags, id: row.id.toString('hex'), time: row.time, ref: {id: row.id, header: row.header}}
+  const entry = (row: (typeof rows)[number], info: SnapshotInfo): SnapshotEntry => ({
+    ...info,
+    tags: row.editedTags ?? info.tags,
+    id: row.id.toString('hex'),
+    time: row.time,
+    ref: {id: row.id, header: row.header},
   })
-  return out.filter((e): e is SnapshotEntry => e !== undefined)
+  // States record each snapshot's info: only snapshots of older states need their header read
+  // (10,000 snapshots through an async pool cost more than the listing itself).
+  const older = rows.filter((row) => !row.info)
+  const fromHeaders = new Map<(typeof rows)[number], SnapshotInfo | undefined>()
+  await mapConcurrent(older, repo.concurrency, async (row) => {
+    try {
+      fromHeaders.set(row, infoOf(await repo.snapshotHeader(row.id, row.header)))
+    } catch (error) {
+      repo.logger.warn(`snapshot ${row.id.toString('hex').slice(0, 16)} is unreadable: ${(error as Error).message}`)
+    }
+  })
+  const out: SnapshotEntry[] = []
+  for (const row of rows) {
+    const info = row.info ?? fromHeaders.get(row)
+    if (info) out.push(entry(row, info))
+  }
+  return out
 }
 
 function underPath(root: string, path: string): boolean {
