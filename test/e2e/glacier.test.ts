@@ -11,6 +11,7 @@ import {once} from 'node:events'
 import {watch} from 'node:fs'
 import {mkdir, stat, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
+import {createInterface} from 'node:readline'
 import {execa} from 'execa'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {accessKey, createBucket, describeRgw, hostPort, secretKey, uniqueName} from '../../plugins/glacier/test/glacier.js'
@@ -73,6 +74,43 @@ describeRgw('glacier repository through the archive shim', () => {
     expect(cold(), `cold GETs: ${JSON.stringify([...shim.stats.coldGets])}`).toBe(0)
     process.stdout.write(`figure: browsing made ${cold()} GETs of cold objects (${JSON.stringify(shim.stats.forwarded)} requests forwarded)\n`)
     expect(shim.stats.restoreRequests).toBe(0)
+  })
+
+  it('browsing in the web UI (snapshots, folders, entries, search, timeline, a tree diff) reads no cold object', {timeout: SLOW}, async () => {
+    const ui = execa('node', [BIN, ...at('ui', '--no-open')], {env: env.plakar.env, extendEnv: true, reject: false, cwd: env.plakar.home, buffer: {stdout: false, stderr: true}})
+    try {
+      let line = ''
+      for await (const l of createInterface({input: ui.stdout!})) {
+        line = l
+        break
+      }
+      const link = /(http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]+)/.exec(line)?.[1]
+      expect(link, line).toBeDefined()
+      const login = await fetch(link!, {redirect: 'manual'})
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]
+      const origin = new URL(link!).origin
+      shim.resetStats()
+      const get = async (path: string) => {
+        const r = await fetch(origin + path, {headers: {cookie}})
+        expect(r.status, `${path}: ${await r.clone().text()}`).toBe(200)
+        return r.json()
+      }
+      const q = encodeURIComponent
+      await get('/api/repository')
+      await get('/api/snapshots')
+      await get(`/api/snapshots/${snap1}/children?path=${q(src)}`)
+      await get(`/api/snapshots/${snap1}/children?path=${q(`${src}/big`)}`)
+      await get(`/api/snapshots/${snap1}/entry?path=${q(`${src}/big/f3.bin`)}`)
+      await get(`/api/snapshots/${snap2}/search?name=note`)
+      await get(`/api/snapshots/${snap2}/timeline?path=${q(`${src}/note-0.txt`)}`)
+      await get(`/api/diff?a=${snap1}&b=${snap2}`)
+      expect(shim.stats.forwarded.GET ?? 0, 'the UI read the repository').toBeGreaterThan(0)
+      expect(cold(), `cold GETs: ${JSON.stringify([...shim.stats.coldGets])}`).toBe(0)
+      expect(shim.stats.restoreRequests).toBe(0)
+    } finally {
+      ui.kill('SIGINT')
+      await ui
+    }
   })
 
   it('a restore asks before thawing, and without --yes off a terminal it refuses in one line (exit 2)', {timeout: SLOW}, async () => {
