@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import type {Readable} from 'node:stream'
+import {addAbortSignal, type Readable} from 'node:stream'
 import {PlakarError} from '@plakar/sdk'
 import type {S3Session} from './session.js'
 
@@ -89,6 +89,8 @@ export function partSizeFor(size: number | undefined, requested = DEFAULT_PART_S
  */
 export async function putObject(session: S3Session, key: string, data: Readable, options: PutObjectOptions): Promise<void> {
   const partSize = partSizeFor(options.size ?? options.expectedSize, options.partSize)
+  // An abort destroys the source too, so a put waiting for its next part ends at once.
+  if (options.signal) addAbortSignal(options.signal, data)
   const reader = new PieceReader(data)
   // Every request but the final AbortMultipartUpload, which must run after an abort too.
   const call = {signal: options.signal}

@@ -18,8 +18,8 @@ import {
 } from 'node:fs'
 import {lstat, mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
-import type {Readable} from 'node:stream'
-import {markFatal, PlakarError, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
+import {addAbortSignal, type Readable} from 'node:stream'
+import {markFatal, PlakarError, type CallOptions, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
 import {DirectoryHandles, ownedDirectory} from './directory-handles.js'
 import {fsPath} from './location.js'
 
@@ -114,7 +114,11 @@ export class FsExporter implements Exporter {
     this.#created.set(place.rel, identity(fd))
   }
 
-  async storeFile(path: string, data: Readable, info: FileInfo): Promise<void> {
+  async storeFile(path: string, data: Readable, info: FileInfo, options?: CallOptions): Promise<void> {
+    const signal = options?.signal
+    signal?.throwIfAborted()
+    // An abort destroys the source, so a write waiting for its next chunk ends too.
+    if (signal) addAbortSignal(signal, data)
     const place = this.#placeBelowRoot(path)
     // Nothing there yet (the common case): create the file in place, O_EXCL|O_NOFOLLOW so that
     // nothing planted meanwhile is written through. Something there: write a fresh temporary
@@ -129,7 +133,11 @@ export class FsExporter implements Exporter {
       fd = openSync(this.#at(place, temp), CREATE_FLAGS, 0o600)
     }
     try {
-      for await (const chunk of data) writeFullySync(fd, chunk as Uint8Array)
+      for await (const chunk of data) {
+        // Local writes cannot be cancelled one by one: the loop stops between chunks.
+        signal?.throwIfAborted()
+        writeFullySync(fd, chunk as Uint8Array)
+      }
       if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) fchownSync(fd, info.uid, info.gid)
       fchmodSync(fd, info.mode ?? 0o644)
       if (info.mtime !== undefined) futimesSync(fd, ...times(info.mtime, info.atime))

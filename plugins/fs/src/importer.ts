@@ -1,6 +1,6 @@
 import {constants, existsSync, mkdirSync} from 'node:fs'
 import {lstat, open} from 'node:fs/promises'
-import {Readable} from 'node:stream'
+import {addAbortSignal, Readable} from 'node:stream'
 import {hostname, tmpdir} from 'node:os'
 import {dirname} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -108,7 +108,7 @@ function record(path: string, info: FileInfo, target?: string): ImportRecord {
   const record: ImportRecord = {path, info}
   if (info.type === 'symlink') record.target = target
   else if (info.type === 'file') {
-    record.open = () => openContent(path, info.size)
+    record.open = (options) => openContent(path, info.size, options?.signal)
     record.localPath = path
   }
   return record
@@ -123,14 +123,16 @@ const WHOLE_READ_LIMIT = 4 * 1024 * 1024
  */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
-async function openContent(path: string, size: number): Promise<Readable> {
+async function openContent(path: string, size: number, signal?: AbortSignal): Promise<Readable> {
+  signal?.throwIfAborted()
   const handle = await open(path, OPEN_FLAGS)
   let streamed = false
   try {
     if (!(await handle.stat()).isFile()) throw Object.assign(new Error('it is no longer a regular file'), {code: 'ENOTREG'})
-    if (size <= WHOLE_READ_LIMIT) return Readable.from([await handle.readFile()])
+    if (size <= WHOLE_READ_LIMIT) return Readable.from([await handle.readFile({signal})])
     streamed = true
-    return handle.createReadStream({highWaterMark: 1024 * 1024})
+    const stream = handle.createReadStream({highWaterMark: 1024 * 1024})
+    return signal ? addAbortSignal(signal, stream) : stream
   } finally {
     if (!streamed) await handle.close()
   }

@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {lstat, mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
-import {Readable} from 'node:stream'
+import {addAbortSignal, Readable} from 'node:stream'
 import {
   CONFIG_NAME,
   isObjectId,
@@ -13,7 +13,9 @@ import {
   objectKey,
   ObjectNotFoundError,
   PlakarError,
+  type CallOptions,
   type ConnectorContext,
+  type PutOptions,
   type Id,
   type Kind,
   type Range,
@@ -46,7 +48,8 @@ export class FsStorage implements Storage {
     return join(this.localPath, objectKey(kind, id))
   }
 
-  async create(config: Uint8Array): Promise<void> {
+  async create(config: Uint8Array, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     await mkdir(this.localPath, {recursive: true, mode: 0o700})
     const existing = await readdir(this.localPath)
     if (existing.includes(CONFIG_NAME)) throw new PlakarError(`a repository already exists at ${this.localPath}`)
@@ -55,7 +58,8 @@ export class FsStorage implements Storage {
     await this.#write(join(this.localPath, CONFIG_NAME), [config])
   }
 
-  async open(): Promise<Uint8Array> {
+  async open(options?: CallOptions): Promise<Uint8Array> {
+    options?.signal?.throwIfAborted()
     try {
       return await readFile(join(this.localPath, CONFIG_NAME))
     } catch (error) {
@@ -67,12 +71,14 @@ export class FsStorage implements Storage {
   }
 
   /** Same as every write: a temporary file, fsynced, renamed over CONFIG, the directory fsynced. */
-  async replaceConfig(config: Uint8Array): Promise<void> {
+  async replaceConfig(config: Uint8Array, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     await this.open()
     await this.#write(join(this.localPath, CONFIG_NAME), [config])
   }
 
-  async *list(kind: Kind): AsyncGenerator<Id> {
+  async *list(kind: Kind, options?: CallOptions): AsyncGenerator<Id> {
+    options?.signal?.throwIfAborted()
     const base = join(this.localPath, kindDirectory(kind))
     const names = await readdir(base).catch((error) => {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [] as string[]
@@ -83,6 +89,7 @@ export class FsStorage implements Storage {
       return
     }
     for (const sub of names) {
+      options?.signal?.throwIfAborted()
       if (!isShardName(sub)) continue
       for (const name of await readdir(join(base, sub)).catch(() => [] as string[])) if (isObjectId(name) && name.startsWith(sub)) yield name
     }
@@ -99,7 +106,8 @@ export class FsStorage implements Storage {
     }
   }
 
-  async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
+  async put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     const path = this.#path(kind, id)
     if (kind === 'packfile') {
       const created = await mkdir(join(this.localPath, objectDirectory(kind, id)), {recursive: true, mode: 0o700})
@@ -107,10 +115,12 @@ export class FsStorage implements Storage {
       // while the state naming it is not.
       if (created !== undefined) await syncDirectory(join(this.localPath, kindDirectory(kind)))
     }
-    await this.#write(path, data, size)
+    // An abort destroys the source, so a put waiting for its next chunk ends too.
+    if (options?.signal) addAbortSignal(options.signal, data)
+    await this.#write(path, data, size, options?.signal)
   }
 
-  async #write(path: string, data: Readable | Uint8Array[], size?: number): Promise<void> {
+  async #write(path: string, data: Readable | Uint8Array[], size?: number, signal?: AbortSignal): Promise<void> {
     const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
     try {
@@ -119,6 +129,8 @@ export class FsStorage implements Storage {
       let batch: Uint8Array[] = []
       let batched = 0
       for await (const part of data as AsyncIterable<Uint8Array>) {
+        // Local writes cannot be cancelled one by one: an abort stops the put between chunks.
+        signal?.throwIfAborted()
         batch.push(part)
         batched += part.length
         if (batched >= 1024 * 1024) {
@@ -144,7 +156,12 @@ export class FsStorage implements Storage {
     await syncDirectory(dirname(path))
   }
 
-  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+  async get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable> {
+    const stream = await this.#open(kind, id, range)
+    return options?.signal ? addAbortSignal(options.signal, stream) : stream
+  }
+
+  async #open(kind: Kind, id: Id, range?: Range): Promise<Readable> {
     const path = this.#path(kind, id)
     let handle
     try {
@@ -166,7 +183,8 @@ export class FsStorage implements Storage {
     return handle.createReadStream({start: range.offset, end: range.offset + range.length - 1, highWaterMark: 1024 * 1024})
   }
 
-  async stat(kind: Kind, id: Id): Promise<{size: number}> {
+  async stat(kind: Kind, id: Id, options?: CallOptions): Promise<{size: number}> {
+    options?.signal?.throwIfAborted()
     try {
       return {size: (await stat(this.#path(kind, id))).size}
     } catch (error) {
@@ -175,7 +193,8 @@ export class FsStorage implements Storage {
     }
   }
 
-  async delete(kind: Kind, id: Id): Promise<void> {
+  async delete(kind: Kind, id: Id, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     await unlink(this.#path(kind, id)).catch((error) => {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     })
@@ -190,7 +209,8 @@ export class FsStorage implements Storage {
    * up and the cleanup failed too). A write in progress keeps changing its file's mtime, so a
    * file untouched for `olderThanMs` is abandoned.
    */
-  async sweep(olderThanMs: number): Promise<SweepResult> {
+  async sweep(olderThanMs: number, options?: CallOptions): Promise<SweepResult> {
+    options?.signal?.throwIfAborted()
     const result: SweepResult = {objects: 0, bytes: 0}
     const cutoff = Date.now() - olderThanMs
     const dirs = [this.localPath, join(this.localPath, kindDirectory('state')), join(this.localPath, kindDirectory('lock'))]

@@ -134,7 +134,7 @@ export class GlacierStorage extends BucketStorage<GlacierSettings> implements Co
    * already there is this one (idempotent put), and under Object Lock nothing, not even the
    * plugin, replaces a locked object's bytes by a new version.
    */
-  async #put(key: string, data: Readable, size: number, what: string, storageClass: string | undefined, locked: boolean): Promise<void> {
+  async #put(key: string, data: Readable, size: number, what: string, storageClass: string | undefined, locked: boolean, signal?: AbortSignal): Promise<void> {
     const {lockMode, lockDays} = this.#settings
     await putObject(this.session, key, data, {
       what,
@@ -143,6 +143,7 @@ export class GlacierStorage extends BucketStorage<GlacierSettings> implements Co
       createOnly: true,
       contentType: 'application/octet-stream',
       lock: locked && lockMode ? {mode: lockMode, until: new Date(Date.now() + lockDays * DAY)} : undefined,
+      signal,
     })
   }
 
@@ -154,7 +155,7 @@ export class GlacierStorage extends BucketStorage<GlacierSettings> implements Co
       // A bucket with Object Lock is versioned, and radosgw ignores If-None-Match there: a
       // second put would add a version (billed, and locked for as long). The id names fixed
       // content, so an object already there is this one.
-      const exists = await this.stat(kind, id).then(
+      const exists = await this.stat(kind, id, options).then(
         () => true,
         (error) => {
           if ((error as {notFound?: boolean}).notFound) return false
@@ -167,7 +168,7 @@ export class GlacierStorage extends BucketStorage<GlacierSettings> implements Co
       }
     }
     try {
-      await this.#put(this.key(kind, id), data, size, `storing ${kind} ${id.slice(0, 16)}`, cold ? this.#settings.coldClass : this.#settings.hotClass, kind !== 'lock')
+      await this.#put(this.key(kind, id), data, size, `storing ${kind} ${id.slice(0, 16)}`, cold ? this.#settings.coldClass : this.#settings.hotClass, kind !== 'lock', options?.signal)
     } catch (error) {
       if (!this.isAlreadyThere(error)) throw error
       data.destroy()

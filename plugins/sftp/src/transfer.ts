@@ -1,4 +1,4 @@
-import {Readable} from 'node:stream'
+import {addAbortSignal, Readable} from 'node:stream'
 import {abortable} from '@plakar/sdk'
 import type {InputAttributes} from 'ssh2'
 import type {SftpConnector} from './connector.js'
@@ -48,6 +48,8 @@ interface Piece {
  */
 export async function upload(connector: SftpConnector, path: string, source: Readable, options: UploadOptions = {}): Promise<number> {
   const what = options.what ?? path
+  // An abort destroys the source too, so an upload waiting for its next chunk ends at once.
+  if (options.signal) addAbortSignal(options.signal, source)
   const iterator = source[Symbol.asyncIterator]()
   const unacked: Piece[] = []
   let unackedBytes = 0

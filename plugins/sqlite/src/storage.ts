@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
 import {mkdir, open} from 'node:fs/promises'
 import {dirname} from 'node:path'
-import {Readable} from 'node:stream'
+import {addAbortSignal, Readable} from 'node:stream'
 // Type only: better-sqlite3 itself is imported when a database is opened (it is a native module
 // and the CLI must not pay for it at start-up).
 import type BetterSqlite3 from 'better-sqlite3'
@@ -10,7 +10,9 @@ import {
   ExitCode,
   ObjectNotFoundError,
   PlakarError,
+  type CallOptions,
   type ConnectorContext,
+  type PutOptions,
   type Id,
   type Kind,
   type Range,
@@ -228,7 +230,8 @@ export class SqliteStorage implements Storage {
     return code
   }
 
-  async create(config: Uint8Array): Promise<void> {
+  async create(config: Uint8Array, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     const db = await this.#connect(true)
     this.#run(() =>
       this.#durably(db, () => {
@@ -247,7 +250,8 @@ export class SqliteStorage implements Storage {
     )
   }
 
-  async open(): Promise<Uint8Array> {
+  async open(options?: CallOptions): Promise<Uint8Array> {
+    options?.signal?.throwIfAborted()
     const db = await this.#connect()
     const config = this.#run(() => this.#meta(db, 'config'))
     if (config === undefined) throw new ObjectNotFoundError(`no repository at ${this.location}`)
@@ -255,7 +259,8 @@ export class SqliteStorage implements Storage {
   }
 
   /** One UPDATE in a durable transaction: SQLite's journal makes it all or nothing. */
-  async replaceConfig(config: Uint8Array): Promise<void> {
+  async replaceConfig(config: Uint8Array, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     const db = await this.#connect()
     const replaced = this.#run(() =>
       this.#durably(db, () => db.prepare(`UPDATE meta SET value = ? WHERE key = 'config'`).run(Buffer.from(config)).changes),
@@ -263,11 +268,12 @@ export class SqliteStorage implements Storage {
     if (replaced === 0) throw new ObjectNotFoundError(`no repository at ${this.location}`)
   }
 
-  async *list(kind: Kind): AsyncGenerator<Id> {
-    for await (const {id} of this.listWithSizes(kind)) yield id
+  async *list(kind: Kind, options?: CallOptions): AsyncGenerator<Id> {
+    for await (const {id} of this.listWithSizes(kind, options)) yield id
   }
 
-  async *listWithSizes(kind: Kind): AsyncGenerator<{id: Id; size: number}> {
+  async *listWithSizes(kind: Kind, options?: CallOptions): AsyncGenerator<{id: Id; size: number}> {
+    options?.signal?.throwIfAborted()
     const code = KIND_CODE[kind]
     const db = await this.#connect()
     const page = db.prepare('SELECT id, size FROM objects WHERE kind = ? AND id > ? ORDER BY id LIMIT ?')
@@ -286,8 +292,12 @@ export class SqliteStorage implements Storage {
       | undefined
   }
 
-  async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
+  async put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void> {
     const code = this.#check(kind, id)
+    options?.signal?.throwIfAborted()
+    // An abort destroys the source: the chunk loop below ends with the abort, and the chunks
+    // written so far stay uncommitted (reclaimed as any failed put's).
+    if (options?.signal) addAbortSignal(options.signal, data)
     if (!Number.isSafeInteger(size) || size < 0) throw new PlakarError(`invalid size ${size} for ${kind} ${id}`)
     const db = await this.#connect()
     const existing = this.#find(db, code, id)
@@ -355,7 +365,13 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+  async get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable> {
+    options?.signal?.throwIfAborted()
+    const stream = await this.#read(kind, id, range)
+    return options?.signal ? addAbortSignal(options.signal, stream) : stream
+  }
+
+  async #read(kind: Kind, id: Id, range?: Range): Promise<Readable> {
     const code = this.#check(kind, id)
     const db = await this.#connect()
     const row = this.#find(db, code, id)
@@ -407,7 +423,8 @@ export class SqliteStorage implements Storage {
     })
   }
 
-  async stat(kind: Kind, id: Id): Promise<{size: number}> {
+  async stat(kind: Kind, id: Id, options?: CallOptions): Promise<{size: number}> {
+    options?.signal?.throwIfAborted()
     const code = this.#check(kind, id)
     const db = await this.#connect()
     const row = this.#find(db, code, id)
@@ -423,7 +440,8 @@ export class SqliteStorage implements Storage {
     db.prepare('DELETE FROM contents WHERE content = ?').run(row.content)
   }
 
-  async delete(kind: Kind, id: Id): Promise<void> {
+  async delete(kind: Kind, id: Id, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     const code = this.#check(kind, id)
     const db = await this.#connect()
     this.#run(() => this.#durably(db, () => this.#deleteObject(db, code, id)))

@@ -1,5 +1,5 @@
 import {posix} from 'node:path'
-import type {Readable} from 'node:stream'
+import {addAbortSignal, type Readable} from 'node:stream'
 import type {ConnectorContext, FileInfo, Importer, ImportRecord, ScanError, ScanOptions} from '@plakar/sdk'
 import type {Config} from './config.js'
 import {openSource} from './source.js'
@@ -82,7 +82,11 @@ export class SourceImporter implements Importer {
   #record(path: string, entry: {info: ImportRecord['info']; target?: string}): ImportRecord {
     const record: ImportRecord = {path, info: entry.info}
     if (entry.target !== undefined) record.target = entry.target
-    if (entry.info.type === 'file') record.open = () => this.source.open(path)
+    // The engine aborts `signal` on Ctrl-C: the stream ends with the abort.
+    if (entry.info.type === 'file') record.open = async (options) => {
+      const stream = await this.source.open(path)
+      return options?.signal ? addAbortSignal(options.signal, stream) : stream
+    }
     return record
   }
 

@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
-import {Readable} from 'node:stream'
+import {addAbortSignal, Readable} from 'node:stream'
 import {
   CONFIG_NAME,
   isObjectId,
@@ -15,7 +15,9 @@ import {
   ObjectNotFoundError,
   PlakarError,
   UsageError,
+  type CallOptions,
   type ConnectorContext,
+  type PutOptions,
   type Id,
   type Kind,
   type Range,
@@ -107,13 +109,26 @@ export class DirectoryStorage implements Storage {
     }
   }
 
-  async put(kind: Kind, id: Id, data: Readable, size: number): Promise<void> {
+  /**
+   * `options.signal` is aborted on Ctrl-C: stop promptly. Destroying the source with the signal
+   * (addAbortSignal) ends the write loop even while it waits for data; a remote storage would
+   * also pass the signal to its requests (fetch, an SDK's abortSignal).
+   */
+  async put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    if (options?.signal) addAbortSignal(options.signal, data)
     const path = this.#path(kind, id)
     if (isSharded(kind)) await mkdir(join(this.localPath, objectDirectory(kind, id)), {recursive: true, mode: 0o700})
     await this.#write(path, data, size)
   }
 
-  async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+  async get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable> {
+    options?.signal?.throwIfAborted()
+    const stream = await this.#read(kind, id, range)
+    return options?.signal ? addAbortSignal(options.signal, stream) : stream
+  }
+
+  async #read(kind: Kind, id: Id, range?: Range): Promise<Readable> {
     const path = this.#path(kind, id)
     const handle = await open(path, 'r').catch((error) => {
       throw (error as {code?: string}).code === 'ENOENT' ? new ObjectNotFoundError(`${kind} ${id} not found`) : error
@@ -131,7 +146,8 @@ export class DirectoryStorage implements Storage {
     return handle.createReadStream({start: range.offset, end: range.offset + range.length - 1, highWaterMark: 1024 * 1024})
   }
 
-  async stat(kind: Kind, id: Id): Promise<{size: number}> {
+  async stat(kind: Kind, id: Id, options?: CallOptions): Promise<{size: number}> {
+    options?.signal?.throwIfAborted()
     try {
       return {size: (await stat(this.#path(kind, id))).size}
     } catch (error) {

@@ -561,6 +561,62 @@ export function testStorage(
       )
     })
 
+    describe('cancellation', () => {
+      run('a call whose signal is already aborted fails and stores nothing', async (storage) => {
+        const signal = AbortSignal.abort()
+        const id = randomId()
+        await expectFailure('put() with an aborted signal', () => storage.put('packfile', id, bytesStream(randomBytes(1000)), 1000, {signal}))
+        await expectFailure('stat() with an aborted signal', () => storage.stat('packfile', id, {signal}))
+        await expectFailure('get() with an aborted signal', async () => collect(await storage.get('packfile', id, undefined, {signal})))
+        await expectNotFound('stat() of the object an aborted put() was given', () => storage.stat('packfile', id))
+        expect(await listAll(storage, 'packfile'), 'list() after an aborted put()').not.toContain(id)
+      })
+
+      run('a put aborted while its source is still sending fails promptly and leaves nothing', async (storage) => {
+        // The source sends 1 MiB, then nothing more (a stalled socket): only the abort can end the put.
+        const id = randomId()
+        let pulled!: () => void
+        const started = new Promise<void>((resolve) => (pulled = resolve))
+        let sent = false
+        const source = new Readable({
+          read() {
+            if (sent) {
+              pulled()
+              return
+            }
+            sent = true
+            this.push(pseudoRandomBytes(id, 0, MiB))
+          },
+        })
+        const controller = new AbortController()
+        const putting = storage.put('packfile', id, source, 8 * MiB, {signal: controller.signal})
+        putting.catch(() => {})
+        try {
+          await started
+          controller.abort()
+          await expectFailure('put() aborted while its source was waiting', () => putting)
+        } finally {
+          source.destroy()
+        }
+        await expectNotFound('stat() after an aborted put()', () => storage.stat('packfile', id))
+        expect(await listAll(storage, 'packfile'), 'list() after an aborted put()').not.toContain(id)
+      })
+
+      run('a get aborted midway ends its stream with an error', async (storage) => {
+        const id = randomId()
+        const size = 8 * MiB
+        await storage.put('packfile', id, pseudoRandomStream(id, size), size)
+        const controller = new AbortController()
+        const stream = await storage.get('packfile', id, undefined, {signal: controller.signal})
+        const chunks = stream[Symbol.asyncIterator]()
+        expect((await chunks.next()).done, 'the first chunk of get()').toBe(false)
+        controller.abort()
+        await expectFailure('reading on after the abort', async () => {
+          for (let next = await chunks.next(); !next.done; next = await chunks.next());
+        })
+      })
+    })
+
     describe('capabilities and lifecycle', () => {
       run('capabilities() is sane', async (storage) => {
         const caps = storage.capabilities()
