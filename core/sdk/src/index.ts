@@ -24,7 +24,7 @@ export {
   RetainedObjectError,
   UsageError,
 } from './errors.js'
-export {readableFrom, readAll} from './streams.js'
+export {destroyOnAbort, readableFrom, readAll} from './streams.js'
 export {abortable, Budget, mapConcurrent, TaskPool} from './concurrency.js'
 export {isTransientNetworkError, withRetry, type RetryOptions} from './retry.js'
 export {

@@ -26,3 +26,24 @@ export async function readAll(stream: Readable, expected?: number): Promise<Buff
 export function readableFrom(parts: Buffer[]): Readable {
   return Readable.from(parts, {objectMode: false})
 }
+
+/**
+ * Destroys `stream` with the signal's reason when `signal` aborts, until the stream closes: a
+ * put or a read waiting on it ends at once. Unlike node:stream's addAbortSignal, an aborted
+ * stream that nobody reads any more (a source already handed back, a get left unread) cannot
+ * crash the process with an unhandled 'error' event. Returns the stream.
+ */
+export function destroyOnAbort<T extends NodeJS.ReadableStream & {destroy(error?: Error): unknown; destroyed?: boolean}>(stream: T, signal: AbortSignal | undefined): T {
+  if (!signal) return stream
+  const stop = () => {
+    stream.on('error', () => {})
+    if (!stream.destroyed) stream.destroy(signal.reason as Error)
+  }
+  if (signal.aborted) {
+    stop()
+    return stream
+  }
+  signal.addEventListener('abort', stop, {once: true})
+  stream.once('close', () => signal.removeEventListener('abort', stop))
+  return stream
+}

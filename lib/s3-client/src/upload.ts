@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
-import {addAbortSignal, type Readable} from 'node:stream'
-import {PlakarError} from '@plakar/sdk'
+import type {Readable} from 'node:stream'
+import {destroyOnAbort, PlakarError} from '@plakar/sdk'
 import type {S3Session} from './session.js'
 
 /** Parts of a multipart upload: S3 wants at least 5 MiB but the last, at most 10,000 parts. */
@@ -90,7 +90,7 @@ export function partSizeFor(size: number | undefined, requested = DEFAULT_PART_S
 export async function putObject(session: S3Session, key: string, data: Readable, options: PutObjectOptions): Promise<void> {
   const partSize = partSizeFor(options.size ?? options.expectedSize, options.partSize)
   // An abort destroys the source too, so a put waiting for its next part ends at once.
-  if (options.signal) addAbortSignal(options.signal, data)
+  destroyOnAbort(data, options.signal)
   const reader = new PieceReader(data)
   // Every request but the final AbortMultipartUpload, which must run after an abort too.
   const call = {signal: options.signal}

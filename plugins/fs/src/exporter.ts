@@ -18,8 +18,8 @@ import {
 } from 'node:fs'
 import {lstat, mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
-import {addAbortSignal, type Readable} from 'node:stream'
-import {markFatal, PlakarError, type CallOptions, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
+import type {Readable} from 'node:stream'
+import {destroyOnAbort, markFatal, PlakarError, type CallOptions, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
 import {DirectoryHandles, ownedDirectory} from './directory-handles.js'
 import {fsPath} from './location.js'
 
@@ -118,7 +118,7 @@ export class FsExporter implements Exporter {
     const signal = options?.signal
     signal?.throwIfAborted()
     // An abort destroys the source, so a write waiting for its next chunk ends too.
-    if (signal) addAbortSignal(signal, data)
+    destroyOnAbort(data, signal)
     const place = this.#placeBelowRoot(path)
     // Nothing there yet (the common case): create the file in place, O_EXCL|O_NOFOLLOW so that
     // nothing planted meanwhile is written through. Something there: write a fresh temporary

@@ -1,11 +1,11 @@
 import {constants, existsSync, mkdirSync} from 'node:fs'
 import {lstat, open} from 'node:fs/promises'
-import {addAbortSignal, Readable} from 'node:stream'
+import {Readable} from 'node:stream'
 import {hostname, tmpdir} from 'node:os'
 import {dirname} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
-import {PlakarError, type ConnectorContext, type FileInfo, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
+import {destroyOnAbort, PlakarError, type ConnectorContext, type FileInfo, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
 import {fsPath} from './location.js'
 import type {FromScanWorker, ToScanWorker} from './scan-worker.js'
 import {describe, walkTree, type WalkItem} from './walk.js'
@@ -132,7 +132,7 @@ async function openContent(path: string, size: number, signal?: AbortSignal): Pr
     if (size <= WHOLE_READ_LIMIT) return Readable.from([await handle.readFile({signal})])
     streamed = true
     const stream = handle.createReadStream({highWaterMark: 1024 * 1024})
-    return signal ? addAbortSignal(signal, stream) : stream
+    return destroyOnAbort(stream, signal)
   } finally {
     if (!streamed) await handle.close()
   }

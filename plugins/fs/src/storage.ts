@@ -2,8 +2,9 @@ import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {lstat, mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
-import {addAbortSignal, Readable} from 'node:stream'
+import {Readable} from 'node:stream'
 import {
+  destroyOnAbort,
   CONFIG_NAME,
   isObjectId,
   isShardName,
@@ -116,7 +117,7 @@ export class FsStorage implements Storage {
       if (created !== undefined) await syncDirectory(join(this.localPath, kindDirectory(kind)))
     }
     // An abort destroys the source, so a put waiting for its next chunk ends too.
-    if (options?.signal) addAbortSignal(options.signal, data)
+    destroyOnAbort(data, options?.signal)
     await this.#write(path, data, size, options?.signal)
   }
 
@@ -158,7 +159,7 @@ export class FsStorage implements Storage {
 
   async get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable> {
     const stream = await this.#open(kind, id, range)
-    return options?.signal ? addAbortSignal(options.signal, stream) : stream
+    return destroyOnAbort(stream, options?.signal)
   }
 
   async #open(kind: Kind, id: Id, range?: Range): Promise<Readable> {

@@ -1,5 +1,5 @@
-import {addAbortSignal, Readable} from 'node:stream'
-import {abortable} from '@plakar/sdk'
+import {Readable} from 'node:stream'
+import {abortable, destroyOnAbort} from '@plakar/sdk'
 import type {InputAttributes} from 'ssh2'
 import type {SftpConnector} from './connector.js'
 import {finalError, isConnectionLost, normalize, SftpOpError} from './errors.js'
@@ -49,7 +49,7 @@ interface Piece {
 export async function upload(connector: SftpConnector, path: string, source: Readable, options: UploadOptions = {}): Promise<number> {
   const what = options.what ?? path
   // An abort destroys the source too, so an upload waiting for its next chunk ends at once.
-  if (options.signal) addAbortSignal(options.signal, source)
+  destroyOnAbort(source, options.signal)
   const iterator = source[Symbol.asyncIterator]()
   const unacked: Piece[] = []
   let unackedBytes = 0

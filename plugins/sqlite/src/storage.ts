@@ -1,11 +1,12 @@
 import {existsSync} from 'node:fs'
 import {mkdir, open} from 'node:fs/promises'
 import {dirname} from 'node:path'
-import {addAbortSignal, Readable} from 'node:stream'
+import {Readable} from 'node:stream'
 // Type only: better-sqlite3 itself is imported when a database is opened (it is a native module
 // and the CLI must not pay for it at start-up).
 import type BetterSqlite3 from 'better-sqlite3'
 import {
+  destroyOnAbort,
   checkObjectId,
   ExitCode,
   ObjectNotFoundError,
@@ -297,7 +298,7 @@ export class SqliteStorage implements Storage {
     options?.signal?.throwIfAborted()
     // An abort destroys the source: the chunk loop below ends with the abort, and the chunks
     // written so far stay uncommitted (reclaimed as any failed put's).
-    if (options?.signal) addAbortSignal(options.signal, data)
+    destroyOnAbort(data, options?.signal)
     if (!Number.isSafeInteger(size) || size < 0) throw new PlakarError(`invalid size ${size} for ${kind} ${id}`)
     const db = await this.#connect()
     const existing = this.#find(db, code, id)
@@ -368,7 +369,7 @@ export class SqliteStorage implements Storage {
   async get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable> {
     options?.signal?.throwIfAborted()
     const stream = await this.#read(kind, id, range)
-    return options?.signal ? addAbortSignal(options.signal, stream) : stream
+    return destroyOnAbort(stream, options?.signal)
   }
 
   async #read(kind: Kind, id: Id, range?: Range): Promise<Readable> {

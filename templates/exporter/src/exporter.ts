@@ -2,8 +2,8 @@ import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {chmod, link, lstat, lutimes, mkdir, open, rename, symlink, unlink, utimes} from 'node:fs/promises'
 import {join} from 'node:path'
-import {addAbortSignal, type Readable} from 'node:stream'
-import {pathComponents, PlakarError, UsageError, type CallOptions, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
+import type {Readable} from 'node:stream'
+import {destroyOnAbort, pathComponents, PlakarError, UsageError, type CallOptions, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
 import type {Config} from './config.js'
 
 export {schema} from './config.js'
@@ -56,7 +56,7 @@ export class DirectoryExporter implements Exporter {
   /** `options.signal` is aborted on Ctrl-C: destroying the source with it ends the write at once. */
   async storeFile(path: string, data: Readable, info: FileInfo, options?: CallOptions): Promise<void> {
     options?.signal?.throwIfAborted()
-    if (options?.signal) addAbortSignal(options.signal, data)
+    destroyOnAbort(data, options?.signal)
     const full = await this.#local(path)
     const temp = this.#temp(full)
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)

@@ -1,5 +1,6 @@
 import {posix} from 'node:path'
-import {addAbortSignal, type Readable} from 'node:stream'
+import type {Readable} from 'node:stream'
+import {destroyOnAbort} from '@plakar/sdk'
 import type {ConnectorContext, FileInfo, Importer, ImportRecord, ScanError, ScanOptions} from '@plakar/sdk'
 import type {Config} from './config.js'
 import {openSource} from './source.js'
@@ -85,7 +86,7 @@ export class SourceImporter implements Importer {
     // The engine aborts `signal` on Ctrl-C: the stream ends with the abort.
     if (entry.info.type === 'file') record.open = async (options) => {
       const stream = await this.source.open(path)
-      return options?.signal ? addAbortSignal(options.signal, stream) : stream
+      return destroyOnAbort(stream, options?.signal)
     }
     return record
   }

@@ -2,8 +2,9 @@ import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {mkdir, open, readdir, readFile, rename, stat, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
-import {addAbortSignal, Readable} from 'node:stream'
+import {Readable} from 'node:stream'
 import {
+  destroyOnAbort,
   CONFIG_NAME,
   isObjectId,
   isShardName,
@@ -111,12 +112,12 @@ export class DirectoryStorage implements Storage {
 
   /**
    * `options.signal` is aborted on Ctrl-C: stop promptly. Destroying the source with the signal
-   * (addAbortSignal) ends the write loop even while it waits for data; a remote storage would
+   * (destroyOnAbort) ends the write loop even while it waits for data; a remote storage would
    * also pass the signal to its requests (fetch, an SDK's abortSignal).
    */
   async put(kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions): Promise<void> {
     options?.signal?.throwIfAborted()
-    if (options?.signal) addAbortSignal(options.signal, data)
+    destroyOnAbort(data, options?.signal)
     const path = this.#path(kind, id)
     if (isSharded(kind)) await mkdir(join(this.localPath, objectDirectory(kind, id)), {recursive: true, mode: 0o700})
     await this.#write(path, data, size)
@@ -125,7 +126,7 @@ export class DirectoryStorage implements Storage {
   async get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable> {
     options?.signal?.throwIfAborted()
     const stream = await this.#read(kind, id, range)
-    return options?.signal ? addAbortSignal(options.signal, stream) : stream
+    return destroyOnAbort(stream, options?.signal)
   }
 
   async #read(kind: Kind, id: Id, range?: Range): Promise<Readable> {

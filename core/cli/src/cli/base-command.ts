@@ -3,7 +3,6 @@ import type {DependencyContainer} from 'tsyringe'
 import type {ConnectorResolver} from '../connectors/resolver.js'
 import {ExitCode, exitCodeOf, type Logger, type Storage, UsageError} from '@plakar/sdk'
 import type {Repository} from '@plakar/engine/repository/repository.js'
-import {withSignal} from '@plakar/engine/repository/signal-storage.js'
 import {createContainer, TOKENS} from './container.js'
 import {describeError} from './error-message.js'
 import {usageLines} from './help.js'
@@ -137,8 +136,7 @@ export abstract class PlakarCommand extends Command {
 
   /** The storage at the repository location (`at`, $PLAKAR_REPOSITORY, ~/.plakar). */
   protected async openStorage(location = this.settings.repository, options = this.settings.repositoryOptions): Promise<Storage> {
-    // Every call of the command's storage carries the command's signal: Ctrl-C stops requests in flight.
-    const storage = withSignal(await this.resolver.storage(location, options), this.signal)
+    const storage = await this.resolver.storage(location, options)
     this.onExit(() => storage.close())
     return storage
   }
@@ -175,7 +173,7 @@ export abstract class PlakarCommand extends Command {
     location = this.settings.repository,
     peer?: {options?: Record<string, unknown>; keyfile?: string},
   ): Promise<Repository> {
-    const storage = withSignal(await this.resolver.storage(location, peer ? (peer.options ?? {}) : this.settings.repositoryOptions), this.signal)
+    const storage = await this.resolver.storage(location, peer ? (peer.options ?? {}) : this.settings.repositoryOptions)
     // The engine loads only for commands that open a repository: --help and version stay fast.
     const {Repository} = await import('@plakar/engine/repository/repository.js')
     let repo: Repository

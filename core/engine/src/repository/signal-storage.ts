@@ -25,7 +25,7 @@ const OPTIONS_AT: Readonly<Record<string, number>> = {
  * The storage with `signal` given to every call that does not carry its own: a command opens
  * its repository with its own signal (Ctrl-C, SIGTERM), so every storage call of the command —
  * from the repository layer, the engine, locks, states, maintenance — can be cancelled without
- * threading the signal through each of them. A Proxy keeps the storage's own members (localPath,
+ * threading the signal through each of them. Lock objects are left out: see below. A Proxy keeps the storage's own members (localPath,
  * the cold and WORM extensions) visible as they are, so `isColdStorage` and `isWormStorage`
  * still see them.
  */
@@ -37,6 +37,9 @@ export function withSignal<S extends Storage>(storage: S, signal: AbortSignal): 
       const at = typeof property === 'string' && Object.hasOwn(OPTIONS_AT, property) ? OPTIONS_AT[property] : undefined
       if (at === undefined) return (value as (...args: unknown[]) => unknown).bind(target)
       return (...args: unknown[]) => {
+        // Locks are tiny, and their release must still happen after Ctrl-C (the engine releases
+        // them while it unwinds, when the signal is already aborted): never bound.
+        if (args[0] === 'lock') return (value as (...args: unknown[]) => unknown).apply(target, args)
         const given = args[at] as {signal?: AbortSignal} | undefined
         if (given?.signal === undefined) {
           const padded = args.length > at ? [...args] : [...args, ...Array<undefined>(at - args.length), undefined]
