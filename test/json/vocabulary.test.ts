@@ -9,8 +9,9 @@ import {Ajv2020} from 'ajv/dist/2020.js'
 import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {ROOT} from '../support/cli.js'
+import {ROOT, type Plakar} from '../support/cli.js'
 import {backup, setup} from '../e2e/helpers.js'
+import {isolatedPlakar, writePackage} from '../plugins/helpers.js'
 
 /** Field names of the reference table, and the fields whose value is a map of data keys. */
 function vocabulary(): {fields: Set<string>; maps: Set<string>} {
@@ -50,8 +51,8 @@ describe('one JSON vocabulary across commands', () => {
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l) as unknown)
 
-  async function record(args: string[], expected = 0): Promise<unknown[]> {
-    const r = await env.plakar.ok([...args, '--json'], {expected})
+  async function record(args: string[], expected = 0, options: {env?: Record<string, string>; plakar?: Plakar} = {}): Promise<unknown[]> {
+    const r = await (options.plakar ?? env.plakar).ok([...args, '--json'], {expected, env: options.env})
     const stdout = parseLines(String(r.stdout))
     const stderr = parseLines(String(r.stderr))
     const key = args.filter((a) => !a.startsWith('/')).join(' ')
@@ -106,6 +107,13 @@ describe('one JSON vocabulary across commands', () => {
     await record(['policy', 'rm', 'standard'])
     await record(env.at('maintenance', '--dry-run'))
     await record(env.at('maintenance', '--grace', '0'))
+    await record(env.at('repair', '--dry-run'))
+    await record(env.at('repair'))
+    // The same passphrase again (the commands below still open the repository), cheaper costs.
+    await record(env.at('passphrase', '--kdf-memory', '8192', '--kdf-iterations', '1'), 0, {env: {PLAKAR_NEW_PASSPHRASE: 'correct horse battery staple'}})
+    // A real install (npm, from a package directory) into a plakar of its own.
+    const pkg = await writePackage(join(env.s.dir, 'packages', 'json'), {name: '@acme/plakar-json', plakar: {contract: 1, connectors: []}})
+    await record(['plugins', 'install', `file:${pkg}`], 0, {plakar: isolatedPlakar(join(env.s.dir, 'plugins-home'))})
     // The agent: every task kind once, its history, its task file's problems.
     await env.plakar.ok(['policy', 'add', 'few', '--keep-last', '5'])
     const tasks = join(env.s.dir, 'agent.yaml')
@@ -150,6 +158,13 @@ describe('one JSON vocabulary across commands', () => {
     expect(restored).toMatchObject({snapshot: created.id, target: expect.any(String)})
     // Errors: {error, exitCode}.
     expect(outputs.get('bakup')).toEqual([{error: expect.stringContaining('did you mean'), exitCode: 2}])
+  })
+
+  it('repair, passphrase and plugins install print their result', () => {
+    const byCommand = (prefix: string) => [...streams.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v.stdout)
+    expect(byCommand('at repair --dry-run')).toEqual([[expect.objectContaining({dryRun: true, lostPackfiles: [], damaged: 0, repaired: 0, unrepairable: []})]])
+    expect(byCommand('at passphrase')).toEqual([[{location: env.repo, kdf: {algorithm: 'argon2id', memory: 8192, iterations: 1, parallelism: 2}}]])
+    expect(byCommand('plugins install')).toEqual([[{name: '@acme/plakar-json', version: '1.0.0'}]])
   })
 
   it('every line matches its command\'s JSON Schema in docs/json (ajv), and standard error the common one', () => {

@@ -1,4 +1,4 @@
-import {Args, Flags} from '@oclif/core'
+import {Args, Config, Flags, ux} from '@oclif/core'
 import {NotFoundError, PlakarError} from '@plakar/sdk'
 import {PlakarCommand} from '../../cli/base-command.js'
 
@@ -31,17 +31,41 @@ export default class PluginsInstall extends PlakarCommand {
     const {commands} = await import('@oclif/plugin-plugins')
     const Install = commands['plugins:install']
     const args = [...(argv as string[]), ...(flags.force ? ['--force'] : []), ...(this.settings.debug ? ['--verbose'] : [])]
-    const before = new Set(this.config.plugins.keys())
-    if (this.settings.debug) {
-      await Install.run(args, this.config)
-    } else {
-      await captureStdout(() => Install.run(args, this.config)).catch((failure: {error: Error; lines: string[]}) => {
-        throw installError(failure.error, failure.lines, argv as string[])
-      })
+    const before = new Map([...this.config.plugins].map(([name, plugin]) => [name, plugin.version]))
+    const quiet = this.settings.json && !this.settings.debug ? silenceAction() : () => {}
+    try {
+      if (this.settings.debug) {
+        await Install.run(args, this.config)
+      } else {
+        await captureStdout(() => Install.run(args, this.config)).catch((failure: {error: Error; lines: string[]}) => {
+          throw installError(failure.error, failure.lines, argv as string[])
+        })
+      }
+    } finally {
+      quiet()
     }
     if (this.settings.json) {
-      for (const [name, plugin] of this.config.plugins) if (!before.has(name)) this.printJson({name, version: plugin.version})
+      // Install.run loads a configuration of its own and records the plugin there, not in ours:
+      // the plugins are read again, as the next run of plakar will see them.
+      const after = await Config.load(this.config.root)
+      for (const [name, plugin] of after.plugins) if (before.get(name) !== plugin.version) this.printJson({name, version: plugin.version})
     }
+  }
+}
+
+/**
+ * Under --json standard error carries JSON only: plugin-plugins' progress line (ux.action, which
+ * writes through its own saved copy of process.stderr.write) is switched off until the returned
+ * function is called.
+ */
+function silenceAction(): () => void {
+  const action = ux.action as unknown as {_write: (std: string, s: string | string[]) => void}
+  const write = action._write
+  action._write = function (std, s) {
+    if (std !== 'stderr') write.call(this, std, s)
+  }
+  return () => {
+    delete (action as Partial<typeof action>)._write
   }
 }
 
