@@ -1,3 +1,4 @@
+import {createServer} from 'node:net'
 import {testStorage} from '@plakar/sdk/testing'
 import {beforeAll} from 'vitest'
 import createStorage from '../src/storage.js'
@@ -16,6 +17,16 @@ describeS3('s3 storage on radosgw', () => {
       storage: await createStorage(context(location)),
       reopen: () => createStorage(context(location)),
       cleanup: () => removePrefix(bucket, `${top}/`),
+      // A port that was just free and is closed again: nothing answers there.
+      unreachable: async () => createStorage(context(`s3://127.0.0.1:${await closedPort()}/${bucket}`)),
     }
   })
 })
+
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as {port: number}
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}

@@ -2,6 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {Readable} from 'node:stream'
 import {describe, expect, it, type TestContext} from 'vitest'
 import {isColdStorage, KINDS} from '../contract.js'
+import {isFatal} from '../errors.js'
 import type {Kind, Storage} from '../interfaces/storage.js'
 import {describeError, expectFailure, expectNotFound, MiB, sleep, withFixture, type SetupContext} from './common.js'
 import {collect, digestStream, mapLimit, pseudoRandomBytes, pseudoRandomDigest, pseudoRandomStream, randomId} from './data.js'
@@ -22,6 +23,13 @@ export interface StorageFixture {
    * objects, deletions), both ways. The suite closes what it returns.
    */
   reopen?: () => Promise<Storage>
+  /**
+   * Optional, for storages with an endpoint: a storage of the same connector over a location
+   * whose server does not answer (a closed port). The suite checks that it gives up the way
+   * every storage does: each call fails with an error marked fatal (`markFatal`), not a
+   * not-found. Without it, that test is reported as skipped.
+   */
+  unreachable?: () => Promise<Storage>
 }
 
 /** Sizes and limits of {@link testStorage}. The defaults are what first-party storages must pass. */
@@ -559,6 +567,29 @@ export function testStorage(
         },
         {create: false},
       )
+    })
+
+    describe('giving up', () => {
+      run('a storage that gives up is fatal: every call to an unreachable endpoint fails with a fatal error', async (_storage, context, fixture) => {
+        if (!fixture.unreachable) return context.skip('the fixture gives no unreachable storage (a storage without an endpoint)')
+        const gone = await fixture.unreachable()
+        try {
+          const id = randomId()
+          const calls: [string, () => Promise<unknown>][] = [
+            ['open()', () => gone.open()],
+            ['stat()', () => gone.stat('state', id)],
+            ['get()', async () => collect(await gone.get('packfile', id))],
+            ['list()', () => listAll(gone, 'state')],
+            ['put()', () => gone.put('lock', id, bytesStream(randomBytes(10)), 10)],
+          ]
+          for (const [what, call] of calls) {
+            const error = await expectFailure(`${what} on an unreachable endpoint`, call)
+            expect(isFatal(error), `${what} on an unreachable endpoint fails with a fatal error (got: ${describeError(error)})`).toBe(true)
+          }
+        } finally {
+          await gone.close().catch(() => {})
+        }
+      })
     })
 
     describe('cancellation', () => {
