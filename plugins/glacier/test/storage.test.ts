@@ -1,4 +1,4 @@
-import {isColdObject, type Id, type Kind, type Range} from '@plakar/sdk'
+import {isColdObject, type CallOptions, type Id, type Kind, type PutOptions, type Range} from '@plakar/sdk'
 import {testStorage} from '@plakar/sdk/testing'
 import type {Readable} from 'node:stream'
 import {afterAll, beforeAll, expect, it} from 'vitest'
@@ -48,17 +48,19 @@ describeRgw('glacier storage on radosgw, every packfile archived (thawed where t
     new Proxy(s, {
       get(target, prop) {
         if (prop === 'put') {
-          return (kind: Kind, id: Id, data: Readable, size: number) => target.put(kind, id, data, size, kind === 'packfile' ? {packfileKind: 'data'} : undefined)
+          // The suite's own options (its abort signal) go through; packfiles are marked as data.
+          return (kind: Kind, id: Id, data: Readable, size: number, options?: PutOptions) =>
+            target.put(kind, id, data, size, kind === 'packfile' ? {...options, packfileKind: 'data'} : options)
         }
         if (prop === 'get') {
-          return async (kind: Kind, id: Id, range?: Range) => {
+          return async (kind: Kind, id: Id, range?: Range, options?: CallOptions) => {
             try {
-              return await target.get(kind, id, range)
+              return await target.get(kind, id, range, options)
             } catch (error) {
               if (!isColdObject(error)) throw error
               await target.requestRestore(kind, [id], {days: 1, tier: 'Expedited'})
               shim.complete()
-              return target.get(kind, id, range)
+              return target.get(kind, id, range, options)
             }
           }
         }
