@@ -36,8 +36,11 @@ describe('interrupting a command', () => {
   beforeAll(async () => {
     // Enough incompressible data that each command is still running when the signal comes
     // (the signal is sent as soon as the command shows progress, not after a delay).
+    // Restore reports progress per file written and writes a few large files at once: with
+    // many files, the first progress line comes when most of the work is still ahead (with 8
+    // files all in flight, the others finished within milliseconds of the first, before Ctrl-C).
     mkdirSync(src)
-    for (let i = 0; i < 8; i++) writeFileSync(join(src, `f${i}`), randomBytes(16 << 20))
+    for (let i = 0; i < 32; i++) writeFileSync(join(src, `f${i}`), randomBytes(5 << 20))
     await env.plakar.ok(env.at('create'))
     id = (await backup(env, ['--quiet', src])).id
     // New bytes for the interrupted backup: unchanged files would go by too fast to interrupt.
