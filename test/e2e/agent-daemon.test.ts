@@ -241,9 +241,12 @@ describe('agent daemon', () => {
       // The health-check server heard each outcome: the URL on success, /fail on failure.
       expect(health.pings.filter((p) => p.method === 'POST' && p.path === '/home').length).toBe(backups.length)
       expect(health.pings.some((p) => p.path === '/flaky/fail' && /pre hook exit failed/.test(p.body))).toBe(true)
-      // The log was rotated and stays bounded: agent.log, .1 and .2 at most.
+      // The log was rotated and stays bounded: agent.log, .1 and .2 at most (how many generations
+      // a run fills depends on how many lines the runs wrote; core/agent/test/rotating-log.test.ts
+      // drops the oldest for certain).
       const logs = readdirSync(stateDir).filter((f) => f.startsWith('agent.log'))
-      expect(logs.sort()).toEqual(['agent.log', 'agent.log.1', 'agent.log.2'])
+      expect(logs).toContain('agent.log.1')
+      expect(logs.filter((f) => !['agent.log', 'agent.log.1', 'agent.log.2'].includes(f))).toEqual([])
       for (const f of logs) expect(statSync(join(stateDir, f)).size).toBeLessThanOrEqual(2048 + 1024)
       // Stopped cleanly: no repository lock left, and status says so.
       expect(locksIn(env.repo)).toEqual([])

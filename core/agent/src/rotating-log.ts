@@ -29,9 +29,10 @@ export class RotatingLog {
 
   write(level: 'info' | 'warn' | 'error' | 'debug', message: string): void {
     const line = `${new Date().toISOString()} ${level.padEnd(5)} ${message.replace(/\n/g, ' ⏎ ')}\n`
-    if (this.#size > 0 && this.#size + line.length > this.#maxBytes) this.#rotate()
+    const bytes = Buffer.byteLength(line)
+    if (this.#size > 0 && this.#size + bytes > this.#maxBytes) this.#rotate()
     appendFileSync(this.path, line, {mode: 0o600})
-    this.#size += Buffer.byteLength(line)
+    this.#size += bytes
     this.#echo?.(line)
   }
 

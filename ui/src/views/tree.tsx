@@ -98,7 +98,10 @@ function Directory({id, entry}: {id: string; entry: EntryDetail}) {
     }
   }
   useEffect(() => {
-    if (pages.length === 1) listRef.current?.querySelector<HTMLAnchorElement>('a.row-link')?.focus({preventScroll: true})
+    // The first row takes the keyboard only if nothing else has it: someone who started typing a
+    // search while the listing loaded keeps their focus (and their Enter goes to the search).
+    const idle = !document.activeElement || document.activeElement === document.body
+    if (pages.length === 1 && idle) listRef.current?.querySelector<HTMLAnchorElement>('a.row-link')?.focus({preventScroll: true})
   }, [pages.length === 1])
 
   return (
