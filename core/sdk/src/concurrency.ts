@@ -1,3 +1,5 @@
+import {onAbort} from './abort.js'
+
 /** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
 export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length)
@@ -115,18 +117,17 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
     return Promise.reject(signal.reason)
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
+    const release = onAbort(signal, () => {
       promise.catch(() => {})
       reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, {once: true})
+    })
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort)
+        release()
         resolve(value)
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
+        release()
         reject(error)
       },
     )

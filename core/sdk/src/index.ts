@@ -24,9 +24,10 @@ export {
   RetainedObjectError,
   UsageError,
 } from './errors.js'
+export {childSignal, onAbort} from './abort.js'
 export {destroyOnAbort, readableFrom, readAll} from './streams.js'
 export {abortable, Budget, mapConcurrent, TaskPool} from './concurrency.js'
-export {isTransientNetworkError, withRetry, type RetryOptions} from './retry.js'
+export {delay, isTransientNetworkError, withRetry, type RetryOptions} from './retry.js'
 export {
   bufferRecord,
   directoryInfo,

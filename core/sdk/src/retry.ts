@@ -1,4 +1,4 @@
-import {setTimeout as sleep} from 'node:timers/promises'
+import {onAbort} from './abort.js'
 
 export interface RetryOptions {
   /** Attempts in all, the first included. */
@@ -28,11 +28,31 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       return await fn(attempt)
     } catch (error) {
       if (attempt >= attempts || !options.retryable(error) || options.signal?.aborted) throw error
-      const delay = Math.random() * Math.min(max, base * 2 ** (attempt - 1))
-      await options.onRetry?.(error, attempt, delay)
-      await sleep(delay, undefined, {signal: options.signal})
+      const wait = Math.random() * Math.min(max, base * 2 ** (attempt - 1))
+      await options.onRetry?.(error, attempt, wait)
+      await delay(wait, options.signal)
     }
   }
+}
+
+/**
+ * Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (unlike
+ * timers/promises, it adds no listener of its own to the signal: see abort.ts).
+ */
+export function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const release = signal
+      ? onAbort(signal, () => {
+          clearTimeout(timer)
+          reject(signal.reason)
+        })
+      : () => {}
+    const timer = setTimeout(() => {
+      release()
+      resolve()
+    }, ms)
+  })
 }
 
 /** Network-level failures that a new attempt may cure. */

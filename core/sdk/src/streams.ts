@@ -1,4 +1,5 @@
 import {Readable} from 'node:stream'
+import {onAbort} from './abort.js'
 
 export async function readAll(stream: Readable, expected?: number): Promise<Buffer> {
   // With the size known, each piece is copied into one buffer as it comes and dropped: no list
@@ -43,7 +44,6 @@ export function destroyOnAbort<T extends NodeJS.ReadableStream & {destroy(error?
     stop()
     return stream
   }
-  signal.addEventListener('abort', stop, {once: true})
-  stream.once('close', () => signal.removeEventListener('abort', stop))
+  stream.once('close', onAbort(signal, stop))
   return stream
 }

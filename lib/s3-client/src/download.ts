@@ -1,7 +1,6 @@
-import {setTimeout as sleep} from 'node:timers/promises'
 import {Readable} from 'node:stream'
 import type {GetObjectCommandOutput} from '@aws-sdk/client-s3'
-import {PlakarError} from '@plakar/sdk'
+import {delay as wait, onAbort, PlakarError} from '@plakar/sdk'
 import {isTransient} from './errors.js'
 import {describeBriefly, type S3Session} from './session.js'
 
@@ -86,7 +85,7 @@ export async function openObject(session: S3Session, key: string, options: ReadO
         }
         const delay = session.retryDelay(failures)
         session.debug(`${options.what}: ${describeBriefly(error)} after ${received} bytes; resuming in ${Math.round(delay)} ms`)
-        await sleep(delay, undefined, {signal: options.signal})
+        await wait(delay, options.signal)
         current = await request(start + received, etag).catch((e) => {
           throw options.missing?.(e) ?? e
         })
@@ -101,11 +100,7 @@ export async function openObject(session: S3Session, key: string, options: ReadO
       ;(response.Body as Readable | undefined)?.destroy()
       stream.destroy(signal.reason as Error)
     }
-    if (signal.aborted) stop()
-    else {
-      signal.addEventListener('abort', stop, {once: true})
-      stream.once('close', () => signal.removeEventListener('abort', stop))
-    }
+    stream.once('close', onAbort(signal, stop))
   }
   return {stream, response}
 }

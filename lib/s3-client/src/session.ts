@@ -1,5 +1,5 @@
 import type * as Sdk from '@aws-sdk/client-s3'
-import {withRetry, type Logger} from '@plakar/sdk'
+import {childSignal, withRetry, type Logger} from '@plakar/sdk'
 import {isTransient, translate} from './errors.js'
 import {Limiter} from './limiter.js'
 import type {ConnectionSettings} from './connection.js'
@@ -97,9 +97,12 @@ export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
   /** Runs one S3 request (`fn` may be called several times: it must build a fresh request). */
   async call<T>(what: string, fn: (client: Sdk.S3Client, sdk: SdkModule) => Promise<T>, options: CallOptions = {}): Promise<T> {
     let attempts = 0
-    const signal = options.signal
-    signal?.throwIfAborted()
+    options.signal?.throwIfAborted()
     // The SDK aborts a request when its send() is given the signal: hand `fn` a client that does.
+    // A signal of this call's own carries the SDK's listeners (several per request), so the
+    // caller's signal keeps one, however many calls run at once.
+    const child = options.signal ? childSignal(options.signal) : undefined
+    const signal = child?.signal
     const client = signal ? abortingClient(this.client, signal) : this.client
     const once = () => {
       // A call that waited for a slot while the command was interrupted starts nothing.
@@ -121,6 +124,8 @@ export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
       if (signal?.aborted) throw signal.reason
       if (options.passthrough?.(error)) throw error
       throw this.translate(error, what, attempts, options.missingBucketHint)
+    } finally {
+      child?.release()
     }
   }
 

@@ -1,5 +1,5 @@
 import {Readable} from 'node:stream'
-import {abortable, destroyOnAbort} from '@plakar/sdk'
+import {abortable, destroyOnAbort, onAbort} from '@plakar/sdk'
 import type {InputAttributes} from 'ssh2'
 import type {SftpConnector} from './connector.js'
 import {finalError, isConnectionLost, normalize, SftpOpError} from './errors.js'
@@ -194,12 +194,7 @@ export function downloadStream(connector: SftpConnector, path: string, options: 
   const signal = options.signal
   if (signal) {
     // The consumer may be idle between reads: end the stream (and so the READs) at once.
-    const stop = () => stream.destroy(signal.reason as Error)
-    if (signal.aborted) stop()
-    else {
-      signal.addEventListener('abort', stop, {once: true})
-      stream.once('close', () => signal.removeEventListener('abort', stop))
-    }
+    stream.once('close', onAbort(signal, () => stream.destroy(signal.reason as Error)))
   }
   return stream
 }

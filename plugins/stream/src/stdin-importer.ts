@@ -1,9 +1,8 @@
 import {hostname} from 'node:os'
 import type {Readable} from 'node:stream'
-import {UsageError, type ConnectorContext, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
+import {abortable, UsageError, type ConnectorContext, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
 import {recordPathOf} from './names.js'
 import {sequentialRecord} from './sequential.js'
-import {until} from './until.js'
 
 export interface StdinConfig {
   mode?: string
@@ -35,7 +34,7 @@ export class StdinImporter implements Importer {
     if (options.skip?.(this.#path, false)) return
     const {record, consumed} = sequentialRecord(this.#path, {type: 'file', size: 0, mode: this.#mode, mtime: now}, this.#input)
     yield record
-    await until(consumed, options.signal)
+    await abortable(consumed, options.signal)
   }
 
   async close(): Promise<void> {}

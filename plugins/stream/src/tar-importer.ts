@@ -1,10 +1,9 @@
 import {hostname} from 'node:os'
 import tarStream from 'tar-stream'
-import {PlakarError, type ConnectorContext, type FileInfo, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
+import {abortable, PlakarError, type ConnectorContext, type FileInfo, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
 import {openInput, parseInput, type Input} from './input.js'
 import {recordPathOf} from './names.js'
 import {sequentialRecord} from './sequential.js'
-import {until} from './until.js'
 
 type Header = Omit<tarStream.Header, 'pax' | 'type'> & {pax?: Record<string, string> | null; type?: string | null}
 /** An entry's content (a streamx Readable): iterated, or resumed to skip it. */
@@ -81,7 +80,7 @@ export class TarImporter implements Importer {
       if (info.type === 'file') {
         const {record, consumed} = sequentialRecord(path, info, entry)
         yield record
-        await until(consumed, options.signal)
+        await abortable(consumed, options.signal)
         continue
       }
       entry.resume()
@@ -116,7 +115,7 @@ export class TarImporter implements Importer {
         found.add(path)
         const {record, consumed} = sequentialRecord(name.path, {...infoOf(header), ...timesOf(name.info), size: header.size ?? 0, ...linked(path)}, entry)
         yield record
-        await until(consumed, options.signal)
+        await abortable(consumed, options.signal)
       }
       if (pass === 0) continue
       for (const [target, list] of links) {
