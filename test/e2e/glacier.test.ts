@@ -16,6 +16,7 @@ import {execa} from 'execa'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {accessKey, createBucket, describeRgw, hostPort, secretKey, uniqueName} from '../../plugins/glacier/test/glacier.js'
 import {BIN} from '../support/cli.js'
+import {schemaErrors} from '../support/json-schema.js'
 import {GlacierShim} from '../support/glacier-shim.js'
 import {compareTrees, sha256File, writeRandomFile} from '../support/tree.js'
 import {setup, type Env} from './helpers.js'
@@ -134,8 +135,12 @@ describeRgw('glacier repository through the archive shim', () => {
     expect(shim.stats.restoresStarted.size).toBe(status.archived.packfiles)
     process.stdout.write(`figure: one-file restore thawed ${shim.stats.restoresStarted.size} of ${all.archived.packfiles} data packfiles\n`)
     expect(await sha256File(join(out, 'f1.bin'))).toBe(await sha256File(join(src, 'big', 'f1.bin')))
-    const after = await env.plakar.json<{available: {packfiles: number}}>(at('thaw', 'status', `${snap1}:${src}/big/f1.bin`))
-    expect(after.available.packfiles).toBe(status.archived.packfiles)
+    const after = await env.plakar.json<{thawed: {packfiles: number}; firstExpiry: string}>(at('thaw', 'status', `${snap1}:${src}/big/f1.bin`))
+    expect(after.thawed.packfiles).toBe(status.archived.packfiles)
+    // Both shapes (nothing thawed yet: firstExpiry null; then a date) match the documented schema.
+    expect(schemaErrors('thaw status', status)).toBe('')
+    expect(schemaErrors('thaw status', after)).toBe('')
+    expect(Date.parse(after.firstExpiry)).toBeGreaterThan(Date.now())
   })
 
   it('a full restore interrupted after its requests asks for each packfile once when run again', {timeout: SLOW}, async () => {
@@ -176,8 +181,8 @@ describeRgw('glacier repository through the archive shim', () => {
     shim.expireAll()
     // The packfiles of f0.bin are thawed (by a one-file restore); every other thaw is then held.
     await env.plakar.ok(at('restore', '--yes', '--to', join(env.s.dir, 'stream-f0'), `${snap1}:${src}/big/f0.bin`))
-    const rest = await env.plakar.json<{archived: {packfiles: number}; available: {packfiles: number}}>(at('thaw', 'status', `${snap1}:${src}/big`))
-    expect(rest.available.packfiles).toBeGreaterThanOrEqual(1)
+    const rest = await env.plakar.json<{archived: {packfiles: number}; thawed: {packfiles: number}}>(at('thaw', 'status', `${snap1}:${src}/big`))
+    expect(rest.thawed.packfiles).toBeGreaterThanOrEqual(1)
     expect(rest.archived.packfiles, 'packfiles of the other files are still archived').toBeGreaterThanOrEqual(1)
     shim.resetStats()
     shim.delayMs = 'manual'
@@ -218,7 +223,7 @@ describeRgw('glacier repository through the archive shim', () => {
       const held = [...shim.restores.values()].filter((r) => r.readyAt === undefined)
       expect(exited, 'the restore is still running').toBe(false)
       expect(held.length, 'other packfiles are still being thawed').toBe(rest.archived.packfiles)
-      process.stdout.write(`figure: f0.bin restored bit-exact while ${held.length} of ${rest.archived.packfiles + rest.available.packfiles} packfiles were still thawing\n`)
+      process.stdout.write(`figure: f0.bin restored bit-exact while ${held.length} of ${rest.archived.packfiles + rest.thawed.packfiles} packfiles were still thawing\n`)
     } finally {
       watcher.close()
       shim.delayMs = {Standard: 30, Bulk: 60, Expedited: 10}
@@ -226,7 +231,7 @@ describeRgw('glacier repository through the archive shim', () => {
     }
     const r = await run
     expect(r.exitCode, String(r.stderr)).toBe(0)
-    expect(String(r.stderr)).toMatch(new RegExp(`thaw: ${rest.available.packfiles}/${rest.archived.packfiles + rest.available.packfiles} packfiles readable`))
+    expect(String(r.stderr)).toMatch(new RegExp(`thaw: ${rest.thawed.packfiles}/${rest.archived.packfiles + rest.thawed.packfiles} packfiles readable`))
     expect(await compareTrees(join(src, 'big'), out)).toEqual([])
   })
 

@@ -4,12 +4,14 @@
  * commands used to disagree on (`snapshot` for a snapshot's own id, `duration`, `added`, `to`,
  * `repository`) are gone. The commands run for real against one repository.
  */
+import {execa} from 'execa'
 import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {Ajv2020} from 'ajv/dist/2020.js'
 import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
+import {createInterface} from 'node:readline'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {ROOT, type Plakar} from '../support/cli.js'
+import {BIN, ROOT, type Plakar} from '../support/cli.js'
 import {backup, setup} from '../e2e/helpers.js'
 import {isolatedPlakar, writePackage} from '../plugins/helpers.js'
 
@@ -60,6 +62,28 @@ describe('one JSON vocabulary across commands', () => {
     streams.set(key, {args, stdout, stderr})
     const values = [...stdout, ...stderr]
     return values
+  }
+
+  /**
+   * A command that runs until stopped (`ui`, `mount`): its first line of standard output, printed
+   * once it serves, then Ctrl-C and what it printed on standard error.
+   */
+  async function recordFirstLine(args: string[]): Promise<void> {
+    const child = execa('node', [BIN, ...args, '--json'], {env: env.plakar.env, extendEnv: true, reject: false, cwd: env.plakar.home, buffer: {stdout: false, stderr: true}})
+    let first: string | undefined
+    for await (const line of createInterface({input: child.stdout!})) {
+      first = line
+      break
+    }
+    child.kill('SIGINT')
+    const r = await child
+    expect(first, `plakar ${args.join(' ')} printed nothing: ${String(r.stderr)}`).toBeDefined()
+    expect(r.exitCode).toBe(130)
+    const stdout = parseLines(first!)
+    const stderr = parseLines(String(r.stderr))
+    const key = args.filter((a) => !a.startsWith('/')).join(' ')
+    outputs.set(key, [...stdout, ...stderr])
+    streams.set(key, {args, stdout, stderr})
   }
 
   beforeAll(async () => {
@@ -114,6 +138,9 @@ describe('one JSON vocabulary across commands', () => {
     // A real install (npm, from a package directory) into a plakar of its own.
     const pkg = await writePackage(join(env.s.dir, 'packages', 'json'), {name: '@acme/plakar-json', plakar: {contract: 1, connectors: []}})
     await record(['plugins', 'install', `file:${pkg}`], 0, {plakar: isolatedPlakar(join(env.s.dir, 'plugins-home'))})
+    await recordFirstLine(env.at('ui', '--no-open'))
+    await recordFirstLine(env.at('mount'))
+    await record(['scaffold', 'importer', 'vocab', '--dir', join(env.s.dir, 'scaffolded')])
     // The agent: every task kind once, its history, its task file's problems.
     await env.plakar.ok(['policy', 'add', 'few', '--keep-last', '5'])
     const tasks = join(env.s.dir, 'agent.yaml')
@@ -122,6 +149,8 @@ describe('one JSON vocabulary across commands', () => {
     await record(['agent', 'validate', '-c', tasks])
     await record(['agent', 'run-once', '-c', tasks])
     await record(['agent', 'status', '-c', tasks, '--runs', '10'])
+    // Started, then stopped: `stop` then reports the daemon it stopped.
+    await record(['agent', 'start', '-c', tasks])
     await record(['agent', 'stop', '-c', tasks])
     writeFileSync(join(env.s.dir, 'bad.yaml'), 'tasks:\n  x:\n    kind: nope\n')
     await record(['agent', 'validate', '-c', join(env.s.dir, 'bad.yaml')], 2)
@@ -195,6 +224,13 @@ describe('one JSON vocabulary across commands', () => {
     }
     expect(failures).toEqual([])
     expect(validated).toBeGreaterThan(20)
+  })
+
+  it('every command has a schema, but those whose standard output is not JSON (file content, help, completions)', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
+    const schemas = new Set(readdirSync(join(ROOT, 'docs', 'json')))
+    const without = Object.keys(manifest.commands).filter((id) => !schemas.has(`${id.replaceAll(':', '-')}.schema.json`))
+    expect(without.sort()).toEqual(['cat', 'complete', 'completion', 'help'])
   })
 
   it('a schema is strict: a field it does not describe fails it', () => {

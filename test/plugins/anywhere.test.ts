@@ -33,11 +33,11 @@ describe('a plugin scaffolded outside the checkout', () => {
   it('installs its SDK from the tarball plakar ships, passes its suite and packs, unchanged', async () => {
     expect(relative(ROOT, work.dir).startsWith('..'), `${work.dir} is outside ${ROOT}`).toBe(true)
     const plakar = isolatedPlakar(join(work.dir, 'dev'))
-    const out = await plakar.json<{files: string[]}>(['scaffold', 'importer', NAME, '--dir', pkg], {cwd: work.dir})
+    const out = await plakar.json<{written: string[]}>(['scaffold', 'importer', NAME, '--dir', pkg], {cwd: work.dir})
     const pjson = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8'))
     const sdk = JSON.parse(await readFile(join(ROOT, 'core', 'sdk', 'package.json'), 'utf8')) as {version: string}
     expect(pjson.devDependencies['@plakar/sdk']).toBe(`file:vendor/plakar-sdk-${sdk.version}.tgz`)
-    expect(out.files).toContain(`vendor/plakar-sdk-${sdk.version}.tgz`)
+    expect(out.written).toContain(`vendor/plakar-sdk-${sdk.version}.tgz`)
 
     await npm(pkg, ['install', '--prefer-offline'], {env: NO_REGISTRY})
     const installed = JSON.parse(await readFile(join(pkg, 'node_modules', '@plakar', 'sdk', 'package.json'), 'utf8'))

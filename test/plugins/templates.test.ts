@@ -41,16 +41,16 @@ describe('plakar scaffold', () => {
   it('derives the directory and the scheme from the name, and reports what it wrote', async () => {
     const cwd = join(work.dir, 'here')
     await mkdir(cwd)
-    const out = await plakar.json<{name: string; kind: string; scheme: string; directory: string; contract: number; files: string[]}>(
+    const out = await plakar.json<{name: string; kind: string; scheme: string; directory: string; contract: number; written: string[]}>(
       ['scaffold', 'importer', '@acme/plakar-importer-crm'],
       {cwd},
     )
     expect(out).toMatchObject({name: '@acme/plakar-importer-crm', kind: 'importer', scheme: 'crm', directory: join(cwd, 'plakar-importer-crm'), contract: 1})
-    expect(out.files).toEqual(expect.arrayContaining(['.gitignore', 'README.md', 'build.mjs', 'package.json', 'src/config.ts', 'src/importer.ts', 'src/source.ts', 'test/importer.test.ts']))
+    expect(out.written).toEqual(expect.arrayContaining(['.gitignore', 'README.md', 'build.mjs', 'package.json', 'src/config.ts', 'src/importer.ts', 'src/source.ts', 'test/importer.test.ts']))
     const pjson = JSON.parse(await readFile(join(out.directory, 'package.json'), 'utf8'))
     expect(pjson).toMatchObject({name: '@acme/plakar-importer-crm', version: '0.1.0', plakar: {contract: 1, connectors: [{kind: 'importer', schemes: ['crm']}]}})
     expect(pjson.devDependencies['@plakar/sdk']).toMatch(/^file:vendor\/plakar-sdk-\d+\.\d+\.\d+\.tgz$/)
-    const everything = await Promise.all(out.files.map((f) => readFile(join(out.directory, f), 'utf8')))
+    const everything = await Promise.all(out.written.map((f) => readFile(join(out.directory, f), 'utf8')))
     expect(everything.filter((text) => /\{\{\w+\}\}/.test(text)), 'placeholders left').toEqual([])
     expect(await readFile(join(out.directory, 'README.md'), 'utf8')).toContain('file:/path/to/acme-plakar-importer-crm-0.1.0.tgz')
   })

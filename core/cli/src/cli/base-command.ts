@@ -50,7 +50,11 @@ export abstract class PlakarCommand extends Command {
   override async init(): Promise<void> {
     // Before parsing: a Ctrl-C at a passphrase prompt or during a slow connection counts too.
     this.#interruption = new Interruption({
-      notice: (message) => printAbove(`plakar: ${message}`),
+      // Under --json, standard error carries JSON lines only (docs/json.md), this one too.
+      notice: (message) => {
+        if (this.#json) process.stderr.write(`${JSON.stringify({level: 'info', message})}\n`)
+        else printAbove(`plakar: ${message}`)
+      },
       teardown: () => stopAllProgress(),
       shutdown: async () => {
         // The command did not unwind in time: release its locks (they would expire anyway),
@@ -117,13 +121,17 @@ export abstract class PlakarCommand extends Command {
     return usageLines({id: this.id ?? '', args: ctor.args ?? {}, strict: ctor.strict ?? true}, this.config.root)[0]
   }
 
+  /** Whether output is JSON; before the flags are parsed (a parse error, an early Ctrl-C), read from the arguments. */
+  get #json(): boolean {
+    return this.settings?.json ?? this.argv.includes('--json')
+  }
+
   #report(error: Error, code: number): void {
     if (this.#reported) return
     this.#reported = true
     clearStatus()
     const message = describeError(error)
-    // A parse error happens before the settings exist: --json is then read from the arguments.
-    if (this.settings?.json ?? this.argv.includes('--json')) process.stderr.write(`${JSON.stringify({error: message, exitCode: code})}\n`)
+    if (this.#json) process.stderr.write(`${JSON.stringify({error: message, exitCode: code})}\n`)
     else process.stderr.write(`plakar: ${message}\n`)
     if ((this.settings?.debug ?? process.env.PLAKAR_DEBUG === '1') && error.stack && !(error instanceof InterruptedError)) {
       process.stderr.write(`${error.stack}\n`)

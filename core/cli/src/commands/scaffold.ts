@@ -148,7 +148,7 @@ export default class Scaffold extends PlakarCommand {
 
     const shown = relative(process.cwd(), target) || '.'
     if (this.settings.json) {
-      this.printJson({name, kind, scheme, directory: target, contract: CONTRACT_VERSION, files: files.map((f) => (f === 'gitignore' ? '.gitignore' : f))})
+      this.printJson({name, kind, scheme, directory: target, contract: CONTRACT_VERSION, written: files.map((f) => (f === 'gitignore' ? '.gitignore' : f))})
       return
     }
     this.print(`created ${name} in ${shown}: ${kind === 'storage' ? 'a' : 'an'} ${kind} for ${scheme}: locations (plugin contract ${CONTRACT_VERSION})`)

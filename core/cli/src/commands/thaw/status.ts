@@ -40,7 +40,16 @@ export default class ThawStatus extends PlakarCommand {
       if (status.expires !== undefined && (firstExpiry === undefined || status.expires < firstExpiry)) firstExpiry = status.expires
     })
     if (this.settings.json) {
-      this.printJson({packfiles: collector.packfiles.size, ...counts, firstExpiry: firstExpiry === undefined ? undefined : new Date(firstExpiry).toISOString()})
+      // The words of the human table, not the storage contract's state names (`in-progress`
+      // is no JSON name, and `hot` means nothing to someone reading a thaw).
+      this.printJson({
+        packfiles: collector.packfiles.size,
+        archived: counts.archived,
+        thawing: counts['in-progress'],
+        thawed: counts.available,
+        notArchived: counts.hot,
+        firstExpiry: firstExpiry === undefined ? null : new Date(firstExpiry).toISOString(),
+      })
       return
     }
     const line = (label: string, c: {packfiles: number; bytes: number}, extra = '') => this.print(`${label.padEnd(12)} ${String(c.packfiles).padStart(7)} packfiles  ${formatBytes(c.bytes).padStart(10)}${extra}`)
