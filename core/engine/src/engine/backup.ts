@@ -9,12 +9,14 @@ import {sweepLeftovers} from '../repository/leftovers.js'
 import {describeLost, findLostPackfiles, recordLostPackfiles} from '../repository/lost-packfiles.js'
 import {newSnapshotId, type Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
-import {INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
+import {decodeEntry, INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
+import {pathToKey} from '../tree/path-key.js'
 import {ChunkPool, STREAM_CREDIT, type ChunkedFile, type ChunkSink, type Sniff} from './chunk-pool.js'
 import {FirstBytes, needsContent, sniffType, typeFromName} from './content-type.js'
 import {ChunkSealer} from './chunk-sealer.js'
 import {Snapshot} from './snapshot.js'
 import {Staging} from './staging.js'
+import {sameEntry, SubtreeReuse} from './subtree-reuse.js'
 
 export interface BackupProgress {
   files: number
@@ -66,6 +68,8 @@ export interface BackupResult {
   progress: BackupProgress
   /** Packfiles the index listed that the storage no longer holds, found at the start. */
   lostPackfiles: string[]
+  /** Entries of unchanged directories copied as stored from the parent snapshot. */
+  carried: number
 }
 
 /** The common ancestor of absolute '/'-paths. */
@@ -160,6 +164,9 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     // by the workers' credit, not by the number of files in flight.
     const tasks = new TaskPool(ChunkPool.available() ? 32 * (options.concurrency ?? 8) : (options.concurrency ?? 8))
     const reading: Reading = {pool, streams: new Budget(STREAM_BUDGET), signal}
+    // Unchanged directories are carried over from the parent snapshot. Not when the index may
+    // lack some of the parent's blobs: then every file's content is looked up, one by one.
+    const reuse = parent && !parent.deletions ? new SubtreeReuse(staging, parent.snapshot) : undefined
     for (const importer of importers) {
       for await (const item of importer.scan({signal, skip})) {
         signal.throwIfAborted()
@@ -173,36 +180,50 @@ export async function backup(repo: Repository, importers: Importer[], options: B
           if (!isScanError(item) && item.info.type === 'file' && item.open) await item.open({signal}).then((s) => s.destroy(), () => {})
           continue
         }
+        const owner = await reuse?.arrive(item.path)
+        const seq = staging.reserve()
         if (isScanError(item)) {
           progress.errors++
           options.onError?.(item)
-          staging.add(item.path, {info: item.info ?? {type: 'unknown', size: 0}, error: item.error})
+          const entry: Entry = {info: item.info ?? {type: 'unknown', size: 0}, error: item.error}
+          if (reuse) reuse.settle(owner, item.path, entry, seq, false)
+          else staging.add(item.path, entry, seq)
           continue
         }
         if (item.info.type !== 'file') {
+          const entry: Entry = {info: withContentType(item), target: item.target}
+          if (!reuse) staging.add(item.path, entry, seq)
+          else if (item.info.type === 'directory') {
+            const previous = await previousEntry(parent!.snapshot, item.path)
+            reuse.directory(item.path, entry, seq, owner, previous?.entry, previous?.bytes)
+          } else {
+            // Only a candidate directory needs to know whether its other entries are unchanged.
+            const previous = owner && (await previousEntry(parent!.snapshot, item.path))
+            reuse.settle(owner, item.path, entry, seq, !!previous && sameEntry(previous.entry, entry))
+          }
           if (item.info.type === 'directory') progress.directories++
-          staging.add(item.path, {info: withContentType(item), target: item.target})
           continue
         }
-        const seq = staging.reserve()
         await tasks.run(async () => {
-          const entry = await fileEntry(repo, writer, reading, item, parent, progress)
+          const {entry, same} = await fileEntry(repo, writer, reading, item, parent, progress)
           if (entry.error) {
             progress.errors++
             options.onError?.({path: item.path, error: entry.error})
           }
-          staging.add(item.path, entry, seq)
+          if (reuse) reuse.settle(owner, item.path, entry, seq, same)
+          else staging.add(item.path, entry, seq)
           progress.files++
           report()
         })
       }
     }
     await tasks.drain()
+    reuse?.finish()
     report()
     // Interrupted while the last files were read: stop before building and naming a snapshot.
     signal.throwIfAborted()
 
-    const trees = await staging.build(writer, repo.treeSeed, root)
+    const trees = await staging.build(writer, repo.treeSeed, root, parentSnapshot?.vfs)
     const kept = options.preserve?.header
     const header: SnapshotHeader = kept
       ? {
@@ -250,7 +271,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     if (progress.recovered > 0) {
       repo.logger.warn(`${progress.recovered} unchanged files whose stored content was lost were read and stored again`)
     }
-    return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress, lostPackfiles}
+    return {snapshot: header, id: header.id.toString('hex'), dryRun: !!options.dryRun, progress, lostPackfiles, carried: trees.carried}
   } catch (error) {
     // No snapshot: leave no stored packfile that no state lists (full disk: give the space back).
     await writer.abandon(error).catch(() => {})
@@ -279,6 +300,16 @@ function withType(info: FileInfo, contentType: string | undefined): FileInfo {
   if (contentType === info.contentType) return info
   const {contentType: _name, ...rest} = info
   return contentType ? {...rest, contentType} : rest
+}
+
+/** An entry of the parent snapshot, decoded and as stored; undefined when absent or unreadable. */
+async function previousEntry(snapshot: Snapshot, path: string): Promise<{entry: Entry; bytes: Buffer} | undefined> {
+  try {
+    const bytes = await snapshot.vfs.get(pathToKey(path))
+    return bytes ? {entry: decodeEntry(bytes), bytes} : undefined
+  } catch {
+    return undefined
+  }
 }
 
 async function findParent(repo: Repository, type: string, origin: string, root: string): Promise<Snapshot | undefined> {
@@ -338,7 +369,7 @@ async function fileEntry(
   record: ImportRecord,
   parent: {snapshot: Snapshot; deletions: boolean} | undefined,
   progress: BackupProgress,
-): Promise<Entry> {
+): Promise<{entry: Entry; same: boolean}> {
   if (parent) {
     const previous = await parent.snapshot.entry(record.path).catch(() => undefined)
     // sameFile ignores the content type: compare first, guess the type only when it is needed.
@@ -346,7 +377,8 @@ async function fileEntry(
       if (await stillStored(repo, parent.snapshot, previous, parent.deletions)) {
         progress.bytes += record.info.size
         const contentType = previous.info.contentType ?? withContentType(record).contentType
-        return {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
+        const entry: Entry = {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
+        return {entry, same: sameEntry(previous, entry)}
       }
       progress.recovered++
     }
@@ -384,7 +416,7 @@ async function fileEntry(
     if (reading.signal.aborted) throw error
     // The writer failed (an upload, a state): no snapshot can be named any more.
     if (writer.failure !== undefined) throw writer.failure
-    return {info, error: describe(error)}
+    return {entry: {info, error: describe(error)}, same: false}
   }
   // The file may have changed while it was read: record what was actually stored.
   const typed: FileInfo = sniff ? withType(info, chunked.contentType) : info
@@ -392,7 +424,7 @@ async function fileEntry(
   const entry: Entry = {info: stored, contentMac: chunked.contentMac}
   if (chunked.refs.length > INLINE_CHUNKS) entry.object = (await writer.put(BlobType.OBJECT, encode(chunked.refs))).mac
   else entry.chunks = chunked.refs
-  return entry
+  return {entry, same: false}
 }
 
 function openContent(record: ImportRecord, signal: AbortSignal): Promise<Readable> {

@@ -6,10 +6,10 @@ import {basename} from 'node:path/posix'
 import {BlobType} from '../format/blob-type.js'
 import {decode, encode} from '../format/codec.js'
 import type {EntryType} from '@plakar/sdk'
-import {TreeBuilder, type NodeStore} from '../tree/btree.js'
+import {TreeBuilder, type NodeStore, type TreeReader} from '../tree/btree.js'
 import {addSummary, emptySummary, type Summary} from '../format/summary.js'
 import {contribution, decodeEntry, encodeEntry, type Entry} from '../tree/entry.js'
-import {keyToPath, parentKey, pathToKey} from '../tree/path-key.js'
+import {keyToPath, parentKey, pathToKey, subtreeEnd} from '../tree/path-key.js'
 
 /**
  * Where a backup's entries wait, on disk, until the scan ends: importers yield paths in any
@@ -28,6 +28,8 @@ export interface StagedRoots {
   /** Summary of everything under `root`. */
   summary: Summary
   entries: number
+  /** Entries copied as stored from the parent snapshot's tree (subtrees carried over). */
+  carried: number
 }
 
 const BATCH = 32_768
@@ -69,7 +71,15 @@ interface Row {
   size: number
   ctype: string | null
   error: number
+  synthetic: number
+  /** Only for subtrees carried over: the directory's entry as stored in the parent snapshot. */
+  value: Buffer | null
 }
+
+/** `synthetic` of a row: a real entry, a made-up ancestor, a subtree carried over from the parent snapshot. */
+const REAL = 0
+const MADE_UP = 1
+const CARRIED = 2
 
 export class Staging {
   readonly #dir: string
@@ -79,6 +89,8 @@ export class Staging {
   readonly #insertType: Database.Statement
   /** Directories recently known to exist: spares most ancestor inserts. */
   readonly #known = new Set<string>()
+  /** Subtrees carried over and then brought back entry by entry (SubtreeReuse): their row no longer counts. */
+  readonly #dropped = new Set<string>()
   #batch = 0
   #seq = 0
 
@@ -133,6 +145,26 @@ export class Staging {
     }
   }
 
+  /**
+   * A whole subtree carried over unchanged from the parent snapshot (SubtreeReuse): `stored` is
+   * the directory's entry as stored there. The build copies the subtree's stored entries.
+   */
+  addReused(path: string, stored: Buffer, seq = this.reserve()): void {
+    const key = pathToKey(path)
+    this.#insert.run(key, CARRIED, 'directory', 0, null, 0, stored, seq)
+    this.#known.add(key.toString('latin1'))
+    this.#ensureAncestors(key)
+    if (++this.#batch >= BATCH) {
+      this.#db.exec('COMMIT; BEGIN')
+      this.#batch = 0
+    }
+  }
+
+  /** A subtree added by addReused is staged entry by entry instead. */
+  dropReused(path: string): void {
+    this.#dropped.add(pathToKey(path).toString('latin1'))
+  }
+
   /** Importers need not yield directories (an S3 bucket has none): make up the missing ones. */
   #ensureAncestors(key: Buffer): void {
     let parent = parentKey(key)
@@ -141,7 +173,7 @@ export class Staging {
       if (this.#known.has(id)) return
       if (this.#known.size > 10_000) this.#known.clear()
       this.#known.add(id)
-      this.#insert.run(parent, 1, 'directory', 0, null, 0, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}), 0)
+      this.#insert.run(parent, MADE_UP, 'directory', 0, null, 0, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}), 0)
       const path = keyToPath(parent)
       if (path !== '/') this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
       parent = parentKey(parent)
@@ -152,11 +184,14 @@ export class Staging {
    * The winning row of each key, in key order (or reverse): real entries over made-up
    * ancestors, and among real entries the one yielded last (reserve()).
    */
-  *#entries<T extends {key: Buffer}>(columns: string, descending: boolean): Generator<T> {
-    const order = descending ? 'key DESC, synthetic ASC, seq DESC' : 'key ASC, synthetic DESC, seq ASC'
-    const rows = this.#db.prepare(`SELECT ${columns} FROM entries ORDER BY ${order}`).iterate() as IterableIterator<T>
+  *#entries<T extends {key: Buffer; synthetic: number}>(columns: string, descending: boolean): Generator<T> {
+    // A carried subtree ranks as a real entry (it is one, with everything below it).
+    const rank = `(CASE synthetic WHEN ${MADE_UP} THEN 1 ELSE 0 END)`
+    const order = descending ? `key DESC, ${rank} ASC, seq DESC` : `key ASC, ${rank} DESC, seq ASC`
+    const rows = this.#db.prepare(`SELECT ${columns}, synthetic FROM entries ORDER BY ${order}`).iterate() as IterableIterator<T>
     let held: T | undefined
     for (const row of rows) {
+      if (row.synthetic === CARRIED && this.#dropped.size > 0 && this.#dropped.has(row.key.toString('latin1'))) continue
       if (held && !held.key.equals(row.key)) {
         yield held
         held = undefined
@@ -171,9 +206,30 @@ export class Staging {
    * Computes directory summaries (children before parents, by a reverse scan with a stack of
    * open directories), then builds the file tree and both indexes, storing their nodes.
    */
-  async build(store: NodeStore, seed: number, root: string): Promise<StagedRoots> {
+  async build(store: NodeStore, seed: number, root: string, parent?: TreeReader): Promise<StagedRoots> {
     this.#db.exec('COMMIT')
     this.#computeSummaries()
+    // Index rows of carried subtrees go in through a second connection while the first one reads.
+    const indexWriter = new Database(join(this.#dir, 'staging.sqlite'))
+    const insertName = indexWriter.prepare('INSERT INTO names VALUES (?)')
+    const insertType = indexWriter.prepare('INSERT INTO types VALUES (?)')
+    indexWriter.exec('BEGIN')
+    let indexed = 0
+    let carried = 0
+    /** The subtree at `key`, as stored in the parent snapshot: entries go in as they are, never decoded again but for the indexes. */
+    const carry = async (key: Buffer): Promise<void> => {
+      if (!parent) throw new Error('a subtree was carried over without a parent snapshot')
+      for await (const [k, v] of parent.scan(key, subtreeEnd(key))) {
+        await vfs.add(k, v)
+        carried++
+        const path = keyToPath(k)
+        if (path === '/') continue
+        insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
+        const entry = decodeEntry(v)
+        if (entry.info.type === 'file' && entry.info.contentType) insertType.run(Buffer.from(`${entry.info.contentType}\0${path}`))
+        if (++indexed % BATCH === 0) indexWriter.exec('COMMIT; BEGIN')
+      }
+    }
     const vfs = new TreeBuilder(store, BlobType.VFS_NODE, seed)
     const rootKey = pathToKey(root)
     let rootSummary: Summary = emptySummary()
@@ -181,7 +237,12 @@ export class Staging {
     const reader = new Database(join(this.#dir, 'staging.sqlite'), {readonly: true})
     const lookup = reader.prepare('SELECT value FROM summaries WHERE key = ?').pluck()
     try {
-      for (const row of this.#entries<{key: Buffer; type: string; value: Buffer}>('key, type, value', false)) {
+      for (const row of this.#entries<{key: Buffer; type: string; value: Buffer; synthetic: number}>('key, type, value', false)) {
+        if (row.synthetic === CARRIED) {
+          if (row.key.equals(rootKey)) rootSummary = decodeEntry(row.value).summary?.below ?? emptySummary()
+          await carry(row.key)
+          continue
+        }
         let value = row.value
         if (row.type === 'directory') {
           const summary = lookup.get(row.key) as Buffer | undefined
@@ -198,12 +259,14 @@ export class Staging {
         }
         await vfs.add(row.key, value)
       }
+      indexWriter.exec('COMMIT')
     } finally {
       reader.close()
+      indexWriter.close()
     }
     const names = await this.#buildIndex(store, seed, BlobType.NAME_NODE, 'names')
     const types = await this.#buildIndex(store, seed, BlobType.TYPE_NODE, 'types')
-    return {vfs: await vfs.finish(), names, types, summary: rootSummary, entries: vfs.count}
+    return {vfs: await vfs.finish(), names, types, summary: rootSummary, entries: vfs.count, carried}
   }
 
   async #buildIndex(store: NodeStore, seed: number, type: number, table: string): Promise<Buffer> {
@@ -226,12 +289,17 @@ export class Staging {
     type Frame = {key: Buffer; direct: Summary; below: Summary}
     const stack: Frame[] = []
     let n = 0
-    for (const row of this.#entries<Row>('key, type, size, ctype, error', true)) {
+    for (const row of this.#entries<Row>(`key, type, size, ctype, error, CASE synthetic WHEN ${CARRIED} THEN value END AS value`, true)) {
       const own = contribution(row.type, row.size, row.ctype ?? undefined, row.error === 1)
       const below = emptySummary()
       addSummary(below, own)
       const top = stack.at(-1)
-      if (row.type === 'directory') {
+      if (row.synthetic === CARRIED) {
+        // Unchanged since the parent snapshot: so is the summary stored with its entry.
+        const carried = decodeEntry(row.value!).summary
+        if (carried) addSummary(below, carried.below)
+        if (top && top.key.equals(row.key)) addSummary(below, stack.pop()!.below)
+      } else if (row.type === 'directory') {
         const frame = top && top.key.equals(row.key) ? stack.pop()! : {key: row.key, direct: emptySummary(), below: emptySummary()}
         put.run(row.key, encode({direct: frame.direct, below: frame.below}))
         addSummary(below, frame.below)

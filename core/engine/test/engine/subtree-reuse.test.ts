@@ -1,0 +1,214 @@
+import {chmodSync, createReadStream, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {fileInfoFromStats, type Exporter, type Importer, type ImportRecord, readAll} from '@plakar/sdk'
+import {backup} from '../../src/engine/backup.js'
+import {check} from '../../src/engine/check.js'
+import {restore} from '../../src/engine/restore.js'
+import {Snapshot} from '../../src/engine/snapshot.js'
+import {Repository} from '../../src/repository/repository.js'
+import {encodeEntry, type Entry} from '../../src/tree/entry.js'
+import {MemoryStorage} from '../memory-storage.js'
+
+const quiet = {debug() {}, info() {}, warn() {}}
+const digest = (data: Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 16)
+
+/**
+ * A real directory, yielded in the fs importer's order (plugins/fs walk.ts: depth first, each
+ * directory's entries in byte order, then its subdirectories from a stack). `late` paths are
+ * held back and yielded at the very end, as an importer with another order would.
+ */
+function dirImporter(root: string, origin = 'here', late: string[] = []): Importer {
+  const record = (path: string): ImportRecord => {
+    const stats = lstatSync(path)
+    const info = fileInfoFromStats(stats)
+    if (info.type === 'symlink') return {path, info, target: readlinkSync(path)}
+    if (info.type === 'file') return {path, info, open: async () => createReadStream(path)}
+    return {path, info}
+  }
+  return {
+    type: 'test',
+    origin,
+    root,
+    async *scan() {
+      yield record(root)
+      const pending = [root]
+      const held: ImportRecord[] = []
+      while (pending.length > 0) {
+        const dir = pending.pop()!
+        const names = readdirSync(dir).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+        for (const name of names) {
+          const path = join(dir, name)
+          const r = record(path)
+          if (r.info.type === 'directory') pending.push(path)
+          if (late.includes(path)) held.push(r)
+          else yield r
+        }
+      }
+      yield* held
+    },
+    async close() {},
+  }
+}
+
+/** Everything under `root` on disk: type, mode, content or target. */
+function onDisk(root: string): Map<string, string> {
+  const out = new Map<string, string>()
+  const visit = (path: string, rel: string) => {
+    const stats = lstatSync(path)
+    const mode = (stats.mode & 0o7777).toString(8)
+    if (stats.isDirectory()) {
+      out.set(rel || '/', `dir ${mode}`)
+      for (const name of readdirSync(path)) visit(join(path, name), `${rel}/${name}`)
+    } else if (stats.isSymbolicLink()) out.set(rel, `link ${readlinkSync(path)}`)
+    else out.set(rel, `file ${mode} ${digest(readFileSync(path))}`)
+  }
+  visit(root, '')
+  return out
+}
+
+/** An exporter writing what it restores into the same map shape as onDisk. */
+function mapExporter(out: Map<string, string>): Exporter {
+  return {
+    root: 'memory:/',
+    async createDirectory(path, info) {
+      out.set(path, `dir ${info.mode!.toString(8)}`)
+    },
+    async storeFile(path, data, info) {
+      out.set(path, `file ${info.mode!.toString(8)} ${digest(await readAll(data))}`)
+    },
+    async createLink(path, target) {
+      out.set(path, `link ${target}`)
+    },
+    async setMetadata() {},
+    async close() {},
+  }
+}
+
+/** An entry as stored, without its access time: what reuse must reproduce exactly. */
+function comparable(entry: Entry): string {
+  const {atime: _atime, ...info} = entry.info
+  return encodeEntry({...entry, info}).toString('base64')
+}
+
+async function entries(snapshot: Snapshot): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  for await (const [path, entry] of snapshot.walk(snapshot.root)) out.set(path, comparable(entry))
+  return out
+}
+
+describe('re-backup carries unchanged subtrees over from the parent snapshot', () => {
+  let dir: string
+  let src: string
+  let repo: Repository
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'plakar-reuse-'))
+    src = join(dir, 'src')
+    // A chain six levels deep, each level with a file, a symlink and an unchanged sibling subtree.
+    let level = src
+    for (let depth = 1; depth <= 6; depth++) {
+      mkdirSync(join(level, `side${depth}`, 'inner'), {recursive: true})
+      writeFileSync(join(level, `side${depth}`, 'inner', 'kept.txt'), `side ${depth}\n`)
+      writeFileSync(join(level, `side${depth}`, 'note.txt'), `note ${depth}\n`)
+      writeFileSync(join(level, `file${depth}.txt`), `level ${depth}\n`.repeat(depth * 100))
+      symlinkSync(`file${depth}.txt`, join(level, `link${depth}`))
+      level = join(level, `d${depth}`)
+      mkdirSync(level)
+    }
+    writeFileSync(join(level, 'deep.txt'), 'the deepest file\n')
+    mkdirSync(join(level, 'deepdir'))
+    writeFileSync(join(level, 'deepdir', 'x'), 'x\n')
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {})
+    repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+  })
+  afterEach(async () => {
+    await repo.close()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  let origins = 0
+  const deep = () => join(src, 'd1', 'd2', 'd3', 'd4', 'd5', 'd6')
+
+  /**
+   * Backs up, changes the tree, backs up again with the first snapshot as parent. The second
+   * snapshot must hold exactly what a backup without a parent holds (access times aside),
+   * restore to the tree on disk, and pass a full check.
+   */
+  async function rebackup(change: () => void, late: string[] = []): Promise<{carried: number; snapshot: Snapshot; fresh: Snapshot}> {
+    await backup(repo, [dirImporter(src)], {tmpDir: dir})
+    change()
+    const second = await backup(repo, [dirImporter(src, 'here', late)], {tmpDir: dir})
+    // Another origin: no parent snapshot, every entry built afresh.
+    const third = await backup(repo, [dirImporter(src, `elsewhere-${++origins}`)], {tmpDir: dir})
+    const snapshot = new Snapshot(repo, second.snapshot!)
+    const fresh = new Snapshot(repo, third.snapshot!)
+    expect(await entries(snapshot)).toEqual(await entries(fresh))
+    expect(second.snapshot!.summary).toEqual(third.snapshot!.summary)
+    expect(Buffer.from(second.snapshot!.trees.names).equals(Buffer.from(third.snapshot!.trees.names))).toBe(true)
+    expect(Buffer.from(second.snapshot!.trees.types).equals(Buffer.from(third.snapshot!.trees.types))).toBe(true)
+
+    const restored = new Map<string, string>()
+    const progress = await restore(snapshot, snapshot.root, mapExporter(restored))
+    expect(progress.errors).toBe(0)
+    expect(restored).toEqual(onDisk(src))
+    const checked = await check(repo, [{snapshot, path: snapshot.root}])
+    expect(checked.problems).toEqual([])
+    return {carried: second.carried, snapshot, fresh}
+  }
+
+  /** Entries of the tree on disk (the root included). */
+  const count = () => onDisk(src).size
+
+  it('carries the whole tree over when nothing changed', async () => {
+    const {carried} = await rebackup(() => {})
+    expect(carried).toBe(count())
+  })
+
+  it('sees a file changed six levels down, and carries over only what is beside its path', async () => {
+    const {carried, snapshot} = await rebackup(() => writeFileSync(join(deep(), 'deep.txt'), 'changed, and longer than before\n'))
+    // Every directory on the path is rebuilt; the side subtrees (4 entries each) and deepdir are carried.
+    expect(carried).toBe(6 * 4 + 2)
+    expect((await snapshot.entry(join(deep(), 'deep.txt')))!.info.size).toBe(32)
+  })
+
+  it('sees an entry renamed, removed or added deep down', async () => {
+    await rebackup(() => renameSync(join(deep(), 'deep.txt'), join(deep(), 'renamed.txt')))
+    await rebackup(() => rmSync(join(deep(), 'deepdir', 'x')))
+    const {carried} = await rebackup(() => writeFileSync(join(deep(), 'deepdir', 'new'), 'new\n'))
+    expect(carried).toBe(6 * 4)
+  })
+
+  it('sees a changed mode, and a changed mtime with nothing else', async () => {
+    await rebackup(() => chmodSync(join(deep(), 'deepdir', 'x'), 0o600))
+    await rebackup(() => chmodSync(join(src, 'd1', 'd2', 'side3', 'inner'), 0o700))
+    await rebackup(() => utimesSync(join(deep(), 'deep.txt'), new Date(), new Date(2001, 1, 1)))
+  })
+
+  it('sees a directory replaced by a file, and a file by a directory', async () => {
+    await rebackup(() => {
+      rmSync(join(deep(), 'deepdir'), {recursive: true})
+      writeFileSync(join(deep(), 'deepdir'), 'now a file\n')
+    })
+    await rebackup(() => {
+      rmSync(join(deep(), 'deep.txt'))
+      mkdirSync(join(deep(), 'deep.txt'))
+    })
+  })
+
+  it('sees a symlink pointed elsewhere', async () => {
+    await rebackup(() => {
+      rmSync(join(src, 'd1', 'd2', 'link3'))
+      symlinkSync('elsewhere', join(src, 'd1', 'd2', 'link3'))
+    })
+  })
+
+  it('brings a carried subtree back when an entry under it arrives late (another scan order)', async () => {
+    const late = join(deep(), 'deepdir', 'late')
+    const {carried} = await rebackup(() => writeFileSync(late, 'late\n'), [late])
+    // deepdir was carried before its new entry arrived, then staged again entry by entry.
+    expect(carried).toBe(6 * 4)
+  })
+})
