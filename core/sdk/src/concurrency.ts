@@ -87,6 +87,25 @@ export class Budget {
     } else {
       this.#used += amount
     }
+    return this.#releaser(amount)
+  }
+
+  /**
+   * `amount` at once if it fits and nobody waits, else undefined: for what is worth doing only
+   * when there is room (reading ahead), by a holder that must not wait while it holds some.
+   */
+  tryAcquire(amount: number): (() => void) | undefined {
+    if (this.#waiters.length > 0 || !this.#fits(amount)) return undefined
+    this.#used += amount
+    return this.#releaser(amount)
+  }
+
+  /** The amount held now. */
+  get used(): number {
+    return this.#used
+  }
+
+  #releaser(amount: number): () => void {
     let released = false
     return () => {
       if (released) return

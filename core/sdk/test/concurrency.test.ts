@@ -31,6 +31,27 @@ describe('Budget', () => {
     expect(f).toBe(true)
   })
 
+  it('tryAcquire takes what fits at once, never past a waiter, and says what is held', async () => {
+    const budget = new Budget(10)
+    const a = budget.tryAcquire(7)!
+    expect(a).toBeDefined()
+    expect(budget.tryAcquire(4)).toBeUndefined()
+    const b = budget.tryAcquire(3)!
+    expect(budget.used).toBe(10)
+    b()
+    let waiting = false
+    const c = budget.acquire(5).then((release) => ((waiting = false), release))
+    waiting = true
+    // 3 would fit, but a waiter came first.
+    expect(budget.tryAcquire(3)).toBeUndefined()
+    a()
+    const releaseC = await c
+    expect(waiting).toBe(false)
+    expect(budget.used).toBe(5)
+    releaseC()
+    expect(budget.used).toBe(0)
+  })
+
   it('runs a holder larger than the whole budget alone', async () => {
     const budget = new Budget(10)
     const big = await budget.acquire(50)

@@ -11,7 +11,7 @@ import {newSnapshotId, type Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
 import {decodeEntry, INLINE_CHUNKS, type ChunkRef, type Entry} from '../tree/entry.js'
 import {pathToKey} from '../tree/path-key.js'
-import {ChunkPool, STREAM_CREDIT, type ChunkedFile, type ChunkSink, type Sniff} from './chunk-pool.js'
+import {ChunkPool, STREAM_MESSAGE, type ChunkedFile, type ChunkSink, type Sniff} from './chunk-pool.js'
 import {FirstBytes, needsContent, sniffType, typeFromName} from './content-type.js'
 import {ChunkSealer} from './chunk-sealer.js'
 import {Snapshot} from './snapshot.js'
@@ -53,6 +53,8 @@ export interface BackupOptions {
   onError?: (error: ScanError) => void
   /** Where temporary staging files go. */
   tmpDir?: string
+  /** What streamed files (not read by the workers from a local path) may hold at once (STREAM_BUDGET). */
+  streamBudget?: number
   /**
    * Re-create a snapshot of another repository (sync between repositories that are not peers):
    * the new snapshot keeps its id, time, host, user, name, importer, command and parent, and
@@ -163,7 +165,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     // With workers, many small files must be queued to keep them busy; memory stays bounded
     // by the workers' credit, not by the number of files in flight.
     const tasks = new TaskPool(ChunkPool.available() ? 32 * (options.concurrency ?? 8) : (options.concurrency ?? 8))
-    const reading: Reading = {pool, streams: new Budget(STREAM_BUDGET), signal}
+    const reading: Reading = {pool, streams: new Budget(options.streamBudget ?? STREAM_BUDGET), signal}
     // Unchanged directories are carried over from the parent snapshot. Not when the index may
     // lack some of the parent's blobs: then every file's content is looked up, one by one.
     const reuse = parent && !parent.deletions ? new SubtreeReuse(staging, parent.snapshot) : undefined
@@ -353,14 +355,16 @@ interface Reading {
 }
 
 /**
- * Streamed files (S3, SFTP, …) read at once are bounded by what they may hold on a worker: a
- * chunker's buffer grows to the file's size up to the largest chunk, plus the bytes sent ahead
- * (STREAM_CREDIT). Small objects are many at once (a remote source is latency-bound: the
- * importer's own connection limit paces them); large ones about 16, as many as the S3
- * importer's default connections: with 8, a bucket of large objects took 130 s instead of 102.
+ * Streamed files (S3, SFTP, …) read at once are bounded by what each may hold: on a worker, a
+ * chunker's buffer, which grows to the file's size up to the largest chunk; here, the message
+ * being filled (STREAM_MESSAGE) and what the source holds (64 KiB: a network stream's buffers).
+ * The bytes queued in a worker are bounded per worker (STREAM_QUEUE), whatever the number of
+ * files. Small objects are many at once (a remote source is latency-bound: the importer's own
+ * connection limit paces them); large ones about 20 with the default chunking, more than the S3
+ * importer's 16 connections: with 8, a bucket of large objects took 130 s instead of 102.
  */
-const STREAM_BUDGET = 100 * 1024 * 1024
-const streamCost = (size: number, maxChunk: number) => Math.min(size, maxChunk) + Math.min(size, STREAM_CREDIT) + 64 * 1024
+export const STREAM_BUDGET = 100 * 1024 * 1024
+const streamCost = (size: number, maxChunk: number) => Math.min(size, maxChunk) + Math.min(size, STREAM_MESSAGE) + 64 * 1024
 
 async function fileEntry(
   repo: Repository,
@@ -401,7 +405,7 @@ async function fileEntry(
       // Any other importer: this thread reads the stream, a worker chunks, MACs and seals it.
       const release = await reading.streams.acquire(streamCost(info.size, repo.config.chunking.max))
       try {
-        chunked = await chunkers.chunkStream(await openContent(record, reading.signal), sink, reading.signal, sniff)
+        chunked = await chunkers.chunkStream(await openContent(record, reading.signal), sink, reading.signal, sniff, info.size)
       } finally {
         release()
       }

@@ -2,7 +2,7 @@ import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
-import {markFatal, PlakarError} from '@plakar/sdk'
+import {Budget, markFatal, PlakarError} from '@plakar/sdk'
 import type {Repository} from '../repository/repository.js'
 import type {ChunkRef} from '../tree/entry.js'
 import type {ChunkWorkerData} from './chunk-worker.js'
@@ -65,10 +65,8 @@ interface Job {
   resolve: (file: ChunkedFile) => void
   reject: (error: Error) => void
   worker: Slot
-  /** Streamed bytes posted and not yet chunked by the worker. */
-  inflight: number
-  /** Wakes the sender of a streamed file waiting for the worker to consume. */
-  wake?: () => void
+  /** Of each streamed message posted and not yet chunked, in order: frees its bytes in the worker's queue. */
+  queued: (() => void)[]
 }
 
 /**
@@ -83,6 +81,8 @@ interface Slot {
   files: FileToChunk[]
   ack: number
   flushing: boolean
+  /** Streamed bytes posted to the worker and not yet chunked, whatever file they belong to. */
+  streamed: Budget
 }
 
 /** A worker is sent more files when fewer than this many are queued in it… */
@@ -96,15 +96,23 @@ const CREDIT = 16 * 1024 * 1024
 
 /**
  * Streamed content goes to a worker in messages of this size (a network stream yields 16-64 KiB
- * at a time, and a message costs tens of microseconds), with at most STREAM_CREDIT bytes per
- * file waiting in the worker: enough to keep it busy while the next bytes arrive (four messages),
- * and a bound
- * on what a slow worker makes the process hold.
+ * at a time, and a message costs tens of microseconds), with at most STREAM_QUEUE bytes waiting
+ * in each worker, of all the files streamed to it: enough to keep it busy while the next bytes
+ * arrive (eight messages), and a bound on what a slow worker makes the process hold. A bound per
+ * file instead (2 MiB each) let dozens of files streamed at once queue 2 MiB each in a worker
+ * that chunks them one message at a time.
  */
-const STREAM_MESSAGE = 512 * 1024
-export const STREAM_CREDIT = 2 * 1024 * 1024
+export const STREAM_MESSAGE = 512 * 1024
+export const STREAM_QUEUE = 4 * 1024 * 1024
+
+/** The size of a stream message for `remaining` expected bytes: at least 64 KiB (a file may grow). */
+export const messageSize = (remaining: number) => Math.min(STREAM_MESSAGE, Math.max(64 * 1024, remaining))
 
 const SCRIPT = new URL('./chunk-worker.js', import.meta.url)
+
+function releaseQueued(job: Job): void {
+  for (const release of job.queued.splice(0)) release()
+}
 
 /** Thrown inside chunkStream when its job ended on the worker's side before the stream did. */
 const STOPPED = Symbol('stopped')
@@ -135,7 +143,7 @@ export class ChunkPool {
       // A small young generation: a chunk worker's short-lived objects are messages and
       // buffers it hands over at once; the default let each worker's heap reach 40 MB.
       const worker = new Worker(script, {workerData: data, resourceLimits: {maxYoungGenerationSizeMb: 8}})
-      const slot: Slot = {worker, posted: 0, files: [], ack: 0, flushing: false}
+      const slot: Slot = {worker, posted: 0, files: [], ack: 0, flushing: false, streamed: new Budget(STREAM_QUEUE)}
       worker.on('message', (batch: Batch) => {
         for (const message of batch.messages) this.#onMessage(slot, message)
       })
@@ -167,7 +175,7 @@ export class ChunkPool {
     const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
     const id = this.#next++
     return new Promise<ChunkedFile>((resolve, reject) => {
-      this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot, inflight: 0})
+      this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot, queued: []})
       slot.files.push(sniff ? {job: id, path, size, sniff} : {job: id, path, size})
       this.#schedule(slot)
     })
@@ -175,36 +183,42 @@ export class ChunkPool {
 
   /**
    * Chunks content read from a stream (an importer's `open()`): this thread reads, a worker does
-   * the rest. Reading waits while the worker holds STREAM_CREDIT unchunked bytes of this file,
-   * so a slow worker slows the source down instead of filling memory. A source error rejects
+   * the rest. Reading waits while the worker holds STREAM_QUEUE unchunked bytes (of any file),
+   * so a slow worker slows the sources down instead of filling memory. A source error rejects
    * with that error; `signal` stops reading. With `sniff`, the first bytes name the content type
-   * here, on their way through.
+   * here, on their way through. `expectedSize` (the size the scan saw) sizes the messages: a
+   * small file's bytes wait in a buffer of their size, not of STREAM_MESSAGE — with hundreds of
+   * small files streamed at once, those buffers were most of what the process held.
    */
-  async chunkStream(source: AsyncIterable<Uint8Array>, sink: ChunkSink, signal?: AbortSignal, sniff?: Sniff): Promise<ChunkedFile> {
+  async chunkStream(source: AsyncIterable<Uint8Array>, sink: ChunkSink, signal?: AbortSignal, sniff?: Sniff, expectedSize?: number): Promise<ChunkedFile> {
     if (this.#failure) throw this.#failure
     const load = (s: Slot) => s.posted + s.files.length
     const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
     const id = this.#next++
     let job!: Job
     const result = new Promise<ChunkedFile>((resolve, reject) => {
-      job = {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot, inflight: 0}
+      job = {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot, queued: []}
       this.#jobs.set(id, job)
     })
     result.catch(() => {}) // awaited below, or superseded by the source's error
     slot.posted++
-    let buffer = Buffer.allocUnsafe(STREAM_MESSAGE)
+    // Allocated when bytes come, as large as the bytes still expected (within bounds).
+    let buffer: Buffer | undefined
     let fill = 0
+    let posted = 0
     const head = sniff ? new FirstBytes() : undefined
     const send = async (end: boolean) => {
-      while (job.inflight > 0 && job.inflight + fill > STREAM_CREDIT && this.#jobs.has(id)) {
-        await new Promise<void>((resolve) => (job.wake = resolve))
+      const release = fill > 0 ? await slot.streamed.acquire(fill) : undefined
+      if (!this.#jobs.has(id)) {
+        release?.()
+        throw STOPPED // the worker failed or gave up on it: `result` says why
       }
-      if (!this.#jobs.has(id)) throw STOPPED // the worker failed or gave up on it: `result` says why
-      const data = buffer.subarray(0, fill)
-      job.inflight += fill
-      // The whole buffer moves to the worker, no copy; the next message gets a fresh one.
-      slot.worker.postMessage({type: 'stream', job: id, data, end} satisfies ToWorker, [buffer.buffer as ArrayBuffer])
-      buffer = Buffer.allocUnsafe(STREAM_MESSAGE)
+      if (release) job.queued.push(release)
+      const data = buffer ? buffer.subarray(0, fill) : new Uint8Array(0)
+      posted += fill
+      // The whole buffer moves to the worker, no copy; the next bytes get a fresh one.
+      slot.worker.postMessage({type: 'stream', job: id, data, end} satisfies ToWorker, buffer ? [buffer.buffer as ArrayBuffer] : [])
+      buffer = undefined
       fill = 0
     }
     try {
@@ -213,11 +227,13 @@ export class ChunkPool {
         head?.add(piece)
         let offset = 0
         while (offset < piece.length) {
-          const n = Math.min(piece.length - offset, STREAM_MESSAGE - fill)
+          // A full buffer leaves once more bytes come: the last one goes with `end`.
+          if (buffer && fill === buffer.length) await send(false)
+          buffer ??= Buffer.allocUnsafe(messageSize((expectedSize ?? Infinity) - posted))
+          const n = Math.min(piece.length - offset, buffer.length - fill)
           buffer.set(piece.subarray(offset, offset + n), fill)
           fill += n
           offset += n
-          if (fill === STREAM_MESSAGE) await send(false)
         }
       }
       signal?.throwIfAborted()
@@ -229,6 +245,7 @@ export class ChunkPool {
         return result
       }
       if (this.#jobs.delete(id)) {
+        releaseQueued(job)
         slot.worker.postMessage({type: 'abort', job: id} satisfies ToWorker)
         if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
       }
@@ -245,10 +262,7 @@ export class ChunkPool {
     const job = this.#jobs.get(message.job)
     if (!job) return
     if (message.type === 'consumed') {
-      job.inflight -= message.bytes
-      const wake = job.wake
-      job.wake = undefined
-      wake?.()
+      job.queued.shift()?.()
       return
     }
     if (message.type === 'chunk') {
@@ -266,6 +280,8 @@ export class ChunkPool {
       return
     }
     this.#jobs.delete(message.job)
+    // Ended on the worker's side: whatever it still queues of this file, it drops.
+    releaseQueued(job)
     if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
     const finish = job.chain.then(() => {
       if (message.type === 'done') job.resolve({refs: job.refs, contentMac: asBuffer(message.contentMac), size: message.size, contentType: message.contentType})
@@ -303,7 +319,7 @@ export class ChunkPool {
     this.#jobs.clear()
     for (const job of jobs) {
       job.reject(error)
-      job.wake?.()
+      releaseQueued(job)
     }
   }
 

@@ -1,5 +1,5 @@
 import {Readable} from 'node:stream'
-import {NotFoundError} from '@plakar/sdk'
+import {type Budget, NotFoundError} from '@plakar/sdk'
 import {BlobType} from '../format/blob-type.js'
 import {decode} from '../format/codec.js'
 import type {SnapshotHeader} from '../format/snapshot.js'
@@ -86,8 +86,14 @@ export class Snapshot {
    * A file's content, or the bytes [start, end) of it, through the repository's blob reader
    * (BlobReader.chunks: neighbouring chunks fetched as one range, the next ranges read ahead). A byte range fetches only the chunks it overlaps, so a video
    * player seeking in a large file (HTTP range requests) reads a few chunks, not the file.
+   * Streams opened with one `readAhead` budget hold at most that much between them.
    */
-  async open(entry: Entry, range?: ByteRange): Promise<Readable> {
+  async open(entry: Entry, range?: ByteRange, options: {readAhead?: Budget} = {}): Promise<Readable> {
+    return Readable.from(await this.content(entry, range, options), {objectMode: false})
+  }
+
+  /** What `open` streams, as the chunks come (for a consumer that takes an async iterable). */
+  async content(entry: Entry, range?: ByteRange, options: {readAhead?: Budget} = {}): Promise<AsyncGenerator<Buffer>> {
     let refs = await this.chunks(entry)
     // Bytes to drop from the first chunk kept, and bytes to keep of the last.
     let skipFirst = 0
@@ -96,7 +102,7 @@ export class Snapshot {
       const size = refs.reduce((n, [, length]) => n + length, 0)
       const start = Math.max(0, range.start)
       const end = Math.min(size, range.end)
-      if (end <= start) return Readable.from([], {objectMode: false})
+      if (end <= start) return (async function* () {})()
       const kept: ChunkRef[] = []
       let offset = 0
       for (const ref of refs) {
@@ -111,7 +117,7 @@ export class Snapshot {
       }
       refs = kept
     }
-    const chunks = this.repo.reader.chunks(refs.map(([mac]) => mac))
+    const chunks = this.repo.reader.chunks(refs.map(([mac]) => mac), {readAhead: options.readAhead})
     const count = refs.length
     async function* content(): AsyncGenerator<Buffer> {
       let index = 0
@@ -122,7 +128,7 @@ export class Snapshot {
         yield chunk
       }
     }
-    return Readable.from(content(), {objectMode: false})
+    return content()
   }
 }
 

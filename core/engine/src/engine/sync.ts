@@ -3,7 +3,7 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {hostname, tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
-import {type FileInfo, type Importer, type ImportRecord, IntegrityError, mapConcurrent, markFatal, type ScanError, type ScanOptions} from '@plakar/sdk'
+import {Budget, type FileInfo, type Importer, type ImportRecord, IntegrityError, mapConcurrent, markFatal, type ScanError, type ScanOptions} from '@plakar/sdk'
 import {BlobType} from '../format/blob-type.js'
 import {decode} from '../format/codec.js'
 import type {PackKind} from '../format/packfile.js'
@@ -387,6 +387,11 @@ class Copier {
   }
 }
 
+/** Bytes the files a re-encoding sync reads hold between them (SnapshotImporter.readAhead). */
+export const SOURCE_READ_AHEAD = 32 * 1024 * 1024
+/** What the files a re-encoding sync streams at once may hold in the backup (BackupOptions.streamBudget). */
+const SYNC_STREAM_BUDGET = 16 * 1024 * 1024
+
 /**
  * A snapshot of another repository as a data source: its entries as they were recorded, their
  * content read (decrypted, decompressed, authenticated) from the source repository.
@@ -396,9 +401,16 @@ export class SnapshotImporter implements Importer {
   readonly origin: string
   readonly root: string
   readonly #snapshot: Snapshot
+  /**
+   * What the files being read hold between them, read ahead of the backup (BlobReader.chunks):
+   * the backup streams dozens of files at once, and each held two ranges of up to 8 MiB, so
+   * memory grew with the number of large files (1.26 GB on a 1.5 GB tree).
+   */
+  readonly readAhead: Budget
 
-  constructor(snapshot: Snapshot) {
+  constructor(snapshot: Snapshot, readAhead = SOURCE_READ_AHEAD) {
     this.#snapshot = snapshot
+    this.readAhead = new Budget(readAhead)
     this.type = snapshot.header.importer.type
     this.origin = snapshot.header.importer.origin
     this.root = snapshot.header.importer.root
@@ -417,7 +429,13 @@ export class SnapshotImporter implements Importer {
       if (entry.target !== undefined) record.target = entry.target
       // A file of the source that cannot be read fails the sync: the copy must never hold an
       // error entry where the original holds content ("fatal" ends the backup with it).
-      if (info.type === 'file') record.open = async () => Readable.from(fatalOnError(await snapshot.open(entry).catch((error: Error) => Promise.reject(markFatal(error)))))
+      if (info.type === 'file') {
+        record.open = async () => {
+          const content = await snapshot.content(entry, undefined, {readAhead: this.readAhead}).catch((error: Error) => Promise.reject(markFatal(error)))
+          // Pulled only as the backup takes bytes: what is read ahead stays in `readAhead`.
+          return Readable.from(fatalOnError(content), {objectMode: false, highWaterMark: 0})
+        }
+      }
       yield record
     }
   }
@@ -425,9 +443,9 @@ export class SnapshotImporter implements Importer {
   async close(): Promise<void> {}
 }
 
-async function* fatalOnError(stream: Readable): AsyncGenerator<Buffer> {
+async function* fatalOnError(content: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   try {
-    for await (const chunk of stream) yield chunk as Buffer
+    for await (const chunk of content) yield chunk
   } catch (error) {
     throw markFatal(error as Error)
   }
@@ -444,6 +462,8 @@ async function reencodeSnapshot(source: Repository, target: Repository, entry: S
     signal: options.signal,
     concurrency: options.concurrency,
     tmpDir: options.tmpDir,
+    // The importer reads ahead within its own budget: streams beyond a few only hold memory.
+    streamBudget: SYNC_STREAM_BUDGET,
     // Entries the original backup could not read come back as scan errors: they are copied
     // as they are, not reported again.
     onError: () => {},

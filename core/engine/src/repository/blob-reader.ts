@@ -1,4 +1,4 @@
-import {IntegrityError, isFatal, isNotFound, mapConcurrent, readAll} from '@plakar/sdk'
+import {type Budget, IntegrityError, isFatal, isNotFound, mapConcurrent, readAll} from '@plakar/sdk'
 import {openBlob} from '../format/blob.js'
 import {openFooter, parityOf} from '../format/packfile.js'
 import {repairWithParity} from '../format/parity.js'
@@ -196,10 +196,18 @@ export class BlobReader {
    * The plaintexts of these chunks, in order (a file's content). Consecutive chunks stored next
    * to each other are fetched as one range, with the next `ahead` ranges read while the current
    * one is consumed. Throws IntegrityError at the first chunk that cannot be read.
+   *
+   * `readAhead` bounds what the streams sharing it hold: a range is charged its sealed bytes
+   * and its plaintexts from before it is fetched until its last chunk is consumed. A stream
+   * waits for room for the range it needs next; ranges further ahead are read only when there
+   * is room at once (a stream waiting while it holds some could wait on streams waiting
+   * likewise). Without it, every stream holds up to `ahead` ranges of MAX_RANGE: with dozens of
+   * large files streamed at once (a re-encoding sync), that was most of the process's memory.
    */
-  async *chunks(macs: Uint8Array[], ahead = 2): AsyncGenerator<Buffer> {
+  async *chunks(macs: Uint8Array[], options: {ahead?: number; readAhead?: Budget} = {}): AsyncGenerator<Buffer> {
+    const {ahead = 2, readAhead} = options
     const repo = this.#repo
-    const runs: Buffer[][] = []
+    const runs: {macs: Buffer[]; cost: number}[] = []
     let last: {pack: string; end: number; start: number} | undefined
     for (const raw of macs) {
       const mac = Buffer.from(raw)
@@ -207,29 +215,47 @@ export class BlobReader {
       const joins =
         loc && last && loc.pack === last.pack && loc.offset >= last.end && loc.offset - last.end <= MAX_GAP && loc.offset + loc.length - last.start <= MAX_RANGE
       if (joins) {
-        runs.at(-1)!.push(mac)
+        const run = runs.at(-1)!
+        run.macs.push(mac)
+        run.cost += loc!.offset + loc!.length - last!.end + loc!.rawLength
         last!.end = loc!.offset + loc!.length
       } else {
-        runs.push([mac])
+        runs.push({macs: [mac], cost: loc ? loc.length + loc.rawLength : 0})
         last = loc ? {pack: loc.pack, start: loc.offset, end: loc.offset + loc.length} : undefined
       }
     }
-    const inflight: Promise<{run: Buffer[]; blobs: Map<string, Buffer>; failed: Map<string, string>}>[] = []
+    type Fetched = {run: Buffer[]; blobs: Map<string, Buffer>; failed: Map<string, string>}
+    const inflight: {fetched: Promise<Fetched>; release?: () => void}[] = []
     let next = 0
-    while (next < runs.length || inflight.length > 0) {
-      while (next < runs.length && inflight.length < ahead) {
-        const run = runs[next++]
-        const p = this.fetch(BlobType.CHUNK, run, 1).then((r) => ({run, ...r}))
-        p.catch(() => {})
-        inflight.push(p)
+    try {
+      while (next < runs.length || inflight.length > 0) {
+        while (next < runs.length && inflight.length < ahead) {
+          const {macs: run, cost} = runs[next]
+          let release: (() => void) | undefined
+          if (readAhead) {
+            release = inflight.length === 0 ? await readAhead.acquire(cost) : readAhead.tryAcquire(cost)
+            if (!release) break
+          }
+          next++
+          const fetched = this.fetch(BlobType.CHUNK, run, 1).then((r) => ({run, ...r}))
+          fetched.catch(() => {})
+          inflight.push({fetched, release})
+        }
+        const {fetched, release} = inflight[0]
+        const {run, blobs, failed} = await fetched
+        for (const mac of run) {
+          const key = blobKey(mac)
+          const chunk = blobs.get(key)
+          if (!chunk) throw new IntegrityError(failed.get(key) ?? `chunk ${key.slice(0, 16)} is unreadable`)
+          yield chunk
+        }
+        // Its last chunk consumed: the range's bytes are no longer held here.
+        inflight.shift()
+        release?.()
       }
-      const {run, blobs, failed} = await inflight.shift()!
-      for (const mac of run) {
-        const key = blobKey(mac)
-        const chunk = blobs.get(key)
-        if (!chunk) throw new IntegrityError(failed.get(key) ?? `chunk ${key.slice(0, 16)} is unreadable`)
-        yield chunk
-      }
+    } finally {
+      // Ended early (an error, the consumer gone): ranges still being read are held until read.
+      for (const {fetched, release} of inflight.splice(0)) if (release) void fetched.then(release, release)
     }
   }
 
