@@ -225,7 +225,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     // Interrupted while the last files were read: stop before building and naming a snapshot.
     signal.throwIfAborted()
 
-    const trees = await staging.build(writer, repo.treeSeed, root, parentSnapshot?.vfs)
+    const trees = await staging.build(writer, repo.treeSeed, root, parentSnapshot)
     const kept = options.preserve?.header
     const header: SnapshotHeader = kept
       ? {

@@ -34,6 +34,23 @@ export interface StagedRoots {
 
 const BATCH = 32_768
 
+/** The parent snapshot's trees, to carry unchanged subtrees from (SubtreeReuse). */
+export interface ParentTrees {
+  vfs: TreeReader
+  names: TreeReader
+  types: TreeReader
+}
+
+/** Whether `entries` are exactly what `stored` yields, keys and stored values. */
+async function sameEntries(entries: [Buffer, Buffer][], stored: AsyncGenerator<[Buffer, Buffer]>): Promise<boolean> {
+  let i = 0
+  for await (const [k, v] of stored) {
+    if (i >= entries.length || !entries[i][0].equals(k) || !entries[i][1].equals(v)) return false
+    i++
+  }
+  return i === entries.length
+}
+
 /** Staging directories are named after their host and process, so abandoned ones can be found. */
 const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_')
 const DIR_NAME = /^plakar-staging-([A-Za-z0-9._]*)-(\d+)-[A-Za-z0-9]{6}$/
@@ -206,9 +223,14 @@ export class Staging {
    * Computes directory summaries (children before parents, by a reverse scan with a stack of
    * open directories), then builds the file tree and both indexes, storing their nodes.
    */
-  async build(store: NodeStore, seed: number, root: string, parent?: TreeReader): Promise<StagedRoots> {
+  async build(store: NodeStore, seed: number, root: string, parent?: ParentTrees): Promise<StagedRoots> {
     this.#db.exec('COMMIT')
     this.#computeSummaries()
+    const rootKey = pathToKey(root)
+    // Nothing changed: the root's subtree is carried whole, and only made-up ancestors precede
+    // it. If those equal the parent's too, the parent's three trees are this snapshot's.
+    const whole = parent !== undefined && this.#onlyCarried(rootKey)
+    const above: [Buffer, Buffer][] = []
     // Index rows of carried subtrees go in through a second connection while the first one reads.
     const indexWriter = new Database(join(this.#dir, 'staging.sqlite'))
     const insertName = indexWriter.prepare('INSERT INTO names VALUES (?)')
@@ -219,7 +241,7 @@ export class Staging {
     /** The subtree at `key`, as stored in the parent snapshot: entries go in as they are, never decoded again but for the indexes. */
     const carry = async (key: Buffer): Promise<void> => {
       if (!parent) throw new Error('a subtree was carried over without a parent snapshot')
-      for await (const [k, v] of parent.scan(key, subtreeEnd(key))) {
+      for await (const [k, v] of parent.vfs.scan(key, subtreeEnd(key))) {
         await vfs.add(k, v)
         carried++
         const path = keyToPath(k)
@@ -231,7 +253,6 @@ export class Staging {
       }
     }
     const vfs = new TreeBuilder(store, BlobType.VFS_NODE, seed)
-    const rootKey = pathToKey(root)
     let rootSummary: Summary = emptySummary()
     // Summaries are looked up by key rather than joined, because entries have no index.
     const reader = new Database(join(this.#dir, 'staging.sqlite'), {readonly: true})
@@ -240,6 +261,14 @@ export class Staging {
       for (const row of this.#entries<{key: Buffer; type: string; value: Buffer; synthetic: number}>('key, type, value', false)) {
         if (row.synthetic === CARRIED) {
           if (row.key.equals(rootKey)) rootSummary = decodeEntry(row.value).summary?.below ?? emptySummary()
+          if (whole) {
+            if (await sameEntries(above, parent!.vfs.scan(Buffer.alloc(0), rootKey))) {
+              const {files, directories, symlinks, others, errors} = rootSummary
+              const count = above.length + 1 + files + directories + symlinks + others + errors
+              return {vfs: parent!.vfs.root, names: parent!.names.root, types: parent!.types.root, summary: rootSummary, entries: count, carried: count - above.length}
+            }
+            for (const [k, v] of above) await vfs.add(k, v)
+          }
           await carry(row.key)
           continue
         }
@@ -257,7 +286,8 @@ export class Staging {
           const entry = decodeEntry(row.value)
           rootSummary = contribution(entry.info.type, entry.info.size ?? 0, entry.info.contentType, !!entry.error)
         }
-        await vfs.add(row.key, value)
+        if (whole) above.push([row.key, value])
+        else await vfs.add(row.key, value)
       }
       indexWriter.exec('COMMIT')
     } finally {
@@ -267,6 +297,12 @@ export class Staging {
     const names = await this.#buildIndex(store, seed, BlobType.NAME_NODE, 'names')
     const types = await this.#buildIndex(store, seed, BlobType.TYPE_NODE, 'types')
     return {vfs: await vfs.finish(), names, types, summary: rootSummary, entries: vfs.count, carried}
+  }
+
+  /** Whether the only entry that is not a made-up ancestor is the root's subtree, carried. */
+  #onlyCarried(rootKey: Buffer): boolean {
+    const rows = this.#db.prepare(`SELECT key, synthetic FROM entries WHERE synthetic != ${MADE_UP} LIMIT 2`).all() as {key: Buffer; synthetic: number}[]
+    return rows.length === 1 && rows[0].synthetic === CARRIED && rows[0].key.equals(rootKey) && !this.#dropped.has(rootKey.toString('latin1'))
   }
 
   async #buildIndex(store: NodeStore, seed: number, type: number, table: string): Promise<Buffer> {

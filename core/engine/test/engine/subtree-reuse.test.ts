@@ -10,6 +10,7 @@ import {restore} from '../../src/engine/restore.js'
 import {Snapshot} from '../../src/engine/snapshot.js'
 import {Repository} from '../../src/repository/repository.js'
 import {encodeEntry, type Entry} from '../../src/tree/entry.js'
+import {sameEntry} from '../../src/engine/subtree-reuse.js'
 import {MemoryStorage} from '../memory-storage.js'
 
 const quiet = {debug() {}, info() {}, warn() {}}
@@ -137,8 +138,8 @@ describe('re-backup carries unchanged subtrees over from the parent snapshot', (
    * snapshot must hold exactly what a backup without a parent holds (access times aside),
    * restore to the tree on disk, and pass a full check.
    */
-  async function rebackup(change: () => void, late: string[] = []): Promise<{carried: number; snapshot: Snapshot; fresh: Snapshot}> {
-    await backup(repo, [dirImporter(src)], {tmpDir: dir})
+  async function rebackup(change: () => void, late: string[] = []): Promise<{carried: number; snapshot: Snapshot; parent: Snapshot}> {
+    const first = await backup(repo, [dirImporter(src)], {tmpDir: dir})
     change()
     const second = await backup(repo, [dirImporter(src, 'here', late)], {tmpDir: dir})
     // Another origin: no parent snapshot, every entry built afresh.
@@ -156,15 +157,17 @@ describe('re-backup carries unchanged subtrees over from the parent snapshot', (
     expect(restored).toEqual(onDisk(src))
     const checked = await check(repo, [{snapshot, path: snapshot.root}])
     expect(checked.problems).toEqual([])
-    return {carried: second.carried, snapshot, fresh}
+    return {carried: second.carried, snapshot, parent: new Snapshot(repo, first.snapshot!)}
   }
 
   /** Entries of the tree on disk (the root included). */
   const count = () => onDisk(src).size
 
   it('carries the whole tree over when nothing changed', async () => {
-    const {carried} = await rebackup(() => {})
+    const {carried, snapshot, parent} = await rebackup(() => {})
     expect(carried).toBe(count())
+    // Nothing changed: the snapshot's trees are the parent's.
+    expect(snapshot.header.trees).toEqual(parent.header.trees)
   })
 
   it('sees a file changed six levels down, and carries over only what is beside its path', async () => {
@@ -210,5 +213,23 @@ describe('re-backup carries unchanged subtrees over from the parent snapshot', (
     const {carried} = await rebackup(() => writeFileSync(late, 'late\n'), [late])
     // deepdir was carried before its new entry arrived, then staged again entry by entry.
     expect(carried).toBe(6 * 4)
+  })
+})
+
+describe('sameEntry', () => {
+  const base: Entry = {info: {type: 'file', size: 3, mode: 0o644, mtime: 5, atime: 6, ctime: 7, metadata: {a: '1', b: '2'}}, contentMac: Buffer.alloc(32, 1)}
+  const withInfo = (info: Partial<Entry['info']>): Entry => ({...base, info: {...base.info, ...info}})
+
+  it('ignores the access time and the order of metadata keys', () => {
+    expect(sameEntry(base, withInfo({atime: 99, metadata: {b: '2', a: '1'}}))).toBe(true)
+  })
+
+  it('sees any other field differ, appear or disappear', () => {
+    expect(sameEntry(base, withInfo({metadata: {a: '1', b: '3'}}))).toBe(false)
+    expect(sameEntry(base, withInfo({uid: 0}))).toBe(false)
+    expect(sameEntry(withInfo({uid: 0}), base)).toBe(false)
+    expect(sameEntry(base, withInfo({ctime: 8}))).toBe(false)
+    expect(sameEntry(base, {...base, contentMac: Buffer.alloc(32, 2)})).toBe(false)
+    expect(sameEntry(base, {...base, error: 'permission denied'})).toBe(false)
   })
 })
