@@ -117,7 +117,7 @@ describe('an importer plugin from scaffold to backup', () => {
     const version = await plakar.json<{connectors: {kind: string; schemes: string[]; plugin: string; version: string; source: string}[]; problems: string[]}>([
       'version',
     ])
-    expect(version.connectors).toContainEqual({kind: 'importer', schemes: [SCHEME], plugin: NAME, version: '0.1.0', source: 'user'})
+    expect(version.connectors).toContainEqual({kind: 'importer', schemes: [SCHEME], plugin: NAME, version: '0.1.0', source: 'user', description: expect.any(String)})
     expect(version.problems).toEqual([])
     // The same discovery path as first-party plugins: both are in the one list.
     expect(version.connectors.map((c) => c.plugin)).toContain('@plakar/plugin-fs')
@@ -164,7 +164,7 @@ describe('an importer plugin from scaffold to backup', () => {
     // 1. PLAKAR_NPM_REGISTRY: every package from there (npm is given --registry).
     const viaEnv = isolatedPlakar(home, {PLAKAR_NPM_REGISTRY: url})
     await viaEnv.ok(['plugins', 'install', NAME])
-    expect(lines((await viaEnv.ok(['version'])).stdout).find((l) => l.includes(NAME))).toMatch(new RegExp(`importer\\s+${SCHEME}\\s+${NAME}@0\\.1\\.0 \\(installed\\)`))
+    expect(lines((await viaEnv.ok(['version'])).stdout).find((l) => l.includes(NAME))).toMatch(new RegExp(`importer\\s+${SCHEME}\\s+${NAME}@0\\.1\\.0\\s+\\(installed\\)`))
     await viaEnv.ok(['at', join(home, 'repo'), 'create'])
     const b = await viaEnv.json<{errors: number; files: number}>(['at', join(home, 'repo'), 'backup', '-o', `token=${TOKEN}`, '-o', 'tls=false', location])
     expect(b).toMatchObject({errors: 0, files: 2})
@@ -196,7 +196,7 @@ describe('an importer plugin from scaffold to backup', () => {
     await plakar.ok(['plugins', 'link', pkg, '--no-install'])
     const version = await plakar.json<{connectors: {plugin: string; source: string; version: string}[]}>(['version'])
     expect(version.connectors).toContainEqual(expect.objectContaining({plugin: NAME, source: 'link', version: '0.2.0'}))
-    expect(lines((await plakar.ok(['version'])).stdout).find((l) => l.includes(NAME))).toMatch(/\(linked\)$/)
+    expect(lines((await plakar.ok(['version'])).stdout).find((l) => l.includes(NAME))).toMatch(/\s\(linked\)( |$)/)
     await plakar.ok(['plugins', 'unlink', NAME])
     expect((await plakar.json<{connectors: {plugin: string}[]}>(['version'])).connectors.map((c) => c.plugin)).not.toContain(NAME)
   })

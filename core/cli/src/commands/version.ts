@@ -4,7 +4,7 @@ import type {ConnectorRegistry} from '../connectors/registry.js'
 
 export default class Version extends PlakarCommand {
   static override summary = 'print the version and the loaded connectors'
-  static override description = 'Prints the plakar version, the Node.js version, and every connector plugins provide (kind, schemes, plugin, version).'
+  static override description = 'Prints the plakar version, the Node.js version, and every connector plugins provide (kind, schemes, plugin, version, what it serves).'
   static override examples = ['plakar version', 'plakar version --json']
 
   async run(): Promise<void> {
@@ -20,16 +20,19 @@ export default class Version extends PlakarCommand {
       version: c.plugin.version,
       // "core": shipped with plakar; "user": installed with `plakar plugins install`; "link": linked.
       source: this.config.plugins.get(c.plugin.name)?.type ?? 'core',
+      // What the connector serves, as its plugin's package.json says (absent when it says nothing).
+      ...(c.description ? {description: c.description} : {}),
     }))
     if (this.settings.json) {
       this.printJson({version: this.config.version, node: process.version, connectors, conflicts, problems: registry.problems})
       return
     }
     this.print(`plakar ${this.config.version} (node ${process.version})`)
+    const width = Math.max(0, ...connectors.map((c) => `${c.plugin}@${c.version}`.length))
     for (const c of connectors) {
       const clash = c.schemes.filter((s) => conflicts.some((x) => x.kind === c.kind && x.scheme === s))
-      const note = [c.source === 'core' ? '' : `(${c.source === 'link' ? 'linked' : 'installed'})`, clash.length > 0 ? `(conflict on ${clash.join(',')}: not used)` : '']
-      this.print(`  ${c.kind.padEnd(8)} ${c.schemes.join(',').padEnd(12)} ${`${c.plugin}@${c.version}`} ${note.filter(Boolean).join(' ')}`.trimEnd())
+      const note = [c.source === 'core' ? '' : `(${c.source === 'link' ? 'linked' : 'installed'})`, clash.length > 0 ? `(conflict on ${clash.join(',')}: not used)` : '', c.description ?? '']
+      this.print(`  ${c.kind.padEnd(8)} ${c.schemes.join(',').padEnd(12)} ${`${c.plugin}@${c.version}`.padEnd(width)}  ${note.filter(Boolean).join(' ')}`.trimEnd())
     }
   }
 }

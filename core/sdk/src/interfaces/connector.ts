@@ -13,7 +13,7 @@ export interface ConnectorDeclaration {
   module: string
   /** JSON Schema of the configuration: a path relative to the package root, or inline. */
   schema: string | Record<string, unknown>
-  /** Optional human description shown by `plakar version`. */
+  /** What the connector serves, in a few words: `plakar version` shows it. */
   description?: string
 }
 
