@@ -100,7 +100,9 @@ const byMinute = []
 for (let m = 0; m < Math.ceil(duration / 60_000); m++) {
   const inMinute = samples.filter((s) => s.t >= m * 60_000 && s.t < (m + 1) * 60_000)
   const mainIn = inMinute.filter((s) => s.tid === mainTid)
-  byMinute.push({minute: m + 1, rssMiB: MiB(median(inMinute.map((s) => s.rss))), heapUsedMiB: MiB(median(mainIn.map((s) => s.heapUsed)))})
+  // The floor (the lowest sample) is the agent between runs: a leak raises it; the median
+  // also moves with how many runs happened to be in flight when the samples were taken.
+  byMinute.push({minute: m + 1, rssMiB: MiB(median(inMinute.map((s) => s.rss))), floorRssMiB: MiB(Math.min(...inMinute.map((s) => s.rss))), heapUsedMiB: MiB(median(mainIn.map((s) => s.heapUsed)))})
 }
 // Least-squares slope of RSS after the first two minutes (warm-up: caches, workers), MiB per minute.
 const steady = samples.filter((s) => s.t >= 120_000)
