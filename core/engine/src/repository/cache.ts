@@ -167,6 +167,9 @@ export class LocalCache {
         `SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack
          WHERE b.mac = ? AND b.type = ? AND p.deleted = 0 ORDER BY p.marked, b.pack LIMIT 1`,
       ),
+      indexOfPack: db
+        .prepare('SELECT b.type, b.mac, b.offset, b.length, b.raw FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset')
+        .raw(true),
       allPackfiles: db.prepare('SELECT id, kind, marked FROM packfiles WHERE deleted = 0 ORDER BY n'),
       tagEdits: db.prepare('SELECT id, tags, time FROM tag_edits'),
       locateMany: db.prepare(
@@ -365,13 +368,13 @@ export class LocalCache {
     return new BlobSet(this.db)
   }
 
-  /** The index entries of a packfile as a state lists them: [type, mac, offset, length, rawLength] (sync). */
+  /**
+   * The index entries of a packfile as a state lists them: [type, mac, offset, length, rawLength]
+   * (sync, compaction). Rows come as arrays, not objects remapped: compaction lists every blob
+   * of the repository this way, and the garbage of two objects per blob was most of its memory.
+   */
   indexOfPack(pack: string): [number, Buffer, number, number, number][] {
-    return (
-      this.db
-        .prepare('SELECT b.type AS type, b.mac AS mac, b.offset AS offset, b.length AS length, b.raw AS raw FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset')
-        .all(pack) as {type: number; mac: Buffer; offset: number; length: number; raw: number}[]
-    ).map((b) => [b.type, b.mac, b.offset, b.length, b.raw])
+    return this.#stmts.indexOfPack.all(pack) as [number, Buffer, number, number, number][]
   }
 
   /** The kind of a live packfile ("data" or "meta"), or undefined when it is not indexed. */
@@ -393,6 +396,9 @@ export class LocalCache {
   }
 }
 
+/** KiB of page cache of the temporary schema that holds blob sets. */
+const BLOBSET_CACHE_KIB = 4096
+
 export class BlobSet {
   readonly #db: Database.Database
   readonly #name = `blobset_${process.pid}_${Math.floor(Math.random() * 1e9)}`
@@ -403,6 +409,10 @@ export class BlobSet {
 
   constructor(db: Database.Database) {
     this.#db = db
+    // The temporary schema has its own page cache (16 MB by default, on top of the index's):
+    // the set is read back in key order or probed once per reference, so a small cache costs
+    // little time, and the pages stay in the OS page cache of the temporary file anyway.
+    db.pragma(`temp.cache_size = ${-BLOBSET_CACHE_KIB}`)
     db.exec(`CREATE TEMP TABLE ${this.#name}(mac BLOB NOT NULL, type INTEGER NOT NULL, PRIMARY KEY(mac, type)) WITHOUT ROWID`)
     this.#has = db.prepare(`SELECT 1 FROM temp.${this.#name} WHERE mac = ? AND type = ?`).pluck()
     this.#add = db.prepare(`INSERT OR IGNORE INTO temp.${this.#name}(mac, type) VALUES (?, ?)`)

@@ -155,6 +155,34 @@ describe('maintenance', () => {
     expect((await listSnapshots(fresh)).map((s) => s.id)).toEqual(ids.filter((_, i) => i % 2 === 1))
   })
 
+  it('compacts into several states when the index exceeds a state, and a client rebuilding from them knows every blob', async () => {
+    const repo = await openRepo('a')
+    const expected = new Map<string, Tree>()
+    for (let v = 0; v < 3; v++) {
+      const tree: Tree = new Map(Array.from({length: 40}, (_, i) => [`v${v}-f${i}`, randomBytes(3_000)] as [string, Buffer]))
+      expected.set((await backup(repo, [importer(tree)], {tmpDir: dir})).id, tree)
+    }
+    // Every blob, as the cache that merged the original states has it: all live (nothing removed).
+    const blobs = repo.cache.packfiles().flatMap((p) => repo.cache.indexOfPack(p.id).map(([type, mac]) => ({type, mac})))
+    expect(blobs.length).toBeGreaterThan(100)
+    const report = await maintain(repo, {grace: 0, owner: ghost(), stateBlobs: 25})
+    expect(report.statesAfter).toBeGreaterThan(2)
+    expect(storage.objects.state.size).toBe(report.statesAfter)
+    // Each compacted state holds at most 25 entries, unless one packfile alone has more.
+    const {openState} = await import('../../src/format/state.js')
+    for (const [id, bytes] of storage.objects.state) {
+      const delta = openState(repo.keys, id, bytes)
+      const entries = delta.packfiles.reduce((n, p) => n + p.blobs.length, 0)
+      if (delta.packfiles.length > 1) expect(entries).toBeLessThanOrEqual(25)
+    }
+    const fresh = await openRepo('fresh')
+    for (const {type, mac} of blobs) expect(fresh.cache.locate(type, mac), `${type}:${mac.toString('hex')}`).toBeDefined()
+    const entries = (r: Repository) => r.cache.packfiles().flatMap((p) => r.cache.indexOfPack(p.id).map((e) => `${p.id}:${e[0]}:${e[1].toString('hex')}:${e.slice(2).join(':')}`)).sort()
+    expect(entries(fresh)).toEqual(entries(repo))
+    expect(await expectRestorable(fresh, expected)).toBe(3)
+    await expectChecks(fresh)
+  })
+
   it('merges small metadata packfiles (a header alone in each) into full ones, once', async () => {
     const repo = await openRepo('a')
     const expected = new Map<string, Tree>()
