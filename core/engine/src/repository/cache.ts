@@ -192,8 +192,22 @@ export class LocalCache {
 
   /** Merges one state delta; idempotent, so deltas may be merged in any order, more than once. */
   applyState(id: string, delta: StateDelta): void {
-    const s = this.#stmts
+    this.applyStates([{id, delta}])
+  }
+
+  /**
+   * Merges several state deltas in one transaction: 10,000 small states (hourly backups before
+   * any compaction) merged one transaction each spent most of a cold `ls` committing.
+   */
+  applyStates(states: {id: string; delta: StateDelta}[]): void {
     this.db.transaction(() => {
+      for (const {id, delta} of states) this.#merge(id, delta)
+    })()
+  }
+
+  #merge(id: string, delta: StateDelta): void {
+    const s = this.#stmts
+    {
       for (const pack of delta.deletedPackfiles) {
         s.deletePack.run(pack)
         s.flagDeleted.run(pack)
@@ -218,7 +232,7 @@ export class LocalCache {
       }
       for (const old of delta.supersedes) s.addSuperseded.run(old)
       s.addState.run(id)
-    })()
+    }
   }
 
   /** States that compactions replaced (every `supersedes` merged): gone from the storage on purpose. */

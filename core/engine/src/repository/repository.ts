@@ -39,6 +39,12 @@ import {BlobReader} from './blob-reader.js'
 import {LocalCache} from './cache.js'
 import {checkKdfBounds, EncryptionPin} from './pin.js'
 
+/**
+ * Index entries (blobs, snapshots, one per state) of the decoded states a refresh merges in one
+ * transaction: few commits for thousands of small states, bounded memory for big ones.
+ */
+const MERGE_BATCH_ENTRIES = 10_000
+
 export interface CreateOptions {
   /** Absent for a plaintext repository. */
   passphrase?: Uint8Array
@@ -250,6 +256,14 @@ export class Repository {
     }
     const missing = [...listed].filter((id) => !known.has(id))
     const damaged: DamagedState[] = []
+    // Decoded states wait to be merged in one transaction, up to MERGE_BATCH_ENTRIES entries.
+    let batch: {id: string; delta: StateDelta}[] = []
+    let entries = 0
+    const merge = () => {
+      if (batch.length > 0) this.cache.applyStates(batch)
+      batch = []
+      entries = 0
+    }
     await mapConcurrent(missing, this.concurrency, async (id) => {
       let delta: StateDelta
       try {
@@ -260,8 +274,11 @@ export class Repository {
         damaged.push({id, error: (error as Error).message})
         return
       }
-      this.cache.applyState(id, delta)
+      batch.push({id, delta})
+      entries += 1 + delta.snapshots.length + delta.packfiles.reduce((n, p) => n + p.blobs.length, 0)
+      if (entries >= MERGE_BATCH_ENTRIES) merge()
     })
+    merge()
     this.damagedStates = damaged
     if (vanished.length > 0) {
       // Compaction deletes the states it supersedes; any other state that disappears took what
