@@ -388,9 +388,9 @@ class Copier {
 }
 
 /** Bytes the files a re-encoding sync reads hold between them (SnapshotImporter.readAhead). */
-export const SOURCE_READ_AHEAD = 32 * 1024 * 1024
+export const SOURCE_READ_AHEAD = 16 * 1024 * 1024
 /** What the files a re-encoding sync streams at once may hold in the backup (BackupOptions.streamBudget). */
-const SYNC_STREAM_BUDGET = 16 * 1024 * 1024
+const SYNC_STREAM_BUDGET = 8 * 1024 * 1024
 
 /**
  * A snapshot of another repository as a data source: its entries as they were recorded, their
