@@ -57,6 +57,17 @@ export function planRanges(blobs: Located[], maxGap = MAX_GAP, maxRange = MAX_RA
 }
 
 /** The key blobs are returned by: the hex MAC. */
+/** Bytes read ahead once single-blob reads walk a packfile forwards, and how many such windows are kept. */
+const READ_AHEAD = 512 * 1024
+const WINDOWS = 4
+
+interface Window {
+  pack: string
+  offset: number
+  length: number
+  bytes: Promise<Buffer>
+}
+
 export function blobKey(mac: Uint8Array): string {
   return Buffer.from(mac).toString('hex')
 }
@@ -77,6 +88,11 @@ export class BlobReader {
    * other packfiles go ahead, so the command proceeds as packfiles become readable.
    */
   waitFor: ((pack: string) => Promise<void> | undefined) | undefined
+  /** Where the last single-blob read ended, to notice reads that walk a packfile forwards. */
+  #lastRead: {pack: string; end: number} | undefined
+  /** Bytes read ahead by single-blob reads, most recent last. */
+  #windows: Window[] = []
+  readonly #packEnds = new Map<string, number>()
 
   constructor(repo: Repository) {
     this.#repo = repo
@@ -117,7 +133,7 @@ export class BlobReader {
     // there is what un-marks them.
     const loc = options.includeMarked ? this.#repo.cache.locateAny(type, mac) : this.#repo.cache.locate(type, mac)
     if (!loc) throw new IntegrityError(this.#repo.missingBlob(type, mac))
-    const sealed = await this.range(loc.pack, loc.offset, loc.length)
+    const sealed = await this.#sealed(loc.pack, loc.offset, loc.length)
     try {
       return openBlob(this.#repo.keys, this.#repo.compressor, type, mac, sealed)
     } catch (error) {
@@ -133,6 +149,41 @@ export class BlobReader {
         `${(error as Error).message}: repaired from the parity of packfile ${loc.pack.slice(0, 16)}; run "plakar check" to see what else is damaged`,
       )
       return plain
+    }
+  }
+
+  /**
+   * One blob's sealed bytes. A tree is written node after node, so reading one in order (a
+   * backup looking up its parent, a walk) asks for blobs that follow each other in a packfile:
+   * once two reads go forwards in the same packfile, the next read fetches READ_AHEAD bytes at
+   * once and the following blobs come from memory. Each storage read opens the packfile: one
+   * per node cost 7.6 % of an unchanged re-backup's main thread.
+   */
+  async #sealed(pack: string, offset: number, length: number): Promise<Buffer> {
+    for (const w of this.#windows) {
+      if (w.pack === pack && offset >= w.offset && offset + length <= w.offset + w.length) {
+        this.#lastRead = {pack, end: offset + length}
+        return (await w.bytes).subarray(offset - w.offset, offset - w.offset + length)
+      }
+    }
+    const last = this.#lastRead
+    this.#lastRead = {pack, end: offset + length}
+    const forwards = last?.pack === pack && offset >= last.end && offset - last.end < READ_AHEAD
+    if (!forwards || length >= READ_AHEAD) return this.range(pack, offset, length)
+    let end = this.#packEnds.get(pack)
+    if (end === undefined || end < offset + length) {
+      end = this.#repo.cache.packfileEnd(pack)
+      this.#packEnds.set(pack, end)
+    }
+    const window: Window = {pack, offset, length: Math.max(length, Math.min(READ_AHEAD, end - offset)), bytes: Promise.resolve(Buffer.alloc(0))}
+    window.bytes = this.range(pack, offset, window.length)
+    this.#windows.push(window)
+    if (this.#windows.length > WINDOWS) this.#windows.shift()
+    try {
+      return (await window.bytes).subarray(0, length)
+    } catch (error) {
+      this.#windows = this.#windows.filter((w) => w !== window)
+      throw error
     }
   }
 

@@ -176,6 +176,9 @@ export class LocalCache {
         `SELECT b.mac AS mac, p.id AS pack FROM blobs b JOIN packfiles p ON p.n = b.pack
          WHERE b.type = ? AND p.deleted = 0 AND p.marked = 0 AND b.mac IN (${Array(LOCATE_BATCH).fill('?').join(',')})`,
       ),
+      packfileEnd: db.prepare(
+        'SELECT max(b.offset + b.length) FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ?',
+      ).pluck(),
       blobBytesOfPack: db.prepare(
         'SELECT coalesce(sum(b.length), 0) FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ?',
       ).pluck(),
@@ -350,6 +353,11 @@ export class LocalCache {
   /** Where the last indexed blob of each live packfile ends: a packfile is at least this long. */
   packfileEnds(): Map<string, number> {
     return new Map((this.#stmts.packfileEnds.all() as {id: string; end: number}[]).map((r) => [r.id, r.end]))
+  }
+
+  /** Where the last indexed blob of one packfile ends (0 when none is indexed). */
+  packfileEnd(pack: string): number {
+    return (this.#stmts.packfileEnd.get(pack) as number | null) ?? 0
   }
 
   packfiles(): {id: string; kind: string}[] {
