@@ -180,9 +180,13 @@ export interface Candidate {
   done: boolean
 }
 
-/** Entries waiting for their directory's decision, per directory and in all. */
-const MAX_WAITING_PER_DIRECTORY = 8192
-const MAX_WAITING = 100_000
+/**
+ * Entries waiting for their directory's decision, per directory and in all: a depth-first scan
+ * holds the children of the directories on one path, a few thousand at most in practice; the
+ * caps bound memory (about 1 KB an entry) whatever the tree.
+ */
+const MAX_WAITING_PER_DIRECTORY = 4096
+const MAX_WAITING = 32_768
 
 function childCount(direct: {files: number; directories: number; symlinks: number; others: number; errors: number}): number {
   return direct.files + direct.directories + direct.symlinks + direct.others + direct.errors

@@ -2,6 +2,7 @@ import {chmodSync, createReadStream, lstatSync, mkdirSync, mkdtempSync, readdirS
 import {createHash} from 'node:crypto'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {Readable} from 'node:stream'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {fileInfoFromStats, type Exporter, type Importer, type ImportRecord, readAll} from '@plakar/sdk'
 import {backup} from '../../src/engine/backup.js'
@@ -231,5 +232,43 @@ describe('sameEntry', () => {
     expect(sameEntry(base, withInfo({ctime: 8}))).toBe(false)
     expect(sameEntry(base, {...base, contentMac: Buffer.alloc(32, 2)})).toBe(false)
     expect(sameEntry(base, {...base, error: 'permission denied'})).toBe(false)
+  })
+})
+
+describe('a directory too large to wait for', () => {
+  it('is staged entry by entry, beside a small one carried over, with the same result', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plakar-reuse-large-'))
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {})
+    const repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const record = (path: string, type: 'file' | 'directory', mtime: number): ImportRecord =>
+      type === 'file'
+        ? {path, info: {type, size: 0, mode: 0o644, mtime, ino: mtime}, open: async () => Readable.from([])}
+        : {path, info: {type, size: 0, mode: 0o755, mtime}}
+    const importer = (origin: string): Importer => ({
+      type: 'test',
+      origin,
+      root: '/r',
+      async *scan() {
+        yield record('/r', 'directory', 1)
+        yield record('/r/large', 'directory', 2)
+        yield record('/r/small', 'directory', 3)
+        yield record('/r/small/a', 'file', 4)
+        for (let i = 0; i < 5000; i++) yield record(`/r/large/f${String(i).padStart(4, '0')}`, 'file', 10 + i)
+      },
+      async close() {},
+    })
+    try {
+      await backup(repo, [importer('here')], {tmpDir: dir})
+      const again = await backup(repo, [importer('here')], {tmpDir: dir})
+      const fresh = await backup(repo, [importer('elsewhere')], {tmpDir: dir})
+      // /r/small and its file; /r/large has more entries than a directory may keep waiting.
+      expect(again.carried).toBe(2)
+      expect(await entries(new Snapshot(repo, again.snapshot!))).toEqual(await entries(new Snapshot(repo, fresh.snapshot!)))
+      expect(again.snapshot!.trees).toEqual(fresh.snapshot!.trees)
+    } finally {
+      await repo.close()
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
