@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import {mkdtempSync, rmSync} from 'node:fs'
-import {hostname, tmpdir, userInfo} from 'node:os'
+import {availableParallelism, hostname, tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {Budget, type FileInfo, type Importer, type ImportRecord, IntegrityError, mapConcurrent, markFatal, type ScanError, type ScanOptions} from '@plakar/sdk'
@@ -178,6 +178,10 @@ export async function runSync(source: Repository, target: Repository, plan: Sync
   const results: SnapshotSyncResult[] = []
   if (plan.missing.length === 0) return results
   if (plan.mode === 're-encode') {
+    // Decoding is the cheaper half of a re-encode; the target's chunking workers, one per core,
+    // do the rest. A decoding worker per core as well only added an isolate's memory: on 2
+    // cores, 482 MiB at the peak and 18.8 s with two, 436 MiB and 16.8 s with one (1.5 GB).
+    source.reader.decodeWorkers = Math.max(1, Math.floor(availableParallelism() / 2))
     for (const entry of plan.missing) {
       options.signal?.throwIfAborted()
       const result = await reencodeSnapshot(source, target, entry, options)

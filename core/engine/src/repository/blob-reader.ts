@@ -1,3 +1,4 @@
+import {availableParallelism} from 'node:os'
 import {type Budget, IntegrityError, isFatal, isNotFound, mapConcurrent, readAll} from '@plakar/sdk'
 import {openBlob} from '../format/blob.js'
 import {openFooter, parityOf} from '../format/packfile.js'
@@ -93,6 +94,8 @@ export class BlobReader {
   /** Bytes read ahead by single-blob reads, most recent last. */
   #windows: Window[] = []
   readonly #packEnds = new Map<string, number>()
+  /** How many decoding workers start with the first read that needs them (later, no effect). */
+  decodeWorkers = availableParallelism()
 
   constructor(repo: Repository) {
     this.#repo = repo
@@ -100,7 +103,7 @@ export class BlobReader {
 
   /** Decoding workers, started on first use. */
   get #pool(): DecodePool {
-    this.#decoder ??= new DecodePool(this.#repo)
+    this.#decoder ??= new DecodePool(this.#repo, this.decodeWorkers)
     return this.#decoder
   }
 
