@@ -449,6 +449,7 @@ async function compact(repo: Repository, host: string, options: MaintenanceOptio
   current.supersedes = [...new Set([...merged, ...repo.cache.supersededStates()])].sort()
   await write(current, written + 2)
   // Only once every compacted state is stored: a crash before leaves both, which merge alike.
+  const deleted: string[] = []
   for (const id of merged) {
     try {
       await repo.storage.delete('state', id)
@@ -457,9 +458,14 @@ async function compact(repo: Repository, host: string, options: MaintenanceOptio
       if (isRetained(error)) continue
       if (!isNotFound(error)) throw error
     }
+    deleted.push(id)
   }
   options.onProgress?.({phase: 'compaction', done: written + 1, total: written + 1})
-  // The cache knew the superseded states: start it again from the compacted ones.
+  // The cache merged the compacted states as they were written, and the superseded ones
+  // before: made what a rebuild from the compacted states gives, in place. A rebuild decoded
+  // the whole index again, and was the peak of maintenance's memory.
+  // A state the storage kept (object lock): the refresh rebuilds the cache, as it always did.
+  if (deleted.length === merged.length) repo.cache.forgetCompactedStates(deleted)
   await repo.refresh()
   return listed.length - merged.length + written
 }

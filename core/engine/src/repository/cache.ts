@@ -288,6 +288,32 @@ export class LocalCache {
     }
   }
 
+  /**
+   * After this client compacted the states (its compacted states merged here as they were
+   * written): forgets the superseded states it deleted, and what a cache rebuilt from the
+   * compacted states would not hold, so that the two answer every query alike: packfiles
+   * deleted and their index entries (compaction lists neither), snapshots deleted (their
+   * tombstones stay), tag edits of snapshots no longer listed, deletions and marks compaction
+   * did not repeat. Only when every superseded state is gone from the storage: a state that
+   * stays (object lock) is merged again by a rebuild, with whatever it lists.
+   */
+  forgetCompactedStates(ids: string[]): void {
+    const forget = this.db.prepare('DELETE FROM states WHERE id = ?')
+    this.db.transaction(() => {
+      for (const id of ids) forget.run(id)
+      // In this order: the deletions kept are the tombstones compaction wrote (tombstones()).
+      this.db.exec(`
+        DELETE FROM deleted_snapshots WHERE id NOT IN (SELECT id FROM snapshots);
+        DELETE FROM snapshots WHERE id IN (SELECT id FROM deleted_snapshots);
+        DELETE FROM tag_edits WHERE id NOT IN (SELECT id FROM snapshots);
+        DELETE FROM deleted_packfiles WHERE id NOT IN (SELECT id FROM packfiles WHERE deleted = 1);
+        DELETE FROM pack_marks WHERE NOT (marked > unmarked AND id IN (SELECT id FROM packfiles WHERE deleted = 0));
+        DELETE FROM blobs WHERE pack IN (SELECT n FROM packfiles WHERE deleted = 1);
+        DELETE FROM packfiles WHERE deleted = 1;
+      `)
+    })()
+  }
+
   /** Packfiles marked for deletion by maintenance and not deleted yet, with the time of the mark. */
   markedPackfiles(): {id: string; marked: number}[] {
     return this.#stmts.markedPacks.all() as {id: string; marked: number}[]
