@@ -6,13 +6,13 @@
  */
 import {execa} from 'execa'
 import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {Ajv2020} from 'ajv/dist/2020.js'
 import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {createInterface} from 'node:readline'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN, ROOT, type Plakar} from '../support/cli.js'
 import {backup, setup} from '../e2e/helpers.js'
+import {SCHEMA_DIR, schemaValidator} from '../support/json-schema.js'
 import {isolatedPlakar, writePackage} from '../plugins/helpers.js'
 
 /** Field names of the reference table, and the fields whose value is a map of data keys. */
@@ -197,9 +197,7 @@ describe('one JSON vocabulary across commands', () => {
   })
 
   it('every line matches its command\'s JSON Schema in docs/json (ajv), and standard error the common one', () => {
-    const ajv = new Ajv2020({allErrors: true, strict: true, allowUnionTypes: true})
-    const dir = join(ROOT, 'docs', 'json')
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.schema.json'))) ajv.addSchema(JSON.parse(readFileSync(join(dir, file), 'utf8')) as object, file)
+    const ajv = schemaValidator()
     const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
     const ids = new Set(Object.keys(manifest.commands).map((id) => id.replaceAll(':', ' ')))
     const stderrLine = ajv.compile({anyOf: [{$ref: 'common.schema.json#/$defs/error'}, {$ref: 'common.schema.json#/$defs/message'}]})
@@ -228,15 +226,13 @@ describe('one JSON vocabulary across commands', () => {
 
   it('every command has a schema, but those whose standard output is not JSON (file content, help, completions)', () => {
     const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
-    const schemas = new Set(readdirSync(join(ROOT, 'docs', 'json')))
+    const schemas = new Set(readdirSync(SCHEMA_DIR))
     const without = Object.keys(manifest.commands).filter((id) => !schemas.has(`${id.replaceAll(':', '-')}.schema.json`))
     expect(without.sort()).toEqual(['cat', 'complete', 'completion', 'help'])
   })
 
   it('a schema is strict: a field it does not describe fails it', () => {
-    const ajv = new Ajv2020({strict: true, allowUnionTypes: true})
-    const dir = join(ROOT, 'docs', 'json')
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.schema.json'))) ajv.addSchema(JSON.parse(readFileSync(join(dir, file), 'utf8')) as object, file)
+    const ajv = schemaValidator({allErrors: false})
     const [line] = streams.get('at check')!.stdout as Record<string, unknown>[]
     expect(ajv.validate('check.schema.json', line)).toBe(true)
     expect(ajv.validate('check.schema.json', {...line, elapsed: 3})).toBe(false)

@@ -57,7 +57,6 @@ export function planRanges(blobs: Located[], maxGap = MAX_GAP, maxRange = MAX_RA
   return ranges
 }
 
-/** The key blobs are returned by: the hex MAC. */
 /** Bytes read ahead once single-blob reads walk a packfile forwards, and how many such windows are kept. */
 const READ_AHEAD = 512 * 1024
 const WINDOWS = 4
@@ -69,6 +68,7 @@ interface Window {
   bytes: Promise<Buffer>
 }
 
+/** The key blobs are returned by: the hex MAC. */
 export function blobKey(mac: Uint8Array): string {
   return Buffer.from(mac).toString('hex')
 }
