@@ -58,7 +58,7 @@ export class Plakar {
     const result = await this.run(args, options)
     const expected = options.expected ?? 0
     if (result.exitCode !== expected) {
-      throw new Error(`plakar ${args.join(' ')} exited ${result.exitCode} (expected ${expected})\nstdout: ${result.stdout}\nstderr: ${result.stderr}`)
+      throw new Error(`plakar ${args.join(' ')} exited ${result.exitCode ?? `by ${result.signal ?? 'an unknown cause'}`} (expected ${expected})\nstdout: ${result.stdout}\nstderr: ${result.stderr}`)
     }
     return result
   }
