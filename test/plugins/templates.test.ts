@@ -80,7 +80,7 @@ describe('scaffolded exporter and storage, unchanged', () => {
 
   for (const [kind, dir, tests] of [
     ['exporter', exporter, 13],
-    ['storage', storage, 32],
+    ['storage', storage, 33],
   ] as const) {
     it(`${kind}: installs, passes the SDK conformance suite, builds and packs`, async () => {
       const plakar = isolatedPlakar(join(work.dir, 'cli'))

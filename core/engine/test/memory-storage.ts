@@ -14,6 +14,8 @@ export class MemoryStorage implements Storage {
   beforeGet?: (kind: Kind, id: Id, range?: Range) => void | Promise<void>
   /** Called before each delete; may throw to make it fail, or wait. */
   beforeDelete?: (kind: Kind, id: Id) => void | Promise<void>
+  /** What capabilities() declares: a test makes the storage read-only or append-only. */
+  declared: StorageCapabilities = {write: true, delete: true}
 
   async create(config: Uint8Array): Promise<void> {
     if (this.config) throw new PlakarError('a repository already exists')
@@ -67,7 +69,7 @@ export class MemoryStorage implements Storage {
   }
 
   capabilities(): StorageCapabilities {
-    return {read: true, write: true, delete: true}
+    return {...this.declared}
   }
 
   async close(): Promise<void> {}

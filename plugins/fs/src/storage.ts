@@ -202,7 +202,7 @@ export class FsStorage implements Storage {
   }
 
   capabilities(): StorageCapabilities {
-    return {read: true, write: true, delete: true}
+    return {write: true, delete: true}
   }
 
   /**

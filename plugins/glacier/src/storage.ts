@@ -320,7 +320,7 @@ export class GlacierStorage extends BucketStorage<GlacierSettings> implements Co
   }
 
   capabilities(): StorageCapabilities {
-    return {read: true, write: true, delete: true, cold: true, worm: this.#settings.lockMode !== undefined}
+    return {write: true, delete: true, cold: true, worm: this.#settings.lockMode !== undefined}
   }
 }
 

@@ -61,7 +61,7 @@ describeRgw('glacier storage: classes and Object Lock on radosgw', () => {
     const s = await createStorage(context(glacierLocation(locked, prefix), config({lock_mode: 'COMPLIANCE', lock_days: 2})))
     try {
       await s.create(randomBytes(64))
-      expect(s.capabilities()).toEqual({read: true, write: true, delete: true, cold: true, worm: true})
+      expect(s.capabilities()).toEqual({write: true, delete: true, cold: true, worm: true})
       const [data, state, lock] = [id(), id(), id()]
       await put(s, 'packfile', data, randomBytes(2000), {packfileKind: 'data'})
       await put(s, 'state', state, randomBytes(100))

@@ -59,7 +59,7 @@ export class S3Storage extends BucketStorage<S3Settings> implements Storage {
   }
 
   capabilities(): StorageCapabilities {
-    return {read: true, write: true, delete: true}
+    return {write: true, delete: true}
   }
 }
 

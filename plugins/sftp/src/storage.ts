@@ -262,7 +262,7 @@ export class SftpStorage implements Storage {
   }
 
   capabilities(): StorageCapabilities {
-    return {read: true, write: true, delete: true}
+    return {write: true, delete: true}
   }
 
   /**

@@ -449,7 +449,7 @@ export class SqliteStorage implements Storage {
   }
 
   capabilities(): StorageCapabilities {
-    return {read: true, write: true, delete: true}
+    return {write: true, delete: true}
   }
 
   async close(): Promise<void> {

@@ -164,7 +164,7 @@ export class DirectoryStorage implements Storage {
   }
 
   capabilities(): StorageCapabilities {
-    return {read: true, write: true, delete: true}
+    return {write: true, delete: true}
   }
 
   async close(): Promise<void> {}

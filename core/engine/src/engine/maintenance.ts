@@ -7,6 +7,7 @@ import {listLocks, RepositoryLock, staleness, type LockOwner} from '../repositor
 import type {BlobSet} from '../repository/cache.js'
 import type {Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
+import {requireDeletable} from '../repository/storage-capabilities.js'
 import {NodeCache, TreeReader, type NodeStore} from '../tree/btree.js'
 import {decodeEntry, type ChunkRef} from '../tree/entry.js'
 import {decode} from '../format/codec.js'
@@ -120,6 +121,7 @@ export async function maintain(repo: Repository, options: MaintenanceOptions = {
   const now = options.now ?? Date.now
   const owner = options.owner ?? currentOwner()
   const dryRun = !!options.dryRun
+  requireDeletable(repo.storage, 'be maintained')
   const lock = dryRun || options.lock === false ? undefined : await RepositoryLock.acquire(repo, 'exclusive', owner)
   const live = repo.cache.blobSet()
   try {

@@ -4,6 +4,7 @@ import {KeySet, unwrapMasterKey, wrapMasterKey} from '../crypto/keys.js'
 import {keySaltOf, serializeConfig, type RepositoryConfig} from '../format/config.js'
 import {checkKdfBounds} from '../repository/pin.js'
 import {Repository} from '../repository/repository.js'
+import {requireWritable} from '../repository/storage-capabilities.js'
 
 /** The Argon2id costs a user may choose; the salt is always new. */
 export type KdfChoice = Partial<Pick<KdfParams, 'memory' | 'iterations' | 'parallelism'>>
@@ -27,6 +28,7 @@ export async function changePassphrase(
   if (typeof storage.replaceConfig !== 'function') {
     throw new PlakarError(`the storage of ${storage.location} cannot replace its config (its plugin predates plakar passphrase): update the plugin`)
   }
+  requireWritable(storage, 'change its passphrase')
   const {config, master} = await Repository.unlock(storage, options.current)
   if (!config.encryption || !master) throw new UsageError(`the repository at ${storage.location} is not encrypted: it has no passphrase to change`)
   try {

@@ -3,6 +3,7 @@ import {hostname} from 'node:os'
 import {EnvelopeType, openEnvelope, sealEnvelope} from '../format/codec.js'
 import {isNotFound, PlakarError, readableFrom, readAll} from '@plakar/sdk'
 import type {Repository} from './repository.js'
+import {requireWritable} from './storage-capabilities.js'
 
 /**
  * Repository locks. Writers (backup, rm) take shared locks; maintenance takes an exclusive one.
@@ -56,6 +57,7 @@ export class RepositoryLock {
   }
 
   static async acquire(repo: Repository, mode: LockMode, owner: LockOwner, ttl = DEFAULT_LOCK_TTL_MS): Promise<RepositoryLock> {
+    requireWritable(repo.storage, mode === 'exclusive' ? 'be maintained' : 'be written to')
     const now = Date.now()
     const info: LockInfo = {mode, ...owner, created: now, expires: now + ttl}
     const id = randomBytes(32).toString('hex')

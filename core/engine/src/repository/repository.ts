@@ -38,6 +38,7 @@ import {NodeCache, type NodeStore} from '../tree/btree.js'
 import {BlobReader} from './blob-reader.js'
 import {LocalCache} from './cache.js'
 import {checkKdfBounds, EncryptionPin} from './pin.js'
+import {requireWritable} from './storage-capabilities.js'
 
 /**
  * Index entries (blobs, snapshots, one per state) of the decoded states a refresh merges in one
@@ -110,6 +111,7 @@ export class Repository {
   }
 
   static async create(storage: Storage, options: CreateOptions): Promise<RepositoryConfig> {
+    requireWritable(storage, 'hold a new repository')
     const peer = options.peerOf?.config
     const chunking = peer?.chunking ?? options.chunking ?? DEFAULT_CHUNKING
     try {

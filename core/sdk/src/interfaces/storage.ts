@@ -32,9 +32,25 @@ export interface PutOptions extends CallOptions {
   packfileKind?: PackfileKind
 }
 
+/**
+ * What a storage can do at its location. The engine reads every field: a storage that cannot
+ * write is opened for reading only (every command that writes says so at once, before any
+ * work), and one that cannot delete is append-only (maintenance refuses to run there, since it
+ * could free nothing).
+ */
 export interface StorageCapabilities {
-  read: boolean
+  /**
+   * @deprecated Ignored, and no longer needed: every storage must be readable (a repository
+   * that cannot be read can neither be opened nor deduplicated against). Kept optional so that
+   * plugins built against SDK 0.1 still type-check; it will be removed in SDK 1.0.
+   */
+  read?: boolean
+  /** Objects and the config can be stored. False: a read-only location (a mirror, read-only credentials). */
   write: boolean
+  /**
+   * Packfiles and states can be deleted. False: an append-only storage. Locks are the exception:
+   * every writable storage must delete `lock` objects, or no writer could release one.
+   */
   delete: boolean
   /** Objects may sit in a tier that must be restored before they can be read (Glacier). */
   cold?: boolean

@@ -338,6 +338,15 @@ export function testStorage(
         for (const kind of KINDS) await storage.delete(kind, randomId())
       })
 
+      run('locks are deletable, even on a storage that deletes nothing else', async (storage) => {
+        // Writers release their locks by deleting them: an append-only storage must allow that.
+        const id = randomId()
+        await put(storage, 'lock', id, randomBytes(100))
+        await storage.delete('lock', id)
+        await expectNotFound('get(lock) after delete()', () => read(storage, 'lock', id))
+        expect(await listAll(storage, 'lock'), 'list(lock) after delete()').toEqual([])
+      })
+
       run('delete() removes the object: get and stat fail with not-found, list omits it', async (storage, context) => {
         requireDelete(storage, context)
         for (const kind of KINDS) {
@@ -651,8 +660,10 @@ export function testStorage(
     describe('capabilities and lifecycle', () => {
       run('capabilities() is sane', async (storage) => {
         const caps = storage.capabilities()
-        for (const key of ['read', 'write', 'delete'] as const) expect(typeof caps[key], `capabilities().${key}`).toBe('boolean')
-        expect(caps.read && caps.write, 'a storage this suite can test reads and writes').toBe(true)
+        for (const key of ['write', 'delete'] as const) expect(typeof caps[key], `capabilities().${key}`).toBe('boolean')
+        expect(caps.write, 'a storage this suite can test writes').toBe(true)
+        // Deprecated and ignored (every storage reads); a storage that still says it must not say false.
+        if (caps.read !== undefined) expect(caps.read, 'capabilities().read (deprecated) when given').toBe(true)
         for (const key of ['cold', 'worm'] as const) {
           if (caps[key] !== undefined) expect(typeof caps[key], `capabilities().${key}`).toBe('boolean')
         }
