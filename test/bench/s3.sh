@@ -94,7 +94,7 @@ run_plakar() {
   "${p[@]}" "${at[@]}" create >/dev/null 2>&1
   local t out id
   t=$(clock); out=$("${p[@]}" "${at[@]}" backup --json --quiet "$SRC"); note plakar backup "$(elapsed "$t")"
-  id=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).snapshot)' "$out")
+  id=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).id)' "$out")
   t=$(clock); "${p[@]}" "${at[@]}" backup --quiet "$SRC" >/dev/null; note plakar rebackup "$(elapsed "$t")"
   t=$(clock); "${p[@]}" "${at[@]}" restore --quiet --to "$WORK/restored-plakar" "$id" >/dev/null; note plakar restore "$(elapsed "$t")"
   check_restore "$WORK/restored-plakar"
@@ -131,7 +131,7 @@ if [ "${SOURCE:-local}" = s3 ]; then
   P=(node "$ROOT/bin/run.js" --config-dir "$WORK/plakar-config")
   FROM="s3://$HOSTPORT/source"
   "${P[@]}" --cache-dir "$WORK/seed-cache" at "$WORK/seed-repo" create >/dev/null 2>&1
-  seed=$("${P[@]}" --cache-dir "$WORK/seed-cache" at "$WORK/seed-repo" backup --json --quiet "$SRC" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).snapshot))')
+  seed=$("${P[@]}" --cache-dir "$WORK/seed-cache" at "$WORK/seed-repo" backup --json --quiet "$SRC" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).id))')
   "${P[@]}" --cache-dir "$WORK/seed-cache" at "$WORK/seed-repo" restore --quiet --to "$FROM" -o use_tls=false "$seed" >/dev/null
   rm -rf "$WORK/seed-repo" "$WORK/seed-cache"
   echo "the tree is in $FROM" >&2

@@ -81,7 +81,7 @@ for run in $(seq 1 "$RUNS"); do
   p=(node "$ROOT/bin/run.js" --config-dir "$WORK/plakar-config" --cache-dir "$WORK/plakar-cache-$run" at "$repo" -o "identity=$SFTP_KEY" -o "known_hosts=$SFTP_KNOWN_HOSTS")
   "${p[@]}" create >/dev/null 2>&1
   timed plakar backup "${p[@]}" backup --json --quiet "$SRC"
-  id=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).snapshot)' "$WORK/stdout")
+  id=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).id)' "$WORK/stdout")
   timed plakar rebackup "${p[@]}" backup --quiet "$SRC"
   timed plakar restore "${p[@]}" restore --quiet --to "$WORK/restore-plakar-$run" "$id"
   verify "$WORK/restore-plakar-$run"
