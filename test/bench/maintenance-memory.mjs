@@ -5,7 +5,11 @@
 // the live set walked, a quarter of the packfiles deleted, the states compacted) under
 // /usr/bin/time -v: its peak RSS is what the figure compares.
 //
-//   node test/bench/maintenance-memory.mjs [--files 40000,400000] [--dir DIR] [--keep]
+//   node test/bench/maintenance-memory.mjs [--files 40000,400000] [--dir DIR] [--keep] [--reuse DIR]
+//
+// Building the repository takes longer than maintaining it (minutes at 400,000 files): with
+// --reuse DIR, the repository made for N files is kept as DIR/files-N and each later run with
+// the same N maintains a copy of it, so that runs compare maintenance alone.
 import {execFileSync, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import fs from 'node:fs'
@@ -18,7 +22,7 @@ import {parseArgs} from 'node:util'
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '../..')
 const BIN = path.join(ROOT, 'bin', 'run.js')
-const {values: opt} = parseArgs({options: {files: {type: 'string', default: '40000,400000'}, dir: {type: 'string'}, keep: {type: 'boolean'}}})
+const {values: opt} = parseArgs({options: {files: {type: 'string', default: '40000,400000'}, dir: {type: 'string'}, keep: {type: 'boolean'}, reuse: {type: 'string'}}})
 
 const {Repository} = await import(path.join(ROOT, 'core/engine/dist/repository/repository.js'))
 const {backup} = await import(path.join(ROOT, 'core/engine/dist/engine/backup.js'))
@@ -52,14 +56,27 @@ for (const n of opt.files.split(',').map(Number)) {
   const work = fs.mkdtempSync(path.join(opt.dir ?? os.tmpdir(), 'plakar-maint-mem-'))
   const repoDir = path.join(work, 'repo')
   const env = {...process.env, PLAKAR_CACHE_DIR: path.join(work, 'cache'), PLAKAR_CONFIG_DIR: path.join(work, 'config'), HOME: work}
-  await Repository.create(new FsStorage(repoDir), {})
-  const repo = await Repository.open(new FsStorage(repoDir), {cacheDir: path.join(work, 'gen-cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
-  const t0 = Date.now()
-  for (let part = 0; part < 4; part++) await backup(repo, [importer(part, n / 4)], {tmpDir: work})
-  await removeSnapshots(repo, (await listSnapshots(repo)).slice(0, 1))
-  const blobs = repo.cache.stats().blobs
-  await repo.close()
-  process.stderr.write(`  ${n} files: repository made in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${blobs} blobs\n`)
+  const saved = opt.reuse && path.join(opt.reuse, `files-${n}`)
+  let blobs
+  if (saved && fs.existsSync(path.join(saved, 'blobs'))) {
+    fs.cpSync(path.join(saved, 'repo'), repoDir, {recursive: true})
+    blobs = Number(fs.readFileSync(path.join(saved, 'blobs'), 'utf8'))
+    process.stderr.write(`  ${n} files: repository copied from ${saved}, ${blobs} blobs\n`)
+  } else {
+    await Repository.create(new FsStorage(repoDir), {})
+    const repo = await Repository.open(new FsStorage(repoDir), {cacheDir: path.join(work, 'gen-cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    const t0 = Date.now()
+    for (let part = 0; part < 4; part++) await backup(repo, [importer(part, n / 4)], {tmpDir: work})
+    await removeSnapshots(repo, (await listSnapshots(repo)).slice(0, 1))
+    blobs = repo.cache.stats().blobs
+    await repo.close()
+    fs.rmSync(path.join(work, 'gen-cache'), {recursive: true, force: true})
+    process.stderr.write(`  ${n} files: repository made in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${blobs} blobs\n`)
+    if (saved) {
+      fs.cpSync(repoDir, path.join(saved, 'repo'), {recursive: true})
+      fs.writeFileSync(path.join(saved, 'blobs'), String(blobs))
+    }
+  }
   const began = process.hrtime.bigint()
   const res = spawnSync('/usr/bin/time', ['-v', 'node', BIN, 'at', repoDir, 'maintenance', '--grace', '0', '--json'], {env, encoding: 'utf8', maxBuffer: 1 << 26})
   const seconds = Number(process.hrtime.bigint() - began) / 1e9
