@@ -104,10 +104,11 @@ export const DEFAULT_GRACE_MS = 7 * 86_400_000
 export const DEFAULT_REPACK_THRESHOLD = 0.5
 export const DEFAULT_MAX_UNUSED = 0.05
 /**
- * Blobs per compacted state. A state is read whole, decoded and merged, by every client that
- * rebuilds its cache and by maintenance right after compacting: its decoded entries are what
- * the heap holds at that moment (50,000 per state made compaction the peak of maintenance's
- * memory, 260 MiB for 200,000 blobs). 10,000 is about 0.5 MB stored.
+ * Index entries per compacted state, however many a packfile holds. A state is built, encoded
+ * and written whole, and read and decoded whole by every client that rebuilds its cache: its
+ * entries are what the heap holds at that moment (50,000 per state made compaction the peak of
+ * maintenance's memory, 260 MiB for 200,000 blobs; a packfile of 33,000 small chunks listed
+ * whole in one state, 292 MiB for 400,000). 10,000 is about 0.5 MB stored.
  */
 export const COMPACT_BLOBS = 10_000
 /** A metadata packfile below maxSize / this is small: maintenance merges small ones. */
@@ -427,14 +428,26 @@ async function compact(repo: Repository, host: string, options: MaintenanceOptio
   let blobs = 0
   // The list of packfiles is taken whole first: writing a state updates the cache it comes from.
   for (const {id, kind} of repo.cache.allPackfiles()) {
-    const entries = repo.cache.indexOfPack(id)
-    if (blobs > 0 && blobs + entries.length > limit) {
-      await write(current)
-      current = emptyDelta(host)
-      blobs = 0
+    // A packfile whose index is longer than what is left of the state goes on in the next one
+    // (the index is the union of the states): a state is bounded by `limit` entries whatever
+    // the packfile; 33,000 small chunks fit in one data packfile.
+    let part: StatePackfile | undefined
+    for (const entry of repo.cache.indexEntriesOfPack(id)) {
+      if (blobs === limit) {
+        await write(current)
+        current = emptyDelta(host)
+        blobs = 0
+        part = undefined
+      }
+      if (!part) {
+        part = {id, kind: kind as StatePackfile['kind'], blobs: []}
+        current.packfiles.push(part)
+      }
+      part.blobs.push(entry)
+      blobs++
     }
-    current.packfiles.push({id, kind: kind as StatePackfile['kind'], blobs: entries})
-    blobs += entries.length
+    // One with no blob indexed is listed all the same, as the merged states list it.
+    if (!part) current.packfiles.push({id, kind: kind as StatePackfile['kind'], blobs: []})
   }
   current.markedPackfiles = repo.cache.markedPackfiles().map((m) => ({id: m.id, time: m.marked}))
   const tombstones = repo.cache.tombstones()

@@ -170,6 +170,12 @@ export class LocalCache {
       indexOfPack: db
         .prepare('SELECT b.type, b.mac, b.offset, b.length, b.raw FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset')
         .raw(true),
+      // Keyset pages in the order of the blobs_by_pack index (pack, then the primary key):
+      // a range of the index, where pages in offset order would sort the packfile's rows again
+      // for each page.
+      indexPageOfPack: db
+        .prepare('SELECT type, mac, offset, length, raw FROM blobs WHERE pack = ? AND (mac, type) > (?, ?) ORDER BY mac, type LIMIT ?')
+        .raw(true),
       allPackfiles: db.prepare('SELECT id, kind, marked FROM packfiles WHERE deleted = 0 ORDER BY n'),
       tagEdits: db.prepare('SELECT id, tags, time FROM tag_edits'),
       locateMany: db.prepare(
@@ -423,6 +429,25 @@ export class LocalCache {
    */
   indexOfPack(pack: string): [number, Buffer, number, number, number][] {
     return this.#stmts.indexOfPack.all(pack) as [number, Buffer, number, number, number][]
+  }
+
+  /**
+   * The same entries as {@link indexOfPack}, in MAC order, read a page at a time: compaction
+   * lists the whole index this way, with no more than a page of rows in memory. Each page is a
+   * finished query, so the connection is free to write between pages (compaction writes states
+   * as it goes).
+   */
+  *indexEntriesOfPack(pack: string, page = 1024): Generator<[number, Buffer, number, number, number]> {
+    const n = this.#stmts.packNumber.get(pack) as number | undefined
+    if (n === undefined) return
+    let after: [Buffer, number] = [Buffer.alloc(0), 0]
+    for (;;) {
+      const rows = this.#stmts.indexPageOfPack.all(n, ...after, page) as [number, Buffer, number, number, number][]
+      yield* rows
+      if (rows.length < page) return
+      const [type, mac] = rows[rows.length - 1]
+      after = [mac, type]
+    }
   }
 
   /** The kind of a live packfile ("data" or "meta"), or undefined when it is not indexed. */
