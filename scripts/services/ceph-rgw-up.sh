@@ -19,8 +19,14 @@ fail() {
   echo "ceph-rgw-up: $1; last log lines:" >&2
   tail -n 15 "$work"/log/*.log >&2 2>/dev/null || true
   "$here/ceph-rgw-down.sh" "$work" >&2 || true
+  # Last, so that a caller showing the end of stderr shows why.
+  echo "ceph-rgw-up: $1" >&2
   exit 1
 }
+# Readiness is polled until the daemon answers or dies; the cap only catches a hung daemon. On a
+# loaded machine (the test suite beside CPU-bound work) starting the OSD took over 20 s.
+READY_CAP_S=${CEPH_READY_CAP_S:-180}
+alive() { local pid; pid=$(cat "$1" 2>/dev/null || true); [ -z "$pid" ] || kill -0 "$pid" 2>/dev/null; }
 trap 'fail "a step failed (line $LINENO)"' ERR
 
 pick_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
@@ -99,7 +105,7 @@ write_conf 0
 monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$mon_port]" "$work/monmap" >/dev/null
 ceph-mon --mkfs -i a --monmap "$work/monmap"
 ceph-mon -i a
-ceph status --connect-timeout 20 >/dev/null
+ceph status --connect-timeout "$READY_CAP_S" >/dev/null
 
 # one OSD
 osd_uuid=$(uuidgen)
@@ -109,8 +115,9 @@ ceph-osd -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >>"$work/log/osd-mkfs.log" 2
 ceph osd crush add "osd.$osd_id" 1.0 root=default host=localnode >/dev/null 2>&1
 ceph-osd -i "$osd_id"
 up=""
-for _ in $(seq 200); do
+for _ in $(seq $((READY_CAP_S * 10))); do
   if ceph osd stat -f json 2>/dev/null | grep -q '"num_up_osds":1'; then up=1; break; fi
+  alive "$work/run/osd.$osd_id.pid" || fail "the OSD exited while starting"
   sleep 0.1
 done
 [ -n "$up" ] || fail "the OSD did not come up"
@@ -132,7 +139,7 @@ for attempt in 1 2 3 4 5; do
   write_conf "$port"
   rm -f "$work/run/client.rgw.a.pid"
   radosgw -n client.rgw.a
-  for _ in $(seq 150); do
+  for _ in $(seq $((READY_CAP_S * 10))); do
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" || true)
     if [ "$code" = 200 ] || [ "$code" = 403 ]; then rgw_port=$port; break 2; fi
     pid=$(cat "$work/run/client.rgw.a.pid" 2>/dev/null || true)

@@ -87,7 +87,8 @@ EOF
   fi
   echo $! >"$work/pid"
   # Ready when it answers with our host key; ssh-keyscan also writes the known_hosts line.
-  for _ in $(seq 1 100); do
+  # Polled until it answers or exits; the cap only catches a hung server (a loaded machine).
+  for _ in $(seq 1 1200); do
     if ssh-keyscan -T 2 -t ed25519 -p "$port" 127.0.0.1 >"$work/known_hosts" 2>/dev/null && [ -s "$work/known_hosts" ]; then
       started=1
       break

@@ -36,7 +36,9 @@ for attempt in 1 2 3 4 5; do
   setsid "$BIN" --config "$W/config.yaml" --listen "127.0.0.1:$PORT" >"$W/log" 2>&1 </dev/null &
   echo $! >"$W/pid"
   up=0
-  for i in $(seq 1 200); do
+  # Polled until it answers or exits; the cap (180 s) only catches a hung server: on a loaded
+  # machine verdaccio takes well over the 10 s it takes on a quiet one.
+  for i in $(seq 1 3600); do
     if curl -sf "http://127.0.0.1:$PORT/-/ping" >/dev/null 2>&1; then up=1; break; fi
     kill -0 "$(cat "$W/pid")" 2>/dev/null || break
     sleep 0.05

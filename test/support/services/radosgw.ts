@@ -17,7 +17,7 @@ let work: string | undefined
 export const radosgw: TestService = {
   name: 'radosgw',
   async start() {
-    const {stdout} = await run('bash', [join(SCRIPTS, 'ceph-rgw-up.sh')], {timeout: 120_000, maxBuffer: 1 << 20}).catch((error) => {
+    const {stdout} = await run('bash', [join(SCRIPTS, 'ceph-rgw-up.sh')], {timeout: 300_000, maxBuffer: 1 << 20}).catch((error) => {
       throw new Error(`radosgw did not start: ${String(error.stderr ?? error.message).trim().split('\n').slice(-15).join('\n')}`)
     })
     const env: Record<string, string> = {}

@@ -22,7 +22,7 @@ export const sshd: TestService = {
   async start() {
     const password = `pw-${randomBytes(9).toString('base64url')}`
     const {stdout} = await run('bash', [join(SCRIPTS, 'sshd-up.sh')], {
-      timeout: 60_000,
+      timeout: 240_000,
       env: {...process.env, SFTP_PASSWORD: password},
     }).catch((error) => {
       throw new Error(`sshd did not start: ${String(error.stderr ?? error.message).trim().split('\n').slice(-10).join('\n')}`)
