@@ -39,4 +39,47 @@ describe('decoding workers', () => {
       await pool.close()
     }
   })
+
+  it('with decodeHere, a request that finds the worker busy is opened on this thread: plaintexts and failures as from the worker', async () => {
+    const {DecodePool} = await dist<typeof import('../../core/engine/src/repository/decode-pool.js')>('core/engine/dist/repository/decode-pool.js')
+    const {KeySet} = await dist<typeof import('../../core/engine/src/crypto/keys.js')>('core/engine/dist/crypto/keys.js')
+    const {Compressor} = await dist<typeof import('../../core/engine/src/format/compression.js')>('core/engine/dist/format/compression.js')
+    const {sealBlob} = await dist<typeof import('../../core/engine/src/format/blob.js')>('core/engine/dist/format/blob.js')
+    const keys = KeySet.plaintext(Buffer.alloc(32, 7))
+    const compression = {algorithm: 'zstd' as const, level: 3}
+    const compressor = new Compressor(compression)
+    const repo = {keys, compressor, config: {compression}}
+    const pool = new DecodePool(repo as never, 1, true)
+    // Two blobs in one range, the second with a flipped byte: each request must open the first
+    // and report the second, wherever it is decoded.
+    const range = () => {
+      const good = Buffer.from('x'.repeat(100_000) + 'a compressible blob')
+      const bad = Buffer.from('another blob, damaged below')
+      const [gm, bm] = [keys.blobMac.digest(good), keys.blobMac.digest(bad)]
+      const [gs, bs] = [sealBlob(keys, compressor, 1, gm, good), Buffer.from(sealBlob(keys, compressor, 1, bm, bad))]
+      bs[bs.length - 3] ^= 1
+      const blobs = [
+        {type: 1, mac: gm, offset: 0, length: gs.length},
+        {type: 1, mac: bm, offset: gs.length, length: bs.length},
+      ]
+      return {data: Buffer.concat([gs, bs]), blobs, good}
+    }
+    try {
+      // The first request waits for the worker to be ready, so the next two find it ready: one
+      // goes to it, the other (the worker busy) is opened here.
+      const first = range()
+      expect((await pool.decode(first.data, first.blobs)).plaintexts[0]).toEqual(first.good)
+      const [a, b] = [range(), range()]
+      const decoded = await Promise.all([pool.decode(a.data, a.blobs), pool.decode(b.data, b.blobs)])
+      for (const d of decoded) {
+        expect(d.plaintexts[0]).toEqual(a.good)
+        expect(d.plaintexts[1]).toBeNull()
+        expect([...d.errors.keys()]).toEqual([1])
+      }
+      const verified = await Promise.all([pool.decode(range().data, a.blobs, true), pool.decode(range().data, a.blobs, true)])
+      for (const d of verified) expect([...d.errors.keys()]).toEqual([1])
+    } finally {
+      await pool.close()
+    }
+  })
 })

@@ -94,8 +94,13 @@ export class BlobReader {
   /** Bytes read ahead by single-blob reads, most recent last. */
   #windows: Window[] = []
   readonly #packEnds = new Map<string, number>()
-  /** How many decoding workers start with the first read that needs them (later, no effect). */
-  decodeWorkers = availableParallelism()
+  /**
+   * How many decoding workers start with the first read that needs them (later, no effect), and
+   * whether this thread decodes too when they are all busy (DecodePool): a core's worth of
+   * decoding without an isolate of its own.
+   */
+  decodeWorkers = Math.max(1, availableParallelism() - 1)
+  decodeHere = true
 
   constructor(repo: Repository) {
     this.#repo = repo
@@ -103,7 +108,7 @@ export class BlobReader {
 
   /** Decoding workers, started on first use. */
   get #pool(): DecodePool {
-    this.#decoder ??= new DecodePool(this.#repo, this.decodeWorkers)
+    this.#decoder ??= new DecodePool(this.#repo, this.decodeWorkers, this.decodeHere)
     return this.#decoder
   }
 
