@@ -84,13 +84,15 @@ agent.kill('SIGTERM')
 const code = await new Promise((r) => agent.on('exit', (c) => r(c)))
 const duration = Date.now() - t0
 
-// Memory of the main thread: RSS and heap, by minute.
-const samples = readFileSync(memLog, 'utf8')
+// Memory of the agent's process (its main thread's heap), by minute. Task processes (one per
+// run, started with the agent's Node options, so sampled too) are counted apart: their peak.
+const all = readFileSync(memLog, 'utf8')
   .trim()
   .split('\n')
   .map((l) => JSON.parse(l))
+const samples = all.filter((s) => s.pid === undefined || s.pid === agent.pid)
+const taskSamples = all.filter((s) => s.pid !== undefined && s.pid !== agent.pid)
 const mainTid = Math.min(...samples.map((s) => s.tid))
-const main = samples.filter((s) => s.tid === mainTid)
 const MiB = (x) => Math.round((x / 1048576) * 10) / 10
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -106,15 +108,16 @@ for (let m = 0; m < Math.ceil(duration / 60_000); m++) {
 }
 // Least-squares slope of RSS after the first two minutes (warm-up: caches, workers), MiB per minute.
 const steady = samples.filter((s) => s.t >= 120_000)
-const slope = (() => {
-  const xs = steady.map((s) => s.t / 60_000)
-  const ys = steady.map((s) => s.rss / 1048576)
+const slopeOf = (xs, ys) => {
   const mx = xs.reduce((a, b) => a + b, 0) / xs.length
   const my = ys.reduce((a, b) => a + b, 0) / ys.length
   const num = xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0)
   const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0)
   return Math.round((num / den) * 100) / 100
-})()
+}
+const slope = slopeOf(steady.map((s) => s.t / 60_000), steady.map((s) => s.rss / 1048576))
+const floors = byMinute.filter((m) => m.minute > 2)
+const floorSlope = slopeOf(floors.map((m) => m.minute), floors.map((m) => m.floorRssMiB))
 
 // The history: every due time of every task, overlaps, results.
 const db = new Database(join(state, 'history.db'), {readonly: true})
@@ -146,7 +149,14 @@ const report = {
   overlaps,
   notEnded: rows.filter((r) => !['success', 'failure', 'skipped'].includes(r.result)).length,
   failures: rows.filter((r) => r.result === 'failure').map((r) => `${r.task}: ${r.error}`).slice(0, 5),
-  memory: {peakRssMiB: MiB(Math.max(...samples.map((s) => s.rss))), rssSlopeMiBPerMinuteAfter2min: slope, byMinute},
+  memory: {
+    peakRssMiB: MiB(Math.max(...samples.map((s) => s.rss))),
+    rssSlopeMiBPerMinuteAfter2min: slope,
+    // Least-squares slope of the per-minute floors after the first two minutes: the agent between runs.
+    floorSlopeMiBPerMinuteAfter2min: floorSlope,
+    byMinute,
+    taskProcesses: taskSamples.length === 0 ? null : {processes: new Set(taskSamples.map((s) => s.pid)).size, peakRssMiB: MiB(Math.max(...taskSamples.map((s) => s.rss))), medianRssMiB: MiB(median(taskSamples.map((s) => s.rss)))},
+  },
 }
 console.log(JSON.stringify(report, null, 2))
 if (out) writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`)

@@ -3,6 +3,8 @@
 // in workers too) appends one JSON line to $PLAKAR_MEM_LOG with its thread id, the process RSS,
 // and its own isolate's V8 heap (used and total), external and ArrayBuffer bytes. What RSS holds
 // beyond the sum of the isolates is native memory: SQLite, zstd, the allocator's free lists.
+// Child processes started with the same Node options (the agent's task processes) sample into
+// the same log; each line has its pid, and `t` counts from that process's start.
 //
 // Summarize a log by thread and time:
 //   node test/bench/mem-sampler.cjs LOG.jsonl [STEP_MS]
@@ -31,7 +33,7 @@ if (require.main === module) {
   const t0 = Date.now()
   const sample = () => {
     const m = process.memoryUsage()
-    const line = {t: Date.now() - t0, tid: threadId, main: isMainThread, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers}
+    const line = {t: Date.now() - t0, pid: process.pid, tid: threadId, main: isMainThread, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers}
     fs.appendFileSync(out, JSON.stringify(line) + '\n')
   }
   setInterval(sample, Number(process.env.SAMPLE_MS ?? 200)).unref()

@@ -62,7 +62,15 @@ function waitForLog(test: (text: string) => boolean, what: string): Promise<stri
         .sort()
         .reverse()
       // A generation may be renamed between the listing and the read (rotation): read it next time.
-      return files.map((f) => (existsSync(join(stateDir, f)) ? readFileSync(join(stateDir, f), 'utf8') : '')).join('')
+      return files
+        .map((f) => {
+          try {
+            return readFileSync(join(stateDir, f), 'utf8')
+          } catch {
+            return ''
+          }
+        })
+        .join('')
     }
     let done = false
     const check = () => {
@@ -258,7 +266,9 @@ describe('agent daemon', () => {
     } finally {
       health.server.close()
     }
-  })
+    // Eight tasks take turns on one repository, each run starting a task process (about half a
+    // second of CPU): on a loaded 2-core machine the two runs of each took 105 s.
+  }, 300_000)
 
   it('SIGTERM during a backup: waits up to shutdown_timeout, stops it, releases its lock, and the repository passes check', async () => {
     // Many small files: the backup takes a while, and checks for a stop between files.
@@ -297,7 +307,44 @@ describe('agent daemon', () => {
     expect(locksIn(env.repo)).toEqual([])
   })
 
-  it('kill -9 leaves no agent lock: a new agent starts at once, records the killed run as interrupted and resumes the schedules', async () => {
+  it('a task process that dies (the OOM killer, a native crash) is a failed run; the agent goes on', async () => {
+    const {fifo, feed} = await slowTarSource()
+    const file = taskFile(['tasks:', '  stream:', '    kind: backup', `    source: tar:${fifo}`, '    every: 1h', '  home:', '    kind: backup', `    source: ${src}`, '    every: 1h', ''].join('\n'))
+    const agent = foreground(file)
+    // Both are due at once; whichever goes first, the stream's run holds the repository's turn until it ends.
+    await waitForLog((t) => /stream: started run \d+/.test(t), 'the stream backup starts')
+    const writer = await feed()
+    await waitForFile(join(env.repo, 'locks'), () => locksIn(env.repo).length > 0)
+    const [taskPid] = childrenOf(agent.pid!)
+    process.kill(taskPid, 'SIGKILL')
+    // The agent records the failure and goes on: home's backup runs after it.
+    await waitForLog((t) => /stream: run \d+ failed/.test(t) && /home: run \d+ succeeded/.test(t), 'the stream run fails, home runs')
+    writer.destroy()
+    agent.kill('SIGTERM')
+    expect((await agent).exitCode).toBe(0)
+    const stream = rows().find((r) => r.task === 'stream')!
+    expect(stream).toMatchObject({result: 'failure', error: "the task's process was killed by SIGKILL before the run ended"})
+    // The killed process's lock is stale (its process is gone): home's backup removed it.
+    expect(locksIn(env.repo)).toEqual([])
+  })
+
+  it('kill -9 of the agent: its task process stops the run and releases the repository lock by itself', async () => {
+    const {fifo, feed} = await slowTarSource()
+    const file = taskFile(['tasks:', '  stream:', '    kind: backup', `    source: tar:${fifo}`, '    every: 1h', ''].join('\n'))
+    const agent = foreground(file)
+    await waitForLog((t) => /stream: started run \d+/.test(t), 'the stream backup starts')
+    const writer = await feed()
+    await waitForFile(join(env.repo, 'locks'), () => locksIn(env.repo).length > 0)
+    agent.kill('SIGKILL')
+    await agent
+    // The task process sees the agent's IPC channel close: it stops its backup, which releases its lock.
+    await waitForFile(join(env.repo, 'locks'), () => locksIn(env.repo).length === 0)
+    writer.destroy()
+    expect(await env.plakar.jsonLines(env.at('ls'))).toEqual([])
+    await env.plakar.ok(env.at('check'))
+  })
+
+  it('kill -9 of the agent and its task process leaves no agent lock: a new agent starts at once, records the killed run as interrupted and resumes the schedules', async () => {
     const {fifo, feed} = await slowTarSource()
     const file = taskFile(['tasks:', '  stream:', '    kind: backup', `    source: tar:${fifo}`, '    every: 1h', '  home:', '    kind: backup', `    source: ${src}`, '    every: 2s', ''].join('\n'))
     const agent = foreground(file)
@@ -305,14 +352,20 @@ describe('agent daemon', () => {
     const writer = await feed()
     await waitForFile(join(env.repo, 'locks'), () => locksIn(env.repo).length > 0)
     const killedPid = agent.pid!
+    // The agent's only child now: the stream's task process (home's every 2s wait for the repository).
+    const [taskPid] = childrenOf(killedPid)
+    // Both killed at once (systemctl kill -s KILL, the OOM killer): the task process is frozen
+    // first, so that it cannot see the agent go and release its lock in between.
+    process.kill(taskPid, 'SIGSTOP')
     agent.kill('SIGKILL')
     await agent
+    process.kill(taskPid, 'SIGKILL')
     writer.destroy()
-    // The agent's lock went with its process; the repository lock it held is stale (its process is gone).
+    // The agent's lock went with its process; the repository lock the task process held is stale (its process is gone).
     const down = await env.plakar.json<{running: boolean}>(['agent', 'status', '-c', file])
     expect(down.running).toBe(false)
-    const started = await env.plakar.ok(['agent', 'start', '-c', file, '--json'])
-    const {pid} = JSON.parse(String(started.stdout)) as {pid: number}
+    const restarted = await env.plakar.ok(['agent', 'start', '-c', file, '--json'])
+    const {pid} = JSON.parse(String(restarted.stdout)) as {pid: number}
     expect(pid).not.toBe(killedPid)
     // A second start is refused, naming the running agent.
     const again = await env.plakar.run(['agent', 'start', '-c', file])
@@ -321,7 +374,7 @@ describe('agent daemon', () => {
     // Schedules resume: the next backups run, and the first one removes the stale lock.
     const before = count(readFileSync(logPath(), 'utf8'), /home: run \d+ succeeded/)
     const text = await waitForLog((t) => count(t, /home: run \d+ succeeded/) >= before + 2, 'two more backups')
-    expect(text, text).toMatch(new RegExp(`removed a stale shared lock of pid ${killedPid}`))
+    expect(text, text).toMatch(new RegExp(`removed a stale shared lock of pid ${taskPid}`))
     expect(rows().filter((r) => r.task === 'stream' && r.result === 'interrupted')).toHaveLength(1)
     const stop = await env.plakar.ok(['agent', 'stop', '-c', file, '--json'])
     expect(JSON.parse(String(stop.stdout))).toEqual({stopped: true, pid, config: file})
@@ -353,6 +406,22 @@ describe('agent daemon', () => {
     expect(readFileSync(logPath(), 'utf8')).toMatch(/eager: 3 runs missed while the agent was down: running now/)
   })
 })
+
+/** The pids of a process's children (Linux). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry))
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out
+}
 
 /** Resolves once `test` holds, checked on each change in `dir` (created if missing). */
 function waitForFile(dir: string, test: () => boolean): Promise<void> {

@@ -7,7 +7,8 @@ import {hookName, runHook, type HookContext} from './hooks.js'
 import type {TaskHost} from './interfaces/task-host.js'
 import type {RotatingLog} from './rotating-log.js'
 import {jitterDelay, Schedule} from './schedule.js'
-import {failureMessage, runTask} from './task-runner.js'
+import {runInTaskProcess} from './task-process.js'
+import {failureMessage} from './task-runner.js'
 import type {HookCommand, Task, TaskFile} from './task-file.js'
 
 export interface AgentOptions {
@@ -45,8 +46,9 @@ const MAX_TIMER = 2 ** 31 - 1
  * The agent: arms one timer per task, runs a task when it falls due (never two runs of one
  * task at once; runs on one repository one after the other), records every due time in the
  * history, runs hooks and health checks around each run, and on stop waits for running tasks up
- * to the task file's shutdown_timeout, then stops them and releases their repository locks.
- * Nothing a task throws reaches the loop: a failing or crashing task is a "failure" row.
+ * to the task file's shutdown_timeout, then stops them. Each run is a task process of its own
+ * (task-process.ts): its repository, locks and native memory live and die with it, and nothing
+ * it throws or crashes on reaches the loop: a failing or crashing task is a "failure" row.
  */
 export class Agent {
   readonly history: History
@@ -149,7 +151,14 @@ export class Agent {
         if (pre) throw new HookFailed(pre)
         const timer = task.timeoutMs > 0 ? setTimeout(() => controller.abort(new TaskTimeout(task.timeoutMs)), task.timeoutMs) : undefined
         try {
-          const outcome = await runTask(task, {host: this.#options.host, logger: this.#taskLogger(task.name), signal: controller.signal, scratchDir: join(this.#options.stateDir, 'scratch', task.name)})
+          const logger = this.#taskLogger(task.name)
+          const outcome = await runInTaskProcess(task, {
+            command: this.#options.host.taskProcess,
+            logger,
+            signal: controller.signal,
+            scratchDir: join(this.#options.stateDir, 'scratch', task.name),
+            onStart: (pid) => logger.debug(`run ${id} in process ${pid}`),
+          })
           snapshot = outcome.snapshot
           details = outcome.details
           if (outcome.failure) error = outcome.failure
@@ -234,8 +243,11 @@ export class Agent {
   }
 
   /**
-   * Stops: no new run starts; running ones get until `deadline` ms to end, then are stopped
-   * (their engine calls see the abort and unwind); repository locks still held are released.
+   * Stops: no new run starts; running ones get until `deadline` ms to end, then are stopped:
+   * their task processes are told to stop (their engine calls see the abort and unwind); one
+   * that has not unwound within TASK_STOP_GRACE_MS releases its repository locks and exits, and
+   * one still there at TASK_KILL_AFTER_MS is killed (its locks are then stale: their process is
+   * gone, and the next writer removes them).
    */
   async stop(deadlineMs = this.#options.file.shutdownTimeoutMs): Promise<void> {
     if (this.#stopping) return
@@ -251,8 +263,9 @@ export class Agent {
       if (timedOut) {
         this.#log('warn', `stopping: ${this.#running.size} task${this.#running.size === 1 ? '' : 's'} still running after ${Math.round(deadlineMs / 1000)}s: stopping them`)
         for (const controller of this.#running.values()) controller.abort(new AgentStopping())
-        // An engine call that does not unwind within 10 s (a read blocked on a dead network
-        // peer) is left to the process exit; its run is recorded as interrupted here.
+        // Task processes are killed TASK_KILL_AFTER_MS after being told to stop: this wait is
+        // for a run whose process could not even be killed (a read in uninterruptible sleep on
+        // a dead NFS server); its run is recorded as interrupted here.
         let unwinding: NodeJS.Timeout | undefined
         await Promise.race([Promise.allSettled([...this.#running.keys()]), new Promise((resolve) => (unwinding = setTimeout(resolve, 10_000)))])
         clearTimeout(unwinding)
@@ -260,8 +273,6 @@ export class Agent {
         if (stuck > 0) this.#log('warn', `stopping: ${stuck} run${stuck === 1 ? '' : 's'} did not unwind in 10s: recorded as interrupted`)
       }
     }
-    const {releaseHeldLocks} = await import('@plakar/engine/repository/lock.js')
-    await releaseHeldLocks()
     this.#log('info', 'stopped')
     this.history.close()
   }

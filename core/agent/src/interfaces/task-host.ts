@@ -1,6 +1,7 @@
 import type {Exporter, Importer, Logger} from '@plakar/sdk'
 import type {Repository} from '@plakar/engine/repository/repository.js'
 import type {RetentionPolicy} from '@plakar/engine/engine/retention.js'
+import type {TaskProcessCommand} from '../task-process.js'
 
 /**
  * What the agent needs from its host (the CLI): connectors found through the plugin registry,
@@ -25,4 +26,6 @@ export interface TaskHost {
   concurrency: number
   /** The command line recorded in a backup's snapshot. */
   command: string[]
+  /** How to start a task process, which runs one run of a task (see task-process.ts). */
+  taskProcess: TaskProcessCommand
 }

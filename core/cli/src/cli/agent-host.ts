@@ -23,6 +23,7 @@ export function agentHost(settings: Settings, registry: ConnectorRegistry, named
     cacheDir: settings.cacheDir,
     concurrency: settings.concurrency,
     command: ['agent'],
+    taskProcess: taskProcessCommand(settings),
     redact: (location) => redactLocation(location),
     async openRepository(location, options): Promise<Repository> {
       const resolver = resolverFor(options.logger)
@@ -71,4 +72,18 @@ export function agentHost(settings: Settings, registry: ConnectorRegistry, named
       return out
     },
   }
+}
+
+/**
+ * The task process: this program again, as the hidden `agent run-task`, with the settings the
+ * agent was given as flags (never a secret: a passphrase reaches it through the environment or
+ * a key file, as it reached the agent), and the agent's Node options (a debugger's excepted: its
+ * port is the agent's).
+ */
+function taskProcessCommand(settings: Settings): {command: string; args: string[]} {
+  const node = process.execArgv.filter((a) => !a.startsWith('--inspect'))
+  const flags = ['--config-dir', settings.configDir, '--cache-dir', settings.cacheDir, '--concurrency', String(settings.concurrency)]
+  if (settings.keyfile) flags.push('--keyfile', settings.keyfile)
+  if (settings.debug) flags.push('--debug')
+  return {command: process.execPath, args: [...node, process.argv[1], 'agent', 'run-task', ...flags]}
 }

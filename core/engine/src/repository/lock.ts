@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {EnvelopeType, openEnvelope, sealEnvelope} from '../format/codec.js'
 import {isNotFound, PlakarError, readableFrom, readAll} from '@plakar/sdk'
@@ -147,10 +148,25 @@ function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     // EPERM: alive, owned by another user.
     return (error as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+  return !zombie(pid)
+}
+
+/**
+ * Whether a process has ended but not been reaped (Linux): signals still reach its pid, but it
+ * holds nothing. An agent's task process killed with the agent is one until an init reaps it,
+ * and a container's init may never do so.
+ */
+function zombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // "pid (comm) S …": the state follows the last ")" (comm may hold parentheses).
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z'
+  } catch {
+    return false
   }
 }
 
