@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import tar from 'tar-stream'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {BIN} from '../support/cli.js'
-import {setup, type Env} from './helpers.js'
+import {setup, waitForFile, type Env} from './helpers.js'
 
 /**
  * The real agent daemon, on second-level schedules: it runs every task kind through the
@@ -421,22 +421,6 @@ function childrenOf(pid: number): number[] {
     }
   }
   return out
-}
-
-/** Resolves once `test` holds, checked on each change in `dir` (created if missing). */
-function waitForFile(dir: string, test: () => boolean): Promise<void> {
-  mkdirSync(dir, {recursive: true})
-  return new Promise((resolve) => {
-    let done = false
-    const check = () => {
-      if (done || !test()) return
-      done = true
-      watcher.close()
-      resolve()
-    }
-    const watcher = watch(dir, check)
-    check()
-  })
 }
 
 /**

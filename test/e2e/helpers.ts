@@ -1,6 +1,7 @@
 /** Small helpers shared by the end-to-end tests (not a test file itself). */
 import {execa, type Result} from 'execa'
 import {createHash} from 'node:crypto'
+import {mkdirSync, watch} from 'node:fs'
 import {join} from 'node:path'
 import {expect} from 'vitest'
 import {BIN, Plakar, scratch} from '../support/cli.js'
@@ -93,5 +94,21 @@ export function runAs(plakar: Plakar, uid: number, gid: number, args: string[], 
     timeout: 300_000,
     encoding: 'utf8',
     stripFinalNewline: false,
+  })
+}
+
+/** Resolves once `test` holds, checked on each change in `dir` (created if missing). */
+export function waitForFile(dir: string, test: () => boolean): Promise<void> {
+  mkdirSync(dir, {recursive: true})
+  return new Promise((resolve) => {
+    let done = false
+    const check = () => {
+      if (done || !test()) return
+      done = true
+      watcher.close()
+      resolve()
+    }
+    const watcher = watch(dir, check)
+    check()
   })
 }

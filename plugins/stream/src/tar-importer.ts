@@ -1,7 +1,7 @@
 import {hostname} from 'node:os'
 import tarStream from 'tar-stream'
 import {abortable, PlakarError, type ConnectorContext, type FileInfo, type Importer, type ImportRecord, type ScanError, type ScanOptions} from '@plakar/sdk'
-import {openInput, parseInput, type Input} from './input.js'
+import {checkInput, openInput, parseInput, rereadable, type Input} from './input.js'
 import {recordPathOf} from './names.js'
 import {sequentialRecord} from './sequential.js'
 
@@ -68,8 +68,9 @@ export class TarImporter implements Importer {
           yield {path, error: `hard link: ${(error as Error).message}`}
           continue
         }
-        if (this.#input.kind === 'stdin') {
-          yield {path, error: `a hard link to ${target}: its content cannot be read again from standard input (give the archive as a file)`, info: {...info, type: 'file'}}
+        if (!rereadable(this.#input)) {
+          const from = this.#input.kind === 'stdin' ? 'standard input' : 'a FIFO'
+          yield {path, error: `a hard link to ${target}: its content cannot be read again from ${from} (give the archive as a regular file)`, info: {...info, type: 'file'}}
           continue
         }
         const list = links.get(target) ?? []
@@ -126,7 +127,9 @@ export class TarImporter implements Importer {
 
   /** Each entry of the archive with its header; the caller consumes or resumes each entry. */
   async *#entries(signal: AbortSignal): AsyncGenerator<{header: Header; entry: EntryStream}> {
-    const input = await openInput(this.#input, this.#gzip)
+    // Destroyed on abort (by openInput): a read waiting for a writer that never writes ends,
+    // and with it the extraction below.
+    const input = await openInput(this.#input, this.#gzip, signal)
     const extract = tarStream.extract()
     input.on('error', (error) => extract.destroy(error))
     input.pipe(extract as unknown as NodeJS.WritableStream)
@@ -136,6 +139,8 @@ export class TarImporter implements Importer {
         yield {header: entry.header as Header, entry: entry as unknown as EntryStream}
       }
     } catch (error) {
+      // Stopped, not a damaged archive.
+      signal.throwIfAborted()
       throw new PlakarError(`${this.#input.kind === 'stdin' ? 'standard input' : this.#input.path} is not a readable tar archive: ${(error as Error).message}`)
     } finally {
       if (this.#input.kind === 'file') input.destroy()
@@ -196,8 +201,7 @@ function typeOf(header: Header): FileInfo['type'] {
 }
 
 export default async function createTarImporter(context: ConnectorContext): Promise<Importer> {
-  const input = parseInput(context.location)
-  // Fail now on a missing or unreadable file, before the backup starts.
-  if (input.kind === 'file') (await openInput(input, false)).destroy()
+  // Fail now on a missing or unreadable file, before the backup starts (without reading it).
+  const input = await checkInput(parseInput(context.location))
   return new TarImporter(input, context.scheme === 'tgz' ? true : undefined, context.scheme)
 }

@@ -60,6 +60,9 @@ export abstract class PlakarCommand extends Command {
         // The command did not unwind in time: release its locks (they would expire anyway),
         // then exit. What was written so far is unreferenced and harmless (as after a crash).
         const error = new InterruptedError(this.#interruption!.reason ?? 'SIGINT')
+        // Said under --debug: a command that does not unwind by itself (a read nothing can
+        // cancel) is a defect to find, even though the exit below hides it.
+        this.logger?.debug('the command did not unwind within its grace period after the interruption: exiting without it')
         if (error.reason !== 'EPIPE') this.#report(error, error.plakarExitCode)
         const {releaseHeldLocks} = await import('@plakar/engine/repository/lock.js')
         await releaseHeldLocks()
