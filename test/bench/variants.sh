@@ -10,7 +10,7 @@
 #   A=$(test/bench/build-snapshot.sh HEAD~1) B=$(test/bench/build-snapshot.sh HEAD)
 #   ROUNDS=3 test/bench/variants.sh "node $A" "node $B"
 #
-# Run usr-lib.sh once first: it copies the tree. node-flags.sh is the same for node flags.
+# Run usr-lib.sh once first: it copies the tree.
 set -euo pipefail
 ROUNDS=${ROUNDS:-2}
 STEPS=${STEPS:-backup restore check}
