@@ -36,11 +36,7 @@ export async function checkInput(input: Input): Promise<Input> {
     if (process.stdin.isTTY) throw new UsageError('standard input is a terminal: pipe the archive in, or name a file (tar:FILE)')
     return input
   }
-  const fail = (error: unknown): never => {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new NotFoundError(`${input.path}: no such archive`)
-    throw new UsageError(`cannot read ${input.path}: ${code ?? (error as Error).message}`)
-  }
+  const fail = (error: unknown) => unreadable(input.path, error)
   if ((await stat(input.path).catch(fail)).isFIFO()) {
     await access(input.path, constants.R_OK).catch(fail)
     return {...input, fifo: true}
@@ -88,15 +84,20 @@ async function openFile(path: string): Promise<Readable> {
     // Opened here, not lazily by the stream, so a missing file is one clear error before the scan.
     fd = await promisify(openFd)(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new NotFoundError(`${path}: no such archive`)
-    throw new UsageError(`cannot read ${path}: ${code ?? (error as Error).message}`)
+    unreadable(path, error)
   }
   const info = await promisify(fstat)(fd)
   // Until a writer comes, epoll reports nothing for a FIFO opened this way (Linux shows no
   // hang-up before it has seen a writer): the stream waits; the writer's close is its end.
   if (info.isFIFO()) return new Socket({fd, readable: true, writable: false})
   return createReadStream('', {fd, highWaterMark: 1024 * 1024})
+}
+
+/** The one-line error for an archive that cannot be opened: missing (66) or unreadable (2). */
+function unreadable(path: string, error: unknown): never {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') throw new NotFoundError(`${path}: no such archive`)
+  throw new UsageError(`cannot read ${path}: ${code ?? (error as Error).message}`)
 }
 
 function nextChunk(stream: Readable): Promise<Buffer | null> {
