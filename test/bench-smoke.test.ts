@@ -1,7 +1,7 @@
 /**
  * The benchmark harness (test/bench/run.mjs, `npm run bench`) is not a test: this only checks that
  * it runs end to end on its tiny corpora (a few MB, one round, plakar and restic) and that the
- * report it writes has every row of the four default corpora (the opt-in "million" one is left out
+ * report it writes has every row of the five default corpora (the opt-in "million" one is left out
  * to keep this fast), with a value for both tools and no failed run.
  */
 import {spawn} from 'node:child_process'
@@ -13,7 +13,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import {CORPUS_TITLES, MEASURES} from './bench/report.mjs'
 
 const ROOT = join(import.meta.dirname, '..')
-const CORPORA = ['versions', 'mixed', 'many-small', 'big-random']
+const CORPORA = ['versions', 'mixed', 'source-tree', 'many-small', 'big-random']
 
 interface Measure {
   corpus: string
@@ -42,7 +42,7 @@ describe('benchmark harness (tiny corpora)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'plakar-bench-smoke-'))
   afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
-  it('runs plakar and restic on every corpus and reports every row', {timeout: 180_000}, async () => {
+  it('runs plakar and restic on every corpus and reports every row', {timeout: 240_000}, async () => {
     const out = join(dir, 'report.md')
     const {code, stderr} = await run([
       '--profile', 'tiny', '--rounds', '1', '--tools', 'plakar,restic', '--corpora', CORPORA.join(','),

@@ -9,6 +9,14 @@
 //               packages; sys/ = the /usr files of pinned Debian packages of this machine image
 //               (shared objects, static libraries, executables, Java modules, ICU data, icons,
 //               vim runtime, PostgreSQL, headers)
+//   source-tree 293 MB in 29,943 files, 3,785 directories and 30 symbolic links, the shape of
+//               /usr/lib or a source tree (issue 15): usr/ = the /usr files of pinned Debian
+//               packages of this machine image (the Python 3.11 standard library and its .pyc,
+//               pip, setuptools, pygments, Perl modules, kernel, libc and libstdc++ headers,
+//               PostgreSQL 15, CMake modules, Tcl; shared objects, static libraries,
+//               executables, symbolic links), and usr/lib/node_modules/ = pinned npm packages of
+//               many small files (date-fns, core-js, rxjs, highlight.js, lodash, ramda, webpack,
+//               moment, eslint) with their .bin links; "tiny": 7 Python and Tcl packages, 7 MB
 //   many-small  300,000 files of 0–4 KiB (text-like and random), 200,000 in 2,000 nested
 //               directories and 100,000 in one directory (flat/)
 //   big-random  a.bin: 2 GiB of AES-256-CTR keystream (incompressible, deterministic);
@@ -27,8 +35,8 @@ import os from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
 
-export const SETS = ['versions', 'mixed', 'many-small', 'big-random', 'million']
-export const DEFAULT_SETS = ['versions', 'mixed', 'many-small', 'big-random']
+export const SETS = ['versions', 'mixed', 'source-tree', 'many-small', 'big-random', 'million']
+export const DEFAULT_SETS = ['versions', 'mixed', 'source-tree', 'many-small', 'big-random']
 
 const VERSIONS = ['5.4.2', '5.4.3', '5.4.4', '5.4.5', '5.5.2', '5.5.3', '5.5.4', '5.6.2', '5.6.3', '5.7.2']
 
@@ -64,11 +72,55 @@ const MIXED_DEB = [
   'libperl5.36=5.36.0-7+deb12u2',
 ]
 
+// Debian 12 packages of this machine image for the source tree (pinned as for mixed): interpreter
+// libraries, headers and data files, mostly small text files, some shared objects, static
+// libraries and executables. The .pyc files that Debian compiles at install time
+// (__pycache__/NAME.cpython-311.pyc beside each listed .py) are copied too: they are not in the
+// packages' file lists, but follow from the pinned sources and the pinned python3.11.
+const SOURCE_TREE_DEB = [
+  'python3.11-minimal=3.11.2-6+deb12u6',
+  'libpython3.11-minimal=3.11.2-6+deb12u6',
+  'libpython3.11-stdlib=3.11.2-6+deb12u6',
+  'libpython3.11-dev=3.11.2-6+deb12u6',
+  'python3.11=3.11.2-6+deb12u6',
+  'python3-pip=23.0.1+dfsg-1',
+  'python3-setuptools=66.1.1-1+deb12u2',
+  'python3-pkg-resources=66.1.1-1+deb12u2',
+  'python3-pygments=2.14.0+dfsg-1',
+  'python3-distutils=3.11.2-3',
+  'python3-lib2to3=3.11.2-3',
+  'perl-base=5.36.0-7+deb12u2',
+  'perl-modules-5.36=5.36.0-7+deb12u2',
+  'libperl5.36=5.36.0-7+deb12u2',
+  'linux-libc-dev=6.1.187-1',
+  'libc6-dev=2.36-9+deb12u14',
+  'libstdc++-12-dev=12.2.0-14+deb12u1',
+  'postgresql-15=15.18-0+deb12u1',
+  'postgresql-client-15=15.18-0+deb12u1',
+  'cmake-data=3.25.1-1',
+  'libtcl8.6=8.6.13+dfsg-2',
+  'tcl8.6=8.6.13+dfsg-2',
+]
+
+// npm packages of many small files (JS, .d.ts, JSON, maps), unpacked into usr/lib/node_modules.
+const SOURCE_TREE_NPM = [
+  'date-fns@2.30.0', //    5,700 files: one folder per function and per locale
+  'core-js@3.38.1', //     3,500 tiny modules
+  'rxjs@7.8.1', //         2,300 files: four builds of the same sources
+  'highlight.js@11.10.0',
+  'lodash@4.17.21',
+  'ramda@0.30.1',
+  'webpack@5.94.0',
+  'moment@2.30.1',
+  'eslint@8.57.0',
+]
+
 /** Recipe of each set per profile; a change of recipe rebuilds the set. */
 export const RECIPES = {
   full: {
     versions: {kind: 'npm-versions', package: 'typescript', versions: VERSIONS},
     mixed: {kind: 'mixed', npm: MIXED_NPM, deb: MIXED_DEB},
+    'source-tree': {kind: 'source-tree', deb: SOURCE_TREE_DEB, npm: SOURCE_TREE_NPM, pyc: 'cpython-311'},
     'many-small': {kind: 'small', outer: 100, inner: 20, perDir: 100, flat: 100_000, maxSize: 4096, seed: 'many-small/1'},
     'big-random': {kind: 'big', size: 2 * 1024 ** 3, changes: 64, inserts: 12, seed: 'big-random/1'},
     million: {kind: 'small', outer: 100, inner: 90, perDir: 100, flat: 100_000, maxSize: 256, seed: 'million/1'},
@@ -76,6 +128,13 @@ export const RECIPES = {
   tiny: {
     versions: {kind: 'synthetic-versions', count: 3, files: 120, maxSize: 6000, seed: 'tiny-versions/1'},
     mixed: {kind: 'usr-sample', roots: ['/usr/share/doc', '/usr/lib/x86_64-linux-gnu', '/usr/bin'], bytesEach: 1_500_000},
+    // the Python 3.11 tools, distutils and lib2to3 (with their .pyc) and Tcl: 7 MB, no npm
+    'source-tree': {
+      kind: 'source-tree',
+      deb: ['python3=3.11.2-1+b1', 'python3-minimal=3.11.2-1+b1', 'python3.11=3.11.2-6+deb12u6', 'python3-distutils=3.11.2-3', 'python3-lib2to3=3.11.2-3', 'tcl8.6=8.6.13+dfsg-2', 'libtcl8.6=8.6.13+dfsg-2'],
+      npm: [],
+      pyc: 'cpython-311',
+    },
     'many-small': {kind: 'small', outer: 4, inner: 5, perDir: 50, flat: 1000, maxSize: 4096, seed: 'tiny-small/1'},
     'big-random': {kind: 'big', size: 8 * 1024 ** 2, changes: 16, inserts: 4, seed: 'tiny-big/1'},
     million: {kind: 'small', outer: 4, inner: 5, perDir: 100, flat: 2000, maxSize: 256, seed: 'tiny-million/1'},
@@ -124,10 +183,10 @@ export async function ensureSet(name, {profile = 'full', dir = defaultCorpusDir(
   const extra = (await BUILDERS[recipe.kind](tmp, recipe, {dir})) ?? {}
   fs.rmSync(target, {recursive: true, force: true})
   fs.renameSync(tmp, target)
-  const {files, bytes} = treeStats(target)
-  const state = {name, profile, recipe: hash, files, bytes, builtAt: new Date().toISOString(), buildSeconds: (Date.now() - t0) / 1000, ...extra}
+  const {files, bytes, dirs, links} = treeStats(target)
+  const state = {name, profile, recipe: hash, files, bytes, dirs, links, builtAt: new Date().toISOString(), buildSeconds: (Date.now() - t0) / 1000, ...extra}
   fs.writeFileSync(stateFile, JSON.stringify(state, null, 2))
-  log(`${profile}/${name}: ${files} files, ${(bytes / 1e6).toFixed(1)} MB in ${state.buildSeconds.toFixed(0)} s`)
+  log(`${profile}/${name}: ${files} files, ${(bytes / 1e6).toFixed(1)} MB, ${dirs} directories, ${links} symbolic links in ${state.buildSeconds.toFixed(0)} s`)
   return {...state, path: target}
 }
 
@@ -138,14 +197,22 @@ export function updateState(name, {profile = 'full', dir = defaultCorpusDir()}, 
   fs.writeFileSync(stateFile, JSON.stringify({...state, ...facts}, null, 2))
 }
 
-/** Regular files and their apparent bytes under a directory (symbolic links not followed). */
+/**
+ * Regular files and their apparent bytes, directories (the root left out) and symbolic links
+ * under a directory (links not followed).
+ */
 export function treeStats(root) {
   let files = 0
   let bytes = 0
+  let dirs = 0
+  let links = 0
   const walk = (dir) => {
     for (const e of fs.readdirSync(dir, {withFileTypes: true})) {
       const p = path.join(dir, e.name)
-      if (e.isDirectory()) walk(p)
+      if (e.isDirectory()) {
+        dirs++
+        walk(p)
+      } else if (e.isSymbolicLink()) links++
       else if (e.isFile()) {
         files++
         bytes += fs.lstatSync(p).size
@@ -153,7 +220,7 @@ export function treeStats(root) {
     }
   }
   walk(root)
-  return {files, bytes}
+  return {files, bytes, dirs, links}
 }
 
 /**
@@ -274,6 +341,38 @@ function copyUsrPath(src, destRoot) {
   return st.size
 }
 
+/**
+ * Copies the /usr files of pinned Debian packages ("name=version") into `destRoot`, in name
+ * order. A package installed in another version is copied all the same and reported (the set then
+ * differs from earlier builds); a missing one is reported and skipped. With `pyc` (a tag such as
+ * "cpython-311"), the compiled __pycache__/NAME.TAG.pyc beside each listed NAME.py is copied when
+ * it exists. Returns the mismatches and the number of .pyc files copied.
+ */
+function copyDebs(pins, destRoot, {set, pyc}) {
+  const mismatches = []
+  let pycFiles = 0
+  for (const pin of pins) {
+    const [pkg, want] = [pin.slice(0, pin.indexOf('=')), pin.slice(pin.indexOf('=') + 1)]
+    const have = spawnSync('dpkg-query', ['-W', '-f=${Version}', pkg], {encoding: 'utf8'}).stdout || 'missing'
+    if (have !== want) {
+      mismatches.push(`${pkg}: ${have} here, pinned ${want}`)
+      log(`WARNING: ${pkg} is ${have} here, the corpus pins ${want}: ${set}/ differs from earlier builds`)
+    }
+    if (have === 'missing') continue
+    const list = run('dpkg', ['-L', pkg]).split('\n').filter((p) => p.startsWith('/usr/')).sort()
+    for (const p of list) {
+      copyUsrPath(p, destRoot)
+      if (!pyc || !p.endsWith('.py')) continue
+      const compiled = path.join(path.dirname(p), '__pycache__', `${path.basename(p, '.py')}.${pyc}.pyc`)
+      if (fs.lstatSync(compiled, {throwIfNoEntry: false})?.isFile()) {
+        copyUsrPath(compiled, destRoot)
+        pycFiles++
+      }
+    }
+  }
+  return pyc ? {debMismatches: mismatches, pycFiles} : {debMismatches: mismatches}
+}
+
 const BUILDERS = {
   async 'npm-versions'(tmp, r, {dir}) {
     r.versions.forEach((v, i) => unpack(`${r.package}@${v}`, path.join(tmp, `v${String(i + 1).padStart(2, '0')}`), dir))
@@ -282,20 +381,26 @@ const BUILDERS = {
 
   async mixed(tmp, r, {dir}) {
     for (const spec of r.npm) unpack(spec, path.join(tmp, 'npm', spec.slice(0, spec.lastIndexOf('@')).replace(/^@/, '').replace('/', '__')), dir)
-    const mismatches = []
-    const sys = path.join(tmp, 'sys')
-    for (const pin of r.deb) {
-      const [pkg, want] = [pin.slice(0, pin.indexOf('=')), pin.slice(pin.indexOf('=') + 1)]
-      const have = spawnSync('dpkg-query', ['-W', '-f=${Version}', pkg], {encoding: 'utf8'}).stdout || 'missing'
-      if (have !== want) {
-        mismatches.push(`${pkg}: ${have} here, pinned ${want}`)
-        log(`WARNING: ${pkg} is ${have} here, the corpus pins ${want}: mixed/ differs from earlier builds`)
+    return copyDebs(r.deb, path.join(tmp, 'sys'), {set: 'mixed'})
+  },
+
+  async 'source-tree'(tmp, r, {dir}) {
+    const copied = copyDebs(r.deb, tmp, {set: 'source-tree', pyc: r.pyc})
+    // As npm installs them: node_modules/NAME, and node_modules/.bin/COMMAND a relative link to
+    // each package's executable (the first package to claim a command keeps it).
+    const modules = path.join(tmp, 'usr', 'lib', 'node_modules')
+    for (const spec of r.npm) {
+      const name = spec.slice(0, spec.lastIndexOf('@'))
+      unpack(spec, path.join(modules, name), dir)
+      const {bin} = JSON.parse(fs.readFileSync(path.join(modules, name, 'package.json'), 'utf8'))
+      const commands = typeof bin === 'string' ? {[name.split('/').pop()]: bin} : (bin ?? {})
+      for (const [command, file] of Object.entries(commands).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        const link = path.join(modules, '.bin', command)
+        fs.mkdirSync(path.dirname(link), {recursive: true})
+        if (!fs.lstatSync(link, {throwIfNoEntry: false})) fs.symlinkSync(path.posix.join('..', name, path.posix.normalize(file)), link)
       }
-      if (have === 'missing') continue
-      const list = run('dpkg', ['-L', pkg]).split('\n').filter((p) => p.startsWith('/usr/')).sort()
-      for (const p of list) copyUsrPath(p, sys)
     }
-    return {debMismatches: mismatches}
+    return copied
   },
 
   async 'usr-sample'(tmp, r) {

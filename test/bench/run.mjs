@@ -7,7 +7,8 @@
 //
 // Options:
 //   --profile full|tiny   corpus sizes (tiny: a few MB, no network; used by the smoke test)
-//   --corpora a,b         versions, mixed, many-small, big-random (default: these four), million
+//   --corpora a,b         versions, mixed, source-tree, many-small, big-random (default: these
+//                         five), million
 //   --rounds N            rounds per corpus (default 3; medians are taken over them)
 //   --tools a,b           plakar,restic,borg (default: all three; plakar must be one)
 //   --dir DIR             work root (default $PLAKAR_BENCH_DIR, else ~/.cache/plakar-bench):
@@ -260,6 +261,9 @@ const PLANS = {
   async mixed(ctx, order, set) {
     await PLANS.tree(ctx, order, set)
   },
+  async 'source-tree'(ctx, order, set) {
+    await PLANS.tree(ctx, order, set)
+  },
   async 'many-small'(ctx, order, set) {
     await PLANS.tree(ctx, order, set)
   },
@@ -385,13 +389,13 @@ async function main() {
   meta.corpusInfo = {}
   for (const corpus of corpora) {
     const set = await ensureSet(corpus, {profile, dir: corpusDir})
-    const needsDigest = !opt['no-verify'] && ['mixed', 'many-small'].includes(corpus)
+    const needsDigest = !opt['no-verify'] && ['mixed', 'source-tree', 'many-small'].includes(corpus)
     if (needsDigest && !set.digest) {
       say(`${corpus}: digest of the source tree (for restore checks)`)
       set.digest = await treeDigest(set.path)
       updateState(corpus, {profile, dir: corpusDir}, {digest: set.digest})
     }
-    meta.corpusInfo[corpus] = {files: set.files, bytes: set.bytes, ...(set.versions ? {note: set.versions.join(', ')} : {}), ...(set.debMismatches?.length ? {note: `Debian versions differ from the pins: ${set.debMismatches.join('; ')}`} : {})}
+    meta.corpusInfo[corpus] = {files: set.files, bytes: set.bytes, dirs: set.dirs, links: set.links, ...(set.versions ? {note: set.versions.join(', ')} : {}), ...(set.debMismatches?.length ? {note: `Debian versions differ from the pins: ${set.debMismatches.join('; ')}`} : {})}
     for (let round = 1; round <= rounds; round++) {
       // Rotate the order every round: plakar first, then second, then last.
       const order = tools.map((_, i) => tools[(i + round - 1) % tools.length])

@@ -1,35 +1,28 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): plakar and restic on a tree shaped like /usr/lib (interpreter
-# libraries and packages: about 300 MB in about 30,000 files, the tree of issue 15), same
-# machine, same run. Reports wall time, CPU (user, sys) and peak RSS of every step.
+# Benchmark (not a test): plakar and restic on the harness's source-tree corpus (interpreter
+# libraries, headers and node packages in the shape of /usr/lib: about 300 MB in about 30,000
+# files, the tree of issue 15), same machine, same run; a quicker loop than `npm run bench --
+# --corpora source-tree --tools plakar,restic`, which is the reference. Reports wall time, CPU
+# (user, sys) and peak RSS of every step.
 #
 #   npm run build && test/bench/usr-lib.sh                  # 3 rounds
 #   ROUNDS=5 PLAKAR=/other/checkout/bin/run.js test/bench/usr-lib.sh
 #
-# The tree is copied once into $PLAKAR_BENCH_DIR/corpora/usr-lib (default
-# ~/.cache/plakar-bench) from the /usr/lib folders below that exist on this machine (Debian 12
-# image: python3, python3.11, node_modules, postgresql, and three folders of the Google Cloud
-# SDK: 344 MB, 27,499 files, 5,171 directories). Each round: fresh repositories; every step
-# (backup, unchanged re-backup, restore into an empty directory, full check: restic
-# --read-data) runs for both tools before the next, the order of the tools swapped every
-# round; the page cache is dropped (as root) before every step but the re-backup.
+# The tree is built once by test/bench/corpus.mjs (set source-tree: pinned Debian packages of
+# this image and pinned npm packages; see its header) into $PLAKAR_BENCH_DIR/corpora/full
+# (default ~/.cache/plakar-bench). Each round: fresh repositories; every step (backup,
+# unchanged re-backup, restore into an empty directory, full check: restic --read-data) runs for
+# both tools before the next, the order of the tools swapped every round; the page cache is
+# dropped (as root) before every step but the re-backup.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PLAKAR=${PLAKAR:-$ROOT/bin/run.js}
 ROUNDS=${ROUNDS:-3}
 BENCH=${PLAKAR_BENCH_DIR:-$HOME/.cache/plakar-bench}
-SRC=$BENCH/corpora/usr-lib
+SRC=$(node "$ROOT/test/bench/corpus.mjs" --dir "$BENCH/corpora" source-tree | cut -f4)
 W=$BENCH/work/usr-lib
 export PLAKAR_PASSPHRASE=bench-only-passphrase RESTIC_PASSWORD=bench-only-passphrase
 
-if [ ! -d "$SRC" ]; then
-  rm -rf "$SRC.tmp" && mkdir -p "$SRC.tmp"
-  for d in python3 python3.11 node_modules postgresql google-cloud-sdk/lib/surface google-cloud-sdk/platform/gsutil google-cloud-sdk/platform/bq; do
-    [ -d "/usr/lib/$d" ] || continue
-    mkdir -p "$SRC.tmp/$(dirname "$d")" && cp -a "/usr/lib/$d" "$SRC.tmp/$(dirname "$d")/"
-  done
-  mv "$SRC.tmp" "$SRC"
-fi
 echo "tree: $(du -sm "$SRC" | cut -f1) MB, $(find "$SRC" -type f | wc -l) files; plakar: $PLAKAR; $(restic version)"
 
 drop() { sync; if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi; }

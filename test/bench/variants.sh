@@ -1,25 +1,23 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): plakar alone on the /usr/lib-shaped tree of usr-lib.sh, run as
-# several variants; peak RSS and CPU (user, sys) of backup, restore and check. Each argument is
-# one variant: the command that starts plakar, split on spaces (a frozen build of
-# build-snapshot.sh, node flags, an environment: "node /a/bin/run.js",
-# "env MALLOC_ARENA_MAX=2 node /b/bin/run.js"). The order of the variants is reversed every
-# round; every variant gets a fresh repository; the page cache is dropped (as root) before every
-# step. STEPS chooses the steps (default "backup restore check").
+# Benchmark (not a test): plakar alone on the harness's source-tree corpus (the /usr/lib-shaped
+# tree of issue 15, built once by corpus.mjs), run as several variants; peak RSS and CPU (user,
+# sys) of backup, restore and check. Each argument is one variant: the command that starts
+# plakar, split on spaces (a frozen build of build-snapshot.sh, node flags, an environment:
+# "node /a/bin/run.js", "env MALLOC_ARENA_MAX=2 node /b/bin/run.js"). The order of the variants
+# is reversed every round; every variant gets a fresh repository; the page cache is dropped (as
+# root) before every step. STEPS chooses the steps (default "backup restore check").
 #
 #   A=$(test/bench/build-snapshot.sh HEAD~1) B=$(test/bench/build-snapshot.sh HEAD)
 #   ROUNDS=3 test/bench/variants.sh "node $A" "node $B"
-#
-# Run usr-lib.sh once first: it copies the tree.
 set -euo pipefail
+[ $# -gt 0 ] || { echo "usage: $0 COMMAND... (one quoted command per variant)" >&2; exit 2; }
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ROUNDS=${ROUNDS:-2}
 STEPS=${STEPS:-backup restore check}
 BENCH=${PLAKAR_BENCH_DIR:-$HOME/.cache/plakar-bench}
-SRC=$BENCH/corpora/usr-lib
+SRC=$(node "$ROOT/test/bench/corpus.mjs" --dir "$BENCH/corpora" source-tree | cut -f4)
 W=$BENCH/work/variants-$$
 export PLAKAR_PASSPHRASE=bench-only-passphrase
-[ -d "$SRC" ] || { echo "no tree at $SRC: run test/bench/usr-lib.sh once" >&2; exit 2; }
-[ $# -gt 0 ] || { echo "usage: $0 COMMAND... (one quoted command per variant)" >&2; exit 2; }
 trap 'rm -rf "$W"' EXIT
 drop() { sync; if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi; }
 variants=("$@")
