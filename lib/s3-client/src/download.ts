@@ -1,4 +1,4 @@
-import {Readable} from 'node:stream'
+import {finished, Readable} from 'node:stream'
 import type {GetObjectCommandOutput} from '@aws-sdk/client-s3'
 import {delay as wait, onAbort, PlakarError} from '@plakar/sdk'
 import {isTransient} from './errors.js'
@@ -59,45 +59,73 @@ export async function openObject(session: S3Session, key: string, options: ReadO
     }
   }
   const expected = wanted ?? response.ContentLength ?? 0
-  async function* body(): AsyncGenerator<Buffer> {
-    let current: GetObjectCommandOutput = response
-    let received = 0
-    let failures = 0
-    let receivedAtFailure = -1
-    for (;;) {
-      try {
-        for await (const chunk of current.Body as Readable) {
-          received += (chunk as Buffer).length
-          yield chunk as Buffer
-        }
-        if (received >= expected) return
-        throw Object.assign(new Error(`the body ended after ${received} of ${expected} bytes`), {code: 'ERR_STREAM_PREMATURE_CLOSE'})
-      } catch (error) {
-        ;(current.Body as Readable | undefined)?.destroy()
-        if (options.signal?.aborted) throw options.signal.reason
-        if (received >= expected && expected > 0) return
-        // The retry budget is per stall: a long read that keeps making progress may break often.
-        if (received > receivedAtFailure) failures = 0
-        receivedAtFailure = received
-        failures++
-        if (!isTransient(error) || failures >= session.settings.attempts) {
-          throw session.translate(error, `${options.what} (${received} of ${expected} bytes received)`, failures)
-        }
-        const delay = session.retryDelay(failures)
-        session.debug(`${options.what}: ${describeBriefly(error)} after ${received} bytes; resuming in ${Math.round(delay)} ms`)
-        await wait(delay, options.signal)
-        current = await request(start + received, etag).catch((e) => {
-          throw options.missing?.(e) ?? e
-        })
+  let current: GetObjectCommandOutput = response
+  let received = 0
+  let failures = 0
+  let receivedAtFailure = -1
+  // The body's pieces are pushed as they arrive ('data' events, paused while the consumer is
+  // full): no async generator and Readable.from between the socket and the consumer, whose
+  // promises per piece were measurable on restore's busy main thread.
+  const stream = new Readable({
+    read() {
+      ;(current.Body as Readable | undefined)?.resume()
+    },
+    destroy(error, callback) {
+      ;(current.Body as Readable | undefined)?.destroy()
+      callback(error)
+    },
+  })
+  const follow = (body: Readable) => {
+    body.on('data', (chunk: Buffer) => {
+      if (stream.destroyed) return
+      received += chunk.length
+      if (!stream.push(chunk)) body.pause()
+    })
+    finished(body, (error) => {
+      if (stream.destroyed || body !== current.Body) return
+      if (!error && received >= expected) {
+        stream.push(null)
+        return
       }
-    }
+      body.destroy()
+      void broken(error ?? Object.assign(new Error(`the body ended after ${received} of ${expected} bytes`), {code: 'ERR_STREAM_PREMATURE_CLOSE'})).catch((why: unknown) => {
+        stream.destroy(why as Error)
+      })
+    })
   }
-  const stream = Readable.from(body(), {objectMode: false, highWaterMark: 1})
+  /** The body broke off: resumes from the last byte received, or throws what to end the stream with. */
+  const broken = async (error: unknown) => {
+    if (options.signal?.aborted) throw options.signal.reason
+    if (received >= expected && expected > 0) {
+      stream.push(null)
+      return
+    }
+    // The retry budget is per stall: a long read that keeps making progress may break often.
+    if (received > receivedAtFailure) failures = 0
+    receivedAtFailure = received
+    failures++
+    if (!isTransient(error) || failures >= session.settings.attempts) {
+      throw session.translate(error, `${options.what} (${received} of ${expected} bytes received)`, failures)
+    }
+    const delay = session.retryDelay(failures)
+    session.debug(`${options.what}: ${describeBriefly(error)} after ${received} bytes; resuming in ${Math.round(delay)} ms`)
+    await wait(delay, options.signal)
+    const next = await request(start + received, etag).catch((e) => {
+      throw options.missing?.(e) ?? e
+    })
+    if (stream.destroyed) {
+      ;(next.Body as Readable | undefined)?.destroy()
+      return
+    }
+    current = next
+    follow(current.Body as Readable)
+  }
+  follow(current.Body as Readable)
   if (options.signal) {
     // The body may be idle between reads (the consumer is slow): end it at once on abort.
     const signal = options.signal
     const stop = () => {
-      ;(response.Body as Readable | undefined)?.destroy()
+      ;(current.Body as Readable | undefined)?.destroy()
       stream.destroy(signal.reason as Error)
     }
     stream.once('close', onAbort(signal, stop))
