@@ -40,7 +40,7 @@ describe('decoding workers', () => {
     }
   })
 
-  it('with decodeHere, a request that finds the worker busy is opened on this thread: plaintexts and failures as from the worker', async () => {
+  it('with decodeHere, a request that finds the worker holding two is opened on this thread: plaintexts and failures as from the worker', async () => {
     const {DecodePool} = await dist<typeof import('../../core/engine/src/repository/decode-pool.js')>('core/engine/dist/repository/decode-pool.js')
     const {KeySet} = await dist<typeof import('../../core/engine/src/crypto/keys.js')>('core/engine/dist/crypto/keys.js')
     const {Compressor} = await dist<typeof import('../../core/engine/src/format/compression.js')>('core/engine/dist/format/compression.js')
@@ -65,18 +65,20 @@ describe('decoding workers', () => {
       return {data: Buffer.concat([gs, bs]), blobs, good}
     }
     try {
-      // The first request waits for the worker to be ready, so the next two find it ready: one
-      // goes to it, the other (the worker busy) is opened here.
+      // The first request waits for the worker to be ready, so the next three find it ready: two
+      // are queued on it, the third (the worker holding two) is opened here.
       const first = range()
       expect((await pool.decode(first.data, first.blobs)).plaintexts[0]).toEqual(first.good)
-      const [a, b] = [range(), range()]
-      const decoded = await Promise.all([pool.decode(a.data, a.blobs), pool.decode(b.data, b.blobs)])
+      const [a, b, c] = [range(), range(), range()]
+      const decoded = await Promise.all([pool.decode(a.data, a.blobs), pool.decode(b.data, b.blobs), pool.decode(c.data, c.blobs)])
+      expect(pool.openedHere).toBe(1)
       for (const d of decoded) {
         expect(d.plaintexts[0]).toEqual(a.good)
         expect(d.plaintexts[1]).toBeNull()
         expect([...d.errors.keys()]).toEqual([1])
       }
-      const verified = await Promise.all([pool.decode(range().data, a.blobs, true), pool.decode(range().data, a.blobs, true)])
+      const verified = await Promise.all([1, 2, 3].map(() => pool.decode(range().data, a.blobs, true)))
+      expect(pool.openedHere).toBe(2)
       for (const d of verified) expect([...d.errors.keys()]).toEqual([1])
     } finally {
       await pool.close()

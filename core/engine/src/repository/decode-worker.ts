@@ -15,7 +15,8 @@ const compressor = new Compressor(data.compression)
 const port = parentPort!
 
 port.on('message', (request: DecodeRequest) => {
-  const bytes = Buffer.from(request.data)
+  // A view of the bytes moved here, not Buffer.from(data): that copies them (a whole range).
+  const bytes = Buffer.from(request.data.buffer, request.data.byteOffset, request.data.byteLength)
   const reply: FromDecodeWorker & {type: 'reply'} = {type: 'reply', id: request.id, plaintexts: [], errors: []}
   const transfer: ArrayBuffer[] = []
   for (const blob of request.blobs) {
