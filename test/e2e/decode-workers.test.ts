@@ -40,7 +40,7 @@ describe('decoding workers', () => {
     }
   })
 
-  it('with decodeHere, a request that finds the worker holding two is opened on this thread: plaintexts and failures as from the worker', async () => {
+  it('with decodeHere, a request is opened on this thread only when the worker has requests left to answer (not replies left to deliver): plaintexts and failures as from the worker', async () => {
     const {DecodePool} = await dist<typeof import('../../core/engine/src/repository/decode-pool.js')>('core/engine/dist/repository/decode-pool.js')
     const {KeySet} = await dist<typeof import('../../core/engine/src/crypto/keys.js')>('core/engine/dist/crypto/keys.js')
     const {Compressor} = await dist<typeof import('../../core/engine/src/format/compression.js')>('core/engine/dist/format/compression.js')
@@ -65,23 +65,40 @@ describe('decoding workers', () => {
       return {data: Buffer.concat([gs, bs]), blobs, good}
     }
     try {
-      // The first request waits for the worker to be ready, so the next three find it ready: two
-      // are queued on it, the third (the worker holding two) is opened here.
+      // The first request waits for the worker to be ready: from then on it takes requests.
       const first = range()
       expect((await pool.decode(first.data, first.blobs)).plaintexts[0]).toEqual(first.good)
+      // Two posted, and this thread waits (without yielding) until the worker has answered both:
+      // their replies are still in this thread's queue, yet the worker is idle, so the next
+      // request goes to it and is not opened here.
       const [a, b, c] = [range(), range(), range()]
-      const decoded = await Promise.all([pool.decode(a.data, a.blobs), pool.decode(b.data, b.blobs), pool.decode(c.data, c.blobs)])
-      expect(pool.openedHere).toBe(1)
-      for (const d of decoded) {
+      const posted = [pool.decode(a.data, a.blobs), pool.decode(b.data, b.blobs)]
+      while (pool.unanswered > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1)
+      posted.push(pool.decode(c.data, c.blobs))
+      expect(pool.openedHere).toBe(0)
+      for (const d of await Promise.all(posted)) {
         expect(d.plaintexts[0]).toEqual(a.good)
         expect(d.plaintexts[1]).toBeNull()
         expect([...d.errors.keys()]).toEqual([1])
       }
-      const verified = await Promise.all([1, 2, 3].map(() => pool.decode(range().data, a.blobs, true)))
-      expect(pool.openedHere).toBe(2)
-      for (const d of verified) expect([...d.errors.keys()]).toEqual([1])
     } finally {
       await pool.close()
+    }
+    // Opened here (a pool that decodes here before any worker holds a request): the same
+    // plaintexts and failures as from the worker.
+    const here = new DecodePool(repo as never, 1, true, 0)
+    try {
+      const first = range()
+      expect((await here.decode(first.data, first.blobs)).plaintexts[0]).toEqual(first.good)
+      expect(here.openedHere).toBe(1)
+      const d = await here.decode(range().data, first.blobs)
+      expect(d.plaintexts[0]).toEqual(first.good)
+      expect(d.plaintexts[1]).toBeNull()
+      expect([...d.errors.keys()]).toEqual([1])
+      expect([...(await here.decode(range().data, first.blobs, true)).errors.keys()]).toEqual([1])
+      expect(here.openedHere).toBe(3)
+    } finally {
+      await here.close()
     }
   })
 })

@@ -36,21 +36,34 @@ export interface Decoded {
 }
 
 /**
- * With decodeHere, how many requests every worker must already hold before this thread opens
- * one itself. Ranges come in bursts (several reads finishing together): at 1, this thread
+ * With decodeHere, how many requests every worker must still have to answer before this thread
+ * opens one itself. Ranges come in bursts (several reads finishing together): at 1, this thread
  * opened most of them while the worker idled 78 % of a restore from radosgw, where this
  * thread (downloads, file writes) is what the restore waits for.
  */
-const DECODE_HERE_AFTER = 2
+export const DECODE_HERE_AFTER = 2
 
 /** What a decoding worker posts: one message once it can take requests, then replies. */
 export type FromDecodeWorker = {type: 'ready'} | ({type: 'reply'} & DecodeReply)
 
 interface DecodeSlot {
   worker: Worker
+  /** Requests posted and not yet answered here (their replies may wait in this thread's queue). */
   busy: number
+  /** Requests posted to it, and (shared, counted by the worker) those it has answered. */
+  posted: number
+  answered: Int32Array
   /** Set by the worker's first message: until then it gets no request. */
   ready: boolean
+}
+
+/**
+ * What a worker still has to do. Not `busy`: its replies wait in this thread's queue while this
+ * thread is busy, and a worker that finished long ago would look busy exactly when this thread
+ * has the least time to decode.
+ */
+function unanswered(slot: DecodeSlot): number {
+  return slot.posted - Atomics.load(slot.answered, 0)
 }
 
 /**
@@ -75,22 +88,25 @@ export class DecodePool {
   #waiting: (() => void)[] = []
   #next = 0
   readonly #decodeHere: boolean
+  readonly #decodeHereAfter: number
   /** Requests opened on this thread (with workers running): what the placement tests observe. */
   openedHere = 0
 
-  constructor(repo: Repository, workers = availableParallelism(), decodeHere = false) {
+  constructor(repo: Repository, workers = availableParallelism(), decodeHere = false, decodeHereAfter = DECODE_HERE_AFTER) {
     this.#repo = repo
     this.#decodeHere = decodeHere
+    this.#decodeHereAfter = decodeHereAfter
     const script = new URL('./decode-worker.js', import.meta.url)
     if (!existsSync(fileURLToPath(script))) return
     for (let i = 0; i < Math.max(1, workers); i++) {
+      const answered = new Int32Array(new SharedArrayBuffer(4))
       const worker = new Worker(script, {
-        workerData: {subkeys: repo.keys.subkeys(), compression: repo.config.compression},
+        workerData: {subkeys: repo.keys.subkeys(), compression: repo.config.compression, answered: answered.buffer},
         // A small young generation is collected often, and with it the large external buffers
         // (packfiles, plaintexts) its short-lived objects hold: check peaked 50-60 MB lower.
         resourceLimits: {maxYoungGenerationSizeMb: 4},
       })
-      const slot: DecodeSlot = {worker, busy: 0, ready: false}
+      const slot: DecodeSlot = {worker, busy: 0, posted: 0, answered, ready: false}
       worker.on('message', (message: FromDecodeWorker) => {
         if (message.type === 'ready') {
           slot.ready = true
@@ -132,8 +148,8 @@ export class DecodePool {
       ready = this.#workers.filter((w) => w.ready)
     }
     if (ready.length === 0) return this.#inline(data, blobs, verifyOnly)
-    const slot = ready.reduce((a, b) => (b.busy < a.busy ? b : a))
-    if (this.#decodeHere && slot.busy >= DECODE_HERE_AFTER) {
+    const slot = ready.reduce((a, b) => (unanswered(b) < unanswered(a) ? b : a))
+    if (this.#decodeHere && unanswered(slot) >= this.#decodeHereAfter) {
       this.openedHere++
       return this.#inline(data, blobs, verifyOnly)
     }
@@ -143,6 +159,7 @@ export class DecodePool {
     const reply = await new Promise<DecodeReply>((resolve, reject) => {
       this.#pending.set(id, {slot, resolve, reject})
       slot.busy++
+      slot.posted++
       slot.worker.ref()
       slot.worker.postMessage({id, data: owned, blobs, verifyOnly} satisfies DecodeRequest, [owned.buffer as ArrayBuffer])
     })
@@ -150,6 +167,11 @@ export class DecodePool {
       plaintexts: reply.plaintexts.map((p) => (p ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : null)),
       errors: new Map(reply.errors.map((e) => [e.index, e.message])),
     }
+  }
+
+  /** Requests the workers have not answered yet (whether or not their replies reached this thread). */
+  get unanswered(): number {
+    return this.#workers.reduce((n, w) => n + unanswered(w), 0)
   }
 
   #wake(): void {

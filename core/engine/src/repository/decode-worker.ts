@@ -9,7 +9,9 @@ import {ownedCopy} from '../format/owned-copy.js'
 import {Compressor, type CompressionConfig} from '../format/compression.js'
 import type {DecodeRequest, FromDecodeWorker} from './decode-pool.js'
 
-const data = workerData as {subkeys: Subkeys; compression: CompressionConfig}
+const data = workerData as {subkeys: Subkeys; compression: CompressionConfig; answered: SharedArrayBuffer}
+/** Requests answered, read by the pool without waiting for the replies to be delivered. */
+const answered = new Int32Array(data.answered)
 const keys = KeySet.fromSubkeys(data.subkeys)
 const compressor = new Compressor(data.compression)
 const port = parentPort!
@@ -41,6 +43,7 @@ port.on('message', (request: DecodeRequest) => {
   // full collection (promoted while the blobs were opened, counted only as external memory),
   // holding one packfile each; there they are a new young object, freed by the next scavenge.
   if (!transfer.includes(request.data.buffer as ArrayBuffer)) transfer.push(request.data.buffer as ArrayBuffer)
+  Atomics.add(answered, 0, 1)
   port.postMessage(reply, transfer)
 })
 // Everything above loaded and the keys are usable: requests may come.
