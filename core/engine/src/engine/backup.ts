@@ -119,7 +119,9 @@ export async function backup(repo: Repository, importers: Importer[], options: B
   // can tell whether its process is still alive.
   const lock = options.dryRun ? undefined : await RepositoryLock.acquire(repo, 'shared', {host: hostname(), pid: process.pid, user})
   if (lock) await sweepLeftovers(repo)
-  const writer = new RepositoryWriter(repo, {host, dryRun: options.dryRun})
+  const staging = new Staging(options.tmpDir ?? tmpdir())
+  // Data packfiles are filled in a file beside the staged entries, not in memory.
+  const writer = new RepositoryWriter(repo, {host, dryRun: options.dryRun, spillDir: staging.dir})
   // Workers start with the first file that needs reading: an unchanged re-backup needs none.
   const workers: {started: boolean; pool?: ChunkPool} = {started: false}
   const pool = () => {
@@ -129,7 +131,6 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     }
     return workers.pool
   }
-  const staging = new Staging(options.tmpDir ?? tmpdir())
   const progress: BackupProgress = {files: 0, directories: 0, errors: 0, bytes: 0, readBytes: 0, addedBytes: 0, recovered: 0}
   const report = () => {
     progress.addedBytes = writer.stats.addedBytes

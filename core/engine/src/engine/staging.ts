@@ -359,6 +359,11 @@ export class Staging {
     writer.close()
   }
 
+  /** This backup's own temporary directory, removed by close(): data packfiles spill there too. */
+  get dir(): string {
+    return this.#dir
+  }
+
   close(): void {
     try {
       this.#db.close()

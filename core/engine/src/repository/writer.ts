@@ -1,6 +1,8 @@
 import {sealBlob} from '../format/blob.js'
 import {isDataBlob} from '../format/blob-type.js'
-import {PackfileBuilder, type FinishedPackfile, type PackKind} from '../format/packfile.js'
+import {open} from 'node:fs/promises'
+import {Readable} from 'node:stream'
+import {PackfileBuilder, removeSpilled, type FinishedPackfile, type PackKind} from '../format/packfile.js'
 import {emptyDelta, type StateDelta, type StatePackfile, type StateSnapshot} from '../format/state.js'
 import type {NodeStore} from '../tree/btree.js'
 import {isRetained, readableFrom} from '@plakar/sdk'
@@ -32,6 +34,11 @@ export interface WriterOptions {
   dryRun?: boolean
   /** Blobs per packfile and per publish (MAX_PACK_BLOBS); tests lower it to exercise the limit. */
   maxPackBlobs?: number
+  /**
+   * A directory for the blobs of data packfiles being filled (PackfileBuilder's `spillDir`):
+   * written there as they come and stored from there, instead of held in memory.
+   */
+  spillDir?: string
 }
 
 export interface WriterStats {
@@ -69,7 +76,7 @@ export class RepositoryWriter implements NodeStore {
 
   constructor(repo: Repository, options: WriterOptions) {
     this.#repo = repo
-    this.#options = {uploads: 2, publishEvery: 4, publishIntervalMs: 30_000, dryRun: false, maxPackBlobs: MAX_PACK_BLOBS, ...options}
+    this.#options = {uploads: 2, publishEvery: 4, publishIntervalMs: 30_000, dryRun: false, maxPackBlobs: MAX_PACK_BLOBS, spillDir: '', ...options}
     this.#builders = {data: this.#builder('data'), meta: this.#builder('meta')}
   }
 
@@ -132,14 +139,20 @@ export class RepositoryWriter implements NodeStore {
     this.stats.addedBytes += sealed.length
     if (this.#options.dryRun) return true
     const builder = this.#builders[kind]
-    builder.add(type, mac, sealed, rawLength)
+    try {
+      builder.add(type, mac, sealed, rawLength)
+    } catch (error) {
+      // The spilled packfile could not be written (a full disk): the writer is done, not this file.
+      this.#failure ??= error
+      throw error
+    }
     if (this.#full(builder)) await this.#rotate(kind)
     return true
   }
 
   /** Whether the packfile, with one more blob of `adding` bytes when given, is to be closed. */
   #builder(kind: PackKind): PackfileBuilder {
-    return new PackfileBuilder(this.#repo.keys, kind, {parity: this.#repo.config.packfile.parity !== false})
+    return new PackfileBuilder(this.#repo.keys, kind, {parity: this.#repo.config.packfile.parity !== false, ...(this.#options.spillDir ? {spillDir: this.#options.spillDir} : {})})
   }
 
   #full(builder: PackfileBuilder, adding?: number): boolean {
@@ -159,11 +172,21 @@ export class RepositoryWriter implements NodeStore {
     const builder = this.#builders[kind]
     if (builder.blobs.length === 0) return
     this.#builders[kind] = this.#builder(kind)
-    const pack = builder.finish()
+    let pack: FinishedPackfile
+    try {
+      pack = builder.finish()
+    } catch (error) {
+      this.#failure ??= error
+      throw error
+    }
     while (this.#uploads.size >= this.#options.uploads) await Promise.race(this.#uploads)
     if (this.#failure) throw this.#failure
     const upload = this.#repo.storage
-      .put('packfile', pack.id, readableFrom(pack.parts), pack.size, {packfileKind: kind})
+      .put('packfile', pack.id, packfileBytes(pack), pack.size, {packfileKind: kind})
+      .finally(() => {
+        if (pack.spilled) removeSpilled(pack.spilled)
+        pack.spilled = undefined
+      })
       .then(() => {
         pack.parts = []
         this.#stored.push(pack)
@@ -214,6 +237,7 @@ export class RepositoryWriter implements NodeStore {
   async abandon(reason: unknown): Promise<void> {
     if (this.#options.dryRun) return
     this.#failure ??= reason
+    for (const builder of Object.values(this.#builders)) builder.discard()
     while (this.#uploads.size > 0) await Promise.race(this.#uploads)
     if (this.#stored.length === 0) return
     if (!isDiskFull(reason) && !isDiskFull(this.#failure)) {
@@ -250,3 +274,26 @@ export class RepositoryWriter implements NodeStore {
   }
 }
 
+/** A finished packfile's bytes as a stream: its spilled file (1 MiB at a time), then its parts. */
+function packfileBytes(pack: FinishedPackfile): Readable {
+  if (!pack.spilled) return readableFrom(pack.parts)
+  const {spilled, parts} = pack
+  return Readable.from(
+    (async function* () {
+      const handle = await open(spilled, 'r')
+      try {
+        for (;;) {
+          // A fresh buffer per read: the storage may hold a piece until it is written.
+          const piece = Buffer.allocUnsafeSlow(1 << 20)
+          const {bytesRead} = await handle.read(piece, 0, piece.length, null)
+          if (bytesRead === 0) break
+          yield piece.subarray(0, bytesRead)
+        }
+      } finally {
+        await handle.close()
+      }
+      yield* parts
+    })(),
+    {objectMode: false},
+  )
+}
