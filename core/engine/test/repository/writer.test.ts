@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {randomBytes} from 'node:crypto'
@@ -133,5 +133,54 @@ describe('RepositoryWriter', () => {
     expect(kinds.data).toBeGreaterThan(1)
     expect(kinds.meta).toBeGreaterThan(1)
     await repo.close()
+  })
+
+  it('fills data packfiles in its spill directory: stored whole, each named by the MAC of its bytes, and no file left behind, stored or not', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {packfileSize: 3 * 1024 * 1024, compression: {algorithm: 'none', level: 0}})
+    const repo = await open(storage)
+    const spillDir = join(dir, 'spill')
+    mkdirSync(spillDir)
+    const writer = new RepositoryWriter(repo, {host: 'test', spillDir})
+    // Blobs smaller and larger than the spill file's 1 MiB write batches.
+    const chunks = [...Array.from({length: 300}, (_, i) => randomBytes(100 + i * 37)), randomBytes(1536 * 1024), randomBytes(2 * 1024 * 1024), randomBytes(5000)]
+    for (const chunk of chunks) await writer.put(BlobType.CHUNK, chunk)
+    const header = await writer.put(BlobType.SNAPSHOT, randomBytes(300))
+    // The packfile being filled is there, and those being stored, until they are.
+    expect(readdirSync(spillDir).length).toBeGreaterThanOrEqual(1)
+    await writer.commit({id: Buffer.alloc(32, 2), header: header.mac, time: Date.now()})
+    expect(readdirSync(spillDir)).toEqual([])
+    let data = 0
+    for (const [id, bytes] of storage.objects.packfile) {
+      expect(repo.keys.objectMac.digest(bytes).toString('hex')).toBe(id)
+      if (readPackfileIndex(repo.keys, bytes).kind === 'data') data++
+    }
+    expect(data).toBeGreaterThan(1)
+    await repo.close()
+    const reader = await open(storage, 'other-cache')
+    try {
+      for (const chunk of chunks) expect((await reader.reader.read(BlobType.CHUNK, reader.keys.blobMac.digest(chunk))).equals(chunk)).toBe(true)
+    } finally {
+      await reader.close()
+    }
+
+    // A backup that fails leaves nothing in the spill directory either: neither the packfile
+    // whose store failed nor the one being filled.
+    const failing = await open(storage, 'third-cache')
+    storage.beforePut = (kind) => {
+      if (kind === 'packfile') throw Object.assign(new Error('no space left on device'), {code: 'ENOSPC'})
+    }
+    const doomed = new RepositoryWriter(failing, {host: 'test', spillDir})
+    // Puts go on until the failed store is noticed (uploads run behind the puts).
+    const failure = await (async () => {
+      for (let i = 0; i < 200; i++) await doomed.put(BlobType.CHUNK, randomBytes(100_000))
+    })().then(
+      () => doomed.failure,
+      (error: unknown) => error,
+    )
+    expect(failure).toMatchObject({code: 'ENOSPC'})
+    await doomed.abandon(failure)
+    expect(readdirSync(spillDir)).toEqual([])
+    await failing.close()
   })
 })
