@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RUNS=${RUNS:-3}
 TREE_MB=${TREE_MB:-1024}
 command -v restic >/dev/null || { echo "restic is missing (apt-get install restic)" >&2; exit 1; }
-[ -f "$ROOT/core/dist/index.js" ] || { echo "build first: npm run build" >&2; exit 1; }
+[ -f "$ROOT/plugins/sftp/dist/storage.js" ] || { echo "build first: npm run build" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/plakar-bench-sftp.XXXXXX")
 SFTP_WORK=
