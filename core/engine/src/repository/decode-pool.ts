@@ -2,6 +2,7 @@ import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
+import {MAC_LENGTH} from '../crypto/mac.js'
 import {openBlob} from '../format/blob.js'
 import {ownedCopy} from '../format/owned-copy.js'
 import {PlakarError} from '@plakar/sdk'
@@ -18,7 +19,13 @@ export interface DecodeBlob {
 export interface DecodeRequest {
   id: number
   data: Uint8Array
-  blobs: DecodeBlob[]
+  /**
+   * The blobs' MACs, MAC_LENGTH bytes each in the order of `blobs`, in one buffer of its own
+   * (moved): a MAC of its own per blob is a slice of Node's 8 KiB pool, which a structured
+   * clone copies whole.
+   */
+  macs: Uint8Array
+  blobs: Omit<DecodeBlob, 'mac'>[]
   verifyOnly: boolean
 }
 
@@ -161,7 +168,10 @@ export class DecodePool {
       slot.busy++
       slot.posted++
       slot.worker.ref()
-      slot.worker.postMessage({id, data: owned, blobs, verifyOnly} satisfies DecodeRequest, [owned.buffer as ArrayBuffer])
+      const macs = Buffer.allocUnsafeSlow(blobs.length * MAC_LENGTH)
+      blobs.forEach((b, i) => macs.set(b.mac, i * MAC_LENGTH))
+      const placed = blobs.map(({type, offset, length}) => ({type, offset, length}))
+      slot.worker.postMessage({id, data: owned, macs, blobs: placed, verifyOnly} satisfies DecodeRequest, [owned.buffer as ArrayBuffer, macs.buffer as ArrayBuffer])
     })
     return {
       plaintexts: reply.plaintexts.map((p) => (p ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : null)),

@@ -4,6 +4,7 @@
  */
 import {parentPort, workerData} from 'node:worker_threads'
 import {KeySet, type Subkeys} from '../crypto/keys.js'
+import {MAC_LENGTH} from '../crypto/mac.js'
 import {openBlob} from '../format/blob.js'
 import {ownedCopy} from '../format/owned-copy.js'
 import {Compressor, type CompressionConfig} from '../format/compression.js'
@@ -21,10 +22,12 @@ port.on('message', (request: DecodeRequest) => {
   const bytes = Buffer.from(request.data.buffer, request.data.byteOffset, request.data.byteLength)
   const reply: FromDecodeWorker & {type: 'reply'} = {type: 'reply', id: request.id, plaintexts: [], errors: []}
   const transfer: ArrayBuffer[] = []
-  for (const blob of request.blobs) {
+  for (let i = 0; i < request.blobs.length; i++) {
+    const blob = request.blobs[i]
     try {
       if (blob.offset + blob.length > bytes.length) throw new Error('the range is shorter than the blob')
-      const plain = openBlob(keys, compressor, blob.type, Buffer.from(blob.mac), bytes.subarray(blob.offset, blob.offset + blob.length), request.verifyOnly)
+      const mac = request.macs.subarray(i * MAC_LENGTH, (i + 1) * MAC_LENGTH)
+      const plain = openBlob(keys, compressor, blob.type, mac, bytes.subarray(blob.offset, blob.offset + blob.length), request.verifyOnly)
       if (request.verifyOnly) {
         reply.plaintexts.push(null)
         continue
