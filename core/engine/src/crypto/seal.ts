@@ -1,4 +1,4 @@
-import {createCipheriv, createDecipheriv, createHmac, randomBytes} from 'node:crypto'
+import {createCipheriv, createDecipheriv, createHmac, randomFillSync} from 'node:crypto'
 import {IntegrityError} from '@plakar/sdk'
 import {Mac} from './mac.js'
 
@@ -23,16 +23,40 @@ export interface Sealer {
 
 const SALT = 32
 const TAG = 16
+/** Salts drawn from the system's generator at once: 256 of them per call. */
+const SALT_POOL = 256 * SALT
+
+/**
+ * Fresh random salts, each handed out once. One call into the generator per 256 salts instead of
+ * one per item: `randomBytes(32)` was about a quarter of the cost of sealing a 2 KiB blob
+ * (3.5 of 15 µs), paid once per chunk of every small file. The bytes are the same CSPRNG
+ * output, only fetched in larger pieces; a salt is never given twice, since `#at` only grows
+ * until the pool is refilled.
+ */
+class SaltSource {
+  #pool = Buffer.alloc(0)
+  #at = 0
+  next(): Buffer {
+    if (this.#at + SALT > this.#pool.length) {
+      this.#pool = randomFillSync(Buffer.allocUnsafeSlow(SALT_POOL))
+      this.#at = 0
+    }
+    const salt = this.#pool.subarray(this.#at, this.#at + SALT)
+    this.#at += SALT
+    return salt
+  }
+}
 
 export class AeadSealer implements Sealer {
   readonly overhead = SALT + TAG
   readonly #key: Buffer
+  readonly #salts = new SaltSource()
   constructor(key: Uint8Array) {
     this.#key = Buffer.from(key)
   }
 
   seal(plaintext: Uint8Array, aad: Uint8Array): Buffer {
-    const salt = randomBytes(SALT)
+    const salt = this.#salts.next()
     const key = createHmac('sha256', this.#key).update(salt).digest()
     const cipher = createCipheriv('aes-256-gcm', key, salt.subarray(0, 12))
     cipher.setAAD(aad)

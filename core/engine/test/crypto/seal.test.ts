@@ -94,6 +94,24 @@ describe('AEAD sealing specifics', () => {
     expect(a.subarray(0, 32).equals(b.subarray(0, 32))).toBe(false)
   })
 
+  it('never gives two items the same salt, across refills of the salt pool', () => {
+    // A repeated salt is a repeated key and nonce: GCM's confidentiality and integrity both fall.
+    const sealer = new AeadSealer(randomBytes(32))
+    const salts = new Set<string>()
+    const sealed: Buffer[] = []
+    for (let i = 0; i < 3000; i++) {
+      const item = sealer.seal(Buffer.from(`item ${i}`), AAD)
+      salts.add(item.subarray(0, 32).toString('hex'))
+      sealed.push(item)
+    }
+    expect(salts.size).toBe(3000)
+    // Each item owns its salt: sealing more never changes an item already sealed.
+    const first = Buffer.from(sealed[0])
+    sealer.seal(Buffer.from('one more'), AAD)
+    expect(sealed[0].equals(first)).toBe(true)
+    expect(sealer.open(sealed[2999], AAD).toString()).toBe('item 2999')
+  })
+
   it('the ciphertext does not contain the plaintext', () => {
     const plain = Buffer.from('a very recognisable plaintext string '.repeat(10))
     const sealed = new AeadSealer(randomBytes(32)).seal(plain, AAD)
