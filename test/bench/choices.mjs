@@ -6,6 +6,7 @@
 //   node test/bench/choices.mjs mac          [--seconds 1] [--repeats 5]
 //   node test/bench/choices.mjs compression  [--corpora mixed,versions] [--repeats 3]
 //   node test/bench/choices.mjs chunking     [--corpora mixed,versions] [--repeats 3]
+//   node test/bench/choices.mjs seal         [--seconds 1] [--repeats 5]   (compare builds with --root)
 //
 // Common options: --dir DIR (bench root, as for run.mjs: corpora in DIR/corpora/full),
 // --root DIR (the plakar checkout or frozen build whose core/engine/dist is measured; default this
@@ -475,7 +476,45 @@ async function chunkingPart() {
 }
 
 // ---------------------------------------------------------------------------------------------
-const PARTS = {mac: macPart, compression: compressionPart, chunking: chunkingPart}
+// Sealing: the measured build's AeadSealer (core/engine/dist/crypto/seal.js) as the chunk workers
+// call it, one item at a time; what a blob costs besides compression and its MAC. Run it with
+// --root on two frozen builds (test/bench/build-snapshot.sh) to compare them.
+
+async function sealPart() {
+  const {AeadSealer} = await core('crypto/seal.js')
+  const sealer = new AeadSealer(randomBytes(32))
+  const aad = randomBytes(34)
+  const sizes = [100, 2 * KiB, 16 * KiB, 128 * KiB]
+  const loadStart = load1()
+  const out = {}
+  for (let r = 0; r < repeats; r++) {
+    await quietly(`seal repeat ${r + 1}`, async () => {
+      for (const size of sizes) {
+        const plain = randomBytes(size)
+        const until = now() + BigInt(Math.round(Number(opt.seconds) * 1e9))
+        const start = now()
+        let n = 0
+        while (now() < until) {
+          sealer.seal(plain, aad)
+          n++
+        }
+        ;(out[size] ??= []).push(Number(now() - start) / n / 1000)
+      }
+    })
+  }
+  const loadEnd = load1()
+  const lines = [
+    `AeadSealer.seal of ${root}, one thread, µs per item, median of ${repeats} repeats of ${opt.seconds} s (load ${loadStart} → ${loadEnd}; ${quietNote()}).`,
+    '',
+    '| plaintext | µs per seal |',
+    '|---:|---:|',
+    ...sizes.map((size) => `| ${size >= KiB ? `${size / KiB} KiB` : `${size} B`} | ${fmt(median(out[size]))} |`),
+  ]
+  return {lines, raw: {loadStart, loadEnd, out}}
+}
+
+// ---------------------------------------------------------------------------------------------
+const PARTS = {mac: macPart, compression: compressionPart, chunking: chunkingPart, seal: sealPart}
 if (!PARTS[part]) {
   process.stderr.write(`usage: node test/bench/choices.mjs ${Object.keys(PARTS).join('|')} [options]\n`)
   process.exit(2)
