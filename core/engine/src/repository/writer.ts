@@ -5,7 +5,8 @@ import {Readable} from 'node:stream'
 import {PackfileBuilder, removeSpilled, type FinishedPackfile, type PackKind} from '../format/packfile.js'
 import {emptyDelta, type StateDelta, type StatePackfile, type StateSnapshot} from '../format/state.js'
 import type {NodeStore} from '../tree/btree.js'
-import {isRetained, readableFrom} from '@plakar/sdk'
+import {IntegrityError, isRetained, readableFrom} from '@plakar/sdk'
+import type {KeySet} from '../crypto/keys.js'
 import type {Repository} from './repository.js'
 
 /**
@@ -182,7 +183,7 @@ export class RepositoryWriter implements NodeStore {
     while (this.#uploads.size >= this.#options.uploads) await Promise.race(this.#uploads)
     if (this.#failure) throw this.#failure
     const upload = this.#repo.storage
-      .put('packfile', pack.id, packfileBytes(pack), pack.size, {packfileKind: kind})
+      .put('packfile', pack.id, packfileBytes(pack, this.#repo.keys), pack.size, {packfileKind: kind})
       .finally(() => {
         if (pack.spilled) removeSpilled(pack.spilled)
         pack.spilled = undefined
@@ -274,12 +275,23 @@ export class RepositoryWriter implements NodeStore {
   }
 }
 
-/** A finished packfile's bytes as a stream: its spilled file (1 MiB at a time), then its parts. */
-function packfileBytes(pack: FinishedPackfile): Readable {
+/**
+ * A finished packfile's bytes as a stream: its spilled file (1 MiB at a time), then its parts.
+ *
+ * What is read back from the spilled file is MACed again and must give the packfile's id before
+ * its last bytes (the index and footer, held in memory) are handed over: bytes changed on the
+ * local disk between the write and the store (a failing disk, another process) fail the store,
+ * and so the backup, instead of being stored under an id they no longer match, where only a
+ * later check would find them and the source might be gone. restic hashes its temporary pack
+ * files a second time before upload for the same reason. It costs one more keyed BLAKE3 pass
+ * over the data, on this thread.
+ */
+function packfileBytes(pack: FinishedPackfile, keys: KeySet): Readable {
   if (!pack.spilled) return readableFrom(pack.parts)
-  const {spilled, parts} = pack
+  const {spilled, parts, id} = pack
   return Readable.from(
     (async function* () {
+      const mac = keys.objectMac.stream()
       const handle = await open(spilled, 'r')
       try {
         for (;;) {
@@ -287,13 +299,18 @@ function packfileBytes(pack: FinishedPackfile): Readable {
           const piece = Buffer.allocUnsafeSlow(1 << 20)
           const {bytesRead} = await handle.read(piece, 0, piece.length, null)
           if (bytesRead === 0) break
-          yield piece.subarray(0, bytesRead)
+          const bytes = piece.subarray(0, bytesRead)
+          mac.update(bytes)
+          yield bytes
         }
       } finally {
         await handle.close()
       }
+      for (const part of parts) mac.update(part)
+      if (mac.digest().toString('hex') !== id) {
+        throw new IntegrityError(`packfile ${id.slice(0, 16)} changed on the local disk (${spilled}) before it was stored: check that disk, then run the backup again`)
+      }
       yield* parts
     })(),
-    {objectMode: false},
   )
 }

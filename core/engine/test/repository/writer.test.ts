@@ -1,4 +1,4 @@
-import {mkdirSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {randomBytes} from 'node:crypto'
@@ -8,6 +8,7 @@ import {Repository} from '../../src/repository/repository.js'
 import {MAX_PACK_BLOBS, RepositoryWriter} from '../../src/repository/writer.js'
 import {readPackfileIndex} from '../../src/format/packfile.js'
 import {MemoryStorage} from '../memory-storage.js'
+import {ExitCode, exitCodeOf, IntegrityError} from '@plakar/sdk'
 
 const quiet = {debug() {}, info() {}, warn() {}}
 
@@ -183,4 +184,40 @@ describe('RepositoryWriter', () => {
     expect(readdirSync(spillDir)).toEqual([])
     await failing.close()
   })
+
+  it('a spilled packfile whose bytes changed on the local disk before its store fails the store: nothing is stored under an id its bytes do not match', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {packfileSize: 1024 * 1024, compression: {algorithm: 'none', level: 0}})
+    const repo = await open(storage)
+    const spillDir = join(dir, 'spill')
+    mkdirSync(spillDir)
+    const put = storage.put.bind(storage)
+    let damaged = 0
+    storage.put = async (kind, id, data, size, options) => {
+      // The first packfile to be stored: one byte of its spilled file flipped before it is read.
+      if (kind === 'packfile' && damaged === 0) {
+        const [file] = readdirSync(spillDir).map((name) => join(spillDir, name)).sort()
+        const bytes = readFileSync(file)
+        bytes[bytes.length >> 1] ^= 0x40
+        writeFileSync(file, bytes)
+        damaged++
+      }
+      return put(kind, id, data, size, options)
+    }
+    const writer = new RepositoryWriter(repo, {host: 'test', spillDir, uploads: 1})
+    const failure = await (async () => {
+      for (let i = 0; i < 100; i++) await writer.put(BlobType.CHUNK, randomBytes(100_000))
+      return writer.failure
+    })().catch((error: unknown) => error)
+    expect(damaged).toBe(1)
+    expect(failure).toBeInstanceOf(IntegrityError)
+    expect(exitCodeOf(failure)).toBe(ExitCode.INTEGRITY)
+    expect((failure as Error).message).toMatch(/^packfile [0-9a-f]{16} changed on the local disk \(.+\) before it was stored: check that disk, then run the backup again$/)
+    await writer.abandon(failure)
+    // Whatever was stored matches its id.
+    for (const [id, bytes] of storage.objects.packfile) expect(repo.keys.objectMac.digest(bytes).toString('hex')).toBe(id)
+    expect(readdirSync(spillDir)).toEqual([])
+    await repo.close()
+  })
+
 })
