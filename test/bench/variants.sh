@@ -5,7 +5,8 @@
 # plakar, split on spaces (a frozen build of build-snapshot.sh, node flags, an environment:
 # "node /a/bin/run.js", "env MALLOC_ARENA_MAX=2 node /b/bin/run.js"). The order of the variants
 # is reversed every round; every variant gets a fresh repository; the page cache is dropped (as
-# root) before every step. STEPS chooses the steps (default "backup restore check").
+# root) before every step. STEPS chooses the steps (default "backup restore check"), CORPUS
+# another corpus of corpus.mjs (default source-tree).
 #
 #   A=$(test/bench/build-snapshot.sh HEAD~1) B=$(test/bench/build-snapshot.sh HEAD)
 #   ROUNDS=3 test/bench/variants.sh "node $A" "node $B"
@@ -15,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ROUNDS=${ROUNDS:-2}
 STEPS=${STEPS:-backup restore check}
 BENCH=${PLAKAR_BENCH_DIR:-$HOME/.cache/plakar-bench}
-SRC=$(node "$ROOT/test/bench/corpus.mjs" --dir "$BENCH/corpora" source-tree | cut -f4)
+SRC=$(node "$ROOT/test/bench/corpus.mjs" --dir "$BENCH/corpora" "${CORPUS:-source-tree}" | cut -f4)
 W=$BENCH/work/variants-$$
 export PLAKAR_PASSPHRASE=bench-only-passphrase
 trap 'rm -rf "$W"' EXIT
