@@ -202,18 +202,18 @@ export async function backup(repo: Repository, importers: Importer[], options: B
           } else {
             // Only a candidate directory needs to know whether its other entries are unchanged.
             const previous = owner && (await previousEntry(parent!.snapshot, item.path))
-            reuse.settle(owner, item.path, entry, seq, !!previous && sameEntry(previous.entry, entry))
+            reuse.settle(owner, item.path, entry, seq, !!previous && sameEntry(previous.entry, entry), previous?.bytes)
           }
           if (item.info.type === 'directory') progress.directories++
           continue
         }
         await tasks.run(async () => {
-          const {entry, same} = await fileEntry(repo, writer, reading, item, parent, progress)
+          const {entry, same, previousBytes} = await fileEntry(repo, writer, reading, item, parent, progress)
           if (entry.error) {
             progress.errors++
             options.onError?.({path: item.path, error: entry.error})
           }
-          if (reuse) reuse.settle(owner, item.path, entry, seq, same)
+          if (reuse) reuse.settle(owner, item.path, entry, seq, same, previousBytes)
           else staging.add(item.path, entry, seq)
           progress.files++
           report()
@@ -374,16 +374,17 @@ async function fileEntry(
   record: ImportRecord,
   parent: {snapshot: Snapshot; deletions: boolean} | undefined,
   progress: BackupProgress,
-): Promise<{entry: Entry; same: boolean}> {
+): Promise<{entry: Entry; same: boolean; previousBytes?: Buffer}> {
   if (parent) {
-    const previous = await parent.snapshot.entry(record.path).catch(() => undefined)
+    const found = await previousEntry(parent.snapshot, record.path)
+    const previous = found?.entry
     // sameFile ignores the content type: compare first, guess the type only when it is needed.
     if (previous && !previous.error && sameFile(previous.info, record.info)) {
       if (await stillStored(repo, parent.snapshot, previous, parent.deletions)) {
         progress.bytes += record.info.size
         const contentType = previous.info.contentType ?? withContentType(record).contentType
         const entry: Entry = {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
-        return {entry, same: sameEntry(previous, entry)}
+        return {entry, same: sameEntry(previous, entry), previousBytes: found.bytes}
       }
       progress.recovered++
     }

@@ -1,13 +1,14 @@
 import {dirname} from 'node:path/posix'
 import type {FileInfo} from '@plakar/sdk'
-import {encodeEntry, type Entry} from '../tree/entry.js'
+import {decodeEntry, encodeEntry, type Entry} from '../tree/entry.js'
 import type {Snapshot} from './snapshot.js'
 import type {Staging} from './staging.js'
 
 /**
  * Carries unchanged directories over from the parent snapshot (issue 15). As the scan goes, each
- * directory whose own entry equals its parent-snapshot entry is a candidate; its children's
- * entries wait in memory instead of going to staging. A candidate whose children all equal
+ * directory whose own entry equals its parent-snapshot entry is a candidate; its children wait
+ * in memory instead of going to staging, each as its parent-snapshot entry's stored bytes and its
+ * access time (all that differs), not as a decoded entry. A candidate whose children all equal
  * their parent-snapshot entries, in the same number as the parent snapshot had, and whose
  * subdirectories were all carried over, is unchanged: its waiting entries are dropped and one
  * row stands for the whole subtree, which the tree build copies from the parent snapshot's tree
@@ -84,23 +85,25 @@ export class SubtreeReuse {
     this.#tryCarry(candidate)
   }
 
-  /** A non-directory's entry is known: staged now, or waiting while its directory is a candidate. */
-  settle(owner: Candidate | undefined, path: string, entry: Entry, seq: number, same: boolean): void {
+  /**
+   * A non-directory's entry is known: staged now, or waiting while its directory is a candidate.
+   * `previousBytes` (its parent-snapshot entry as stored) is needed when `same`.
+   */
+  settle(owner: Candidate | undefined, path: string, entry: Entry, seq: number, same: boolean, previousBytes?: Buffer): void {
     if (!owner || owner.done) {
       this.#staging.add(path, entry, seq)
       if (owner) owner.pending--
       return
     }
     owner.pending--
-    if (!same) {
+    if (!same || !previousBytes) {
       this.#giveUp(owner)
       this.#staging.add(path, entry, seq)
       return
     }
-    owner.waiting.push({path, entry, seq})
+    owner.waiting.push({path, seq, stored: previousBytes, atime: entry.info.atime})
     this.#waiting++
-    if (owner.waiting.length > MAX_WAITING_PER_DIRECTORY) this.#giveUp(owner)
-    else if (this.#waiting > MAX_WAITING) for (const candidate of [...this.#open.values()]) this.#giveUp(candidate)
+    if (this.#waiting > MAX_WAITING) for (const candidate of [...this.#open.values()]) this.#giveUp(candidate)
     else this.#tryCarry(owner)
   }
 
@@ -139,7 +142,7 @@ export class SubtreeReuse {
         if (row.carried) {
           this.#staging.addReused(row.path, row.carried, row.seq)
           this.#carried.set(row.path, 'staged')
-        } else this.#staging.add(row.path, row.entry!, row.seq)
+        } else this.#staging.add(row.path, fresh(row.stored!, row.atime), row.seq)
       }
       c.waiting = []
       this.#staging.add(c.path, c.entry, c.seq)
@@ -174,19 +177,34 @@ export interface Candidate {
   /** Children yielded so far, and those whose entry is not known yet. */
   seen: number
   pending: number
-  /** Children equal to the parent snapshot's, not staged yet (`carried`: a subdirectory carried over). */
-  waiting: {path: string; seq: number; entry?: Entry; carried?: Buffer}[]
+  /**
+   * Children equal to the parent snapshot's, not staged yet: `stored` and `atime`, the entry as
+   * stored in the parent snapshot and the access time scanned now (what the entry is); `carried`,
+   * a subdirectory carried over.
+   */
+  waiting: {path: string; seq: number; stored?: Buffer; atime?: number; carried?: Buffer}[]
   /** Carried over or given up. */
   done: boolean
 }
 
 /**
- * Entries waiting for their directory's decision, per directory and in all: a depth-first scan
- * holds the children of the directories on one path, a few thousand at most in practice; the
- * caps bound memory (about 1 KB an entry) whatever the tree.
+ * Entries waiting for their directories' decision, in all: a depth-first scan holds the children
+ * of the directories on one path. One directory may hold 100,000 files (a mail folder, a cache):
+ * the cap lets one such directory wait, and bounds memory (a path, the stored entry, about 400
+ * bytes an entry) whatever the tree. Past it, every candidate is staged entry by entry.
  */
-const MAX_WAITING_PER_DIRECTORY = 4096
-const MAX_WAITING = 32_768
+const MAX_WAITING = 131_072
+
+/**
+ * The entry scanned now, from its parent-snapshot entry as stored: equal to it (sameEntry) but for
+ * the access time, and encoded canonically, so it is the same as the entry built from the scan.
+ */
+function fresh(stored: Buffer, atime: number | undefined): Entry {
+  const entry = decodeEntry(stored)
+  if (atime === undefined) delete entry.info.atime
+  else entry.info.atime = atime
+  return entry
+}
 
 function childCount(direct: {files: number; directories: number; symlinks: number; others: number; errors: number}): number {
   return direct.files + direct.directories + direct.symlinks + direct.others + direct.errors

@@ -235,15 +235,18 @@ describe('sameEntry', () => {
   })
 })
 
-describe('a directory too large to wait for', () => {
-  it('is staged entry by entry, beside a small one carried over, with the same result', async () => {
+describe('a directory of 5,000 files (more than a directory could keep waiting before)', () => {
+  it('is carried whole when unchanged, and staged with the access times scanned now when one file changed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'plakar-reuse-large-'))
     const storage = new MemoryStorage()
     await Repository.create(storage, {})
     const repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    // Access times and one mtime the test changes between backups.
+    const atimes = new Map<number, number>()
+    let changedMtime = 0
     const record = (path: string, type: 'file' | 'directory', mtime: number): ImportRecord =>
       type === 'file'
-        ? {path, info: {type, size: 0, mode: 0o644, mtime, ino: mtime}, open: async () => Readable.from([])}
+        ? {path, info: {type, size: 0, mode: 0o644, mtime: mtime + (mtime === 1000 ? changedMtime : 0), atime: atimes.get(mtime) ?? mtime, ino: mtime}, open: async () => Readable.from([])}
         : {path, info: {type, size: 0, mode: 0o755, mtime}}
     const importer = (origin: string): Importer => ({
       type: 'test',
@@ -258,14 +261,30 @@ describe('a directory too large to wait for', () => {
       },
       async close() {},
     })
+    /** Every entry as stored, access time included. */
+    const stored = async (snapshot: Snapshot) => {
+      const out = new Map<string, string>()
+      for await (const [path, entry] of snapshot.walk(snapshot.root)) out.set(path, encodeEntry(entry).toString('base64'))
+      return out
+    }
     try {
-      await backup(repo, [importer('here')], {tmpDir: dir})
+      const first = await backup(repo, [importer('here')], {tmpDir: dir})
       const again = await backup(repo, [importer('here')], {tmpDir: dir})
+      // Everything, the root included: the parent's trees are this snapshot's.
+      expect(again.carried).toBe(5004)
+      expect(again.snapshot!.trees).toEqual(first.snapshot!.trees)
+
+      // One file of the large directory changed, another was read since: the large directory is
+      // staged from its waiting entries, each with the access time scanned now.
+      changedMtime = 1
+      atimes.set(2000, 99_999)
+      const changed = await backup(repo, [importer('here')], {tmpDir: dir})
       const fresh = await backup(repo, [importer('elsewhere')], {tmpDir: dir})
-      // /r/small and its file; /r/large has more entries than a directory may keep waiting.
-      expect(again.carried).toBe(2)
-      expect(await entries(new Snapshot(repo, again.snapshot!))).toEqual(await entries(new Snapshot(repo, fresh.snapshot!)))
-      expect(again.snapshot!.trees).toEqual(fresh.snapshot!.trees)
+      expect(changed.carried).toBe(2)
+      const snapshot = new Snapshot(repo, changed.snapshot!)
+      expect((await snapshot.entry('/r/large/f1990'))!.info.atime).toBe(99_999)
+      expect(await stored(snapshot)).toEqual(await stored(new Snapshot(repo, fresh.snapshot!)))
+      expect(changed.snapshot!.trees).toEqual(fresh.snapshot!.trees)
     } finally {
       await repo.close()
       rmSync(dir, {recursive: true, force: true})
