@@ -1,3 +1,6 @@
+import {openSync, readSync, closeSync} from 'node:fs'
+import {gzipSync} from 'node:zlib'
+import {fileTypeFromBuffer} from 'file-type/core'
 import {describe, expect, it} from 'vitest'
 import {looksLikeText, needsContent, sniffType, typeFromName} from '../../src/engine/content-type.js'
 
@@ -25,6 +28,38 @@ describe('content types', () => {
     expect(await sniffType('/a.pdf', 'application/pdf', Buffer.from([0, 1, 2, 3, 0xfe]))).toBe('application/pdf')
     // A signature wins over the name.
     expect(await sniffType('/a.jpg', 'image/jpeg', png)).toBe('image/png')
+  })
+
+  it('answers gzip and ELF itself, with the type file-type gives them', async () => {
+    // The running node binary: a real ELF executable.
+    const fd = openSync(process.execPath, 'r')
+    const elf = Buffer.alloc(4100)
+    const n = readSync(fd, elf, 0, elf.length, 0)
+    closeSync(fd)
+    // A tar inside: file-type looks for one (ustar at 257, a valid header checksum), and still says gzip.
+    const tar = Buffer.alloc(1024)
+    tar.write('a.txt', 0)
+    tar.write('0000644\0', 100)
+    tar.write('00000000000\0', 124)
+    tar.write('ustar\0' + '00', 257)
+    tar.fill(' ', 148, 156)
+    let sum = 0
+    for (let i = 0; i < 512; i++) sum += tar[i]
+    tar.write(sum.toString(8).padStart(6, '0') + '\0 ', 148)
+    const samples: [string, Buffer][] = [
+      ['/lib/node', elf.subarray(0, n)],
+      ['/lib/libx.so.1', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0])],
+      ['/share/a.gz', gzipSync(Buffer.from('hello\n'.repeat(100)))],
+      ['/share/a.tar.gz', gzipSync(tar)],
+      ['/share/b.gz', gzipSync(Buffer.from('x')).subarray(0, 3)],
+      ['/share/c.gz', gzipSync(Buffer.from('truncated stream '.repeat(50))).subarray(0, 20)],
+    ]
+    for (const [path, head] of samples) {
+      const expected = (await fileTypeFromBuffer(head))?.mime
+      expect(expected, path).toBeDefined()
+      expect(await sniffType(path, typeFromName(path), head), path).toBe(expected)
+      expect(await sniffType(path.replace(/\.[^/]*$/, ''), undefined, head), path).toBe(expected)
+    }
   })
 
   it('text is UTF-8 without control characters, a sequence cut at the sample end allowed', () => {
