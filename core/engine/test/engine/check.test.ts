@@ -136,13 +136,14 @@ describe('check', () => {
   for (const wholeRepository of [true, false]) describe(`of every snapshot, ${wholeRepository ? 'as a whole repository (walk and verification at once)' : 'one by one'}; chunks looked up in batches`, () => {
     // More files than one lookup query takes (128) and than one batch holds (1,024).
     const files = Array.from({length: 1500}, (_, i) => file(`/r/d${i % 7}/f${i}.txt`, `content of file ${i}\n`))
-    const run = async (damage: (repo: Repository) => void) => {
+    const run = async (damage: (repo: Repository) => void, damageReader: (repo: Repository) => void = () => {}) => {
       const writer = await open('writer')
       await backup(writer, [importer([{path: '/r', info: {type: 'directory', size: 0}}, ...files])], {tmpDir: dir})
       damage(writer)
       await writer.close()
       const repo = await open('reader')
       try {
+        damageReader(repo)
         const {targets, problems} = await allSnapshots(repo)
         return await check(repo, targets, {problems, wholeRepository})
       } finally {
@@ -213,6 +214,20 @@ describe('check', () => {
         }
       })
     }
+
+    it('names the one file whose chunk no packfile indexes, the rest verified', async () => {
+      let victim = ''
+      const result = await run(() => {}, (repo) => {
+        // The reader's index lacks one chunk (as when the state recording it was lost): its
+        // packfile is still read and verified, but no file may count on that chunk.
+        const pack = repo.cache.packfiles().find((p) => p.kind === 'data')!
+        const blob = repo.cache.blobsOfPack(pack.id).find((b) => b.type === BlobType.CHUNK)!
+        victim = blob.mac.toString('hex').slice(0, 16)
+        repo.cache.db.prepare('DELETE FROM blobs WHERE mac = ? AND type = ?').run(blob.mac, BlobType.CHUNK)
+      })
+      expect(result.problems.map((p) => p.message)).toEqual([expect.stringMatching(new RegExp(`^snapshot [0-9a-f]{8}: /r/d\\d/f\\d+\\.txt: chunk ${victim} is missing from the index$`))])
+      expect(result.files).toBe(1500)
+    })
 
     it('names every file whose packfile is missing, and no other', async () => {
       let lost = 0
