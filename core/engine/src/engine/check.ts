@@ -126,6 +126,8 @@ class Checker {
         message: `state ${id}, which this client had read, was deleted from the storage (noticed ${new Date(noticed).toISOString()}) and no compaction replaced it: the snapshots or deletions it recorded are lost`,
       })
     }
+    // Every packfile's blobs and every chunk of every file are looked up, in no useful order.
+    this.#repo.cache.readMapped()
     await this.#checkStates()
     for await (const id of this.#repo.storage.list('packfile')) this.#present.add(id)
 

@@ -9,6 +9,8 @@ import type {StateDelta} from '../format/state.js'
 const LOCATE_BATCH = 128
 /** MACs per query of LocalCache.unindexed. */
 const UNINDEXED_BATCH = 512
+/** The most of the cache file LocalCache.readMapped maps. */
+const MAP_BYTES = 1 << 30
 
 /**
  * The local cache of a repository: every state delta merged into SQLite, so that dedup lookups
@@ -204,6 +206,17 @@ export class LocalCache {
       ),
       deletedPackfiles: db.prepare('SELECT id FROM deleted_packfiles').pluck(),
     }
+  }
+
+  /**
+   * From now on, reads the cache file through a memory map instead of a system call and a copy
+   * per page. For a command that reads most of the index in no useful order (check: every
+   * packfile's blobs, every chunk a file references), where SQLite's own 2 MiB of pages hold
+   * little of it: on 300,000 small files (a 31 MB cache) the lookups took a third of the time.
+   * The mapped pages are the kernel's page cache, shared, and dropped under memory pressure.
+   */
+  readMapped(): void {
+    this.db.pragma(`mmap_size = ${MAP_BYTES}`)
   }
 
   knownStates(): Set<string> {
