@@ -1,4 +1,5 @@
 import {BlobType} from '../format/blob-type.js'
+import {MAC_LENGTH} from '../crypto/mac.js'
 import {openState} from '../format/state.js'
 import type {Repository} from '../repository/repository.js'
 import {isFatal, mapConcurrent, readAll} from '@plakar/sdk'
@@ -369,13 +370,18 @@ class Checker {
       this.#report({kind: 'packfile', packfile: pack, message: `packfile ${pack} does not match its id: it is corrupted`})
     }
     // Verified on the decoding workers; the packfile's bytes move there (MAC them first).
-    const blobs = repo.cache.blobsOfPack(pack)
-    const errors = await repo.reader.verify(data, blobs)
+    const rows = repo.cache.blobListOfPack(pack)
+    const macs = Buffer.allocUnsafeSlow(rows.length * MAC_LENGTH)
+    const blobs = rows.map(([hex, type, offset, length], i) => {
+      macs.write(hex, i * MAC_LENGTH, MAC_LENGTH, 'hex')
+      return {type, offset, length}
+    })
+    const errors = await repo.reader.verify(data, macs, blobs)
     this.#options.signal?.throwIfAborted()
     for (const index of errors.keys()) {
-      const b = blobs[index]
+      const [hex, type] = rows[index]
       // The walk may have found the damage first (a chunk list it could not read): keep that.
-      this.#markUnusable(blobKey(b.type, b.mac), `${what(b.type, b.mac)} is corrupted`)
+      this.#markUnusable(`${type}:${hex}`, `${what(type, Buffer.from(hex, 'hex'))} is corrupted`)
     }
     this.#verified++
     this.#options.onProgress?.({phase: 'data', done: this.#verified, total: totalPacks, bytes: this.#bytes, totalBytes})

@@ -320,11 +320,12 @@ export class BlobReader {
 
   /**
    * Verifies every blob of a packfile's bytes (check): authenticated and re-MACed on the
-   * workers, plaintexts dropped. The bytes move to a worker: callers must not use them after.
+   * workers, plaintexts dropped. The bytes and the MACs (MAC_LENGTH bytes per blob, in the
+   * order of `blobs`) move to a worker: callers must not use them after.
    * Returns why each failed blob failed, by index.
    */
-  async verify(data: Buffer, blobs: DecodeBlob[]): Promise<Map<number, string>> {
-    return (await this.#pool.decode(data, blobs, true)).errors
+  async verify(data: Buffer, macs: Buffer, blobs: Omit<DecodeBlob, 'mac'>[]): Promise<Map<number, string>> {
+    return (await this.#pool.decodePlaced(data, macs, blobs, true)).errors
   }
 
   async close(): Promise<void> {

@@ -167,6 +167,10 @@ export class LocalCache {
       blobsOfPack: db.prepare(
         'SELECT b.mac AS mac, b.type AS type, b.offset AS offset, b.length AS length, b.raw AS raw FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset',
       ),
+      // For check: the MAC in hex (a string, not a buffer per row), in no particular order.
+      blobListOfPack: db
+        .prepare('SELECT lower(hex(b.mac)), b.type, b.offset, b.length FROM blobs b WHERE b.pack = (SELECT n FROM packfiles WHERE id = ?)')
+        .raw(true),
       locateAny: db.prepare(
         `SELECT p.id AS pack, b.offset AS offset, b.length AS length, b.raw AS rawLength FROM blobs b JOIN packfiles p ON p.n = b.pack
          WHERE b.mac = ? AND b.type = ? AND p.deleted = 0 ORDER BY p.marked, b.pack LIMIT 1`,
@@ -438,6 +442,15 @@ export class LocalCache {
 
   blobsOfPack(pack: string): {mac: Buffer; type: number; offset: number; length: number; raw: number}[] {
     return this.#stmts.blobsOfPack.all(pack) as {mac: Buffer; type: number; offset: number; length: number; raw: number}[]
+  }
+
+  /**
+   * Every blob one packfile indexes, as [MAC in hex, type, offset, length] in no particular
+   * order: what check verifies. A buffer per MAC (blobsOfPack) is an ArrayBuffer each, to
+   * create and collect: on 300,000 small files, more than the query.
+   */
+  blobListOfPack(pack: string): [mac: string, type: number, offset: number, length: number][] {
+    return this.#stmts.blobListOfPack.all(pack) as [string, number, number, number][]
   }
 
   /** Like locate, but a packfile marked for deletion serves when no other does (maintenance). */

@@ -146,7 +146,18 @@ export class DecodePool {
   }
 
   async decode(data: Buffer, blobs: DecodeBlob[], verifyOnly = false): Promise<Decoded> {
-    if (blobs.length === 0) return this.#inline(data, blobs, verifyOnly)
+    const macs = Buffer.allocUnsafeSlow(blobs.length * MAC_LENGTH)
+    blobs.forEach((b, i) => macs.set(b.mac, i * MAC_LENGTH))
+    return this.decodePlaced(data, macs, blobs.map(({type, offset, length}) => ({type, offset, length})), verifyOnly)
+  }
+
+  /**
+   * Like decode, with the blobs' MACs already in one buffer of their own (MAC_LENGTH bytes each,
+   * in the order of `blobs`; moved with the data): check builds it from the index's rows without
+   * a buffer per MAC, which cost a third of its reading of the index on 300,000 small files.
+   */
+  async decodePlaced(data: Buffer, macs: Buffer, blobs: Omit<DecodeBlob, 'mac'>[], verifyOnly = false): Promise<Decoded> {
+    if (blobs.length === 0) return this.#inline(data, macs, blobs, verifyOnly)
     let ready = this.#workers.filter((w) => w.ready)
     while (ready.length === 0 && this.#workers.length > 0) {
       // Workers are starting: wait for one (keeping them referenced, so the process waits too).
@@ -154,11 +165,11 @@ export class DecodePool {
       await new Promise<void>((resolve) => this.#waiting.push(resolve))
       ready = this.#workers.filter((w) => w.ready)
     }
-    if (ready.length === 0) return this.#inline(data, blobs, verifyOnly)
+    if (ready.length === 0) return this.#inline(data, macs, blobs, verifyOnly)
     const slot = ready.reduce((a, b) => (unanswered(b) < unanswered(a) ? b : a))
     if (this.#decodeHere && unanswered(slot) >= this.#decodeHereAfter) {
       this.openedHere++
-      return this.#inline(data, blobs, verifyOnly)
+      return this.#inline(data, macs, blobs, verifyOnly)
     }
     const id = this.#next++
     // Move the bytes when the buffer owns its memory; copy them otherwise.
@@ -168,10 +179,8 @@ export class DecodePool {
       slot.busy++
       slot.posted++
       slot.worker.ref()
-      const macs = Buffer.allocUnsafeSlow(blobs.length * MAC_LENGTH)
-      blobs.forEach((b, i) => macs.set(b.mac, i * MAC_LENGTH))
-      const placed = blobs.map(({type, offset, length}) => ({type, offset, length}))
-      slot.worker.postMessage({id, data: owned, macs, blobs: placed, verifyOnly} satisfies DecodeRequest, [owned.buffer as ArrayBuffer, macs.buffer as ArrayBuffer])
+      const ownedMacs = macs.byteOffset === 0 && macs.byteLength === macs.buffer.byteLength ? macs : ownedCopy(macs)
+      slot.worker.postMessage({id, data: owned, macs: ownedMacs, blobs, verifyOnly} satisfies DecodeRequest, [owned.buffer as ArrayBuffer, ownedMacs.buffer as ArrayBuffer])
     })
     return {
       plaintexts: reply.plaintexts.map((p) => (p ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : null)),
@@ -189,12 +198,13 @@ export class DecodePool {
     for (const resolve of this.#waiting.splice(0)) resolve()
   }
 
-  #inline(data: Buffer, blobs: DecodeBlob[], verifyOnly: boolean): Decoded {
+  #inline(data: Buffer, macs: Buffer, blobs: Omit<DecodeBlob, 'mac'>[], verifyOnly: boolean): Decoded {
     const errors = new Map<number, string>()
     const plaintexts = blobs.map((blob, index) => {
       try {
         if (blob.offset + blob.length > data.length) throw new Error('the range is shorter than the blob')
-        const plain = openBlob(this.#repo.keys, this.#repo.compressor, blob.type, Buffer.from(blob.mac), data.subarray(blob.offset, blob.offset + blob.length), verifyOnly)
+        const mac = macs.subarray(index * MAC_LENGTH, (index + 1) * MAC_LENGTH)
+        const plain = openBlob(this.#repo.keys, this.#repo.compressor, blob.type, mac, data.subarray(blob.offset, blob.offset + blob.length), verifyOnly)
         return verifyOnly ? null : plain
       } catch (error) {
         errors.set(index, (error as Error).message)
