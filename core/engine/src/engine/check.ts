@@ -355,7 +355,10 @@ class Checker {
     let data: Buffer
     try {
       await repo.reader.ready(pack)
-      data = await readAll(await repo.storage.get('packfile', pack))
+      // Its size first: the bytes are copied into one buffer as they come, instead of a list of
+      // pieces concatenated at the end (twice the packfile held, and a copy on this thread).
+      const {size} = await repo.storage.stat('packfile', pack)
+      data = await readAll(await repo.storage.get('packfile', pack), size)
     } catch (error) {
       // An unreachable storage is not a damaged repository: stop with that error.
       if (this.#rethrows(error)) throw error
