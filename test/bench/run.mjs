@@ -377,7 +377,7 @@ async function main() {
       end: load1(),
       min: Math.min(...loadSamples),
       max: Math.max(...loadSamples),
-      median: median(loadSamples),
+      median: Number(median(loadSamples).toFixed(2)),
       samples: loadSamples.length,
     }
     const raw = {meta, records, loadSamples}
