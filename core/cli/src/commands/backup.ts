@@ -39,13 +39,15 @@ export default class Backup extends PlakarCommand {
     if (flags.name !== undefined && (flags.name.trim() === '' || /[\n\r]/.test(flags.name))) {
       throw new UsageError('--name: give a non-empty name on one line')
     }
-    const repo = await this.openRepository()
     const options = parseOptions(flags.option ?? [])
     const importers: Importer[] = []
     this.onExit(async () => {
       for (const importer of importers) await importer.close()
     })
+    // Importers first: one may start work of its own (the fs importer boots its walk's thread)
+    // while the repository opens (the key derivation, the cache).
     for (const source of sources) importers.push(await this.resolver.importer(source, options))
+    const repo = await this.openRepository()
     const patterns = ignorePatterns(flags.ignore ?? [], flags['ignore-file'] ?? [])
     const skipByRoot = importers.map((i) => excluder(i.root, patterns, [this.settings.cacheDir]))
 
