@@ -39,8 +39,10 @@ export interface CachedSnapshot {
  * 4: a blob may have several locations (one per packfile holding it), so that a blob stored
  * again after its packfile was lost is found whatever order the states are merged in.
  * 5: packfiles marked for deletion by maintenance (pack_marks, packfiles.marked).
+ * 7: where each packfile's last indexed blob ends (packfiles.blob_end), kept as blobs are merged:
+ * the lost-packfile check at every backup's start read it with a GROUP BY over every blob.
  */
-const SCHEMA_VERSION = 6
+const SCHEMA_VERSION = 7
 
 /**
  * Whether the repository index has a blob (parameters: mac, type): indexed, in a packfile that
@@ -66,7 +68,8 @@ export class LocalCache {
     this.db
       .transaction(() => {
         const version = this.db.pragma('user_version', {simple: true}) as number
-        if (version !== SCHEMA_VERSION) this.#reset()
+        if (version === 6) this.#migrateFrom6()
+        else if (version !== SCHEMA_VERSION) this.#reset()
       })
       .immediate()
     this.#stmts = this.prepare()
@@ -79,7 +82,7 @@ export class LocalCache {
       DROP TABLE IF EXISTS deleted_packfiles; DROP TABLE IF EXISTS headers; DROP TABLE IF EXISTS tag_edits; DROP TABLE IF EXISTS pack_marks;
       CREATE TABLE states(id TEXT PRIMARY KEY) WITHOUT ROWID;
       CREATE TABLE packfiles(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
-        deleted INTEGER NOT NULL DEFAULT 0, marked INTEGER NOT NULL DEFAULT 0);
+        deleted INTEGER NOT NULL DEFAULT 0, marked INTEGER NOT NULL DEFAULT 0, blob_end INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE blobs(mac BLOB NOT NULL, type INTEGER NOT NULL, pack INTEGER NOT NULL,
         offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL,
         PRIMARY KEY(mac, type, pack)) WITHOUT ROWID;
@@ -94,6 +97,15 @@ export class LocalCache {
       CREATE TABLE superseded_states(id TEXT PRIMARY KEY) WITHOUT ROWID;
       -- Not dropped by clear(): what a rebuild found missing waits here until check reports it.
       CREATE TABLE IF NOT EXISTS vanished_states(id TEXT PRIMARY KEY, noticed INTEGER NOT NULL) WITHOUT ROWID;
+    `)
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
+  }
+
+  /** Version 6 lacked packfiles.blob_end: computed once from the blobs, nothing else changes (no refresh from the states). */
+  #migrateFrom6(): void {
+    this.db.exec(`
+      ALTER TABLE packfiles ADD COLUMN blob_end INTEGER NOT NULL DEFAULT 0;
+      UPDATE packfiles SET blob_end = coalesce((SELECT max(b.offset + b.length) FROM blobs b WHERE b.pack = packfiles.n), 0);
     `)
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
   }
@@ -161,9 +173,8 @@ export class LocalCache {
       header: db.prepare('SELECT data FROM headers WHERE id = ?').pluck(),
       putHeader: db.prepare('INSERT OR REPLACE INTO headers(id, data) VALUES (?, ?)'),
       packfiles: db.prepare('SELECT id, kind FROM packfiles WHERE deleted = 0 AND marked = 0'),
-      packfileEnds: db.prepare(
-        'SELECT p.id AS id, max(b.offset + b.length) AS end FROM packfiles p JOIN blobs b ON b.pack = p.n WHERE p.deleted = 0 AND p.marked = 0 GROUP BY p.n',
-      ),
+      packfileEnds: db.prepare('SELECT id, blob_end AS end FROM packfiles WHERE deleted = 0 AND marked = 0 AND blob_end > 0'),
+      extendPack: db.prepare('UPDATE packfiles SET blob_end = max(blob_end, ?) WHERE n = ?'),
       blobsOfPack: db.prepare(
         'SELECT b.mac AS mac, b.type AS type, b.offset AS offset, b.length AS length, b.raw AS raw FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ? ORDER BY b.offset',
       ),
@@ -252,7 +263,12 @@ export class LocalCache {
       for (const pack of delta.packfiles) {
         s.addPack.run({id: pack.id, kind: pack.kind})
         const n = s.packNumber.get(pack.id) as number
-        for (const [type, mac, offset, length, raw] of pack.blobs) s.addBlob.run(mac, type, n, offset, length, raw)
+        let end = 0
+        for (const [type, mac, offset, length, raw] of pack.blobs) {
+          s.addBlob.run(mac, type, n, offset, length, raw)
+          end = Math.max(end, offset + length)
+        }
+        if (end > 0) s.extendPack.run(end, n)
       }
       for (const snap of delta.snapshots) s.addSnapshot.run(snap.id, snap.header, snap.time, snap.info ? encode(snap.info) : null)
       for (const edit of delta.tagEdits) {
