@@ -183,7 +183,9 @@ export async function backup(repo: Repository, importers: Importer[], options: B
           if (!isScanError(item) && item.info.type === 'file' && item.open) await item.open({signal}).then((s) => s.destroy(), () => {})
           continue
         }
-        const owner = await reuse?.arrive(item.path)
+        // Usually known at once: a promise only when a subtree carried over must come back.
+        const arrived = reuse?.arrive(item.path)
+        const owner = arrived instanceof Promise ? await arrived : arrived
         const seq = staging.reserve()
         if (isScanError(item)) {
           progress.errors++
@@ -205,6 +207,17 @@ export async function backup(repo: Repository, importers: Importer[], options: B
             reuse.settle(owner, item.path, entry, seq, !!previous && sameEntry(previous.entry, entry), previous?.bytes)
           }
           if (item.info.type === 'directory') progress.directories++
+          continue
+        }
+        // An unchanged file needs no reading: settled here, without a task of the pool (its
+        // promises and closures were a good part of an unchanged re-backup's per-file cost).
+        // Not when the index may lack blobs: then its chunks are looked up, which may wait.
+        const unchanged = parent && !parent.deletions ? await unchangedEntry(repo, parent, item, progress) : undefined
+        if (unchanged) {
+          if (reuse) reuse.settle(owner, item.path, unchanged.entry, seq, unchanged.same, unchanged.previousBytes)
+          else staging.add(item.path, unchanged.entry, seq)
+          progress.files++
+          report()
           continue
         }
         await tasks.run(async () => {
@@ -367,6 +380,31 @@ interface Reading {
 export const STREAM_BUDGET = 100 * 1024 * 1024
 const streamCost = (size: number, maxChunk: number) => Math.min(size, maxChunk) + Math.min(size, STREAM_MESSAGE) + 64 * 1024
 
+/**
+ * A file unchanged since the parent snapshot (sameFile) whose content is still stored: its entry,
+ * the parent's chunks with the metadata scanned now, and whether it equals the parent's entry
+ * (sameEntry, for carrying its directory over). Undefined when it must be read.
+ */
+async function unchangedEntry(
+  repo: Repository,
+  parent: {snapshot: Snapshot; deletions: boolean},
+  record: ImportRecord,
+  progress: BackupProgress,
+): Promise<{entry: Entry; same: boolean; previousBytes: Buffer} | undefined> {
+  const found = await previousEntry(parent.snapshot, record.path)
+  const previous = found?.entry
+  // sameFile ignores the content type: compare first, guess the type only when it is needed.
+  if (!previous || previous.error || !sameFile(previous.info, record.info)) return undefined
+  if (!(await stillStored(repo, parent.snapshot, previous, parent.deletions))) {
+    progress.recovered++
+    return undefined
+  }
+  progress.bytes += record.info.size
+  const contentType = previous.info.contentType ?? withContentType(record).contentType
+  const entry: Entry = {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
+  return {entry, same: sameEntry(previous, entry), previousBytes: found.bytes}
+}
+
 async function fileEntry(
   repo: Repository,
   writer: RepositoryWriter,
@@ -375,19 +413,10 @@ async function fileEntry(
   parent: {snapshot: Snapshot; deletions: boolean} | undefined,
   progress: BackupProgress,
 ): Promise<{entry: Entry; same: boolean; previousBytes?: Buffer}> {
-  if (parent) {
-    const found = await previousEntry(parent.snapshot, record.path)
-    const previous = found?.entry
-    // sameFile ignores the content type: compare first, guess the type only when it is needed.
-    if (previous && !previous.error && sameFile(previous.info, record.info)) {
-      if (await stillStored(repo, parent.snapshot, previous, parent.deletions)) {
-        progress.bytes += record.info.size
-        const contentType = previous.info.contentType ?? withContentType(record).contentType
-        const entry: Entry = {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
-        return {entry, same: sameEntry(previous, entry), previousBytes: found.bytes}
-      }
-      progress.recovered++
-    }
+  // Without deletions the backup loop asked already (and found the file changed).
+  if (parent?.deletions) {
+    const unchanged = await unchangedEntry(repo, parent, record, progress)
+    if (unchanged) return unchanged
   }
   const info = withContentType(record)
   const sniff = sniffFor(record, info)

@@ -46,7 +46,7 @@ export class SubtreeReuse {
    * (counted as one more child), or undefined. An entry under a subtree carried over brings that
    * subtree back first.
    */
-  async arrive(path: string): Promise<Candidate | undefined> {
+  arrive(path: string): Candidate | undefined | Promise<undefined> {
     // Yielded twice (a directory whose listing failed comes again with the error): not equal.
     const again = this.#open.get(path)
     if (again) this.#giveUp(again)
@@ -57,16 +57,13 @@ export class SubtreeReuse {
       owner.pending++
       return owner
     }
+    this.#untracked.add(parentPath)
     if (this.#carried.size > 0) {
       for (let dir = parentPath; ; dir = dirname(dir)) {
-        if (this.#carried.has(dir)) {
-          await this.#bringBack(dir)
-          break
-        }
+        if (this.#carried.has(dir)) return this.#bringBack(dir).then(() => undefined)
         if (dir === '/' || dir === '.') break
       }
     }
-    this.#untracked.add(parentPath)
     return undefined
   }
 

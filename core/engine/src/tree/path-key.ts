@@ -4,10 +4,14 @@
  * descendants, every subtree is one contiguous key range, and a pre-order walk is a plain scan.
  */
 const NUL = 0
+const SLASH = 0x2f
 
 export function pathToKey(path: string): Buffer {
   if (path === '/' || path === '') return Buffer.alloc(0)
-  return Buffer.from(path.replaceAll('/', '\0'), 'utf8')
+  // '/' is one byte in UTF-8 and no byte of a multi-byte character: replaced in place.
+  const key = Buffer.from(path, 'utf8')
+  for (let i = 0; i < key.length; i++) if (key[i] === SLASH) key[i] = NUL
+  return key
 }
 
 export function keyToPath(key: Uint8Array): string {
