@@ -105,6 +105,33 @@ describe('corruption', () => {
     expect(String(cat.stderr).trim().split('\n')).toHaveLength(1)
   })
 
+  it('finds every damaged blob of a packfile wherever it lies (its blobs are opened in slices, on the worker and the main thread)', async () => {
+    const repo = await copy()
+    const [pack] = await packfiles(repo.dir) // the largest: a data packfile of about 16 MiB
+    // Four flips 30 % of the packfile apart: more than the largest chunk (4 MiB), so four
+    // different chunks, in different slices of the verification (at most 1 MiB each).
+    const handle = await open(pack.path, 'r+')
+    for (const share of [0.05, 0.35, 0.65, 0.95]) {
+      const at = Math.floor(pack.size * share)
+      const byte = Buffer.alloc(1)
+      await handle.read(byte, 0, 1, at)
+      byte[0] ^= 0x80
+      await handle.write(byte, 0, 1, at)
+    }
+    await handle.close()
+
+    const {r, json} = await repo.check()
+    expect(r.exitCode, String(r.stderr)).toBe(65)
+    // A file is named with its first unusable chunk only: four chunks, in two files at least
+    // (a data file is 9 MiB).
+    expect(namedFiles(json).length).toBeGreaterThanOrEqual(2)
+    // The files named are exactly those a restore (which opens each chunk on its own) cannot read.
+    const out = join(env.s.dir, 'out-flips')
+    const restored = await repo.run('restore', '--to', out, second)
+    expect(restored.exitCode).toBe(65)
+    expect(failedPaths(restored)).toEqual(namedFiles(json))
+  })
+
   it('makes backup --check fail (65) when the data it reuses is damaged', async () => {
     const repo = await copy(true)
     const [pack] = await packfiles(repo.dir)

@@ -27,6 +27,9 @@ import {
 import {fsPath} from './location.js'
 import {writeAll} from './write.js'
 
+/** Bytes per read system call of readInto: an abort is noticed between them. */
+const READ_INTO_PIECE = 4 * 1024 * 1024
+
 /** Temporary files of #write: `<final name>.<12 hex digits>.tmp`. */
 const TEMP = /^(CONFIG|[0-9a-f]{16,128})\.[0-9a-f]{12}\.tmp$/
 
@@ -182,6 +185,34 @@ export class FsStorage implements Storage {
       return Readable.from([])
     }
     return handle.createReadStream({start: range.offset, end: range.offset + range.length - 1, highWaterMark: 1024 * 1024})
+  }
+
+  async readInto(kind: Kind, id: Id, into: Uint8Array, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    let handle
+    try {
+      handle = await open(this.#path(kind, id), 'r')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(`${kind} ${id} not found`)
+      throw error
+    }
+    try {
+      let at = 0
+      for (;;) {
+        // One byte past the end is asked for too: a longer object is as wrong as a shorter one.
+        const want = Math.min(into.length - at, READ_INTO_PIECE)
+        const {bytesRead} = want > 0 ? await handle.read(into, at, want, at) : await handle.read(Buffer.alloc(1), 0, 1, at)
+        if (bytesRead === 0) break
+        at += bytesRead
+        if (at > into.length) break
+        options?.signal?.throwIfAborted()
+      }
+      if (at !== into.length) {
+        throw Object.assign(new PlakarError(`${kind} ${id} is ${at > into.length ? 'longer' : `${at} bytes`}, not ${into.length} bytes as expected`), {code: 'ESHORTREAD'})
+      }
+    } finally {
+      await handle.close()
+    }
   }
 
   async stat(kind: Kind, id: Id, options?: CallOptions): Promise<{size: number}> {

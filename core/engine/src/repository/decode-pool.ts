@@ -50,6 +50,13 @@ export interface Decoded {
  */
 export const DECODE_HERE_AFTER = 2
 
+/**
+ * Where a request is opened: `auto` on a worker, or on this thread as decodeHere says; `worker`
+ * on a worker whenever one runs (the caller keeps its own share for this thread); `here` on
+ * this thread.
+ */
+export type DecodePlace = 'auto' | 'worker' | 'here'
+
 /** What a decoding worker posts: one message once it can take requests, then replies. */
 export type FromDecodeWorker = {type: 'ready'} | ({type: 'reply'} & DecodeReply)
 
@@ -156,8 +163,8 @@ export class DecodePool {
    * in the order of `blobs`; moved with the data): check builds it from the index's rows without
    * a buffer per MAC, which cost a third of its reading of the index on 300,000 small files.
    */
-  async decodePlaced(data: Buffer, macs: Buffer, blobs: Omit<DecodeBlob, 'mac'>[], verifyOnly = false): Promise<Decoded> {
-    if (blobs.length === 0) return this.#inline(data, macs, blobs, verifyOnly)
+  async decodePlaced(data: Buffer, macs: Buffer, blobs: Omit<DecodeBlob, 'mac'>[], verifyOnly = false, place: DecodePlace = 'auto'): Promise<Decoded> {
+    if (blobs.length === 0 || place === 'here') return this.#inline(data, macs, blobs, verifyOnly)
     let ready = this.#workers.filter((w) => w.ready)
     while (ready.length === 0 && this.#workers.length > 0) {
       // Workers are starting: wait for one (keeping them referenced, so the process waits too).
@@ -167,25 +174,33 @@ export class DecodePool {
     }
     if (ready.length === 0) return this.#inline(data, macs, blobs, verifyOnly)
     const slot = ready.reduce((a, b) => (unanswered(b) < unanswered(a) ? b : a))
-    if (this.#decodeHere && unanswered(slot) >= this.#decodeHereAfter) {
+    if (place === 'auto' && this.#decodeHere && unanswered(slot) >= this.#decodeHereAfter) {
       this.openedHere++
       return this.#inline(data, macs, blobs, verifyOnly)
     }
     const id = this.#next++
-    // Move the bytes when the buffer owns its memory; copy them otherwise.
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : ownedCopy(data)
+    // Bytes in shared memory are shared, not moved (check hands both threads parts of one
+    // packfile); others are moved when the buffer owns its memory, copied otherwise.
+    const shared = data.buffer instanceof SharedArrayBuffer
+    const owned = shared || (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) ? data : ownedCopy(data)
     const reply = await new Promise<DecodeReply>((resolve, reject) => {
       this.#pending.set(id, {slot, resolve, reject})
       slot.busy++
       slot.posted++
       slot.worker.ref()
       const ownedMacs = macs.byteOffset === 0 && macs.byteLength === macs.buffer.byteLength ? macs : ownedCopy(macs)
-      slot.worker.postMessage({id, data: owned, macs: ownedMacs, blobs, verifyOnly} satisfies DecodeRequest, [owned.buffer as ArrayBuffer, ownedMacs.buffer as ArrayBuffer])
+      const transfer = shared ? [ownedMacs.buffer as ArrayBuffer] : [owned.buffer as ArrayBuffer, ownedMacs.buffer as ArrayBuffer]
+      slot.worker.postMessage({id, data: owned, macs: ownedMacs, blobs, verifyOnly} satisfies DecodeRequest, transfer)
     })
     return {
       plaintexts: reply.plaintexts.map((p) => (p ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : null)),
       errors: new Map(reply.errors.map((e) => [e.index, e.message])),
     }
+  }
+
+  /** Workers ready for requests: none while they start, and none when they cannot run. */
+  get workers(): number {
+    return this.#workers.filter((w) => w.ready).length
   }
 
   /** Requests the workers have not answered yet (whether or not their replies reached this thread). */

@@ -45,7 +45,9 @@ port.on('message', (request: DecodeRequest) => {
   // The request's bytes go back too, referenced by nothing there: here they would wait for a
   // full collection (promoted while the blobs were opened, counted only as external memory),
   // holding one packfile each; there they are a new young object, freed by the next scavenge.
-  if (!transfer.includes(request.data.buffer as ArrayBuffer)) transfer.push(request.data.buffer as ArrayBuffer)
+  // Shared bytes (a check's packfile, verified by both threads) stay where they are.
+  const given = request.data.buffer
+  if (!(given instanceof SharedArrayBuffer) && !transfer.includes(given as ArrayBuffer)) transfer.push(given as ArrayBuffer)
   Atomics.add(answered, 0, 1)
   port.postMessage(reply, transfer)
 })

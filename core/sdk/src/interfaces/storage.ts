@@ -93,6 +93,14 @@ export interface Storage {
    * `cold: true` (see {@link ColdStorage}).
    */
   get(kind: Kind, id: Id, range?: Range, options?: CallOptions): Promise<Readable>
+  /**
+   * Optional: the whole object read straight into `into`, which the caller sized to it (by
+   * `stat`), with no stream and no copy on the caller's thread: a full check reads every
+   * packfile whole, and copying a stream's pieces into one buffer was a tenth of its main
+   * thread. Throws not-found for a missing object, and an error with `code: 'ESHORTREAD'` when
+   * the object is not exactly `into.length` bytes. `into` may be shared memory.
+   */
+  readInto?(kind: Kind, id: Id, into: Uint8Array, options?: CallOptions): Promise<void>
   /** Size of an object; throws not-found when missing. */
   stat(kind: Kind, id: Id, options?: CallOptions): Promise<{size: number}>
   /**

@@ -274,6 +274,32 @@ export function testStorage(
         expectSameBytes(await collect(stream), data, 'packfile of 3 MiB')
       })
 
+      run('readInto(), where the storage has it, fills exactly the object, in plain or shared memory', async (storage) => {
+        if (!storage.readInto) return
+        for (const size of [0, 1, 5 * MiB + 3]) {
+          const id = randomId()
+          const data = pseudoRandomBytes(id, 0, size)
+          await put(storage, 'packfile', id, data)
+          const plain = Buffer.alloc(size)
+          await storage.readInto('packfile', id, plain)
+          expectSameBytes(plain, data, `readInto() of a ${size}-byte object`)
+          const shared = Buffer.from(new SharedArrayBuffer(size + 7), 0, size)
+          await storage.readInto('packfile', id, shared)
+          expectSameBytes(Buffer.from(shared), data, `readInto() of a ${size}-byte object into shared memory`)
+        }
+        const id = randomId()
+        await put(storage, 'packfile', id, randomBytes(1000))
+        // A size other than the object's is an error, never a partly filled buffer taken as whole.
+        for (const size of [999, 1001]) {
+          const error = await storage.readInto('packfile', id, Buffer.alloc(size)).then(
+            () => undefined,
+            (e: unknown) => e,
+          )
+          expect((error as {code?: string} | undefined)?.code, `readInto() of a 1000-byte object into ${size} bytes`).toBe('ESHORTREAD')
+        }
+        await expectNotFound('readInto() of a missing object', () => storage.readInto!('packfile', randomId(), Buffer.alloc(10)))
+      })
+
       run('stat() gives the size of an object', async (storage) => {
         for (const size of [0, 1, 123_457]) {
           const id = randomId()
