@@ -116,9 +116,11 @@ export class Staging {
     this.#dir = mkdtempSync(join(tmpRoot, `plakar-staging-${HOST}-${process.pid}-`))
     this.#db = new Database(join(this.#dir, 'staging.sqlite'))
     // A throwaway database: no durability, and a WAL so a second connection can write the
-    // summaries while the first one reads the entries.
-    this.#db.pragma('journal_mode = WAL')
+    // summaries while the first one reads the entries. No durability first: switching to the
+    // WAL under the default (FULL) synchronized the new file four times, 30-40 ms of every
+    // backup's start on a busy disk.
     this.#db.pragma('synchronous = OFF')
+    this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('wal_autocheckpoint = 16384')
     // 8 MB of page cache (and as much for each sort): entries are appended, and sorts spill to
     // files anyway. 32 MB cost 50 MB of peak memory on 300,000 files for no measured speed.
