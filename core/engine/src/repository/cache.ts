@@ -210,9 +210,7 @@ export class LocalCache {
            WHERE b.mac = r.mac AND b.type = ? AND p.deleted = 0 AND p.marked = 0)`,
         )
         .pluck(),
-      packfileEnd: db.prepare(
-        'SELECT max(b.offset + b.length) FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ?',
-      ).pluck(),
+      packfileEnd: db.prepare('SELECT blob_end FROM packfiles WHERE id = ?').pluck(),
       blobBytesOfPack: db.prepare(
         'SELECT coalesce(sum(b.length), 0) FROM blobs b JOIN packfiles p ON p.n = b.pack WHERE p.id = ?',
       ).pluck(),

@@ -44,6 +44,8 @@ describe('the local cache: where each packfile ends', () => {
     }))
     expect(cache.packfileEnds()).toEqual(new Map([['a', 500], ['c', 35], ['e', 3]]))
     expect(cache.packfileEnds()).toEqual(endsFromBlobs(cache))
+    // One packfile's end, as the blob reader asks it, deleted or marked as well; 0 when unknown.
+    expect(['a', 'b', 'c', 'd', 'e', 'x'].map((id) => cache.packfileEnd(id))).toEqual([500, 7, 35, 9, 3, 0])
     cache.close()
   })
 
