@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {pipeline} from 'node:stream/promises'
@@ -10,7 +11,7 @@ import {timeline} from '@plakar/engine/engine/timeline.js'
 import type {Logger} from '@plakar/sdk'
 import type {SnapshotHeader} from '@plakar/engine/format/snapshot.js'
 import type {Repository} from '@plakar/engine/repository/repository.js'
-import {decodeEntry, type Entry} from '@plakar/engine/tree/entry.js'
+import {contentKey, decodeEntry, type Entry} from '@plakar/engine/tree/entry.js'
 import {descendantsStart, isWithin, keyDepth, keyToPath, normalizeStoredPath, pathToKey, subtreeEnd} from '@plakar/engine/tree/path-key.js'
 import {Assets, NOT_BUILT_PAGE} from './assets.js'
 import {UiAuth} from './auth.js'
@@ -346,7 +347,8 @@ export async function startUiServer(repo: Repository, options: UiServerOptions =
     res.setHeader('Accept-Ranges', 'bytes')
     res.setHeader('Cache-Control', 'private, max-age=600')
     res.setHeader('Content-Disposition', contentDisposition(download ? 'attachment' : 'inline', name))
-    if (e.contentMac) res.setHeader('ETag', `"${Buffer.from(e.contentMac).toString('hex').slice(0, 32)}"`)
+    // The same bytes give the same tag; a hash, so that the tag does not list chunk ids.
+    if (e.error === undefined) res.setHeader('ETag', `"${createHash('sha256').update(contentKey(e)).digest('hex').slice(0, 32)}"`)
     const range = parseRange(req.headers.range, size)
     if (range === 'unsatisfiable') {
       res.writeHead(416, {'Content-Range': `bytes */${size}`})

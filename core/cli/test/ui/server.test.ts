@@ -274,6 +274,20 @@ describe('plakar ui API', () => {
       expect(dl.headers.get('content-disposition')).toMatch(/^attachment; filename="big.bin"/)
     })
 
+    it('tags a file by its content: the same bytes the same ETag, in any snapshot', async () => {
+      const etag = async (snapshot: string, path: string) => {
+        const {urls} = await json<{urls: {view: string}}>(`/api/snapshots/${snapshot}/entry?path=${encodeURIComponent(path)}`)
+        const res = await fetch(server.origin + urls.view)
+        await res.arrayBuffer()
+        return res.headers.get('etag')
+      }
+      const big1 = await etag(first, '/r/docs/big.bin')
+      expect(big1).toMatch(/^"[0-9a-f]{32}"$/)
+      expect(await etag(second, '/r/docs/big.bin')).toBe(big1)
+      expect(await etag(second, '/r/docs/notes.txt')).not.toBe(await etag(first, '/r/docs/notes.txt'))
+      expect(await etag(first, '/r/docs/page.html')).not.toBe(big1)
+    })
+
     it('never serves backed-up HTML as a page', async () => {
       const {view, download} = await urlsOf('/r/docs/page.html')
       const res = await fetch(server.origin + view)

@@ -401,7 +401,7 @@ async function unchangedEntry(
   }
   progress.bytes += record.info.size
   const contentType = previous.info.contentType ?? withContentType(record).contentType
-  const entry: Entry = {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object, contentMac: previous.contentMac}
+  const entry: Entry = {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object}
   return {entry, same: sameEntry(previous, entry), previousBytes: found.bytes}
 }
 
@@ -456,7 +456,7 @@ async function fileEntry(
   // The file may have changed while it was read: record what was actually stored.
   const typed: FileInfo = sniff ? withType(info, chunked.contentType) : info
   const stored: FileInfo = chunked.size === typed.size ? typed : {...typed, size: chunked.size}
-  const entry: Entry = {info: stored, contentMac: chunked.contentMac}
+  const entry: Entry = {info: stored}
   if (chunked.refs.length > INLINE_CHUNKS) entry.object = (await writer.put(BlobType.OBJECT, encode(chunked.refs))).mac
   else entry.chunks = chunked.refs
   return {entry, same: false}
@@ -477,12 +477,10 @@ async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink
   const chunker = repo.chunker()
   const sealer = new ChunkSealer(repo.keys, repo.compressor, (mac) => repo.cache.hasBlob(BlobType.CHUNK, mac))
   const refs: ChunkRef[] = []
-  const contentMac = repo.keys.blobMac.stream()
   let size = 0
   const store = async (chunk: Buffer) => {
     const {mac, length, sealed} = sealer.seal(chunk)
     refs.push([mac, length])
-    contentMac.update(mac)
     size += length
     await sink(mac, length, sealed)
   }
@@ -498,7 +496,7 @@ async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink
     throw error
   }
   const contentType = sniff && head ? await sniffType(sniff.name, sniff.guess, head.bytes()) : undefined
-  return {refs, contentMac: contentMac.digest(), size, contentType}
+  return {refs, size, contentType}
 }
 
 /**

@@ -35,7 +35,7 @@ export type FromWorker =
   | {type: 'chunk'; job: number; mac: Uint8Array; length: number; sealed?: Uint8Array}
   /** Bytes of a streamed file the worker has chunked: the main thread may send that many more. */
   | {type: 'consumed'; job: number; bytes: number}
-  | {type: 'done'; job: number; contentMac: Uint8Array; size: number; contentType?: string}
+  | {type: 'done'; job: number; size: number; contentType?: string}
   | {type: 'error'; job: number; code?: string; message: string}
 
 export interface Batch {
@@ -45,7 +45,6 @@ export interface Batch {
 
 export interface ChunkedFile {
   refs: ChunkRef[]
-  contentMac: Buffer
   size: number
   /** The type the first bytes gave, when asked to look (`sniff`). */
   contentType?: string
@@ -284,7 +283,7 @@ export class ChunkPool {
     releaseQueued(job)
     if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
     const finish = job.chain.then(() => {
-      if (message.type === 'done') job.resolve({refs: job.refs, contentMac: asBuffer(message.contentMac), size: message.size, contentType: message.contentType})
+      if (message.type === 'done') job.resolve({refs: job.refs, size: message.size, contentType: message.contentType})
       else job.reject(Object.assign(new Error(message.message), {code: message.code}))
     })
     finish.catch((error: Error) => job.reject(error))

@@ -181,12 +181,11 @@ function readSmall(path: string): Promise<Buffer | undefined> {
 
 async function chunkBuffer({job, sniff}: FileJob, data: Buffer): Promise<void> {
   chunker.reset()
-  const content = keys.blobMac.stream()
-  for (const chunk of chunker.push(data)) await emit(job, chunk, content)
+  for (const chunk of chunker.push(data)) await emit(job, chunk)
   const last = chunker.end()
-  if (last) await emit(job, last, content)
+  if (last) await emit(job, last)
   const contentType = sniff && (await sniffType(sniff.name, sniff.guess, data))
-  post({type: 'done', job, contentMac: content.digest(), size: data.length, ...(contentType ? {contentType} : {})})
+  post({type: 'done', job, size: data.length, ...(contentType ? {contentType} : {})})
 }
 
 async function chunkFile({job, path, sniff}: FileJob): Promise<void> {
@@ -200,7 +199,6 @@ async function chunkFile({job, path, sniff}: FileJob): Promise<void> {
   try {
     if (!fstatSync(fd).isFile()) throw Object.assign(new Error('it is no longer a regular file'), {code: 'ENOTREG'})
     chunker.reset()
-    const content = keys.blobMac.stream()
     const head = sniff ? new FirstBytes() : undefined
     let size = 0
     for (;;) {
@@ -208,12 +206,12 @@ async function chunkFile({job, path, sniff}: FileJob): Promise<void> {
       if (n === 0) break
       if (size === 0) head?.add(readBuffer.subarray(0, n))
       size += n
-      for (const chunk of chunker.push(readBuffer.subarray(0, n))) await emit(job, chunk, content)
+      for (const chunk of chunker.push(readBuffer.subarray(0, n))) await emit(job, chunk)
     }
     const last = chunker.end()
-    if (last) await emit(job, last, content)
+    if (last) await emit(job, last)
     const contentType = sniff && head && (await sniffType(sniff.name, sniff.guess, head.bytes()))
-    post({type: 'done', job, contentMac: content.digest(), size, ...(contentType ? {contentType} : {})})
+    post({type: 'done', job, size, ...(contentType ? {contentType} : {})})
   } catch (error) {
     chunker.reset()
     post({type: 'error', job, code: (error as NodeJS.ErrnoException).code, message: (error as Error).message})
@@ -225,7 +223,6 @@ async function chunkFile({job, path, sniff}: FileJob): Promise<void> {
 interface StreamState {
   /** Streams interleave, so each has its own chunker (local files share one: they run in turn). */
   chunker: Chunker
-  content: ReturnType<typeof keys.blobMac.stream>
   size: number
 }
 const streams = new Map<number, StreamState>()
@@ -234,18 +231,18 @@ let streaming = Promise.resolve()
 async function streamData(job: number, bytes: Buffer, end: boolean): Promise<void> {
   let state = streams.get(job)
   if (!state) {
-    state = {chunker: new Chunker(data.chunking, gear), content: keys.blobMac.stream(), size: 0}
+    state = {chunker: new Chunker(data.chunking, gear), size: 0}
     streams.set(job, state)
   }
   try {
     state.size += bytes.length
-    for (const chunk of state.chunker.push(bytes)) await emit(job, chunk, state.content)
+    for (const chunk of state.chunker.push(bytes)) await emit(job, chunk)
     post({type: 'consumed', job, bytes: bytes.length})
     if (end) {
       const last = state.chunker.end()
-      if (last) await emit(job, last, state.content)
+      if (last) await emit(job, last)
       streams.delete(job)
-      post({type: 'done', job, contentMac: state.content.digest(), size: state.size})
+      post({type: 'done', job, size: state.size})
     }
   } catch (error) {
     streams.delete(job)
@@ -255,9 +252,8 @@ async function streamData(job: number, bytes: Buffer, end: boolean): Promise<voi
   flush()
 }
 
-async function emit(job: number, chunk: Buffer, content: {update(data: Uint8Array): void}): Promise<void> {
+async function emit(job: number, chunk: Buffer): Promise<void> {
   const {mac, length, sealed} = sealer.seal(chunk)
-  content.update(mac)
   if (!sealed) {
     post({type: 'chunk', job, mac, length})
     return

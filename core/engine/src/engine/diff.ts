@@ -1,5 +1,5 @@
 import {createTwoFilesPatch} from 'diff'
-import type {Entry} from '../tree/entry.js'
+import {sameContent, type Entry} from '../tree/entry.js'
 import {readAll} from '@plakar/sdk'
 import type {Snapshot} from './snapshot.js'
 
@@ -17,7 +17,7 @@ export interface TreeChange {
 export function sameEntry(a: Entry, b: Entry): boolean {
   if (a.info.type !== b.info.type) return false
   if (a.info.type === 'file') {
-    return a.info.size === b.info.size && !!a.contentMac && !!b.contentMac && Buffer.from(a.contentMac).equals(Buffer.from(b.contentMac))
+    return a.info.size === b.info.size && sameContent(a, b)
   }
   if (a.info.type === 'symlink') return a.target === b.target
   return a.info.mode === b.info.mode

@@ -213,7 +213,6 @@ export function sameEntry(previous: Entry, entry: Entry): boolean {
   if (!sameInfo(previous.info, entry.info)) return false
   return (
     previous.target === entry.target &&
-    sameBytes(previous.contentMac, entry.contentMac) &&
     sameBytes(previous.object, entry.object) &&
     sameBytes(previous.xattrs, entry.xattrs) &&
     sameChunks(previous.chunks, entry.chunks)

@@ -1,6 +1,6 @@
 import type {SnapshotHeader} from '../format/snapshot.js'
 import type {Repository} from '../repository/repository.js'
-import type {Entry} from '../tree/entry.js'
+import {contentKey, type Entry} from '../tree/entry.js'
 import {Snapshot} from './snapshot.js'
 
 export type TimelineChange = 'added' | 'modified' | 'unchanged' | 'removed' | 'absent'
@@ -17,7 +17,7 @@ export interface TimelinePoint {
 /** What makes two versions of a path different: its type and its content, target or mode. */
 function identity(entry: Entry): string {
   if (entry.error) return `error:${entry.error}`
-  if (entry.info.type === 'file') return `file:${entry.info.size}:${entry.contentMac ? Buffer.from(entry.contentMac).toString('hex') : ''}`
+  if (entry.info.type === 'file') return `file:${entry.info.size}:${contentKey(entry)}`
   if (entry.info.type === 'symlink') return `symlink:${entry.target ?? ''}`
   if (entry.info.type === 'directory') return `directory:${entry.summary ? JSON.stringify(entry.summary.below) : ''}`
   return entry.info.type

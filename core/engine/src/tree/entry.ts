@@ -15,8 +15,6 @@ export interface Entry {
   target?: string
   chunks?: ChunkRef[]
   object?: Buffer
-  /** Keyed MAC over the chunk MACs: equal content ⇔ equal contentMac within one repository. */
-  contentMac?: Buffer
   /** Why the entry could not be read; such entries have no content. */
   error?: string
   xattrs?: Buffer
@@ -26,7 +24,12 @@ export interface Entry {
 
 export const INLINE_CHUNKS = 32
 
-export const ENTRY_VERSION = 1
+/**
+ * Version 2 dropped version 1's `contentMac` (a keyed MAC over the chunk ids): the chunk list,
+ * or the id of the object blob holding it, already names the content, and those 32 random
+ * bytes per file were a third of a small file's compressed tree entry (docs/format.md §9.4).
+ */
+export const ENTRY_VERSION = 2
 
 /**
  * Entries are content-addressed through the tree nodes that hold them, so equal entries must
@@ -38,7 +41,7 @@ export function encodeEntry(entry: Entry): Buffer {
   return encode([ENTRY_VERSION, canonical(entry)])
 }
 
-const ENTRY_FIELDS = ['info', 'target', 'chunks', 'object', 'contentMac', 'error', 'xattrs', 'summary'] as const
+const ENTRY_FIELDS = ['info', 'target', 'chunks', 'object', 'error', 'xattrs', 'summary'] as const
 
 function canonical(entry: Entry): Entry {
   const out: Record<string, unknown> = {}
@@ -68,8 +71,11 @@ export function decodeEntry(bytes: Uint8Array): Entry {
   const version = s.count(pair[0], 'version')
   const entry = pair[1] as Entry
   if (version > ENTRY_VERSION) throw new FormatTooNewError(`a snapshot entry uses format version ${version} but this plakar reads up to ${ENTRY_VERSION}: upgrade plakar`)
-  if (version !== ENTRY_VERSION) throw new IntegrityError(`a snapshot entry has unknown version ${version}`)
-  const info = s.record(s.record(entry, 'the entry').info, 'info')
+  if (version < 1) throw new IntegrityError(`a snapshot entry has unknown version ${version}`)
+  s.record(entry, 'the entry')
+  // Version 1's contentMac says nothing the chunk list does not (see ENTRY_VERSION).
+  if (version === 1) delete (entry as {contentMac?: unknown}).contentMac
+  const info = s.record(entry.info, 'info')
   s.string(info.type, 'type')
   s.number(info.size, 'size')
   if (entry.chunks !== undefined && entry.chunks !== null) {
@@ -82,6 +88,29 @@ export function decodeEntry(bytes: Uint8Array): Entry {
   if (entry.object !== undefined && entry.object !== null) s.bytes(entry.object, 'object', 32)
   if (entry.target !== undefined && entry.target !== null) s.string(entry.target, 'target')
   return entry
+}
+
+/**
+ * Whether two file entries of one repository hold the same bytes. Chunk ids are keyed MACs of
+ * the chunks' plaintext and the chunker is keyed per repository, so equal content is cut into
+ * the same chunks: the same inline chunk list, or (more than INLINE_CHUNKS chunks) the same
+ * object blob, whose id is the MAC of that list. An entry that could not be read has no content.
+ */
+export function sameContent(a: Entry, b: Entry): boolean {
+  if (a.error !== undefined || b.error !== undefined) return false
+  if (a.object || b.object) return !!a.object && !!b.object && Buffer.from(a.object).equals(Buffer.from(b.object))
+  const ca = a.chunks ?? []
+  const cb = b.chunks ?? []
+  if (ca.length !== cb.length) return false
+  for (let i = 0; i < ca.length; i++) if (!Buffer.from(ca[i][0]).equals(Buffer.from(cb[i][0]))) return false
+  return true
+}
+
+/** For entries that were read (no `error`): a string equal for two exactly when sameContent holds (map keys, ETags). */
+export function contentKey(entry: Entry): string {
+  if (entry.error !== undefined) return `error:${entry.error}`
+  if (entry.object) return `object:${Buffer.from(entry.object).toString('hex')}`
+  return `chunks:${(entry.chunks ?? []).map(([id]) => Buffer.from(id).toString('hex')).join('')}`
 }
 
 export function typeCategory(contentType: string | undefined): string {

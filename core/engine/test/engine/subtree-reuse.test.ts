@@ -218,7 +218,7 @@ describe('re-backup carries unchanged subtrees over from the parent snapshot', (
 })
 
 describe('sameEntry', () => {
-  const base: Entry = {info: {type: 'file', size: 3, mode: 0o644, mtime: 5, atime: 6, ctime: 7, metadata: {a: '1', b: '2'}}, contentMac: Buffer.alloc(32, 1)}
+  const base: Entry = {info: {type: 'file', size: 3, mode: 0o644, mtime: 5, atime: 6, ctime: 7, metadata: {a: '1', b: '2'}}, chunks: [[Buffer.alloc(32, 1), 3]]}
   const withInfo = (info: Partial<Entry['info']>): Entry => ({...base, info: {...base.info, ...info}})
 
   it('ignores the access time and the order of metadata keys', () => {
@@ -230,7 +230,7 @@ describe('sameEntry', () => {
     expect(sameEntry(base, withInfo({uid: 0}))).toBe(false)
     expect(sameEntry(withInfo({uid: 0}), base)).toBe(false)
     expect(sameEntry(base, withInfo({ctime: 8}))).toBe(false)
-    expect(sameEntry(base, {...base, contentMac: Buffer.alloc(32, 2)})).toBe(false)
+    expect(sameEntry(base, {...base, chunks: [[Buffer.alloc(32, 2), 3]]})).toBe(false)
     expect(sameEntry(base, {...base, error: 'permission denied'})).toBe(false)
   })
 })
