@@ -8,12 +8,14 @@
 import {parentPort, workerData} from 'node:worker_threads'
 import {walkTree, type WalkItem} from './walk.js'
 
-export type ToScanWorker = {type: 'prune'; path: string} | {type: 'ack'}
+/** `ack`: the importer read `batches` more batches (it tells fewer at once than AHEAD). */
+export type ToScanWorker = {type: 'prune'; path: string} | {type: 'ack'; batches: number}
 export type FromScanWorker = {type: 'items'; items: WalkItem[]} | {type: 'done'} | {type: 'failed'; message: string}
 
 const {root, spillDir} = workerData as {root: string; spillDir: string}
 const port = parentPort!
 const BATCH = 512
+/** Batches posted ahead of the importer's acknowledgements (more than its ACK_EVERY). */
 const AHEAD = 8
 
 const pruned = new Set<string>()
@@ -23,7 +25,7 @@ let resume: (() => void) | undefined
 port.on('message', (message: ToScanWorker) => {
   if (message.type === 'prune') pruned.add(message.path)
   else {
-    credit++
+    credit += message.batches
     resume?.()
     resume = undefined
   }
