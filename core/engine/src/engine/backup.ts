@@ -210,9 +210,12 @@ export async function backup(repo: Repository, importers: Importer[], options: B
           continue
         }
         // An unchanged file needs no reading: settled here, without a task of the pool (its
-        // promises and closures were a good part of an unchanged re-backup's per-file cost).
-        // Not when the index may lack blobs: then its chunks are looked up, which may wait.
-        const unchanged = parent && !parent.deletions ? await unchangedEntry(repo, parent, item, progress) : undefined
+        // promises and closures were a good part of an unchanged re-backup's per-file cost),
+        // when its parent entry is in the tree leaf at hand. A leaf to read (from a cold disk)
+        // goes through the pool, so that the scan goes on and the next leaves load meanwhile;
+        // so does everything when the index may lack blobs (chunks are then looked up).
+        const lookup = parent && !parent.deletions ? previousEntryAtHand(parent.snapshot, item.path) : undefined
+        const unchanged = lookup ? unchangedFrom(lookup, item, progress) : undefined
         if (unchanged) {
           if (reuse) reuse.settle(owner, item.path, unchanged.entry, seq, unchanged.same, unchanged.previousBytes)
           else staging.add(item.path, unchanged.entry, seq)
@@ -220,8 +223,10 @@ export async function backup(repo: Repository, importers: Importer[], options: B
           report()
           continue
         }
+        // Looked up already (and changed, or new): read it, without a second lookup.
+        const looked = lookup !== undefined && lookup !== 'unknown'
         await tasks.run(async () => {
-          const {entry, same, previousBytes} = await fileEntry(repo, writer, reading, item, parent, progress)
+          const {entry, same, previousBytes} = await fileEntry(repo, writer, reading, item, looked ? undefined : parent, progress)
           if (entry.error) {
             progress.errors++
             options.onError?.({path: item.path, error: entry.error})
@@ -381,6 +386,22 @@ export const STREAM_BUDGET = 100 * 1024 * 1024
 const streamCost = (size: number, maxChunk: number) => Math.min(size, maxChunk) + Math.min(size, STREAM_MESSAGE) + 64 * 1024
 
 /**
+ * The parent entry of `path` when the tree leaf of the last lookup holds its place: the entry
+ * (undefined: absent or unreadable), or 'unknown' when a node must be read to know.
+ */
+function previousEntryAtHand(snapshot: Snapshot, path: string): {entry: Entry; bytes: Buffer} | undefined | 'unknown' {
+  try {
+    const bytes = snapshot.vfs.peek(pathToKey(path))
+    if (bytes === undefined) return 'unknown'
+    return bytes ? {entry: decodeEntry(bytes), bytes} : undefined
+  } catch {
+    return undefined
+  }
+}
+
+type Unchanged = {entry: Entry; same: boolean; previousBytes: Buffer}
+
+/**
  * A file unchanged since the parent snapshot (sameFile) whose content is still stored: its entry,
  * the parent's chunks with the metadata scanned now, and whether it equals the parent's entry
  * (sameEntry, for carrying its directory over). Undefined when it must be read.
@@ -390,15 +411,25 @@ async function unchangedEntry(
   parent: {snapshot: Snapshot; deletions: boolean},
   record: ImportRecord,
   progress: BackupProgress,
-): Promise<{entry: Entry; same: boolean; previousBytes: Buffer} | undefined> {
+): Promise<Unchanged | undefined> {
   const found = await previousEntry(parent.snapshot, record.path)
-  const previous = found?.entry
-  // sameFile ignores the content type: compare first, guess the type only when it is needed.
-  if (!previous || previous.error || !sameFile(previous.info, record.info)) return undefined
-  if (!(await stillStored(repo, parent.snapshot, previous, parent.deletions))) {
+  if (!found || !unchangedMetadata(found.entry, record)) return undefined
+  if (!(await stillStored(repo, parent.snapshot, found.entry, parent.deletions))) {
     progress.recovered++
     return undefined
   }
+  return unchangedFrom(found, record, progress)
+}
+
+/** sameFile, on an entry that is not an error; it ignores the content type: compared first, guessed only when needed. */
+function unchangedMetadata(previous: Entry, record: ImportRecord): boolean {
+  return !previous.error && sameFile(previous.info, record.info)
+}
+
+/** The entry of a file unchanged since `found` (its content known to be stored), or undefined when it changed. */
+function unchangedFrom(found: 'unknown' | {entry: Entry; bytes: Buffer}, record: ImportRecord, progress: BackupProgress): Unchanged | undefined {
+  if (found === 'unknown' || !unchangedMetadata(found.entry, record)) return undefined
+  const previous = found.entry
   progress.bytes += record.info.size
   const contentType = previous.info.contentType ?? withContentType(record).contentType
   const entry: Entry = {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object}
@@ -413,8 +444,8 @@ async function fileEntry(
   parent: {snapshot: Snapshot; deletions: boolean} | undefined,
   progress: BackupProgress,
 ): Promise<{entry: Entry; same: boolean; previousBytes?: Buffer}> {
-  // Without deletions the backup loop asked already (and found the file changed).
-  if (parent?.deletions) {
+  // `parent` is undefined when the backup loop looked the file up already and found it changed.
+  if (parent) {
     const unchanged = await unchangedEntry(repo, parent, record, progress)
     if (unchanged) return unchanged
   }

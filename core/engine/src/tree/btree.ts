@@ -184,10 +184,8 @@ export class TreeReader {
   async get(key: Buffer): Promise<Buffer | undefined> {
     // Lookups mostly come in key order (a backup asks for each path of its parent snapshot as
     // its scan meets them): the leaf found last often holds the next key as well.
-    const last = this.#lastLeaf
-    if (last && (last.low === undefined || Buffer.compare(key, last.low) >= 0) && (last.high === undefined || Buffer.compare(key, last.high) < 0)) {
-      return findIn(last.entries, key)
-    }
+    const known = this.peek(key)
+    if (known !== undefined) return known ?? undefined
     let node = await this.#node(this.root)
     let low: Buffer | undefined
     let high: Buffer | undefined
@@ -202,6 +200,18 @@ export class TreeReader {
     }
     this.#lastLeaf = {entries: node[2], low, high}
     return findIn(node[2], key)
+  }
+
+  /**
+   * `get` without reading: the value under `key` when the leaf of the last lookup covers it
+   * (null when that leaf has no such key), undefined when a node must be read to know.
+   */
+  peek(key: Buffer): Buffer | null | undefined {
+    const last = this.#lastLeaf
+    if (last && (last.low === undefined || Buffer.compare(key, last.low) >= 0) && (last.high === undefined || Buffer.compare(key, last.high) < 0)) {
+      return findIn(last.entries, key) ?? null
+    }
+    return undefined
   }
 
   /**

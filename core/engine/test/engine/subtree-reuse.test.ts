@@ -291,3 +291,61 @@ describe('a directory of 5,000 files (more than a directory could keep waiting b
     }
   })
 })
+
+describe('files looked up in the tree leaf at hand, or through the reading pool when a leaf must be read', () => {
+  it('reads exactly the files that changed, wherever they fall in the parent tree’s leaves, and builds what a backup without a parent builds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plakar-reuse-leaves-'))
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {})
+    const repo = await Repository.open(storage, {cacheDir: join(dir, 'cache'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    // 40 directories of 150 files (many tree leaves); a changed file has one more byte and mtime.
+    const changed = new Set<string>()
+    const opened: string[] = []
+    const paths: string[] = []
+    for (let d = 0; d < 40; d++) for (let f = 0; f < 150; f++) paths.push(`/r/d${String(d).padStart(2, '0')}/f${String(f).padStart(3, '0')}`)
+    const file = (path: string, ino: number): ImportRecord => {
+      const size = 10 + (changed.has(path) ? 1 : 0)
+      return {
+        path,
+        info: {type: 'file', size, mode: 0o644, mtime: 1000 + (changed.has(path) ? 1 : 0), ctime: 1000, ino},
+        open: async () => {
+          opened.push(path)
+          return Readable.from([Buffer.alloc(size, path)])
+        },
+      }
+    }
+    const importer = (origin: string): Importer => ({
+      type: 'test',
+      origin,
+      root: '/r',
+      async *scan() {
+        yield {path: '/r', info: {type: 'directory', size: 0, mode: 0o755, mtime: 1}}
+        let ino = 10
+        for (let d = 0; d < 40; d++) {
+          yield {path: `/r/d${String(d).padStart(2, '0')}`, info: {type: 'directory', size: 0, mode: 0o755, mtime: 2}}
+          for (let f = 0; f < 150; f++) yield file(paths[d * 150 + f], ino++)
+        }
+      },
+      async close() {},
+    })
+    try {
+      await backup(repo, [importer('here')], {tmpDir: dir})
+      opened.length = 0
+      const again = await backup(repo, [importer('here')], {tmpDir: dir})
+      expect(opened).toEqual([])
+      expect(again.carried).toBe(1 + 40 * 151)
+      // Every 37th file, and the first and last ones: at every place of a leaf, at a leaf's start too.
+      for (let i = 0; i < paths.length; i += 37) changed.add(paths[i])
+      changed.add(paths[paths.length - 1])
+      const third = await backup(repo, [importer('here')], {tmpDir: dir})
+      expect(opened.sort()).toEqual([...changed].sort())
+      opened.length = 0
+      const fresh = await backup(repo, [importer('elsewhere')], {tmpDir: dir})
+      expect(third.snapshot!.trees).toEqual(fresh.snapshot!.trees)
+      expect(third.snapshot!.summary).toEqual(fresh.snapshot!.summary)
+    } finally {
+      await repo.close()
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
