@@ -173,6 +173,10 @@ export class TreeReader {
     return loading
   }
 
+  async #decoded(mac: Buffer): Promise<Node> {
+    return decodeNode(await this.#store.getNode(this.#type, mac), mac.toString('hex').slice(0, 16))
+  }
+
   async #load(mac: Buffer, hex: string): Promise<Node> {
     const bytes = await this.#store.getNode(this.#type, mac)
     const node = decodeNode(bytes, hex.slice(0, 16))
@@ -280,7 +284,9 @@ export class TreeReader {
       if (skip?.(mac)) continue
       let node: Node
       try {
-        node = await this.#node(mac)
+        // Past the cache: a walk of every node reads each once (check and sync skip the nodes
+        // they have seen), and cached, its nodes held up to 32 MiB of the heap until evicted.
+        node = await (this.#cache.get(mac.toString('hex')) ?? this.#decoded(mac))
       } catch (error) {
         if (!onDamaged || !tolerable(error)) throw error
         onDamaged({mac, firstKey, error})
