@@ -45,6 +45,11 @@ export class ProgressDisplay {
     live.add(this)
   }
 
+  /** False with --quiet or --json: nothing is shown, so totals need not be worked out. */
+  get active(): boolean {
+    return this.#mode !== 'off'
+  }
+
   update(state: ProgressState): void {
     if (this.#mode === 'off' || this.#stopped) return
     this.#state = state

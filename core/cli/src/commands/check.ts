@@ -63,7 +63,7 @@ export default class Check extends PlakarCommand {
       concurrency: this.settings.concurrency,
       // A whole-repository check walks and verifies at once: once data is being verified, its
       // progress (bytes, with an ETA) is the one shown.
-      onProgress: (p) => {
+      onProgress: !display.active ? undefined : (p) => {
         if (p.phase === 'data') {
           // Once all data is verified, the walk (if still going) shows again.
           verifying = p.done < p.total

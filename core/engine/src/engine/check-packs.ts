@@ -46,9 +46,15 @@ export class PackVerifier {
   /** Slices waiting for a thread, oldest packfile first. */
   readonly #queue: Slice[] = []
   #helping = false
+  /**
+   * Whether this thread should open slices now, besides feeding the worker: the check says no
+   * while its walk (this thread's other work) is further behind than the data.
+   */
+  readonly #mayHelp: () => boolean
 
-  constructor(repo: Repository) {
+  constructor(repo: Repository, mayHelp: () => boolean = () => true) {
     this.#repo = repo
+    this.#mayHelp = mayHelp
     // Started now, while the states are read: the first packfile does not wait for it.
     repo.reader.startDecoding()
   }
@@ -118,12 +124,21 @@ export class PackVerifier {
     return errors
   }
 
-  /** Gives the worker slices up to its depth, and this thread one when more are left. */
+  /**
+   * Gives the worker slices up to its depth, and this thread one when more are left and it may
+   * help (always when no worker runs). The check calls it again when that may have changed.
+   */
+  pump(): void {
+    this.#pump()
+  }
+
   #pump(): void {
     const reader = this.#repo.reader
+    let workers = 0
     while (this.#queue.length > 0) {
-      const {workers, unanswered} = reader.decoding
-      if (workers === 0 || unanswered >= workers * WORKER_DEPTH) break
+      const decoding = reader.decoding
+      workers = decoding.workers
+      if (workers === 0 || decoding.unanswered >= workers * WORKER_DEPTH) break
       const slice = this.#queue.shift()!
       reader.verify(slice.data, slice.macs, slice.blobs, 'worker').then(
         (value) => {
@@ -136,7 +151,7 @@ export class PackVerifier {
         },
       )
     }
-    if (this.#queue.length > 0 && !this.#helping) {
+    if (this.#queue.length > 0 && !this.#helping && (workers === 0 || this.#mayHelp())) {
       this.#helping = true
       // After the I/O and the walk's pending work: this thread takes one slice per turn.
       setImmediate(() => this.#help())
@@ -146,6 +161,7 @@ export class PackVerifier {
   #help(): void {
     this.#helping = false
     this.#pump()
+    if (this.#repo.reader.decoding.workers > 0 && !this.#mayHelp()) return
     const slice = this.#queue.shift()
     if (!slice) return
     this.#repo.reader.verify(slice.data, slice.macs, slice.blobs, 'here').then(
