@@ -27,7 +27,7 @@ export const INLINE_CHUNKS = 32
 /**
  * Version 2 dropped version 1's `contentMac` (a keyed MAC over the chunk ids): the chunk list,
  * or the id of the object blob holding it, already names the content, and those 32 random
- * bytes per file were a third of a small file's compressed tree entry (docs/format.md §9.4).
+ * bytes per file were about 40 % of a small file's compressed tree entry (docs/format.md §9.4).
  */
 export const ENTRY_VERSION = 2
 
