@@ -26,16 +26,9 @@ while IFS='=' read -r key value; do
 done < <(bash "$ROOT/scripts/services/ceph-rgw-up.sh" 2>/dev/null)
 HOSTPORT=${S3_ENDPOINT#http://}
 SRC=$WORK/tree
-mkdir -p "$SRC/large"
-for i in $(seq 1 $((TREE_MB * 3 / 4 / 128))); do head -c $((128 << 20)) /dev/urandom >"$SRC/large/part-$i.bin"; done
-count=$((TREE_MB * 10 / 4))
-for i in $(seq 0 $((count - 1))); do
-  dir=$SRC/small/dir-$((i % 20))
-  [ -d "$dir" ] || mkdir -p "$dir"
-  head -c 102400 /dev/urandom >"$dir/file-$i.dat"
-done
-digest() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32); }
-WANT=$(digest "$SRC")
+. "$ROOT/test/bench/lib/synthetic-tree.sh"
+build_tree "$SRC" "$TREE_MB"
+WANT=$(tree_digest "$SRC")
 export HOME=$WORK/home NO_COLOR=1 PLAKAR_PASSPHRASE=bench-only-passphrase RESTIC_PASSWORD=bench-only-passphrase
 export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_REGION=us-east-1
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
@@ -58,7 +51,7 @@ restore_one() { # label command...
   /usr/bin/time -o "$WORK/time.out" -f '%e\t%U\t%S\t%M' "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
   local got=$out
   [ "$label" != restic ] || got=$out$SRC
-  [ "$(digest "$got")" = "$WANT" ] || { echo "s3-restore-ab: $label's restore differs" >&2; exit 1; }
+  [ "$(tree_digest "$got")" = "$WANT" ] || { echo "s3-restore-ab: $label's restore differs" >&2; exit 1; }
   printf '%s\t%s\n' "$label" "$(cat "$WORK/time.out")" | tee -a "$TIMES"
   # A request counter preloaded into a variant (node -r) prints its line on stderr.
   grep -h '^requests ' "$WORK/err" || true

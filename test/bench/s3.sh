@@ -46,20 +46,11 @@ done < <(bash "$ROOT/scripts/services/ceph-rgw-up.sh" 2>/dev/null)
 echo "radosgw at $S3_ENDPOINT (started in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)" >&2
 HOSTPORT=${S3_ENDPOINT#http://}
 
-# The tree: three quarters in 128 MiB files, a quarter in 100 KiB files over 20 directories;
-# random bytes, so every byte is new data for both tools.
 SRC=$WORK/tree
-mkdir -p "$SRC/large"
-for i in $(seq 1 $((TREE_MB * 3 / 4 / 128))); do head -c $((128 << 20)) /dev/urandom >"$SRC/large/part-$i.bin"; done
-count=$((TREE_MB * 10 / 4))
-for i in $(seq 0 $((count - 1))); do
-  dir=$SRC/small/dir-$((i % 20))
-  [ -d "$dir" ] || mkdir -p "$dir"
-  head -c 102400 /dev/urandom >"$dir/file-$i.dat"
-done
-digest() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32); }
+. "$ROOT/test/bench/lib/synthetic-tree.sh"
+build_tree "$SRC" "$TREE_MB"
 BYTES=$(du -sb "$SRC" | cut -f1)
-WANT=$(digest "$SRC")
+WANT=$(tree_digest "$SRC")
 echo "tree: $(find "$SRC" -type f | wc -l) files, $BYTES bytes" >&2
 
 export HOME=$WORK/home NO_COLOR=1 PLAKAR_PASSPHRASE=bench-only-passphrase RESTIC_PASSWORD=bench-only-passphrase
@@ -77,7 +68,7 @@ note() { # tool operation seconds
   awk -v t="$1" -v o="$2" -v s="$3" -v b="$BYTES" 'BEGIN { printf "  %-7s %-9s %8.2f s %8.1f MB/s\n", t, o, s, b / s / 1e6 }' >&2
 }
 check_restore() {
-  [ "$(digest "$1")" = "$WANT" ] || { echo "s3 bench: the restore in $1 differs from the tree" >&2; exit 1; }
+  [ "$(tree_digest "$1")" = "$WANT" ] || { echo "s3 bench: the restore in $1 differs from the tree" >&2; exit 1; }
   rm -rf "$1"
 }
 # Removes a bucket and frees its data now (radosgw's garbage collector would wait): the OSD
