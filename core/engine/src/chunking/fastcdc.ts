@@ -60,6 +60,14 @@ export class Chunker {
     this.#hash = 0
   }
 
+  /**
+   * Whether `length` bytes given at once are a single chunk, whatever they hold: no cut comes
+   * before the minimum size. Such content (a small file's) can be used as its own chunk.
+   */
+  isOneChunk(length: number): boolean {
+    return length <= this.#min
+  }
+
   push(data: Uint8Array): Buffer[] {
     const out: Buffer[] = []
     let offset = 0

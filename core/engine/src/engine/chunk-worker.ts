@@ -7,7 +7,7 @@
  * (back-pressure from slow uploads reaches the disk reads and the streams).
  */
 import Database from 'better-sqlite3'
-import {closeSync, constants, fstatSync, open, openSync, read, readSync} from 'node:fs'
+import {closeSync, constants, fstatSync, openSync, read, readSync} from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
 import {Chunker, gearTable} from '../chunking/fastcdc.js'
 import {KeySet, type Subkeys} from '../crypto/keys.js'
@@ -139,51 +139,62 @@ async function drain(): Promise<void> {
 
 /**
  * The whole content of a small regular file, or undefined when it is larger than that now.
- * Only the calls that may wait for the disk go through the thread pool: the open (the path's
- * directory entries and inode) and the read (the data). The fstat of the open descriptor and its
- * close wait for nothing, and made two more pool round trips per file, each a few microseconds of
- * this thread's time on submit and callback.
+ * Only the read, which may wait for the disk (the file's data), goes through the thread pool.
+ * The open finds the path's directory entries and inode where the walk's lstat just left them,
+ * in the cache, so it waits for nothing, and neither do the fstat of the open descriptor and its
+ * close: each of them through the pool was one more round trip per file (a submission, a wake-up
+ * of a pool thread, a callback on this thread), each a few microseconds of this thread's time.
+ * A failed open rejects, as a failed read does.
  */
 function readSmall(path: string): Promise<Buffer | undefined> {
+  let fd: number
+  try {
+    fd = openSync(path, OPEN_FLAGS)
+  } catch (error) {
+    return Promise.reject(error)
+  }
   return new Promise((resolve, reject) => {
-    open(path, OPEN_FLAGS, (error, fd) => {
-      if (error) return reject(error)
-      const done = (failure: unknown, result?: Buffer) => {
-        try {
-          closeSync(fd)
-        } catch {
-          // Closing a descriptor opened for reading loses nothing, whatever it reports.
-        }
-        if (failure) reject(failure)
-        else resolve(result)
-      }
-      let stats
+    const done = (failure: unknown, result?: Buffer) => {
       try {
-        stats = fstatSync(fd)
-      } catch (error) {
-        return done(error)
+        closeSync(fd)
+      } catch {
+        // Closing a descriptor opened for reading loses nothing, whatever it reports.
       }
-      if (!stats.isFile()) return done(Object.assign(new Error('it is no longer a regular file'), {code: 'ENOTREG'}))
-      if (stats.size > SMALL_FILE) return done(null, undefined)
-      const buffer = Buffer.allocUnsafe(stats.size)
-      const readFrom = (offset: number) => {
-        if (offset === buffer.length) return done(null, buffer)
-        read(fd, buffer, offset, buffer.length - offset, offset, (error, n) => {
-          if (error) return done(error)
-          if (n === 0) return done(null, buffer.subarray(0, offset)) // shrunk since fstat
-          readFrom(offset + n)
-        })
-      }
-      readFrom(0)
-    })
+      if (failure) reject(failure)
+      else resolve(result)
+    }
+    let stats
+    try {
+      stats = fstatSync(fd)
+    } catch (error) {
+      return done(error)
+    }
+    if (!stats.isFile()) return done(Object.assign(new Error('it is no longer a regular file'), {code: 'ENOTREG'}))
+    if (stats.size > SMALL_FILE) return done(null, undefined)
+    const buffer = Buffer.allocUnsafe(stats.size)
+    const readFrom = (offset: number) => {
+      if (offset === buffer.length) return done(null, buffer)
+      read(fd, buffer, offset, buffer.length - offset, offset, (error, n) => {
+        if (error) return done(error)
+        if (n === 0) return done(null, buffer.subarray(0, offset)) // shrunk since fstat
+        readFrom(offset + n)
+      })
+    }
+    readFrom(0)
   })
 }
 
 async function chunkBuffer({job, sniff}: FileJob, data: Buffer): Promise<void> {
-  chunker.reset()
-  for (const chunk of chunker.push(data)) await emit(job, chunk)
-  const last = chunker.end()
-  if (last) await emit(job, last)
+  // Most small files are one chunk: sealed from the bytes read, not copied into the chunker's
+  // buffer and out again.
+  if (chunker.isOneChunk(data.length)) {
+    if (data.length > 0) await emit(job, data)
+  } else {
+    chunker.reset()
+    for (const chunk of chunker.push(data)) await emit(job, chunk)
+    const last = chunker.end()
+    if (last) await emit(job, last)
+  }
   const contentType = sniff && (await sniffType(sniff.name, sniff.guess, data))
   post({type: 'done', job, size: data.length, ...(contentType ? {contentType} : {})})
 }

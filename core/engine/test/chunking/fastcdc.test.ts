@@ -125,4 +125,17 @@ describe('FastCDC chunker', () => {
     expect(chunk(Buffer.alloc(0))).toEqual([])
     expect(sizes(chunk(Buffer.from('hello')))).toEqual([5])
   })
+
+  it('isOneChunk(n): up to the minimum size, whatever the content, it is one chunk (none when empty)', () => {
+    // The chunking worker seals such content (a small file's) as it is, without the chunker.
+    const chunker = new Chunker(SMALL, gearTable(SEED))
+    const zeros = Buffer.alloc(SMALL.min)
+    for (const n of [0, 1, 100, SMALL.min - 1, SMALL.min]) {
+      expect(chunker.isOneChunk(n)).toBe(true)
+      for (const content of [input.subarray(0, n), zeros.subarray(0, n), data(n, `other ${n}`)]) {
+        expect(chunk(content, SMALL, SEED, [1, 7, 1000])).toEqual(n === 0 ? [] : [content])
+      }
+    }
+    for (const n of [SMALL.min + 1, SMALL.avg, SMALL.max]) expect(chunker.isOneChunk(n)).toBe(false)
+  })
 })
