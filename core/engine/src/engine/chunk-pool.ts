@@ -6,7 +6,7 @@ import {Budget, markFatal, PlakarError} from '@plakar/sdk'
 import type {Repository} from '../repository/repository.js'
 import type {ChunkRef} from '../tree/entry.js'
 import type {ChunkWorkerData} from './chunk-worker.js'
-import {FirstBytes, sniffType} from './content-type.js'
+import {FirstBytes, signatureType, sniffType} from './content-type.js'
 
 /** A file the worker reads itself; `sniff`: name its content type from the first bytes (content-type.ts). */
 export interface FileToChunk {
@@ -35,7 +35,12 @@ export type FromWorker =
   | {type: 'chunk'; job: number; mac: Uint8Array; length: number; sealed?: Uint8Array}
   /** Bytes of a streamed file the worker has chunked: the main thread may send that many more. */
   | {type: 'consumed'; job: number; bytes: number}
-  | {type: 'done'; job: number; size: number; contentType?: string}
+  /**
+   * `contentType`: the type the first bytes gave; or `sample`, first bytes for this thread to
+   * look up among file-type's signatures, and `otherwise`, the type when they name none
+   * (content-type.ts, Sniffed).
+   */
+  | {type: 'done'; job: number; size: number; contentType?: string; sample?: Uint8Array; otherwise?: string}
   | {type: 'error'; job: number; code?: string; message: string}
 
 export interface Batch {
@@ -282,9 +287,10 @@ export class ChunkPool {
     // Ended on the worker's side: whatever it still queues of this file, it drops.
     releaseQueued(job)
     if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
-    const finish = job.chain.then(() => {
-      if (message.type === 'done') job.resolve({refs: job.refs, size: message.size, contentType: message.contentType})
-      else job.reject(Object.assign(new Error(message.message), {code: message.code}))
+    const finish = job.chain.then(async () => {
+      if (message.type !== 'done') return job.reject(Object.assign(new Error(message.message), {code: message.code}))
+      const contentType = message.sample ? await signatureType({sample: message.sample, otherwise: message.otherwise}) : message.contentType
+      job.resolve({refs: job.refs, size: message.size, contentType})
     })
     finish.catch((error: Error) => job.reject(error))
   }

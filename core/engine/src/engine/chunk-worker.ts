@@ -17,7 +17,7 @@ import type {ChunkingConfig} from '../format/config.js'
 import {KNOWN_BLOB_SQL} from '../repository/cache.js'
 import type {Batch, FileToChunk, FromWorker, ToWorker} from './chunk-pool.js'
 import {ChunkSealer} from './chunk-sealer.js'
-import {FirstBytes, sniffType} from './content-type.js'
+import {FirstBytes, sniffWithoutSignatures, type Sniffed} from './content-type.js'
 
 export interface ChunkWorkerData {
   subkeys: Subkeys
@@ -195,8 +195,7 @@ async function chunkBuffer({job, sniff}: FileJob, data: Buffer): Promise<void> {
     const last = chunker.end()
     if (last) await emit(job, last)
   }
-  const contentType = sniff && (await sniffType(sniff.name, sniff.guess, data))
-  post({type: 'done', job, size: data.length, ...(contentType ? {contentType} : {})})
+  post({type: 'done', job, size: data.length, ...typed(sniff && sniffWithoutSignatures(sniff.name, sniff.guess, data))})
 }
 
 async function chunkFile({job, path, sniff}: FileJob): Promise<void> {
@@ -221,14 +220,25 @@ async function chunkFile({job, path, sniff}: FileJob): Promise<void> {
     }
     const last = chunker.end()
     if (last) await emit(job, last)
-    const contentType = sniff && head && (await sniffType(sniff.name, sniff.guess, head.bytes()))
-    post({type: 'done', job, size, ...(contentType ? {contentType} : {})})
+    post({type: 'done', job, size, ...typed(sniff && head && sniffWithoutSignatures(sniff.name, sniff.guess, head.bytes()))})
   } catch (error) {
     chunker.reset()
     post({type: 'error', job, code: (error as NodeJS.ErrnoException).code, message: (error as Error).message})
   } finally {
     closeSync(fd)
   }
+}
+
+/**
+ * The content type for a file's `done` message: the type the first bytes gave, or the sample
+ * for the main thread to look up among `file-type`'s signatures (content-type.ts, Sniffed),
+ * copied into a buffer of its own (a view would take the whole file's buffer, or Node's 8 KiB
+ * pool, with it).
+ */
+function typed(sniffed: Sniffed | undefined): {contentType?: string; sample?: Uint8Array; otherwise?: string} {
+  if (!sniffed) return {}
+  if ('type' in sniffed) return sniffed.type ? {contentType: sniffed.type} : {}
+  return {sample: new Uint8Array(sniffed.sample), ...(sniffed.otherwise ? {otherwise: sniffed.otherwise} : {})}
 }
 
 interface StreamState {

@@ -2,7 +2,7 @@ import {openSync, readSync, closeSync} from 'node:fs'
 import {gzipSync} from 'node:zlib'
 import {fileTypeFromBuffer} from 'file-type/core'
 import {describe, expect, it} from 'vitest'
-import {looksLikeText, needsContent, sniffType, typeFromName} from '../../src/engine/content-type.js'
+import {looksLikeText, needsContent, signatureType, sniffType, sniffWithoutSignatures, typeFromName} from '../../src/engine/content-type.js'
 
 const ts = Buffer.alloc(188 * 4, 0xff)
 for (let i = 0; i < 4; i++) ts.set([0x47, 0x1f, 0xff, 0x10], i * 188)
@@ -60,6 +60,31 @@ describe('content types', () => {
       expect(await sniffType(path, typeFromName(path), head), path).toBe(expected)
       expect(await sniffType(path.replace(/\.[^/]*$/, ''), undefined, head), path).toBe(expected)
     }
+  })
+
+  it('leaves to file-type (on the main thread) only samples it must look at, with the same answers', async () => {
+    const cases: [string, string | undefined, Buffer, 'decided' | 'signatures'][] = [
+      ['/src/app.ts', typeFromName('app.ts'), Buffer.from('export const a = 1\n'), 'decided'],
+      ['/Makefile', undefined, Buffer.from('all:\n\tcc -o a a.c\n'), 'decided'],
+      ['/empty.pdf', 'application/pdf', Buffer.alloc(0), 'decided'],
+      ['/lib/libx.so.1', undefined, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), 'decided'],
+      ['/share/a.gz', typeFromName('a.gz'), gzipSync(Buffer.from('hello')), 'decided'],
+      ['/clips/a.ts', typeFromName('a.ts'), ts, 'signatures'],
+      ['/photo', undefined, png, 'signatures'],
+      ['/a.jpg', 'image/jpeg', png, 'signatures'],
+      ['/blob', undefined, Buffer.from([0, 1, 2, 3, 0xfe]), 'signatures'],
+      ['/a.pdf', 'application/pdf', Buffer.from([0, 1, 2, 3, 0xfe]), 'signatures'],
+      // A binary name with text content: an ASCII-only signature could still name it.
+      ['/lib/a.pm', typeFromName('a.pm'), Buffer.from('package A;\n1;\n'), 'signatures'],
+      ['/doc.pdf', 'application/pdf', Buffer.from('%PDF-1.4\n%\n'), 'signatures'],
+    ]
+    for (const [path, guess, head, step] of cases) {
+      const sniffed = sniffWithoutSignatures(path, guess, head)
+      expect('type' in sniffed ? 'decided' : 'signatures', path).toBe(step)
+      expect(await signatureType(sniffed), path).toBe(await sniffType(path, guess, head))
+    }
+    expect(await signatureType(sniffWithoutSignatures('/doc.pdf', 'application/pdf', Buffer.from('%PDF-1.4\n%\n')))).toBe('application/pdf')
+    expect(await signatureType(sniffWithoutSignatures('/lib/a.pm', typeFromName('a.pm'), Buffer.from('package A;\n1;\n')))).toBe('text/plain')
   })
 
   it('text is UTF-8 without control characters, a sequence cut at the sample end allowed', () => {
