@@ -34,6 +34,41 @@ export interface StagedRoots {
 
 const BATCH = 32_768
 
+/**
+ * Rows go in ROWS at a time, one INSERT of many rows: a statement's run costs a few
+ * microseconds of crossing into SQLite and back whatever it holds, and a file staged three rows
+ * (its entry, its name, its type), one statement each.
+ */
+const ROWS = 64
+
+/** Rows waiting for one multi-row INSERT into `table` (RowBuffer.flush also writes what is left). */
+class RowBuffer {
+  readonly #many: Database.Statement
+  readonly #one: Database.Statement
+  readonly #columns: number
+  #values: unknown[] = []
+
+  constructor(db: Database.Database, table: string, columns: number) {
+    const row = `(${Array(columns).fill('?').join(', ')})`
+    this.#many = db.prepare(`INSERT INTO ${table} VALUES ${Array(ROWS).fill(row).join(', ')}`)
+    this.#one = db.prepare(`INSERT INTO ${table} VALUES ${row}`)
+    this.#columns = columns
+  }
+
+  add(...values: unknown[]): void {
+    for (const value of values) this.#values.push(value)
+    if (this.#values.length === ROWS * this.#columns) {
+      this.#many.run(this.#values)
+      this.#values = []
+    }
+  }
+
+  flush(): void {
+    for (let at = 0; at < this.#values.length; at += this.#columns) this.#one.run(this.#values.slice(at, at + this.#columns))
+    this.#values = []
+  }
+}
+
 /** The parent snapshot's trees, to carry unchanged subtrees from (SubtreeReuse). */
 export interface ParentTrees {
   vfs: TreeReader
@@ -101,9 +136,9 @@ const CARRIED = 2
 export class Staging {
   readonly #dir: string
   readonly #db: Database.Database
-  readonly #insert: Database.Statement
-  readonly #insertName: Database.Statement
-  readonly #insertType: Database.Statement
+  readonly #insert: RowBuffer
+  readonly #insertName: RowBuffer
+  readonly #insertType: RowBuffer
   /** Directories recently known to exist: spares most ancestor inserts. */
   readonly #known = new Set<string>()
   /** Subtrees carried over and then brought back entry by entry (SubtreeReuse): their row no longer counts. */
@@ -133,9 +168,9 @@ export class Staging {
       CREATE TABLE names(key BLOB NOT NULL);
       CREATE TABLE types(key BLOB NOT NULL);
     `)
-    this.#insert = this.#db.prepare('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-    this.#insertName = this.#db.prepare('INSERT INTO names VALUES (?)')
-    this.#insertType = this.#db.prepare('INSERT INTO types VALUES (?)')
+    this.#insert = new RowBuffer(this.#db, 'entries', 8)
+    this.#insertName = new RowBuffer(this.#db, 'names', 1)
+    this.#insertType = new RowBuffer(this.#db, 'types', 1)
     this.#db.exec('BEGIN')
   }
 
@@ -151,17 +186,14 @@ export class Staging {
   add(path: string, entry: Entry, seq = this.reserve()): void {
     const key = pathToKey(path)
     const type: EntryType = entry.info.type
-    this.#insert.run(key, 0, type, entry.info.size ?? 0, entry.info.contentType ?? null, entry.error ? 1 : 0, encodeEntry(entry), seq)
+    this.#insert.add(key, 0, type, entry.info.size ?? 0, entry.info.contentType ?? null, entry.error ? 1 : 0, encodeEntry(entry), seq)
     if (path !== '/') {
-      this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
-      if (type === 'file' && entry.info.contentType) this.#insertType.run(Buffer.from(`${entry.info.contentType}\0${path}`))
+      this.#insertName.add(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
+      if (type === 'file' && entry.info.contentType) this.#insertType.add(Buffer.from(`${entry.info.contentType}\0${path}`))
     }
     if (type === 'directory') this.#known.add(key.toString('latin1'))
     this.#ensureAncestors(key)
-    if (++this.#batch >= BATCH) {
-      this.#db.exec('COMMIT; BEGIN')
-      this.#batch = 0
-    }
+    if (++this.#batch >= BATCH) this.#commit(true)
   }
 
   /**
@@ -170,13 +202,19 @@ export class Staging {
    */
   addReused(path: string, stored: Buffer, seq = this.reserve()): void {
     const key = pathToKey(path)
-    this.#insert.run(key, CARRIED, 'directory', 0, null, 0, stored, seq)
+    this.#insert.add(key, CARRIED, 'directory', 0, null, 0, stored, seq)
     this.#known.add(key.toString('latin1'))
     this.#ensureAncestors(key)
-    if (++this.#batch >= BATCH) {
-      this.#db.exec('COMMIT; BEGIN')
-      this.#batch = 0
-    }
+    if (++this.#batch >= BATCH) this.#commit(true)
+  }
+
+  /** Writes the rows waiting and commits them; `more`: a new transaction follows. */
+  #commit(more: boolean): void {
+    this.#insert.flush()
+    this.#insertName.flush()
+    this.#insertType.flush()
+    this.#db.exec(more ? 'COMMIT; BEGIN' : 'COMMIT')
+    this.#batch = 0
   }
 
   /** A subtree added by addReused is staged entry by entry instead. */
@@ -192,9 +230,9 @@ export class Staging {
       if (this.#known.has(id)) return
       if (this.#known.size > 10_000) this.#known.clear()
       this.#known.add(id)
-      this.#insert.run(parent, MADE_UP, 'directory', 0, null, 0, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}), 0)
+      this.#insert.add(parent, MADE_UP, 'directory', 0, null, 0, encodeEntry({info: {type: 'directory', size: 0, mode: 0o755}}), 0)
       const path = keyToPath(parent)
-      if (path !== '/') this.#insertName.run(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
+      if (path !== '/') this.#insertName.add(Buffer.from(`${basename(path).toLowerCase()}\0${path}`))
       parent = parentKey(parent)
     }
   }
@@ -226,7 +264,7 @@ export class Staging {
    * open directories), then builds the file tree and both indexes, storing their nodes.
    */
   async build(store: NodeStore, seed: number, root: string, parent?: ParentTrees): Promise<StagedRoots> {
-    this.#db.exec('COMMIT')
+    this.#commit(false)
     this.#computeSummaries()
     const rootKey = pathToKey(root)
     // Nothing changed: the root's subtree is carried whole, and only made-up ancestors precede

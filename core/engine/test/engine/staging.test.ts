@@ -4,7 +4,10 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {Staging} from '../../src/engine/staging.js'
 import {createHash} from 'node:crypto'
-import type {NodeStore} from '../../src/tree/btree.js'
+import {BlobType} from '../../src/format/blob-type.js'
+import {NodeCache, TreeReader, type NodeStore} from '../../src/tree/btree.js'
+import {decodeEntry} from '../../src/tree/entry.js'
+import {keyToPath} from '../../src/tree/path-key.js'
 
 function memoryStore(): NodeStore {
   const nodes = new Map<string, Buffer>()
@@ -78,6 +81,40 @@ describe('Staging', () => {
       expect(readdirSync(root).sort()).toEqual(['plakar-staging-elsewhere-2147483646-AbC123', `plakar-staging-${host}-${process.pid}-XyZ789`, 'something-else'].sort())
     } finally {
       rmSync(root, {recursive: true, force: true})
+    }
+  })
+
+  it('stages rows many at a time and loses none: entries, names and types of 1,000 files and their made-up directories', async () => {
+    // Rows go to SQLite in multi-row INSERTs; a count that is not a multiple of their size
+    // leaves some waiting, which the build must write first.
+    const staging = new Staging(tmpdir())
+    const store = memoryStore()
+    try {
+      const paths: string[] = []
+      for (let i = 0; i < 1000; i++) {
+        const path = `/r/d${i % 7}/sub${i % 3}/f${i}.txt`
+        paths.push(path)
+        staging.add(path, {info: {type: 'file', size: i, contentType: i % 2 ? 'text/plain' : 'image/png'}})
+      }
+      const {vfs, names, types, summary, entries} = await staging.build(store, 0, '/r')
+      expect(summary).toMatchObject({files: 1000, directories: 7 + 21, size: (999 * 1000) / 2, types: {text: 500, image: 500}})
+      expect(entries).toBe(1 + 1000 + 7 + 21 + 1) // '/', files, d*, sub*, /r
+      const cache = new NodeCache()
+      const read = async (type: number, root: Buffer) => {
+        const out: [Buffer, Buffer][] = []
+        for await (const pair of new TreeReader(store, type, root, cache).scan()) out.push(pair)
+        return out
+      }
+      const files = (await read(BlobType.VFS_NODE, vfs)).filter(([, v]) => decodeEntry(v).info.type === 'file')
+      expect(files.map(([k]) => keyToPath(k)).sort()).toEqual([...paths].sort())
+      const nameKeys = (await read(BlobType.NAME_NODE, names)).map(([k]) => k.toString())
+      expect(nameKeys.filter((k) => k.startsWith('f'))).toHaveLength(1000)
+      expect(nameKeys).toContain('d3\0/r/d3')
+      const typeKeys = (await read(BlobType.TYPE_NODE, types)).map(([k]) => k.toString())
+      expect(typeKeys).toHaveLength(1000)
+      expect(typeKeys).toContain('image/png\0/r/d0/sub0/f0.txt')
+    } finally {
+      staging.close()
     }
   })
 
