@@ -233,12 +233,14 @@ async function chunkFile({job, path, sniff}: FileJob): Promise<void> {
  * The content type for a file's `done` message: the type the first bytes gave, or the sample
  * for the main thread to look up among `file-type`'s signatures (content-type.ts, Sniffed),
  * copied into a buffer of its own (a view would take the whole file's buffer, or Node's 8 KiB
- * pool, with it).
+ * pool, with it), which moves with the message instead of being copied again.
  */
 function typed(sniffed: Sniffed | undefined): {contentType?: string; sample?: Uint8Array; otherwise?: string} {
   if (!sniffed) return {}
   if ('type' in sniffed) return sniffed.type ? {contentType: sniffed.type} : {}
-  return {sample: new Uint8Array(sniffed.sample), ...(sniffed.otherwise ? {otherwise: sniffed.otherwise} : {})}
+  const sample = new Uint8Array(sniffed.sample)
+  transfer.push(sample.buffer)
+  return {sample, ...(sniffed.otherwise ? {otherwise: sniffed.otherwise} : {})}
 }
 
 interface StreamState {
