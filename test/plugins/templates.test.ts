@@ -79,6 +79,7 @@ describe('scaffolded exporter and storage, unchanged', () => {
   const tarballs: string[] = []
 
   for (const [kind, dir, tests] of [
+    // The exporter template has no storeFiles(): that test of the suite is skipped.
     ['exporter', exporter, 13],
     // The storage template has no readInto(): that test of the suite is skipped.
     ['storage', storage, 33],

@@ -22,18 +22,30 @@ import {PlakarError} from '@plakar/sdk'
  * Where /proc is missing (not Linux), paths are built from the root and every component is
  * lstat-checked on each use, uncached: a smaller race window, not none (documented in
  * docs/commands/restore.md).
+ *
+ * One thread, one instance: the exporter's writing thread (write-worker.ts) has its own, opened
+ * from the exporter's root descriptor, and reopens each directory by name, component by component
+ * (as after an eviction here). A descriptor number never crosses threads: one thread's eviction
+ * could close it and an open of the other could reuse the number for another directory.
  */
 export class DirectoryHandles {
   static readonly LIMIT = 256
+  readonly #limit: number
   readonly #root: string
   readonly #rootFd: number
   readonly #viaProc: boolean
   /** Relative directory path ("" is the root) → open descriptor; Map order is recency. */
   readonly #open = new Map<string, number>()
 
-  constructor(root: string) {
+  /**
+   * `root` is what messages name; `options.open` the path opened for it when another one names
+   * it better (the writing thread opens `/proc/self/fd/N` of the exporter's root descriptor, the
+   * directory itself whatever happened to its path).
+   */
+  constructor(root: string, options: {open?: string; limit?: number} = {}) {
     this.#root = root
-    this.#rootFd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY)
+    this.#limit = options.limit ?? DirectoryHandles.LIMIT
+    this.#rootFd = openSync(options.open ?? root, constants.O_RDONLY | constants.O_DIRECTORY)
     this.#viaProc = existsSync(`/proc/self/fd/${this.#rootFd}`)
   }
 
@@ -75,7 +87,7 @@ export class DirectoryHandles {
 
   #remember(dir: string, fd: number): void {
     this.#open.set(dir, fd)
-    if (this.#open.size <= DirectoryHandles.LIMIT) return
+    if (this.#open.size <= this.#limit) return
     const [oldest, oldFd] = this.#open.entries().next().value as [string, number]
     this.#open.delete(oldest)
     closeSync(oldFd)

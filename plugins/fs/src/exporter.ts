@@ -1,35 +1,12 @@
-import {
-  closeSync,
-  constants,
-  fchmodSync,
-  fchownSync,
-  fstatSync,
-  futimesSync,
-  lchownSync,
-  linkSync,
-  lstatSync,
-  lutimesSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  symlinkSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs'
+import {closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, symlinkSync} from 'node:fs'
 import {lstat, mkdir} from 'node:fs/promises'
-import {join} from 'node:path'
 import type {Readable} from 'node:stream'
-import {destroyOnAbort, markFatal, PlakarError, type CallOptions, type ConnectorContext, type Exporter, type FileInfo} from '@plakar/sdk'
+import {destroyOnAbort, markFatal, PlakarError, type CallOptions, type ConnectorContext, type Exporter, type ExportFile, type FileInfo} from '@plakar/sdk'
 import {DirectoryHandles, ownedDirectory} from './directory-handles.js'
+import {FileWriter, placeBelowRoot, placeOf, TARGET_FAILURES, times, writeFullySync, type OpenFile, type Place} from './file-writer.js'
 import {fsPath} from './location.js'
-
-/** A restore path split into its directory (relative to the root, "" for the root) and its name. */
-interface Place {
-  /** The whole relative path, "" for the root. */
-  rel: string
-  dir: string
-  name: string
-}
+import type {FileFailure} from './write-protocol.js'
+import {WriteThread} from './write-thread.js'
 
 /**
  * Restores into a local directory, and never outside it: every path is checked to stay under
@@ -41,7 +18,9 @@ interface Place {
  *
  * Filesystem calls are synchronous: on a local disk each takes microseconds, while a
  * promise-based call costs a thread-pool round trip (a restore of 47k small files made 790k
- * futex calls and spent more time in the kernel than in plakar).
+ * futex calls and spent more time in the kernel than in plakar). Batches of small files
+ * (`storeFiles`) are written on a thread of the exporter's own (WriteThread), so that creating
+ * and writing them no longer takes the thread that reads and decodes the next ones.
  */
 export class FsExporter implements Exporter {
   readonly root: string
@@ -49,42 +28,32 @@ export class FsExporter implements Exporter {
   readonly #handles: DirectoryHandles
   /** Directories this restore created (relative path → "dev:ino"): only those get their mode and owner applied. */
   readonly #created = new Map<string, string>()
-  #temps = 0
+  readonly #writer: FileWriter
+  /** Where batches of small files are written; undefined: here (see WriteThread.start). */
+  readonly #thread?: WriteThread
 
-  constructor(root: string, createdRoot: boolean) {
+  constructor(root: string, createdRoot: boolean, options: {thread?: boolean} = {}) {
     this.root = root
     this.#handles = new DirectoryHandles(root)
+    this.#writer = new FileWriter(this.#handles, root, this.#asRoot)
     if (createdRoot) this.#created.set('', identity(this.#handles.fd('')))
+    if (options.thread) this.#thread = WriteThread.start(root, this.#handles.fd(''), this.#asRoot)
   }
 
-  /** Splits a restore path, refusing anything that would leave the root. */
   #place(path: string): Place {
-    if (path.includes('\0')) throw new PlakarError(`refused path with a NUL byte`)
-    const parts = path.split('/').filter((p) => p !== '')
-    if (parts.some((p) => p === '.' || p === '..')) throw new PlakarError(`refused path ${path}: it would leave the restore target`)
-    const name = parts.pop() ?? ''
-    return {rel: parts.length === 0 ? name : `${parts.join('/')}/${name}`, dir: parts.join('/'), name}
+    return placeOf(path)
   }
 
-  /** Like #place, for what cannot be the root: its temporary file would sit outside the root. */
   #placeBelowRoot(path: string): Place {
-    const place = this.#place(path)
-    if (place.rel === '') throw new PlakarError(`refused path ${path}: the restore target itself is a directory`)
-    return place
+    return placeBelowRoot(path)
   }
 
-  /** The absolute path of a place, for messages only: never used to reach the file system. */
   #shown(place: Place): string {
-    return join(this.root, place.rel)
+    return this.#writer.shown(place)
   }
 
   #at(place: Place, name = place.name): string {
-    return this.#handles.child(place.dir, name)
-  }
-
-  /** A temporary name in the same directory: cheap and unique in this process; O_EXCL catches the rest. */
-  #tempName(): string {
-    return `.plakar-${process.pid}-${(this.#temps++).toString(36)}.tmp`
+    return this.#writer.at(place, name)
   }
 
   async createDirectory(path: string, _info: FileInfo): Promise<void> {
@@ -119,60 +88,62 @@ export class FsExporter implements Exporter {
     signal?.throwIfAborted()
     // An abort destroys the source, so a write waiting for its next chunk ends too.
     destroyOnAbort(data, signal)
-    const place = this.#placeBelowRoot(path)
-    // Nothing there yet (the common case): create the file in place, O_EXCL|O_NOFOLLOW so that
-    // nothing planted meanwhile is written through. Something there: write a fresh temporary
-    // file and rename it over, which replaces a symlink instead of following it.
-    let temp: string | undefined
-    let fd: number
-    try {
-      fd = openSync(this.#at(place), CREATE_FLAGS, 0o600)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      temp = this.#tempName()
-      fd = openSync(this.#at(place, temp), CREATE_FLAGS, 0o600)
-    }
+    const file: OpenFile = this.#writer.create(this.#placeBelowRoot(path))
     try {
       for await (const chunk of data) {
         // Local writes cannot be cancelled one by one: the loop stops between chunks.
         signal?.throwIfAborted()
-        writeFullySync(fd, chunk as Uint8Array)
+        writeFullySync(file.fd, chunk as Uint8Array)
       }
-      if (this.#asRoot && info.uid !== undefined && info.gid !== undefined) fchownSync(fd, info.uid, info.gid)
-      fchmodSync(fd, info.mode ?? 0o644)
-      if (info.mtime !== undefined) futimesSync(fd, ...times(info.mtime, info.atime))
     } catch (error) {
-      closeSync(fd)
-      this.#removeQuietly(place, temp ?? place.name)
+      this.#writer.abandon(file)
       throw error
     }
-    closeSync(fd)
-    if (temp) this.#replace(place, temp)
+    this.#writer.finish(file, info)
   }
 
-  /** Renames `temp` over the place; a directory in the way is an error, never silently removed. */
-  #replace(place: Place, temp: string): void {
+  /**
+   * Many small files, whole: on the writing thread when there is one (one message a batch, the
+   * content copied once), else here. A failure of the target as a whole (TARGET_FAILURES) ends
+   * the batch and rejects; any other failure is that file's outcome.
+   */
+  async storeFiles(files: readonly ExportFile[], options?: CallOptions): Promise<(Error | undefined)[]> {
+    const signal = options?.signal
+    signal?.throwIfAborted()
+    if (!this.#thread) return this.#storeFilesHere(files, signal)
+    const stop = new Int32Array(new SharedArrayBuffer(4))
+    const onAbort = () => Atomics.store(stop, 0, 1)
+    signal?.addEventListener('abort', onAbort, {once: true})
+    let answer
     try {
-      renameSync(this.#at(place, temp), this.#at(place))
-    } catch (error) {
-      this.#removeQuietly(place, temp)
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'EISDIR' || code === 'ENOTEMPTY') throw new PlakarError(`cannot restore ${this.#shown(place)}: a directory exists there`)
-      throw error
+      answer = await this.#thread.write(files, stop)
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
     }
+    const outcomes = answer.outcomes.map((o) => (o ? errorOf(o) : undefined))
+    if (answer.end === 'aborted') throw signal?.reason ?? new PlakarError('the restore was stopped')
+    if (answer.end === 'target') throw outcomes.at(-1)!
+    return outcomes
   }
 
-  #removeQuietly(place: Place, name: string): void {
-    try {
-      unlinkSync(this.#at(place, name))
-    } catch {
-      // Already gone, or its directory was swapped away: nothing of ours to remove.
+  #storeFilesHere(files: readonly ExportFile[], signal?: AbortSignal): (Error | undefined)[] {
+    const outcomes: (Error | undefined)[] = []
+    for (const {path, parts, info} of files) {
+      signal?.throwIfAborted()
+      try {
+        this.#writer.storeWhole(this.#placeBelowRoot(path), parts, info)
+        outcomes.push(undefined)
+      } catch (error) {
+        if (TARGET_FAILURES[(error as NodeJS.ErrnoException).code ?? '']) throw error
+        outcomes.push(error as Error)
+      }
     }
+    return outcomes
   }
 
   async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', info?: FileInfo): Promise<void> {
     const place = this.#placeBelowRoot(path)
-    const temp = this.#tempName()
+    const temp = this.#writer.tempName()
     if (kind === 'hardlink') {
       const source = this.#placeBelowRoot(target)
       if (!lstatSync(this.#at(source), {throwIfNoEntry: false})?.isFile()) throw new PlakarError(`refused hard link ${path}: its target is not a restored file`)
@@ -199,7 +170,7 @@ export class FsExporter implements Exporter {
       }
       if (inPlace) return
     }
-    this.#replace(place, temp)
+    this.#writer.replace(place, temp)
   }
 
   async setMetadata(path: string, info: FileInfo): Promise<void> {
@@ -229,6 +200,8 @@ export class FsExporter implements Exporter {
   }
 
   async close(): Promise<void> {
+    // The thread's root was opened through this one's descriptor: it ends first.
+    await this.#thread?.close()
     this.#handles.close()
   }
 }
@@ -239,18 +212,10 @@ function identity(fd: number): string {
   return `${stats.dev}:${stats.ino}`
 }
 
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
-
-function writeFullySync(fd: number, data: Uint8Array): void {
-  for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset)
-}
-
-/**
- * [atime, mtime] in seconds as numbers: a Date would truncate to the millisecond, while the
- * snapshot keeps sub-millisecond mtimes (float milliseconds).
- */
-function times(mtime: number, atime?: number): [number, number] {
-  return [(atime ?? mtime) / 1000, mtime / 1000]
+/** A failure from the writing thread as an error of this thread: its class's exit code, its errno code. */
+function errorOf(failure: FileFailure): Error {
+  if (failure.exitCode !== undefined) return new PlakarError(failure.message, failure.exitCode)
+  return Object.assign(new Error(failure.message), failure.code === undefined ? {} : {code: failure.code})
 }
 
 export default async function createExporter(context: ConnectorContext): Promise<Exporter> {
@@ -258,14 +223,7 @@ export default async function createExporter(context: ConnectorContext): Promise
   const created = (await mkdir(root, {recursive: true, mode: 0o700})) !== undefined
   const stats = await lstat(root)
   if (!stats.isDirectory()) throw new PlakarError(`cannot restore into ${root}: it is not a directory`)
-  return stopOnTargetFailure(new FsExporter(root, created))
-}
-
-/** Failures of the target as a whole: going on file after file would only repeat them. */
-const TARGET_FAILURES: Record<string, string> = {
-  ENOSPC: 'the restore target is full',
-  EDQUOT: 'the disk quota of the restore target is exceeded',
-  EROFS: 'the restore target is read-only',
+  return stopOnTargetFailure(new FsExporter(root, created, {thread: true}))
 }
 
 /**
@@ -286,6 +244,7 @@ function stopOnTargetFailure(exporter: FsExporter): Exporter {
     root: exporter.root,
     createDirectory: (path, info) => guard(() => exporter.createDirectory(path, info)),
     storeFile: (path, data, info) => guard(() => exporter.storeFile(path, data, info)),
+    storeFiles: (files, options) => guard(() => exporter.storeFiles(files, options)),
     createLink: (path, target, kind, info) => guard(() => exporter.createLink(path, target, kind, info)),
     setMetadata: (path, info) => guard(() => exporter.setMetadata(path, info)),
     close: () => exporter.close(),

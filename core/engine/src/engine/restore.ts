@@ -172,6 +172,28 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
     })
   }
 
+  /**
+   * Whole small files through the exporter's storeFiles: one call a batch. A rejection is the
+   * whole call's failure (fatal, an abort: it ends the restore; anything else fails every file).
+   */
+  const storeWhole = async (whole: {file: PendingFile; parts: Buffer[]}[]) => {
+    let outcomes: (Error | undefined)[]
+    try {
+      outcomes = await exporter.storeFiles!(
+        whole.map(({file, parts}) => ({path: file.rel, parts, info: infoOf(file.entry)})),
+        call,
+      )
+    } catch (error) {
+      for (const {file} of whole) failFile(file.path, error)
+      return
+    }
+    for (let i = 0; i < whole.length; i++) {
+      const {entry, path: p} = whole[i].file
+      if (outcomes[i] === undefined) stored(entry)
+      else failFile(p, outcomes[i])
+    }
+  }
+
   let batch: PendingFile[] = []
   let batchBytes = 0
   /** The batch's unit is reserved with its first file, so directories closed meanwhile wait for it. */
@@ -185,6 +207,8 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
       const refs = await Promise.all(files.map((f) => snapshot.chunks(f.entry)))
       const {blobs: chunks, failed} = await snapshot.repo.reader.fetch(BlobType.CHUNK, refs.flat().map(([mac]) => mac), concurrency)
       const writes = new TaskPool(concurrency)
+      /** Files whose chunks are all here, for an exporter that takes them in one call. */
+      const whole: {file: PendingFile; parts: Buffer[]}[] = []
       for (let i = 0; i < files.length; i++) {
         const {path: p, rel, entry} = files[i]
         const parts: Buffer[] = []
@@ -202,6 +226,10 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
           fail(p, problem)
           continue
         }
+        if (exporter.storeFiles) {
+          whole.push({file: files[i], parts})
+          continue
+        }
         await writes.run(async () => {
           try {
             await exporter.storeFile(rel, Readable.from(parts), infoOf(entry), call)
@@ -212,6 +240,7 @@ export async function restore(snapshot: Snapshot, path: string, exporter: Export
         })
       }
       await writes.drain()
+      if (whole.length > 0) await storeWhole(whole)
     }, batchUnit)
   }
 

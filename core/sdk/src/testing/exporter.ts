@@ -1,10 +1,10 @@
 import {Readable} from 'node:stream'
-import {describe, expect, it} from 'vitest'
+import {describe, expect, it, type TestContext} from 'vitest'
 import type {Exporter} from '../interfaces/exporter.js'
 import type {FileInfo} from '../interfaces/file-info.js'
 import {describeError, expectFailure, MiB, sleep, withFixture, type SetupContext} from './common.js'
 import {digestStream, pseudoRandomBytes} from './data.js'
-import {fixtureContent, fixtureSize, oddFileNames, type FixtureEntry, type FixtureFile} from './fixture.js'
+import {fixtureContent, fixtureSize, oddFileNames, type FixtureDirectory, type FixtureEntry, type FixtureFile} from './fixture.js'
 
 /** One thing found under an exporter's root by {@link ExporterFixture.readBack}. */
 export interface ExportedEntry {
@@ -151,7 +151,9 @@ function byPath(entries: ExportedEntry[]): Map<string, ExportedEntry> {
  *
  * What it checks: a tree of directories (empty ones too, when the target has them) and files
  * with exact content; an empty file; a file stored twice (the second, shorter content wins, no
- * stale tail); concurrent `storeFile` calls in one directory; modes and mtimes (capabilities),
+ * stale tail); concurrent `storeFile` calls in one directory; `storeFiles` where the exporter has
+ * it (300 files in one call, each whole and in parts, one refused path failing alone, a file
+ * replaced, modes and mtimes; skipped without it); modes and mtimes (capabilities),
  * including a directory's mtime and a read-only directory's mode set by `setMetadata` after its
  * children; odd names; symlinks (dangling and absolute targets verbatim) and hard links
  * (capabilities); a failed `storeFile` (its source errors) leaves nothing at that path; a large
@@ -166,15 +168,15 @@ function byPath(entries: ExportedEntry[]): Map<string, ExportedEntry> {
 export function testExporter(name: string, setup: (context: SetupContext) => Promise<ExporterFixture>, options: ExporterSuiteOptions = {}): void {
   const o = {...DEFAULTS, ...options}
 
-  const run = (title: string, body: (f: ExporterFixture) => Promise<void>, settings: {slow?: boolean} = {}) =>
-    it(title, {timeout: settings.slow ? o.slowTimeout : o.timeout}, async () => {
+  const run = (title: string, body: (f: ExporterFixture, context: TestContext) => Promise<void>, settings: {slow?: boolean} = {}) =>
+    it(title, {timeout: settings.slow ? o.slowTimeout : o.timeout}, async (context) => {
       await withFixture(
         () => setup({testName: title}),
         async (f) => {
           if (!closedByTest.has(f.exporter)) await f.exporter.close()
           await f.cleanup?.()
         },
-        body,
+        (f) => body(f, context),
       )
     })
 
@@ -240,6 +242,46 @@ export function testExporter(name: string, setup: (context: SetupContext) => Pro
       await f.exporter.setMetadata('/d', infoOf(entries[0]))
       await f.exporter.setMetadata('/', {type: 'directory', size: 0})
       await expectTree(f, entries)
+    })
+
+    run('storeFiles(), where the exporter has it, stores each file as storeFile would, with one outcome per file', async (f, context) => {
+      const {exporter} = f
+      // Optional: without it, this test is reported as skipped, not passed.
+      if (!exporter.storeFiles) return context.skip('this exporter has no storeFiles()')
+      const d: FixtureDirectory = {type: 'directory', path: 'd', mode: 0o750, mtime: T0}
+      const files: FixtureFile[] = [
+        file('empty', '', {mode: 0o644, mtime: T0}),
+        file('d/replaced', 'short\n', {mode: 0o600, mtime: T0 + 1000}),
+        ...Array.from({length: 300}, (_, i) => file(`${i % 2 === 0 ? 'd/' : ''}f${i}`, pseudoRandomBytes(`batch${i}`, 0, (i * 37) % 5000), {mode: i % 3 === 0 ? 0o640 : 0o644, mtime: T0 + i * 1000})),
+      ]
+      await exporter.createDirectory('/', {type: 'directory', size: 0})
+      await exporter.createDirectory('/d', infoOf(d))
+      // Already there: the batch's file replaces it entirely (no stale tail).
+      await exporter.storeFile('/d/replaced', fixtureContent(file('d/replaced', 'a much longer first version\n')), {type: 'file', size: 28})
+      const batch = files.map((entry) => {
+        const bytes = Buffer.from(entry.content!)
+        // In three parts where there are bytes enough: their concatenation is the content.
+        const cuts = [0, Math.floor(bytes.length / 3), Math.floor((2 * bytes.length) / 3), bytes.length]
+        return {path: `/${entry.path}`, parts: cuts.slice(1).map((end, k) => bytes.subarray(cuts[k], end)), info: infoOf(entry)}
+      })
+      // A path that would leave the root fails alone, in its place among the others.
+      const refused = 150
+      batch.splice(refused, 0, {path: '/../escaped-by-batch', parts: [Buffer.from('escaped')], info: {type: 'file', size: 7}})
+      const outcomes = await exporter.storeFiles(batch)
+      expect(outcomes.length, 'one outcome per file').toBe(batch.length)
+      outcomes.forEach((outcome, i) => {
+        if (i === refused) expect(outcome, 'the outcome of /../escaped-by-batch').toBeInstanceOf(Error)
+        else expect(outcome, `the outcome of ${batch[i].path}`).toBeUndefined()
+      })
+      await exporter.setMetadata('/d', infoOf(d))
+      await exporter.setMetadata('/', {type: 'directory', size: 0})
+      const found = await expectTree(f, [d, ...files])
+      for (const entry of [d, ...files]) {
+        const got = found.get(entry.path)!
+        if (o.mode && (entry.type === 'file' || o.directories)) expect((got.mode ?? -1).toString(8), `mode of ${entry.path}`).toBe(entry.mode!.toString(8))
+        if (o.mtime && (entry.type === 'file' || o.directories)) expect(Math.floor(got.mtime! / 1000) * 1000, `mtime of ${entry.path}`).toBe(entry.mtime)
+      }
+      await expectNothingOutside(f)
     })
 
     if (o.mode || o.mtime) {
