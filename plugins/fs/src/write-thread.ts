@@ -17,11 +17,12 @@ interface Waiting {
  * (the buffer moved back). Started with the exporter, so that its boot overlaps the repository's
  * opening; it keeps the process alive only while a batch is out.
  *
- * The buffers are a pool of two, reused from batch to batch: one being written, one filled and
- * waiting; a third batch waits for one to come back. A fresh buffer for every batch cost more
- * than the copy itself (its pages are zeroed and faulted in anew: in a loop, 60 batches of the
- * source tree's 285 MiB took 0.75-2.5 s into fresh buffers against 0.1-0.2 s into one reused),
- * and the pool bounds what the batches hold.
+ * A batch crosses in pieces of at most 4 MiB, each in a buffer of a pool of three reused from
+ * piece to piece: one being written, the next ones filled and waiting; a fourth waits for one to
+ * come back. A fresh buffer for every batch cost more than the copy itself (its pages are zeroed
+ * and faulted in anew: in a loop, 60 batches of the source tree's 285 MiB took 0.75-2.5 s into
+ * fresh buffers against 0.1-0.2 s into one reused), and the pool bounds what the batches hold
+ * (12 MiB: two buffers of a whole 16 MiB batch held 30-40 MB more at the restore's peak).
  */
 export class WriteThread {
   readonly #worker: Worker
@@ -68,30 +69,61 @@ export class WriteThread {
     this.#worker.unref()
   }
 
-  /** Writes `files` on the thread; `stop` (shared) is set to 1 to make it stop before its next file. */
-  async write(files: readonly ExportFile[], stop: Int32Array): Promise<WriteAnswer> {
-    while (!this.#broken && this.#free.length === 0 && this.#made >= POOL) await new Promise<void>((resolve) => this.#needing.push(resolve))
-    if (this.#broken) throw this.#broken
-    if (Atomics.load(stop, 0) !== 0) return {id: -1, outcomes: [], end: 'aborted', data: new ArrayBuffer(0)}
-    const batch = this.#pack(files, stop)
-    return new Promise<WriteAnswer>((resolve, reject) => {
-      this.#waiting.set(batch.id, {resolve, reject})
-      this.#worker.ref()
-      this.#worker.postMessage({type: 'batch', batch} satisfies ToWriteWorker, [batch.data])
-    })
+  /**
+   * Writes `files` on the thread, in pieces of at most PIECE bytes (a larger file alone in its
+   * own); `stop` (shared) is set to 1 to make the thread stop before its next file. The outcomes
+   * are in the files' order, and end with the piece that ended early, if one did.
+   */
+  async write(files: readonly ExportFile[], stop: Int32Array): Promise<Pick<WriteAnswer, 'outcomes' | 'end'>> {
+    const sent: Promise<WriteAnswer>[] = []
+    let aborted = false
+    for (let start = 0; start < files.length; ) {
+      let end = start
+      let size = 0
+      while (end < files.length) {
+        const more = sizeOf(files[end])
+        if (end > start && size + more > PIECE) break
+        size += more
+        end++
+      }
+      if (size <= PIECE) await this.#pooled()
+      if (this.#broken) throw this.#broken
+      if (Atomics.load(stop, 0) !== 0) {
+        aborted = true
+        break
+      }
+      sent.push(this.#send(files, start, end, size, stop))
+      start = end
+    }
+    const outcomes: WriteAnswer['outcomes'] = []
+    for (const answer of await Promise.all(sent)) {
+      outcomes.push(...answer.outcomes)
+      if (answer.end) return {outcomes, end: answer.end}
+    }
+    return aborted ? {outcomes, end: 'aborted'} : {outcomes}
   }
 
-  #pack(files: readonly ExportFile[], stop: Int32Array): WriteBatch {
-    const n = files.length
+  /** Waits for a free pool buffer (or for the thread to fail). */
+  async #pooled(): Promise<void> {
+    while (!this.#broken && this.#free.length === 0 && this.#made >= POOL) await new Promise<void>((resolve) => this.#needing.push(resolve))
+  }
+
+  #send(files: readonly ExportFile[], start: number, end: number, size: number, stop: Int32Array): Promise<WriteAnswer> {
+    const n = end - start
     const ends = new Uint32Array(n)
     const numbers = new Float64Array(n * FIELDS)
     const paths: string[] = new Array(n)
-    let total = 0
+    const data = this.#buffer(size)
+    const bytes = new Uint8Array(data)
+    let offset = 0
     for (let i = 0; i < n; i++) {
-      const {path, parts, info} = files[i]
+      const {path, parts, info} = files[start + i]
       paths[i] = path
-      for (const part of parts) total += part.length
-      ends[i] = total
+      for (const part of parts) {
+        bytes.set(part, offset)
+        offset += part.length
+      }
+      ends[i] = offset
       const at = i * FIELDS
       numbers[at] = info.mode ?? NaN
       numbers[at + 1] = info.uid ?? NaN
@@ -99,27 +131,25 @@ export class WriteThread {
       numbers[at + 3] = info.mtime ?? NaN
       numbers[at + 4] = info.atime ?? NaN
     }
-    const data = this.#buffer(total)
-    const bytes = new Uint8Array(data)
-    let offset = 0
-    for (const {parts} of files) {
-      for (const part of parts) {
-        bytes.set(part, offset)
-        offset += part.length
-      }
-    }
-    return {id: this.#next++, paths, numbers, ends, data, stop}
+    const batch: WriteBatch = {id: this.#next++, paths, numbers, ends, data, stop}
+    return new Promise<WriteAnswer>((resolve, reject) => {
+      this.#waiting.set(batch.id, {resolve, reject})
+      this.#worker.ref()
+      this.#worker.postMessage({type: 'batch', batch} satisfies ToWriteWorker, [batch.data])
+    })
   }
 
-  /** A free pool buffer of at least `size` bytes (one too small is replaced by a larger one), else a new one. */
+  /** A free pool buffer for a piece that fits one, else one of its own for a larger file. */
   #buffer(size: number): ArrayBuffer {
+    if (size > PIECE) return new ArrayBuffer(size)
     const free = this.#free.pop()
-    if (free && free.byteLength >= size) return free
-    if (!free) this.#made++
-    return new ArrayBuffer(Math.ceil((size + 1) / GROWTH) * GROWTH)
+    if (free) return free
+    this.#made++
+    return new ArrayBuffer(PIECE)
   }
 
   #release(data: ArrayBuffer): void {
+    if (data.byteLength !== PIECE) return
     this.#free.push(data)
     this.#needing.shift()?.()
   }
@@ -139,7 +169,13 @@ export class WriteThread {
   }
 }
 
-/** Buffers of the pool: one on the thread, one filled and waiting for it. */
-const POOL = 2
-/** Pool buffers are made in steps of this size, so that one fits the next batches too. */
-const GROWTH = 4 * 1024 * 1024
+/** Bytes of a piece of a batch, and of each buffer of the pool. */
+const PIECE = 4 * 1024 * 1024
+/** Buffers of the pool: one on the thread, the next ones filled and waiting for it. */
+const POOL = 3
+
+function sizeOf(file: ExportFile): number {
+  let size = 0
+  for (const part of file.parts) size += part.length
+  return size
+}

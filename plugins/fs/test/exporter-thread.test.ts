@@ -11,7 +11,7 @@ import {join} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {promisify} from 'node:util'
 import type {ConnectorContext, Exporter, ExportFile, FileInfo} from '@plakar/sdk'
-import {testExporter, type ExportedEntry} from '@plakar/sdk/testing'
+import {pseudoRandomBytes, testExporter, type ExportedEntry} from '@plakar/sdk/testing'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {context, removeTree} from './context.js'
 
@@ -130,6 +130,24 @@ describe('fs exporter: batches on its writing thread under a racing local user',
 })
 
 describe('fs exporter: its writing thread', () => {
+  it('takes a batch larger than its pieces (4 MiB) in several, in order, and a file larger than a piece in one of its own', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plakar-fs-thread-pieces-'))
+    const target = join(dir, 'target')
+    const exporter = await createExporter(context(target))
+    try {
+      await exporter.createDirectory('/', dirInfo)
+      // 14 MiB in 300 KiB files (more pieces than the pool's three buffers), one of 5 MiB among them, in two parts.
+      const contents = Array.from({length: 48}, (_, i) => pseudoRandomBytes(`piece${i}`, 0, i === 20 ? 5 * 1024 * 1024 + 1 : 300 * 1024 + i))
+      const batch: ExportFile[] = contents.map((bytes, i) => ({path: `/f${i}`, parts: [bytes.subarray(0, 1000), bytes.subarray(1000)], info: {type: 'file', size: bytes.length, mode: 0o644, mtime: now}}))
+      const outcomes = await exporter.storeFiles!(batch)
+      expect(outcomes).toEqual(batch.map(() => undefined))
+      for (const [i, bytes] of contents.entries()) expect(readFileSync(join(target, `f${i}`)).equals(bytes), `f${i}`).toBe(true)
+    } finally {
+      await exporter.close()
+      await removeTree(dir)
+    }
+  })
+
   it('does not keep a process alive that never closes the exporter', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'plakar-fs-thread-exit-'))
     try {
