@@ -20,6 +20,7 @@ import {
   type Id,
   type Kind,
   type Range,
+  type ReadIntoOptions,
   type Storage,
   type StorageCapabilities,
   type SweepResult,
@@ -187,8 +188,11 @@ export class FsStorage implements Storage {
     return handle.createReadStream({start: range.offset, end: range.offset + range.length - 1, highWaterMark: 1024 * 1024})
   }
 
-  async readInto(kind: Kind, id: Id, into: Uint8Array, options?: CallOptions): Promise<void> {
+  async readInto(kind: Kind, id: Id, into: Uint8Array, options?: ReadIntoOptions): Promise<void> {
     options?.signal?.throwIfAborted()
+    const start = options?.offset ?? 0
+    // A whole object must end where `into` does; a window of one only has to be there.
+    const whole = options?.offset === undefined
     let handle
     try {
       handle = await open(this.#path(kind, id), 'r')
@@ -201,14 +205,16 @@ export class FsStorage implements Storage {
       for (;;) {
         // One byte past the end is asked for too: a longer object is as wrong as a shorter one.
         const want = Math.min(into.length - at, READ_INTO_PIECE)
-        const {bytesRead} = want > 0 ? await handle.read(into, at, want, at) : await handle.read(Buffer.alloc(1), 0, 1, at)
+        if (want === 0 && !whole) break
+        const {bytesRead} = want > 0 ? await handle.read(into, at, want, start + at) : await handle.read(Buffer.alloc(1), 0, 1, start + at)
         if (bytesRead === 0) break
         at += bytesRead
         if (at > into.length) break
         options?.signal?.throwIfAborted()
       }
       if (at !== into.length) {
-        throw Object.assign(new PlakarError(`${kind} ${id} is ${at > into.length ? 'longer' : `${at} bytes`}, not ${into.length} bytes as expected`), {code: 'ESHORTREAD'})
+        const what = whole ? `${kind} ${id} is ${at > into.length ? 'longer' : `${at} bytes`}, not ${into.length} bytes as expected` : `${kind} ${id} ends ${at} bytes after offset ${start}, before the ${into.length} bytes asked for`
+        throw Object.assign(new PlakarError(what), {code: 'ESHORTREAD'})
       }
     } finally {
       await handle.close()

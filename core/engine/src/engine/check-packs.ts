@@ -18,13 +18,66 @@ const SLICE_BLOBS = 256
 const WORKER_DEPTH = 3
 
 /**
- * Pool memory comes in multiples of this: packfiles of one repository differ in size by a few
- * hundred KB (16.8 to 17.1 MB in one), and memory sized to the byte fitted none of the next.
+ * A packfile is read and verified in windows of about this many bytes, cut at blob boundaries,
+ * instead of whole: a check held two whole packfiles (18 MiB each on a source tree), the largest
+ * item of its peak after the V8 heaps. A window holds at least one blob, however large.
  */
-const POOL_GRAIN = 2 * 1024 * 1024
+export const WINDOW_BYTES = 4 * 1024 * 1024
+/** Windows of one packfile read ahead of those still being verified. */
+export const WINDOWS_IN_FLIGHT = 2
+/**
+ * Pool memory is at least this large: a window is up to WINDOW_BYTES, or one blob larger than
+ * that (the largest chunk, 4 MiB, sealed and not compressible), and memory sized to the byte
+ * fitted none of the next.
+ */
+const POOL_SIZE = WINDOW_BYTES + 64 * 1024
 
 /** One index row of a packfile's blob: MAC in hex, type, offset and length (LocalCache.blobListOfPack). */
 export type PackRow = [mac: string, type: number, offset: number, length: number]
+
+/** Bytes [start, end) of a packfile, and the indexes (in `rows`) of the blobs wholly inside. */
+export interface PackWindow {
+  start: number
+  end: number
+  rows: number[]
+}
+
+/**
+ * Cuts a packfile of `size` bytes into windows read one after the other: every byte in exactly
+ * one (the packfile's MAC runs over them in order), each blob inside one, each window at most
+ * `windowBytes` unless one blob alone is larger. Rows that overlap or run past the end (a
+ * damaged index) give one window of the whole packfile, so that each such blob fails as it
+ * would have read whole.
+ */
+export function packWindows(rows: PackRow[], size: number, windowBytes = WINDOW_BYTES): PackWindow[] {
+  const order = rows.map((_, i) => i).sort((a, b) => rows[a][2] - rows[b][2])
+  const windows: PackWindow[] = []
+  let start = 0
+  /** Blobs of the window being made, and where the last of them ends. */
+  let pending: number[] = []
+  let at = 0
+  /** Windows over [start, limit): the first holds the pending blobs, the rest none. */
+  const close = (limit: number) => {
+    while (start < limit) {
+      const end = Math.min(limit, Math.max(at, start + windowBytes))
+      windows.push({start, end, rows: pending})
+      pending = []
+      start = end
+    }
+  }
+  for (const i of order) {
+    const [, , offset, length] = rows[i]
+    if (offset < at || length < 0 || offset + length > size) return [{start: 0, end: size, rows: order}]
+    // A blob that would make the window too large starts the next one.
+    if (offset + length - start > windowBytes && offset > start) close(offset)
+    pending.push(i)
+    at = offset + length
+  }
+  // What follows the last blob: the packfile's index and footer.
+  close(size)
+  if (pending.length > 0 || windows.length === 0) windows.push({start, end: size, rows: pending})
+  return windows
+}
 
 interface Slice {
   data: Buffer
@@ -60,19 +113,20 @@ export class PackVerifier {
   }
 
   /**
-   * The bytes of a packfile, `size` of them (its listed size: a stream that ends early or
-   * goes on fails with ESHORTREAD), in shared memory of the pool: `release` gives it back
-   * once nothing reads it any more.
+   * Bytes [start, end) of a packfile of `size` bytes (its listed size: a whole packfile that
+   * is shorter or longer, or a window of it that ends early, fails with ESHORTREAD), in shared
+   * memory of the pool: `release` gives it back once nothing reads it any more.
    */
-  async read(pack: string, size: number): Promise<{bytes: Buffer; release: () => void}> {
-    const memory = this.#take(size)
+  async read(pack: string, size: number, {start, end}: {start: number; end: number}): Promise<{bytes: Buffer; release: () => void}> {
+    const memory = this.#take(end - start)
     const release = () => void this.#free.push(memory)
     try {
-      const bytes = Buffer.from(memory, 0, size)
+      const bytes = Buffer.from(memory, 0, end - start)
       const storage = this.#repo.storage
+      const whole = start === 0 && end === size
       // Straight into the memory when the storage can (a local directory), without a stream.
-      if (storage.readInto) await storage.readInto('packfile', pack, bytes)
-      else await readInto(await storage.get('packfile', pack), bytes)
+      if (storage.readInto) await storage.readInto('packfile', pack, bytes, whole ? {} : {offset: start})
+      else await readInto(await storage.get('packfile', pack, whole ? undefined : {offset: start, length: end - start}), bytes)
       return {bytes, release}
     } catch (error) {
       release()
@@ -84,34 +138,36 @@ export class PackVerifier {
     const fits = this.#free.findIndex((m) => m.byteLength >= size)
     if (fits >= 0) return this.#free.splice(fits, 1)[0]
     // None is large enough: one too small is dropped, so the pool holds no more than the
-    // packfiles in flight.
+    // windows in flight.
     this.#free.pop()
-    return new SharedArrayBuffer(Math.max(1, Math.ceil(size / POOL_GRAIN)) * POOL_GRAIN)
+    return new SharedArrayBuffer(Math.max(size, POOL_SIZE))
   }
 
   /**
-   * Opens every blob of `rows` in `data` (verified, plaintexts dropped); returns why each
-   * failed blob failed, by row index. Resolves only when no thread reads `data` any more.
+   * Opens the blobs `window.rows` of `rows` in `data`, the window's bytes (verified, plaintexts
+   * dropped); returns why each failed blob failed, by row index. Resolves only when no thread
+   * reads `data` any more.
    */
-  async verify(data: Buffer, rows: PackRow[]): Promise<Map<number, string>> {
+  async verify(data: Buffer, rows: PackRow[], window: PackWindow): Promise<Map<number, string>> {
     const errors = new Map<number, string>()
     const slices: Promise<void>[] = []
-    for (let start = 0; start < rows.length; ) {
+    const indexes = window.rows
+    for (let start = 0; start < indexes.length; ) {
       let end = start
       let bytes = 0
-      while (end < rows.length && end - start < SLICE_BLOBS && (end === start || bytes + rows[end][3] <= SLICE_BYTES)) bytes += rows[end++][3]
+      while (end < indexes.length && end - start < SLICE_BLOBS && (end === start || bytes + rows[indexes[end]][3] <= SLICE_BYTES)) bytes += rows[indexes[end++]][3]
       const macs = Buffer.allocUnsafeSlow((end - start) * MAC_LENGTH)
       const blobs: Slice['blobs'] = []
       for (let i = start; i < end; i++) {
-        const [hex, type, offset, length] = rows[i]
+        const [hex, type, offset, length] = rows[indexes[i]]
         macs.write(hex, (i - start) * MAC_LENGTH, MAC_LENGTH, 'hex')
-        blobs.push({type, offset, length})
+        blobs.push({type, offset: offset - window.start, length})
       }
       const first = start
       slices.push(
         new Promise<PromiseSettledResult<Map<number, string>>>((settle) => this.#queue.push({data, macs, blobs, settle})).then((outcome) => {
           if (outcome.status === 'rejected') throw outcome.reason
-          for (const [i, why] of outcome.value) errors.set(first + i, why)
+          for (const [i, why] of outcome.value) errors.set(indexes[first + i], why)
         }),
       )
       start = end

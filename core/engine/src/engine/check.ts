@@ -4,7 +4,7 @@ import {openState} from '../format/state.js'
 import type {Repository} from '../repository/repository.js'
 import {isFatal, mapConcurrent, readAll} from '@plakar/sdk'
 import {Snapshot} from './snapshot.js'
-import {PackVerifier, type PackRow} from './check-packs.js'
+import {PackVerifier, packWindows, WINDOWS_IN_FLIGHT, type PackRow} from './check-packs.js'
 import {decodeEntry, type Entry} from '../tree/entry.js'
 import {keyToPath} from '../tree/path-key.js'
 
@@ -416,43 +416,58 @@ class Checker {
       const bytesOf = this.#repo.cache.blobBytesByPack()
       totalBytes = packs.reduce((n, pack) => n + (bytesOf.get(pack) ?? 0), 0)
     }
-    // Two packfiles in flight: one being read while the other is verified, 16 MiB each.
+    // Two packfiles in flight, each read in windows (#verifyPack): one being read while the
+    // other is verified.
     return mapConcurrent(packs, 2, (pack) => this.#verifyPack(pack, packs.length, totalBytes))
   }
 
-  /** Phase 2, one packfile: read whole, MAC checked, every blob opened (PackVerifier). */
+  /**
+   * Phase 2, one packfile: read in windows (PackVerifier), its MAC computed over them in order,
+   * every blob opened.
+   */
   async #verifyPack(pack: string, totalPacks: number, totalBytes: number | undefined): Promise<void> {
     const repo = this.#repo
     if (this.#stopped) return
     this.#options.signal?.throwIfAborted()
     const verifier = (this.#packVerifier ??= new PackVerifier(repo, () => this.#mayOpenSlices()))
-    let read: {bytes: Buffer; release: () => void}
+    const errors = new Map<number, string>()
+    /** Windows read and not yet verified, oldest first. */
+    const verifying: Promise<void>[] = []
+    let rows: PackRow[] = []
     try {
       await repo.reader.ready(pack)
-      // Its size first: the bytes are copied into memory of that size as they come.
       const {size} = await repo.storage.stat('packfile', pack)
-      read = await verifier.read(pack, size)
+      rows = repo.cache.blobListOfPack(pack)
+      const mac = repo.keys.objectMac.stream()
+      for (const window of packWindows(rows, size)) {
+        if (verifying.length >= WINDOWS_IN_FLIGHT) await verifying.shift()
+        if (this.#stopped) break
+        this.#options.signal?.throwIfAborted()
+        const {bytes, release} = await verifier.read(pack, size, window)
+        mac.update(bytes)
+        this.#bytes += bytes.length
+        const verified = verifier.verify(bytes, rows, window).then((found) => {
+          for (const [index, why] of found) errors.set(index, why)
+        })
+        // Settled before the memory goes back to the pool, even when it failed.
+        verifying.push(verified.finally(release))
+        verified.catch(() => {})
+      }
+      if (this.#stopped) {
+        await Promise.allSettled(verifying)
+        return
+      }
+      if (mac.digest().toString('hex') !== pack) {
+        this.#report({kind: 'packfile', packfile: pack, message: `packfile ${pack} does not match its id: it is corrupted`})
+      }
+      await Promise.all(verifying)
     } catch (error) {
+      await Promise.allSettled(verifying)
       // An unreachable storage is not a damaged repository: stop with that error.
       if (this.#rethrows(error)) throw error
       this.#report({kind: 'packfile', packfile: pack, message: `packfile ${pack} is unreadable: ${(error as Error).message}`})
       for (const b of repo.cache.blobsOfPack(pack)) this.#unusable.set(blobKey(b.type, b.mac), `packfile ${pack.slice(0, 16)} is unreadable`)
       return
-    }
-    const {bytes: data, release} = read
-    let errors: Map<number, string>
-    let rows: PackRow[]
-    try {
-      if (this.#stopped) return
-      this.#options.signal?.throwIfAborted()
-      this.#bytes += data.length
-      if (repo.keys.objectMac.digest(data).toString('hex') !== pack) {
-        this.#report({kind: 'packfile', packfile: pack, message: `packfile ${pack} does not match its id: it is corrupted`})
-      }
-      rows = repo.cache.blobListOfPack(pack)
-      errors = await verifier.verify(data, rows)
-    } finally {
-      release()
     }
     this.#options.signal?.throwIfAborted()
     for (const index of errors.keys()) {

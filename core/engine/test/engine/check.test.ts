@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -5,10 +6,11 @@ import {Readable} from 'node:stream'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {backup} from '../../src/engine/backup.js'
 import {allSnapshots, check} from '../../src/engine/check.js'
+import {packWindows, WINDOW_BYTES, type PackRow} from '../../src/engine/check-packs.js'
 import {maintain} from '../../src/engine/maintenance.js'
 import {openState} from '../../src/format/state.js'
 import {BlobType} from '../../src/format/blob-type.js'
-import type {Importer, ImportRecord} from '@plakar/sdk'
+import type {Id, Importer, ImportRecord, Kind, ReadIntoOptions} from '@plakar/sdk'
 import {Repository} from '../../src/repository/repository.js'
 import {MemoryStorage} from '../memory-storage.js'
 
@@ -241,6 +243,81 @@ describe('check', () => {
       expect(named).toHaveLength(lost)
       expect(named.every((p) => /packfile [0-9a-f]{16} holding chunk [0-9a-f]{16} is missing/.test(p.message))).toBe(true)
     })
+  })
+
+  // With readInto (a local directory) and without (ranges streamed by get).
+  for (const withReadInto of [true, false]) {
+    it(`finds a byte flipped in any window of a packfile, in a blob or between them (${withReadInto ? 'readInto' : 'get'})`, async () => {
+      if (withReadInto) {
+        storage = Object.assign(new MemoryStorage(), {
+          async readInto(this: MemoryStorage, kind: Kind, id: Id, into: Uint8Array, options?: ReadIntoOptions) {
+            const offset = options?.offset ?? 0
+            const bytes = this.objects[kind].get(id)!.subarray(offset, offset + into.length)
+            if (bytes.length !== into.length) throw Object.assign(new Error('short read'), {code: 'ESHORTREAD'})
+            into.set(bytes)
+          },
+        })
+        await Repository.create(storage, {})
+      }
+      // 14 MiB of incompressible files: one data packfile, four windows.
+      const contents = Array.from({length: 28}, (_, i) => ({path: `/r/f${i}.bin`, data: randomBytes(512 * 1024)}))
+      const writer = await open('writer')
+      const records: ImportRecord[] = contents.map(({path, data}) => ({path, info: {type: 'file', size: data.length, mode: 0o644, mtime: 1}, open: async () => Readable.from([data])}))
+      await backup(writer, [importer([{path: '/r', info: {type: 'directory', size: 0}}, ...records])], {tmpDir: dir})
+      const pack = writer.cache.packfiles().find((p) => p.kind === 'data')!
+      const bytes = storage.objects.packfile.get(pack.id)!
+      const rows = writer.cache.blobListOfPack(pack.id)
+      const windows = packWindows(rows, bytes.length)
+      expect(windows.length).toBeGreaterThanOrEqual(4)
+      expect(windows.every((w) => w.end - w.start <= WINDOW_BYTES && w.rows.length > 0)).toBe(true)
+      // One chunk flipped in each window, at a different place within its window each time.
+      const flipped = new Set<string>()
+      windows.forEach((window, w) => {
+        const [hex, , offset, length] = rows[window.rows[w % window.rows.length]]
+        bytes[offset + Math.floor((length * (w + 1)) / (windows.length + 1))] ^= 1
+        flipped.add(hex)
+      })
+      // And the packfile's own index, past the last blob: only the packfile's MAC can see it.
+      bytes[bytes.length - 40] ^= 1
+      await writer.close()
+
+      const repo = await open('reader')
+      try {
+        const {targets, problems} = await allSnapshots(repo)
+        const result = await check(repo, targets, {problems, wholeRepository: true})
+        expect(result.problems.filter((p) => p.kind === 'packfile').map((p) => p.message)).toEqual([`packfile ${pack.id} does not match its id: it is corrupted`])
+        // Every flipped chunk is found (their files are 4 MiB apart: one file each), and no other.
+        const named = result.problems.filter((p) => p.kind === 'file')
+        const corrupted = new Set(named.map((p) => /chunk ([0-9a-f]{16}) is corrupted/.exec(p.message)?.[1]))
+        expect(corrupted).toEqual(new Set([...flipped].map((hex) => hex.slice(0, 16))))
+        expect(result.bytes).toBe(bytes.length + [...storage.objects.packfile.values()].filter((b) => b !== bytes).reduce((n, b) => n + b.length, 0))
+      } finally {
+        await repo.close()
+      }
+    })
+  }
+
+  it('cuts a packfile into windows that cover it in order, each blob inside one', () => {
+    const row = (offset: number, length: number): PackRow => ['00', 1, offset, length]
+    // Blobs out of order, one larger than a window, a gap larger than a window, a long tail.
+    const rows = [row(30, 40), row(0, 30), row(70, 200), row(270, 10), row(600, 50), row(650, 20)]
+    const windows = packWindows(rows, 900, 100)
+    let at = 0
+    for (const w of windows) {
+      expect(w.start).toBe(at)
+      expect(w.end).toBeGreaterThan(w.start)
+      // At most a window's size, unless one blob alone is larger.
+      if (w.end - w.start > 100) expect(w.rows.length).toBe(1)
+      for (const i of w.rows) expect(rows[i][2] >= w.start && rows[i][2] + rows[i][3] <= w.end).toBe(true)
+      at = w.end
+    }
+    expect(at).toBe(900)
+    expect(windows.flatMap((w) => w.rows).sort()).toEqual([0, 1, 2, 3, 4, 5])
+    expect(windows.every((w) => w.end - w.start <= 100 || w.rows.length === 1)).toBe(true)
+    // A damaged index (blobs overlapping, or past the end): the whole packfile at once.
+    expect(packWindows([row(0, 50), row(40, 20)], 900, 100)).toEqual([{start: 0, end: 900, rows: [0, 1]}])
+    expect(packWindows([row(0, 50), row(880, 40)], 900, 100)).toEqual([{start: 0, end: 900, rows: [0, 1]}])
+    expect(packWindows([], 0, 100)).toEqual([{start: 0, end: 0, rows: []}])
   })
 
   for (const wholeRepository of [true, false]) {

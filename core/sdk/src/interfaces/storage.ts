@@ -7,6 +7,12 @@ export type Kind = 'packfile' | 'state' | 'lock'
 /** Object ids are lowercase hex strings (64 characters for content-addressed objects). */
 export type Id = string
 
+/** Options of {@link Storage.readInto}. */
+export interface ReadIntoOptions extends CallOptions {
+  /** Where in the object the bytes start (default 0, the whole object). */
+  offset?: number
+}
+
 export interface Range {
   offset: number
   length: number
@@ -99,8 +105,12 @@ export interface Storage {
    * packfile whole, and copying a stream's pieces into one buffer was a tenth of its main
    * thread. Throws not-found for a missing object, and an error with `code: 'ESHORTREAD'` when
    * the object is not exactly `into.length` bytes. `into` may be shared memory.
+   *
+   * With `offset`, the bytes from there on, `into.length` of them, and `ESHORTREAD` when the
+   * object ends sooner (what follows is not looked at): a check reads each packfile in windows
+   * of a few MiB, held instead of two whole packfiles.
    */
-  readInto?(kind: Kind, id: Id, into: Uint8Array, options?: CallOptions): Promise<void>
+  readInto?(kind: Kind, id: Id, into: Uint8Array, options?: ReadIntoOptions): Promise<void>
   /** Size of an object; throws not-found when missing. */
   stat(kind: Kind, id: Id, options?: CallOptions): Promise<{size: number}>
   /**

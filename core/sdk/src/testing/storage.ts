@@ -274,7 +274,7 @@ export function testStorage(
         expectSameBytes(await collect(stream), data, 'packfile of 3 MiB')
       })
 
-      run('readInto(), where the storage has it, fills exactly the object, in plain or shared memory', async (storage, context) => {
+      run('readInto(), where the storage has it, fills exactly the object or a window of it, in plain or shared memory', async (storage, context) => {
         // Optional: without it, this test is reported as skipped, not passed.
         if (!storage.readInto) return context.skip('this storage has no readInto()')
         for (const size of [0, 1, 5 * MiB + 3]) {
@@ -287,6 +287,13 @@ export function testStorage(
           const shared = Buffer.from(new SharedArrayBuffer(size + 7), 0, size)
           await storage.readInto('packfile', id, shared)
           expectSameBytes(Buffer.from(shared), data, `readInto() of a ${size}-byte object into shared memory`)
+          // A window of the object, up to its very end.
+          const offset = Math.floor(size / 3)
+          for (const length of [Math.min(2 * MiB, size - offset), size - offset]) {
+            const window = Buffer.from(new SharedArrayBuffer(length + 5), 0, length)
+            await storage.readInto('packfile', id, window, {offset})
+            expectSameBytes(Buffer.from(window), data.subarray(offset, offset + length), `readInto() of ${length} bytes at ${offset} of a ${size}-byte object`)
+          }
         }
         const id = randomId()
         await put(storage, 'packfile', id, randomBytes(1000))
@@ -298,6 +305,12 @@ export function testStorage(
           )
           expect((error as {code?: string} | undefined)?.code, `readInto() of a 1000-byte object into ${size} bytes`).toBe('ESHORTREAD')
         }
+        // A window running past the end is an error too.
+        const error = await storage.readInto('packfile', id, Buffer.alloc(100), {offset: 901}).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect((error as {code?: string} | undefined)?.code, 'readInto() of 100 bytes at 901 of a 1000-byte object').toBe('ESHORTREAD')
         await expectNotFound('readInto() of a missing object', () => storage.readInto!('packfile', randomId(), Buffer.alloc(10)))
       })
 
