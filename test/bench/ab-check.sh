@@ -6,13 +6,21 @@
 #
 #   A=$(test/bench/build-snapshot.sh HEAD~1) B=$(test/bench/build-snapshot.sh HEAD)
 #   ROUNDS=5 test/bench/ab-check.sh ~/.cache/plakar-bench/corpora/full/source-tree $A $B
+#
+# KEEP=DIR keeps the repository and cache in DIR, and reuses them when DIR already has them
+# (the backup of many-small takes longer than a round of checks).
 SRC=$1; shift; ROUNDS=${ROUNDS:-3}; DROP=${DROP:-1}
-W=${PLAKAR_BENCH_DIR:-$HOME/.cache/plakar-bench}/work/abc-$$; export PLAKAR_PASSPHRASE=x
-trap 'rm -rf "$W"' EXIT
+if [ -n "${KEEP:-}" ]; then W=$KEEP; else
+  W=${PLAKAR_BENCH_DIR:-$HOME/.cache/plakar-bench}/work/abc-$$
+  trap 'rm -rf "$W"' EXIT
+fi
+export PLAKAR_PASSPHRASE=x
 mkdir -p $W
 p=(--cache-dir $W/pc --config-dir $W/pc/config --quiet at $W/repo)
-node $1 "${p[@]}" create >/dev/null 2>&1
-node $1 "${p[@]}" backup $SRC >/dev/null 2>&1
+if [ ! -d $W/repo ]; then
+  node $1 "${p[@]}" create >/dev/null 2>&1
+  node $1 "${p[@]}" backup $SRC >/dev/null 2>&1
+fi
 for i in $(seq $ROUNDS); do
   order=("$@"); [ $((i%2)) = 0 ] && order=($(printf '%s\n' "$@" | tac))
   for b in "${order[@]}"; do
