@@ -3,8 +3,6 @@ import {PlakarCommand} from '../cli/base-command.js'
 import {count, formatBytes, formatDuration} from '../cli/output.js'
 import {backup} from '@plakar/engine/engine/backup.js'
 import {excluder, ignorePatterns} from '@plakar/engine/engine/exclude.js'
-import {check} from '@plakar/engine/engine/check.js'
-import {Snapshot} from '@plakar/engine/engine/snapshot.js'
 import {parseLocation} from '../connectors/location.js'
 import {parseOptions} from '../connectors/resolver.js'
 import {type Importer, IntegrityError, UsageError} from '@plakar/sdk'
@@ -80,6 +78,8 @@ export default class Backup extends PlakarCommand {
     }
     let problems = 0
     if (flags.check && !flags['dry-run']) {
+      // Loaded for --check only: every other backup's start skips these modules.
+      const [{check}, {Snapshot}] = await Promise.all([import('@plakar/engine/engine/check.js'), import('@plakar/engine/engine/snapshot.js')])
       const checked = await check(repo, [{snapshot: new Snapshot(repo, s), path: s.importer.root}], {
         onProblem: (p) => this.logger.warn(p.message),
       })
