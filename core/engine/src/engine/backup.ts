@@ -16,7 +16,7 @@ import {FirstBytes, needsContent, sniffType, typeFromName} from './content-type.
 import {ChunkSealer} from './chunk-sealer.js'
 import {Snapshot} from './snapshot.js'
 import {Staging} from './staging.js'
-import {sameEntry, SubtreeReuse} from './subtree-reuse.js'
+import {sameEntry, sameUnchangedFile, SubtreeReuse} from './subtree-reuse.js'
 
 export interface BackupProgress {
   files: number
@@ -217,8 +217,9 @@ export async function backup(repo: Repository, importers: Importer[], options: B
         const lookup = parent && !parent.deletions ? previousEntryAtHand(parent.snapshot, item.path) : undefined
         const unchanged = lookup ? unchangedFrom(lookup, item, progress) : undefined
         if (unchanged) {
-          if (reuse) reuse.settle(owner, item.path, unchanged.entry, seq, unchanged.same, unchanged.previousBytes)
-          else staging.add(item.path, unchanged.entry, seq)
+          if (reuse && unchanged.same) reuse.settleSame(owner, item.path, seq, unchanged.previousBytes, item.info.atime, unchanged.entry)
+          else if (reuse) reuse.settle(owner, item.path, unchanged.entry(), seq, false, unchanged.previousBytes)
+          else staging.add(item.path, unchanged.entry(), seq)
           progress.files++
           report()
           continue
@@ -306,9 +307,14 @@ export async function backup(repo: Repository, importers: Importer[], options: B
 
 /** The type the name gives (content-type.ts); `fileEntry` asks the content where that is not enough. */
 function withContentType(record: ImportRecord): FileInfo {
-  if (record.info.type !== 'file' || record.info.contentType) return record.info
-  const guessed = typeFromName(record.path)
-  return guessed ? {...record.info, contentType: guessed} : record.info
+  const contentType = contentTypeOf(record)
+  return contentType === record.info.contentType ? record.info : {...record.info, contentType}
+}
+
+/** withContentType(record).contentType, without the copy. */
+function contentTypeOf(record: ImportRecord): string | undefined {
+  if (record.info.type !== 'file' || record.info.contentType) return record.info.contentType
+  return typeFromName(record.path) ?? record.info.contentType
 }
 
 /** What content detection needs, when the importer gave no type and the name does not settle it. */
@@ -399,7 +405,8 @@ function previousEntryAtHand(snapshot: Snapshot, path: string): {entry: Entry; b
   }
 }
 
-type Unchanged = {entry: Entry; same: boolean; previousBytes: Buffer}
+/** `entry` builds the file's entry: only when it is staged, not when its directory is carried over. */
+type Unchanged = {entry: () => Entry; same: boolean; previousBytes: Buffer}
 
 /**
  * A file unchanged since the parent snapshot (sameFile) whose content is still stored: its entry,
@@ -431,9 +438,9 @@ function unchangedFrom(found: 'unknown' | {entry: Entry; bytes: Buffer}, record:
   if (found === 'unknown' || !unchangedMetadata(found.entry, record)) return undefined
   const previous = found.entry
   progress.bytes += record.info.size
-  const contentType = previous.info.contentType ?? withContentType(record).contentType
-  const entry: Entry = {info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object}
-  return {entry, same: sameEntry(previous, entry), previousBytes: found.bytes}
+  const contentType = previous.info.contentType ?? contentTypeOf(record)
+  const entry = (): Entry => ({info: {...record.info, contentType}, chunks: previous.chunks, object: previous.object})
+  return {entry, same: sameUnchangedFile(previous, record.info, contentType), previousBytes: found.bytes}
 }
 
 async function fileEntry(
@@ -447,7 +454,7 @@ async function fileEntry(
   // `parent` is undefined when the backup loop looked the file up already and found it changed.
   if (parent) {
     const unchanged = await unchangedEntry(repo, parent, record, progress)
-    if (unchanged) return unchanged
+    if (unchanged) return {entry: unchanged.entry(), same: unchanged.same, previousBytes: unchanged.previousBytes}
   }
   const info = withContentType(record)
   const sniff = sniffFor(record, info)

@@ -98,7 +98,26 @@ export class SubtreeReuse {
       this.#staging.add(path, entry, seq)
       return
     }
-    owner.waiting.push({path, seq, stored: previousBytes, atime: entry.info.atime})
+    this.#wait(owner, path, seq, previousBytes, entry.info.atime)
+  }
+
+  /**
+   * settle() of a file found unchanged and equal to its parent-snapshot entry (sameUnchangedFile),
+   * whose entry is built only when it must be staged: under a candidate it waits as the stored
+   * bytes and the access time, and building it (a copy of the scanned metadata per file) was
+   * garbage in an unchanged re-backup.
+   */
+  settleSame(owner: Candidate | undefined, path: string, seq: number, previousBytes: Buffer, atime: number | undefined, entry: () => Entry): void {
+    if (!owner || owner.done) {
+      this.settle(owner, path, entry(), seq, true, previousBytes)
+      return
+    }
+    owner.pending--
+    this.#wait(owner, path, seq, previousBytes, atime)
+  }
+
+  #wait(owner: Candidate, path: string, seq: number, stored: Buffer, atime: number | undefined): void {
+    owner.waiting.push({path, seq, stored, atime})
     this.#waiting++
     if (this.#waiting > MAX_WAITING) for (const candidate of [...this.#open.values()]) this.#giveUp(candidate)
     else this.#tryCarry(owner)
@@ -235,6 +254,36 @@ function sameInfo(a: FileInfo, b: FileInfo): boolean {
     if (encodeEntry({info: va as FileInfo}).compare(encodeEntry({info: vb as FileInfo})) !== 0) return false
   }
   for (const k in rb) if (k !== 'atime' && rb[k] !== undefined) fields--
+  return fields === 0
+}
+
+/**
+ * sameEntry(previous, entry) for the entry of an unchanged file (backup.ts, unchangedFrom):
+ * `{info: {...scanned, contentType}, chunks: previous.chunks, object: previous.object}`, without
+ * building it. Its chunks and object are the previous entry's own, and it has no target, error
+ * or extended attributes.
+ */
+export function sameUnchangedFile(previous: Entry, scanned: FileInfo, contentType: string | undefined): boolean {
+  if (previous.error !== undefined || previous.target !== undefined || previous.xattrs !== undefined) return false
+  return sameInfoWith(previous.info, scanned, contentType)
+}
+
+/** sameInfo(a, {...b, contentType}), field by field, without the copy. */
+function sameInfoWith(a: FileInfo, b: FileInfo, contentType: string | undefined): boolean {
+  const ra = a as unknown as Record<string, unknown>
+  const rb = b as unknown as Record<string, unknown>
+  let fields = 0
+  for (const k in ra) {
+    const va = ra[k]
+    if (k === 'atime' || va === undefined) continue
+    fields++
+    const vb = k === 'contentType' ? contentType : rb[k]
+    if (va === vb) continue
+    if (typeof va !== 'object' || typeof vb !== 'object' || va === null || vb === null) return false
+    if (encodeEntry({info: va as FileInfo}).compare(encodeEntry({info: vb as FileInfo})) !== 0) return false
+  }
+  for (const k in rb) if (k !== 'atime' && k !== 'contentType' && rb[k] !== undefined) fields--
+  if (contentType !== undefined) fields--
   return fields === 0
 }
 

@@ -11,7 +11,7 @@ import {restore} from '../../src/engine/restore.js'
 import {Snapshot} from '../../src/engine/snapshot.js'
 import {Repository} from '../../src/repository/repository.js'
 import {encodeEntry, type Entry} from '../../src/tree/entry.js'
-import {sameEntry} from '../../src/engine/subtree-reuse.js'
+import {sameEntry, sameUnchangedFile} from '../../src/engine/subtree-reuse.js'
 import {MemoryStorage} from '../memory-storage.js'
 
 const quiet = {debug() {}, info() {}, warn() {}}
@@ -232,6 +232,54 @@ describe('sameEntry', () => {
     expect(sameEntry(base, withInfo({ctime: 8}))).toBe(false)
     expect(sameEntry(base, {...base, chunks: [[Buffer.alloc(32, 2), 3]]})).toBe(false)
     expect(sameEntry(base, {...base, error: 'permission denied'})).toBe(false)
+  })
+})
+
+describe('sameUnchangedFile', () => {
+  // What backup.ts builds for an unchanged file: the scanned metadata with a content type, the
+  // previous entry's chunks or object. sameUnchangedFile must answer as sameEntry on that entry.
+  const built = (previous: Entry, scanned: Entry['info'], contentType: string | undefined): Entry => ({
+    info: {...scanned, contentType},
+    chunks: previous.chunks,
+    object: previous.object,
+  })
+  const chunks: Entry['chunks'] = [[Buffer.alloc(32, 1), 3]]
+  const info = {type: 'file' as const, size: 3, mode: 0o644, mtime: 5, atime: 6, ctime: 7, ino: 9, metadata: {a: '1', b: '2'}}
+  const previous: Entry[] = [
+    {info: {...info, contentType: 'text/plain'}, chunks},
+    {info, chunks},
+    {info: {...info, contentType: 'text/plain', uid: 0}, chunks},
+    {info: {...info, contentType: 'text/plain'}, object: Buffer.alloc(32, 2)},
+    {info: {...info, contentType: 'text/plain'}, chunks, xattrs: Buffer.from('x')},
+    {info: {...info, contentType: 'text/plain'}, chunks, target: 'elsewhere'},
+    {info: {...info, contentType: 'text/plain'}, chunks, error: 'permission denied'},
+    {info: {...info, contentType: 'text/plain', atime: undefined}, chunks},
+  ]
+  const scanned: Entry['info'][] = [
+    info,
+    {...info, atime: 99, metadata: {b: '2', a: '1'}},
+    {...info, contentType: 'image/png'},
+    {...info, uid: 0},
+    {...info, uid: undefined},
+    {...info, metadata: {a: '1', b: '3'}},
+    {...info, metadata: undefined},
+    {...info, ctime: 8},
+    {...info, atime: undefined},
+  ]
+
+  it('answers as sameEntry on the entry it stands for, in every combination', () => {
+    let equal = 0
+    for (const p of previous) {
+      for (const s of scanned) {
+        for (const contentType of ['text/plain', 'image/png', undefined]) {
+          const expected = sameEntry(p, built(p, s, contentType))
+          expect(sameUnchangedFile(p, s, contentType), JSON.stringify({p, s, contentType})).toBe(expected)
+          if (expected) equal++
+        }
+      }
+    }
+    // Some combinations are equal, most are not: both answers are exercised.
+    expect(equal).toBeGreaterThan(3)
   })
 })
 
