@@ -42,33 +42,37 @@ export class FsImporter implements Importer {
     const walk = existsSync(fileURLToPath(SCAN_WORKER))
       ? this.#walkOnWorker(options.signal, (prune) => (tellWalk = prune))
       : this.#walkHere(pruned)
-    for await (const item of walk) {
-      options.signal.throwIfAborted()
-      if (item.path !== this.root && below(item.path)) continue
-      if (item.error !== undefined) {
-        yield {path: item.path, error: item.error, ...(item.info ? {info: item.info} : {})}
-        continue
-      }
-      const info = item.info!
-      const isDir = info.type === 'directory'
-      if (item.path !== this.root && options.skip?.(item.path, isDir)) {
-        if (isDir) {
-          pruned.add(item.path)
-          tellWalk(item.path)
+    // Batch by batch: an item passed on through one more async generator (a `yield*` of the
+    // batch) cost a promise and its turns of the microtask queue per entry.
+    for await (const items of walk) {
+      for (const item of items) {
+        options.signal.throwIfAborted()
+        if (item.path !== this.root && below(item.path)) continue
+        if (item.error !== undefined) {
+          yield {path: item.path, error: item.error, ...(item.info ? {info: item.info} : {})}
+          continue
         }
-        continue
+        const info = item.info!
+        const isDir = info.type === 'directory'
+        if (item.path !== this.root && options.skip?.(item.path, isDir)) {
+          if (isDir) {
+            pruned.add(item.path)
+            tellWalk(item.path)
+          }
+          continue
+        }
+        yield record(item.path, info, item.target)
       }
-      yield record(item.path, info, item.target)
     }
   }
 
-  /** The walk on this thread (code run from TypeScript sources, where no worker script exists). */
-  async *#walkHere(pruned: Set<string>): AsyncGenerator<WalkItem> {
-    yield* walkTree(this.root, this.#spillDir, (path) => pruned.has(path))
+  /** The walk on this thread (code run from TypeScript sources, where no worker script exists), one item at a time. */
+  async *#walkHere(pruned: Set<string>): AsyncGenerator<WalkItem[]> {
+    for (const item of walkTree(this.root, this.#spillDir, (path) => pruned.has(path))) yield [item]
   }
 
   /** The walk on its own thread; `register` receives the function that asks it to prune. */
-  async *#walkOnWorker(signal: AbortSignal, register: (prune: (path: string) => void) => void): AsyncGenerator<WalkItem> {
+  async *#walkOnWorker(signal: AbortSignal, register: (prune: (path: string) => void) => void): AsyncGenerator<WalkItem[]> {
     // The thread started with the importer is for the first scan; any other starts its own.
     const thread = this.#early ?? new ScanThread(this.root, this.#spillDir)
     this.#early = undefined
@@ -82,7 +86,7 @@ export class FsImporter implements Importer {
         if (message.type === 'done') return
         if (message.type === 'failed') throw new PlakarError(`the scan of ${this.root} failed: ${message.message}`)
         thread.ack()
-        yield* message.items
+        yield message.items
       }
     } finally {
       signal.removeEventListener('abort', stop)
