@@ -461,11 +461,16 @@ async function fileEntry(
   let chunked: ChunkedFile
   try {
     // The index half of the dedup decision was taken where the chunk was sealed (ChunkSealer);
-    // putSealed takes the other half: this run's pending blobs.
-    const sink: ChunkSink = async (mac, length, sealed) => {
-      if (sealed) await writer.putSealed(BlobType.CHUNK, mac, sealed, length, true)
+    // putSealedNow takes the other half: this run's pending blobs.
+    // Synchronous unless the writer must wait (an upload slot, a full packfile): no promise per chunk.
+    const counted = (length: number) => {
       progress.bytes += length
       progress.readBytes += length
+    }
+    const sink: ChunkSink = (mac, length, sealed) => {
+      const put = sealed ? writer.putSealedNow(BlobType.CHUNK, mac, sealed, length, true) : undefined
+      if (put instanceof Promise) return put.then(() => counted(length))
+      counted(length)
     }
     const chunkers = reading.pool()
     if (chunkers && record.localPath) {

@@ -3,8 +3,10 @@ import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import {Budget, markFatal, PlakarError} from '@plakar/sdk'
+import {MAC_LENGTH} from '../crypto/mac.js'
 import type {Repository} from '../repository/repository.js'
 import type {ChunkRef} from '../tree/entry.js'
+import {CHUNK_ROW, type ChunkRows} from './chunk-batch.js'
 import type {ChunkWorkerData} from './chunk-worker.js'
 import {FirstBytes, signatureType, sniffType} from './content-type.js'
 
@@ -32,7 +34,6 @@ export type ToWorker =
   | {type: 'close'}
 
 export type FromWorker =
-  | {type: 'chunk'; job: number; mac: Uint8Array; length: number; sealed?: Uint8Array}
   /** Bytes of a streamed file the worker has chunked: the main thread may send that many more. */
   | {type: 'consumed'; job: number; bytes: number}
   /**
@@ -43,9 +44,15 @@ export type FromWorker =
   | {type: 'done'; job: number; size: number; contentType?: string; sample?: Uint8Array; otherwise?: string}
   | {type: 'error'; job: number; code?: string; message: string}
 
+/**
+ * What a worker sends: its messages, and its chunks as rows (chunk-batch.ts). `places[i]`: how
+ * many of the batch's chunks come before `messages[i]`.
+ */
 export interface Batch {
   type: 'batch'
   messages: FromWorker[]
+  places: number[]
+  chunks?: ChunkRows
 }
 
 export interface ChunkedFile {
@@ -57,14 +64,23 @@ export interface ChunkedFile {
 
 /**
  * Receives every chunk of a file in order; `sealed` is absent when the repository already has
- * the chunk. Resolving frees the worker's credit for the sealed bytes.
+ * the chunk. Returning (nothing, or a promise once it resolves) frees the worker's credit for
+ * the sealed bytes: a sink that is done at once returns nothing, and the next chunk follows
+ * without a promise. `mac` and `sealed` may be views of a buffer shared by a worker's batch:
+ * whoever keeps them long keeps that buffer (the backup's data packfiles copy the sealed bytes
+ * to their spill file).
  */
-export type ChunkSink = (mac: Buffer, length: number, sealed: Buffer | undefined) => Promise<void>
+export type ChunkSink = (mac: Buffer, length: number, sealed: Buffer | undefined) => Promise<void> | void
 
 interface Job {
   refs: ChunkRef[]
-  /** Chunk messages are handled one after the other, in order. */
-  chain: Promise<void>
+  /**
+   * Chunks are handled one after the other, in order: while a sink's promise is pending, the
+   * next chunks wait behind it here; undefined when nothing waits.
+   */
+  chain: Promise<void> | undefined
+  /** Why a sink failed: the file fails with it once the worker is done with it. */
+  failure?: unknown
   sink: ChunkSink
   resolve: (file: ChunkedFile) => void
   reject: (error: Error) => void
@@ -121,7 +137,6 @@ function releaseQueued(job: Job): void {
 /** Thrown inside chunkStream when its job ended on the worker's side before the stream did. */
 const STOPPED = Symbol('stopped')
 
-const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 
 /**
  * Worker threads that chunk, MAC, compress and seal file content, one per core: local files
@@ -148,9 +163,7 @@ export class ChunkPool {
       // buffers it hands over at once; the default let each worker's heap reach 40 MB.
       const worker = new Worker(script, {workerData: data, resourceLimits: {maxYoungGenerationSizeMb: 8}})
       const slot: Slot = {worker, posted: 0, files: [], ack: 0, flushing: false, streamed: new Budget(STREAM_QUEUE)}
-      worker.on('message', (batch: Batch) => {
-        for (const message of batch.messages) this.#onMessage(slot, message)
-      })
+      worker.on('message', (batch: Batch) => this.#onBatch(slot, batch))
       worker.on('error', (error) => this.#fail(new PlakarError(`a chunking worker failed: ${error?.message ?? String(error)}`, 1, {cause: error})))
       worker.on('exit', (code) => {
         if (code !== 0) this.#fail(new PlakarError(`a chunking worker exited with code ${code}`))
@@ -179,7 +192,7 @@ export class ChunkPool {
     const slot = this.#slots.reduce((a, b) => (load(b) < load(a) ? b : a))
     const id = this.#next++
     return new Promise<ChunkedFile>((resolve, reject) => {
-      this.#jobs.set(id, {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot, queued: []})
+      this.#jobs.set(id, {refs: [], chain: undefined, sink, resolve, reject, worker: slot, queued: []})
       slot.files.push(sniff ? {job: id, path, size, sniff} : {job: id, path, size})
       this.#schedule(slot)
     })
@@ -201,7 +214,7 @@ export class ChunkPool {
     const id = this.#next++
     let job!: Job
     const result = new Promise<ChunkedFile>((resolve, reject) => {
-      job = {refs: [], chain: Promise.resolve(), sink, resolve, reject, worker: slot, queued: []}
+      job = {refs: [], chain: undefined, sink, resolve, reject, worker: slot, queued: []}
       this.#jobs.set(id, job)
     })
     result.catch(() => {}) // awaited below, or superseded by the source's error
@@ -254,12 +267,77 @@ export class ChunkPool {
         if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
       }
       // What was already handed to the sink stays handed: wait for it before reporting.
-      await job.chain.catch(() => {})
+      await job.chain
       throw error
     }
     if (!head) return result
     const [file, contentType] = await Promise.all([result, sniffType(sniff!.name, sniff!.guess, head.bytes())])
     return {...file, contentType}
+  }
+
+  #onBatch(slot: Slot, batch: Batch): void {
+    const {messages, places, chunks} = batch
+    let next = 0
+    for (let i = 0; i < messages.length; i++) {
+      if (chunks) next = this.#onChunks(slot, chunks, next, places[i])
+      this.#onMessage(slot, messages[i])
+    }
+    if (chunks) this.#onChunks(slot, chunks, next, chunks.rows.length / CHUNK_ROW)
+    // Credit only matters once a worker nears its limit: acknowledge in large steps.
+    if (slot.ack >= ACK_STEP) this.#schedule(slot)
+  }
+
+  /** Chunks `from` to `to` of a batch, in order; returns `to`. */
+  #onChunks(slot: Slot, chunks: ChunkRows, from: number, to: number): number {
+    const rows = chunks.rows
+    for (let i = from; i < to; i++) {
+      const at = i * CHUNK_ROW
+      const job = this.#jobs.get(rows[at])
+      const sealedLength = rows[at + 3]
+      if (!job) {
+        // Its file ended already (an error): nothing waits for these bytes.
+        if (sealedLength >= 0) slot.ack += sealedLength
+        continue
+      }
+      const mac = Buffer.from(chunks.macs, i * MAC_LENGTH, MAC_LENGTH)
+      const length = rows[at + 1]
+      const sealed = sealedLength >= 0 ? Buffer.from(chunks.sealed, rows[at + 2], sealedLength) : undefined
+      job.refs.push([mac, length])
+      this.#toSink(slot, job, mac, length, sealed)
+    }
+    return to
+  }
+
+  /** One chunk to its file's sink: at once when nothing of the file waits, else behind it. */
+  #toSink(slot: Slot, job: Job, mac: Buffer, length: number, sealed: Buffer | undefined): void {
+    let pending: Promise<void> | void = undefined
+    if (job.chain === undefined) {
+      if (job.failure === undefined) {
+        try {
+          pending = job.sink(mac, length, sealed)
+        } catch (error) {
+          job.failure = error
+        }
+      }
+      if (pending === undefined) {
+        if (sealed) slot.ack += sealed.length
+        return
+      }
+    } else {
+      pending = job.chain.then(() => (job.failure === undefined ? job.sink(mac, length, sealed) : undefined))
+    }
+    const settled: Promise<void> = pending.then(
+      () => {},
+      (error) => {
+        job.failure ??= error
+      },
+    ).then(() => {
+      if (job.chain === settled) job.chain = undefined
+      if (!sealed) return
+      slot.ack += sealed.length
+      if (slot.ack >= ACK_STEP) this.#schedule(slot)
+    })
+    job.chain = settled
   }
 
   #onMessage(slot: Slot, message: FromWorker): void {
@@ -269,30 +347,21 @@ export class ChunkPool {
       job.queued.shift()?.()
       return
     }
-    if (message.type === 'chunk') {
-      const mac = asBuffer(message.mac)
-      job.refs.push([mac, message.length])
-      const sealed = message.sealed
-      job.chain = job.chain.then(() => job.sink(mac, message.length, sealed && asBuffer(sealed)))
-      if (sealed) {
-        job.chain = job.chain.finally(() => {
-          slot.ack += sealed.length
-          // Credit only matters once a worker nears its limit: acknowledge in large steps.
-          if (slot.ack >= ACK_STEP) this.#schedule(slot)
-        })
-      }
-      return
-    }
     this.#jobs.delete(message.job)
     // Ended on the worker's side: whatever it still queues of this file, it drops.
     releaseQueued(job)
     if (--slot.posted < LOW_WATER && slot.files.length > 0) this.#schedule(slot)
-    const finish = job.chain.then(async () => {
+    const finish = () => {
+      if (job.failure !== undefined) return job.reject(job.failure as Error)
       if (message.type !== 'done') return job.reject(Object.assign(new Error(message.message), {code: message.code}))
-      const contentType = message.sample ? await signatureType({sample: message.sample, otherwise: message.otherwise}) : message.contentType
-      job.resolve({refs: job.refs, size: message.size, contentType})
-    })
-    finish.catch((error: Error) => job.reject(error))
+      if (!message.sample) return job.resolve({refs: job.refs, size: message.size, contentType: message.contentType})
+      signatureType({sample: message.sample, otherwise: message.otherwise}).then(
+        (contentType) => job.resolve({refs: job.refs, size: message.size, contentType}),
+        (error: Error) => job.reject(error),
+      )
+    }
+    if (job.chain) void job.chain.then(finish)
+    else finish()
   }
 
   #schedule(slot: Slot): void {

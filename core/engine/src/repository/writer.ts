@@ -130,10 +130,33 @@ export class RepositoryWriter implements NodeStore {
     // Back-pressure: a blob that would fill the packfile waits while every upload slot is
     // busy. Otherwise each concurrent caller could finish a packfile and hold it in memory
     // while waiting for a slot: with a slow storage, one packfile per file being backed up.
-    while (!this.#options.dryRun && this.#uploads.size >= this.#options.uploads && this.#full(this.#builders[kind], sealed.length)) {
+    while (this.#mustWait(kind, sealed.length)) {
       await Promise.race(this.#uploads)
       if (this.#failure) throw this.#failure
     }
+    return this.#add(type, kind, mac, sealed, rawLength, indexChecked)
+  }
+
+  /**
+   * putSealed without a promise when none is needed: a boolean when the blob went into the
+   * packfile being filled (or was not new) at once, a promise only when it must wait for an
+   * upload slot or it filled the packfile. The chunking pool's batches take this path for each
+   * chunk: a promise chain per chunk was a good part of the main thread's work per small file.
+   * Throws as putSealed rejects.
+   */
+  putSealedNow(type: number, mac: Buffer, sealed: Buffer, rawLength: number, indexChecked = false): boolean | Promise<boolean> {
+    if (this.#failure) throw this.#failure
+    const kind: PackKind = isDataBlob(type) ? 'data' : 'meta'
+    if (this.#mustWait(kind, sealed.length)) return this.putSealed(type, mac, sealed, rawLength, indexChecked)
+    return this.#add(type, kind, mac, sealed, rawLength, indexChecked)
+  }
+
+  #mustWait(kind: PackKind, adding: number): boolean {
+    return !this.#options.dryRun && this.#uploads.size >= this.#options.uploads && this.#full(this.#builders[kind], adding)
+  }
+
+  /** putSealed once no wait is needed: the decision, the reservation and the add are synchronous. */
+  #add(type: number, kind: PackKind, mac: Buffer, sealed: Buffer, rawLength: number, indexChecked: boolean): boolean | Promise<boolean> {
     if (!this.#isNew(type, mac, indexChecked)) return false
     this.#pending.add(`${type}:${mac.toString('hex')}`)
     this.stats.addedBlobs++
@@ -147,7 +170,7 @@ export class RepositoryWriter implements NodeStore {
       this.#failure ??= error
       throw error
     }
-    if (this.#full(builder)) await this.#rotate(kind)
+    if (this.#full(builder)) return this.#rotate(kind).then(() => true)
     return true
   }
 

@@ -7,6 +7,7 @@ import {BlobType} from '../../src/format/blob-type.js'
 import {Repository} from '../../src/repository/repository.js'
 import {MAX_PACK_BLOBS, RepositoryWriter} from '../../src/repository/writer.js'
 import {readPackfileIndex} from '../../src/format/packfile.js'
+import {sealBlob} from '../../src/format/blob.js'
 import {MemoryStorage} from '../memory-storage.js'
 import {ExitCode, exitCodeOf, IntegrityError} from '@plakar/sdk'
 
@@ -110,6 +111,41 @@ describe('RepositoryWriter', () => {
     const packs = repo.cache.packfiles().filter((p) => p.kind === 'data')
     expect(packs.map((p) => repo.cache.blobsOfPack(p.id).length).sort((a, b) => b - a)).toEqual([limit, limit, limit, 100])
     expect(published).toBeGreaterThanOrEqual(1)
+    await repo.close()
+  })
+
+  it('putSealedNow answers at once while a packfile fills, and with a promise when the blob fills it or must wait for an upload slot', async () => {
+    const storage = new MemoryStorage()
+    const maxSize = 4096
+    await Repository.create(storage, {packfileSize: maxSize, compression: {algorithm: 'none', level: 0}})
+    const repo = await open(storage)
+    const writer = new RepositoryWriter(repo, {host: 'test', uploads: 1})
+    let unblock!: () => void
+    const blocked = new Promise<void>((resolve) => (unblock = resolve))
+    storage.beforePut = (kind) => (kind === 'packfile' ? blocked : undefined)
+    const blobs = Array.from({length: 12}, () => randomBytes(900))
+    const put = (blob: Buffer) => writer.putSealedNow(BlobType.CHUNK, writer.mac(blob), sealBlob(repo.keys, repo.compressor, BlobType.CHUNK, writer.mac(blob), blob), blob.length, true)
+    // About 950 sealed bytes each: four fit in the packfile, the fifth fills it.
+    const answers = blobs.slice(0, 4).map(put)
+    expect(answers).toEqual([true, true, true, true])
+    // The same blob again, pending in this writer: not new, answered at once.
+    expect(put(blobs[0])).toBe(false)
+    const filling = put(blobs[4])
+    expect(filling).toBeInstanceOf(Promise)
+    // The first packfile is being stored (its upload blocked), the only slot: it resolves.
+    await filling
+    for (const blob of blobs.slice(5, 9)) expect(put(blob)).toBe(true)
+    // The next one would fill the second packfile while no slot is free: it waits for the upload.
+    let waited = false
+    const waiting = (put(blobs[9]) as Promise<boolean>).then((added) => (waited = added))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(waited).toBe(false)
+    unblock()
+    await waiting
+    expect(waited).toBe(true)
+    for (const blob of blobs.slice(10)) await put(blob)
+    await writer.commit()
+    for (const blob of blobs) expect(repo.cache.locate(BlobType.CHUNK, writer.mac(blob))).toBeDefined()
     await repo.close()
   })
 
