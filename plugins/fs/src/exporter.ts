@@ -56,7 +56,8 @@ export class FsExporter implements Exporter {
     return this.#writer.at(place, name)
   }
 
-  async createDirectory(path: string, _info: FileInfo): Promise<void> {
+  async createDirectory(path: string, _info: FileInfo, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     const place = this.#place(path)
     if (place.rel === '') return
     let made = false
@@ -141,7 +142,8 @@ export class FsExporter implements Exporter {
     return outcomes
   }
 
-  async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', info?: FileInfo): Promise<void> {
+  async createLink(path: string, target: string, kind: 'symlink' | 'hardlink', info?: FileInfo, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     const place = this.#placeBelowRoot(path)
     const temp = this.#writer.tempName()
     if (kind === 'hardlink') {
@@ -173,7 +175,8 @@ export class FsExporter implements Exporter {
     this.#writer.replace(place, temp)
   }
 
-  async setMetadata(path: string, info: FileInfo): Promise<void> {
+  async setMetadata(path: string, info: FileInfo, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
     const place = this.#place(path)
     // Through a descriptor opened without following a symlink, so that chmod, chown and utimes
     // land on the object restore made, never on what a symlink swapped in would point to.
@@ -242,11 +245,13 @@ function stopOnTargetFailure(exporter: FsExporter): Exporter {
   }
   return {
     root: exporter.root,
-    createDirectory: (path, info) => guard(() => exporter.createDirectory(path, info)),
-    storeFile: (path, data, info) => guard(() => exporter.storeFile(path, data, info)),
+    // Every call's options (its signal) go through: a dropped signal left an aborted restore
+    // waiting on a stalled source.
+    createDirectory: (path, info, options) => guard(() => exporter.createDirectory(path, info, options)),
+    storeFile: (path, data, info, options) => guard(() => exporter.storeFile(path, data, info, options)),
     storeFiles: (files, options) => guard(() => exporter.storeFiles(files, options)),
-    createLink: (path, target, kind, info) => guard(() => exporter.createLink(path, target, kind, info)),
-    setMetadata: (path, info) => guard(() => exporter.setMetadata(path, info)),
+    createLink: (path, target, kind, info, options) => guard(() => exporter.createLink(path, target, kind, info, options)),
+    setMetadata: (path, info, options) => guard(() => exporter.setMetadata(path, info, options)),
     close: () => exporter.close(),
   }
 }

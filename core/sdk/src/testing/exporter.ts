@@ -156,7 +156,8 @@ function byPath(entries: ExportedEntry[]): Map<string, ExportedEntry> {
  * replaced, modes and mtimes; skipped without it); modes and mtimes (capabilities),
  * including a directory's mtime and a read-only directory's mode set by `setMetadata` after its
  * children; odd names; symlinks (dangling and absolute targets verbatim) and hard links
- * (capabilities); a failed `storeFile` (its source errors) leaves nothing at that path; a large
+ * (capabilities); a failed `storeFile` (its source errors) leaves nothing at that path, nor does
+ * one aborted through its signal while its source stalls; a large
  * file (64 MiB by default) streamed; paths with `..` components or a NUL byte refused by every
  * method, and symlinks never followed when writing (a symlink to `..` does not let a later
  * `storeFile`, `createDirectory` or `createLink` below it write outside the root); `close()`.
@@ -365,6 +366,36 @@ export function testExporter(name: string, setup: (context: SetupContext) => Pro
         {objectMode: false},
       )
       await expectFailure('storeFile() from a failing source', () => f.exporter.storeFile('/broken.bin', source, {type: 'file', size: 512 * 1024}))
+      await f.exporter.storeFile('/ok.txt', fixtureContent(file('ok.txt', 'ok')), {type: 'file', size: 2})
+      await f.exporter.setMetadata('/', {type: 'directory', size: 0})
+      await expectTree(f, [file('ok.txt', 'ok')])
+    })
+
+    run('a storeFile aborted through its signal while its source stalls rejects, and leaves nothing at that path', async (f) => {
+      await f.exporter.createDirectory('/', {type: 'directory', size: 0})
+      const controller = new AbortController()
+      let release = () => {}
+      const released = new Promise<void>((resolve) => (release = resolve))
+      let stalled = () => {}
+      const stalling = new Promise<void>((resolve) => (stalled = resolve))
+      const source = Readable.from(
+        (async function* () {
+          yield pseudoRandomBytes('stalled', 0, 256 * 1024)
+          // Asked for more: the exporter is waiting on this source, which sends nothing more
+          // until the test ends. Only the signal can end the call now.
+          stalled()
+          await released
+        })(),
+        {objectMode: false},
+      )
+      try {
+        const storing = f.exporter.storeFile('/stalled.bin', source, {type: 'file', size: 512 * 1024}, {signal: controller.signal})
+        await stalling
+        controller.abort(new Error('stopped on purpose'))
+        await expectFailure('storeFile() aborted through its signal', () => storing)
+      } finally {
+        release()
+      }
       await f.exporter.storeFile('/ok.txt', fixtureContent(file('ok.txt', 'ok')), {type: 'file', size: 2})
       await f.exporter.setMetadata('/', {type: 'directory', size: 0})
       await expectTree(f, [file('ok.txt', 'ok')])
