@@ -449,9 +449,12 @@ class Checker {
         const verified = verifier.verify(bytes, rows, window).then((found) => {
           for (const [index, why] of found) errors.set(index, why)
         })
-        // Settled before the memory goes back to the pool, even when it failed.
-        verifying.push(verified.finally(release))
-        verified.catch(() => {})
+        // Settled before the memory goes back to the pool, even when it failed. Marked handled
+        // now: it may fail while the next window is being read, before anything awaits it, and
+        // an unhandled rejection would end the process; it is still awaited below.
+        const settled = verified.finally(release)
+        settled.catch(() => {})
+        verifying.push(settled)
       }
       if (this.#stopped) {
         await Promise.allSettled(verifying)
