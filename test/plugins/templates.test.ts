@@ -80,7 +80,7 @@ describe('scaffolded exporter and storage, unchanged', () => {
 
   for (const [kind, dir, tests] of [
     // The exporter template has no storeFiles(): that test of the suite is skipped.
-    ['exporter', exporter, 13],
+    ['exporter', exporter, 14],
     // The storage template has no readInto(): that test of the suite is skipped.
     ['storage', storage, 33],
   ] as const) {
