@@ -240,21 +240,7 @@ export function sameEntry(previous: Entry, entry: Entry): boolean {
 
 /** Field by field, without building key lists: this runs for every entry of a re-backup. */
 function sameInfo(a: FileInfo, b: FileInfo): boolean {
-  const ra = a as unknown as Record<string, unknown>
-  const rb = b as unknown as Record<string, unknown>
-  let fields = 0
-  for (const k in ra) {
-    const va = ra[k]
-    if (k === 'atime' || va === undefined) continue
-    fields++
-    const vb = rb[k]
-    if (va === vb) continue
-    // `metadata` (string map) is the one field that is not a scalar.
-    if (typeof va !== 'object' || typeof vb !== 'object' || va === null || vb === null) return false
-    if (encodeEntry({info: va as FileInfo}).compare(encodeEntry({info: vb as FileInfo})) !== 0) return false
-  }
-  for (const k in rb) if (k !== 'atime' && rb[k] !== undefined) fields--
-  return fields === 0
+  return sameInfoWith(a, b, b.contentType)
 }
 
 /**
@@ -268,7 +254,10 @@ export function sameUnchangedFile(previous: Entry, scanned: FileInfo, contentTyp
   return sameInfoWith(previous.info, scanned, contentType)
 }
 
-/** sameInfo(a, {...b, contentType}), field by field, without the copy. */
+/**
+ * sameInfo(a, {...b, contentType}), field by field, without the copy: atime left out, `metadata`
+ * (a string map, the one field that is not a scalar) compared by its encoding.
+ */
 function sameInfoWith(a: FileInfo, b: FileInfo, contentType: string | undefined): boolean {
   const ra = a as unknown as Record<string, unknown>
   const rb = b as unknown as Record<string, unknown>
