@@ -69,6 +69,31 @@ describe('fault proxy', () => {
     await proxy.close()
   })
 
+  it('flips the one byte at a given offset, once per connection', async () => {
+    const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {flipAtByte: 100_000, direction: 'up'})
+    const sent = Buffer.alloc(256 * 1024, 0)
+    const back = await new Promise<Buffer>((resolve, reject) => {
+      const socket = net.connect(proxy.port, '127.0.0.1')
+      const parts: Buffer[] = []
+      let length = 0
+      socket.on('data', (d: Buffer) => {
+        parts.push(d)
+        length += d.length
+        if (length >= sent.length) {
+          socket.destroy()
+          resolve(Buffer.concat(parts))
+        }
+      })
+      socket.on('error', reject)
+      // In pieces, so that the offset falls inside a later chunk than the first.
+      for (let at = 0; at < sent.length; at += 7_000) socket.write(sent.subarray(at, at + 7_000))
+    })
+    expect(proxy.stats.flips).toBe(1)
+    expect([...back.keys()].filter((i) => back[i] !== 0)).toEqual([100_000])
+    expect(back[100_000]).toBe(1)
+    await proxy.close()
+  })
+
   it('adds latency each way without serialising chunks', async () => {
     const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {latencyMs: 100})
     const r = await roundTrip(proxy, 1 << 20)

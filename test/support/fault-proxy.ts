@@ -4,7 +4,8 @@ import net from 'node:net'
 /**
  * A TCP proxy for tests that sits between a client and a real server on loopback and breaks
  * the connection on purpose: latency, bandwidth limits, cuts after N bytes (TCP RST or FIN),
- * stalls (the connection stays open, bytes vanish), refused connections, flipped bits; for every connection
+ * stalls (the connection stays open, bytes vanish), refused connections, flipped bits (at random
+ * or at one offset); for every connection
  * or only for the next few (a transient fault that a retry survives).
  *
  * ```ts
@@ -41,6 +42,8 @@ export interface Faults {
   refuse?: boolean
   /** Each chunk forwarded has one random bit flipped with this probability (0 to 1). */
   flipProbability?: number
+  /** The byte at this offset of a connection (counted as `cutAfterBytes`) has its low bit flipped. */
+  flipAtByte?: number
   /** Only the next N connections accepted after `set()` are faulty; default: every connection. */
   connections?: number
 }
@@ -223,6 +226,11 @@ export class FaultProxy extends EventEmitter {
         data = Buffer.from(data)
         const bit = Math.floor(Math.random() * data.length * 8)
         data[bit >> 3] ^= 1 << (bit & 7)
+        this.stats.flips++
+      }
+      if (active && f.flipAtByte !== undefined && f.flipAtByte >= start && f.flipAtByte < start + data.length) {
+        data = Buffer.from(data)
+        data[f.flipAtByte - start] ^= 1
         this.stats.flips++
       }
       const now = Date.now()

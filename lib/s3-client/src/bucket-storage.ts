@@ -1,5 +1,4 @@
 import {Readable} from 'node:stream'
-import type {HeadObjectCommandOutput} from '@aws-sdk/client-s3'
 import {
   CONFIG_NAME,
   idFromListedKey,
@@ -17,8 +16,9 @@ import {
 import type {ConnectionSettings} from './connection.js'
 import {openObject} from './download.js'
 import {codeOf, isMissingObject, statusOf} from './errors.js'
-import {decodeListedKey} from './listing.js'
+import {listPage} from './listing.js'
 import type {S3Session} from './session.js'
+import {objectHead, type ObjectHead} from './wire.js'
 
 /**
  * The part of a plakar storage in an S3 bucket that does not depend on how objects are
@@ -65,10 +65,8 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
   /** A repository is created only where nothing is: not over one, not among other objects. */
   protected async refuseUnlessEmpty(): Promise<void> {
     const s = this.session
-    const listed = await s.call(`listing ${this.location}`, (c, sdk) =>
-      c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: this.base, MaxKeys: 2, EncodingType: 'url'})),
-    )
-    const keys = (listed.Contents ?? []).map((o) => decodeListedKey(o.Key!, listed.EncodingType))
+    const listed = await listPage(s, `listing ${this.location}`, {prefix: this.base, maxKeys: 2})
+    const keys = listed.objects.map((o) => o.key)
     if (keys.includes(this.configKey)) throw new PlakarError(`a repository already exists at ${this.location}`)
     if (keys.length > 0) {
       throw new PlakarError(`cannot create a repository at ${this.location}: it already holds objects (choose an empty bucket or another prefix)`)
@@ -100,16 +98,12 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
     const prefix = `${this.base}${kindDirectory(kind)}/`
     let token: string | undefined
     do {
-      const page = await s.call(
-        `listing ${this.location}/${kindDirectory(kind)}`,
-        (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: prefix, ContinuationToken: token, EncodingType: 'url'})),
-        {missingBucketHint: this.openHint, signal: options?.signal},
-      )
-      for (const object of page.Contents ?? []) {
-        const id = idFromListedKey(kind, decodeListedKey(object.Key!, page.EncodingType).slice(prefix.length))
-        if (id !== undefined) yield {id, size: object.Size ?? 0}
+      const page = await listPage(s, `listing ${this.location}/${kindDirectory(kind)}`, {prefix, token}, {missingBucketHint: this.openHint, signal: options?.signal})
+      for (const object of page.objects) {
+        const id = idFromListedKey(kind, object.key.slice(prefix.length))
+        if (id !== undefined) yield {id, size: object.size}
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined
+      token = page.next
     } while (token)
   }
 
@@ -148,10 +142,10 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
     return stream
   }
 
-  protected async head(kind: Kind, id: Id, what: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput> {
+  protected async head(kind: Kind, id: Id, what: string, signal?: AbortSignal): Promise<ObjectHead> {
     const s = this.session
     try {
-      return await s.call(what, (c, sdk) => c.send(new sdk.HeadObjectCommand({Bucket: s.bucket, Key: this.key(kind, id)})), {passthrough: isMissingObject, signal})
+      return objectHead((await s.send(what, {method: 'HEAD', key: this.key(kind, id)}, {passthrough: isMissingObject, signal})).headers)
     } catch (error) {
       if (isMissingObject(error)) throw new ObjectNotFoundError(`${kind} ${id} not found`)
       throw error
@@ -167,7 +161,7 @@ export abstract class BucketStorage<S extends ConnectionSettings = ConnectionSet
   protected async deleteKey(key: string, what: string, versionId?: string, signal?: AbortSignal): Promise<void> {
     const s = this.session
     await s
-      .call(what, (c, sdk) => c.send(new sdk.DeleteObjectCommand({Bucket: s.bucket, Key: key, VersionId: versionId})), {passthrough: isMissingObject, signal})
+      .send(what, {method: 'DELETE', key, query: {versionId}}, {passthrough: isMissingObject, signal})
       .catch((error) => {
         if (!isMissingObject(error)) throw error
       })

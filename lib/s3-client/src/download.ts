@@ -1,8 +1,11 @@
 import {finished, Readable} from 'node:stream'
-import type {GetObjectCommandOutput} from '@aws-sdk/client-s3'
 import {delay as wait, onAbort, PlakarError} from '@plakar/sdk'
 import {isTransient} from './errors.js'
 import {describeBriefly, type S3Session} from './session.js'
+import {objectHead, type ObjectHead} from './wire.js'
+
+/** An object's headers and its body, as GET answered them. */
+type Got = ObjectHead & {Body: Readable}
 
 export interface ReadOptions {
   /** First byte and number of bytes; the whole object when absent. */
@@ -32,18 +35,19 @@ function parseContentRange(value: string | undefined): {start: number; end: numb
  * with a new ranged GET pinned to the same ETag, within the session's retry budget: consumers
  * see one uninterrupted stream, or one error after the last attempt.
  */
-export async function openObject(session: S3Session, key: string, options: ReadOptions): Promise<{stream: Readable; response: GetObjectCommandOutput}> {
+export async function openObject(session: S3Session, key: string, options: ReadOptions): Promise<{stream: Readable; response: ObjectHead}> {
   const start = options.offset ?? 0
   const wanted = options.length
   const request = async (from: number, etag: string | undefined) => {
     const range = wanted !== undefined ? `bytes=${from}-${start + wanted - 1}` : from > 0 ? `bytes=${from}-` : undefined
-    return session.call(
+    const got = await session.send(
       options.what,
-      (c, sdk) => c.send(new sdk.GetObjectCommand({Bucket: session.bucket, Key: key, Range: range, IfMatch: etag})),
+      {method: 'GET', key, headers: {range, 'if-match': etag}},
       {passthrough: (e) => options.missing?.(e) !== undefined, missingBucketHint: options.missingBucketHint, signal: options.signal},
     )
+    return {...objectHead(got.headers), Body: got.body} satisfies Got
   }
-  let response: GetObjectCommandOutput
+  let response: Got
   try {
     response = await request(start, options.etag)
   } catch (error) {
@@ -59,7 +63,7 @@ export async function openObject(session: S3Session, key: string, options: ReadO
     }
   }
   const expected = wanted ?? response.ContentLength ?? 0
-  let current: GetObjectCommandOutput = response
+  let current: Got = response
   let received = 0
   let failures = 0
   let receivedAtFailure = -1

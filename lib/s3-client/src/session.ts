@@ -4,6 +4,7 @@ import {isTransient, translate} from './errors.js'
 import {Limiter} from './limiter.js'
 import type {ConnectionSettings} from './connection.js'
 import {formatBucketLocation, type BucketLocation} from './location.js'
+import {S3Wire, type WireRequest, type WireResponse} from './wire.js'
 
 export type SdkModule = typeof Sdk
 
@@ -32,57 +33,70 @@ export function loadSdk(): Promise<SdkModule> {
 }
 
 /**
- * One endpoint + bucket: the SDK client, a bound on requests in flight, and every call wrapped
- * in retries (exponential backoff with full jitter, transient errors only) and turned into a
- * one-line error after the last attempt. `S` is the connector's settings (the connection
- * settings plus its own options), kept here so that its code finds them with the session.
+ * One endpoint + bucket: a bound on requests in flight, and every call wrapped in retries
+ * (exponential backoff with full jitter, transient errors only) and turned into a one-line error
+ * after the last attempt. The frequent requests go over the wire (wire.ts: signed node:http
+ * requests); the SDK client, for the rest, is created on first use. `S` is the connector's
+ * settings (the connection settings plus its own options), kept here so that its code finds them
+ * with the session.
  */
 export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
   readonly location: BucketLocation
   readonly settings: S
-  readonly client: Sdk.S3Client
-  readonly sdk: SdkModule
   readonly limiter: Limiter
+  readonly wire: S3Wire
   readonly #logger: Logger
-  readonly #agents: {destroy(): void}[]
+  #sdk: Promise<{client: Sdk.S3Client; sdk: SdkModule}> | undefined
 
-  private constructor(location: BucketLocation, settings: S, sdk: SdkModule, client: Sdk.S3Client, logger: Logger, agents: {destroy(): void}[]) {
-    this.#agents = agents
+  private constructor(location: BucketLocation, settings: S, logger: Logger) {
     this.location = location
     this.settings = settings
-    this.sdk = sdk
-    this.client = client
     this.limiter = new Limiter(settings.connections)
     this.#logger = logger
+    this.wire = new S3Wire({
+      settings,
+      bucket: location.bucket,
+      // Sockets: one per request in flight plus room for bodies still being consumed.
+      maxSockets: settings.connections * 2,
+      // Profiles, SSO, instance roles…: the SDK's provider chain, which refreshes what expires.
+      fallbackCredentials: async () => {
+        const {client} = await this.sdkClient()
+        return client.config.credentials()
+      },
+    })
   }
 
   static async open<S extends ConnectionSettings>(location: BucketLocation, settings: S, logger: Logger): Promise<S3Session<S>> {
-    const [sdk, http, https] = await Promise.all([loadSdk(), import('node:http'), import('node:https')])
-    // Sockets: one per request in flight plus room for bodies still being consumed.
-    const agent = {keepAlive: true, maxSockets: settings.connections * 2, scheduling: 'lifo' as const}
-    const httpAgent = new http.Agent(agent)
-    const httpsAgent = new https.Agent(agent)
-    const client = new sdk.S3Client({
-      endpoint: settings.endpoint,
-      region: settings.region,
-      forcePathStyle: settings.pathStyle,
-      credentials: settings.credentials,
-      profile: settings.profile,
-      // Streamed bodies would otherwise be sent aws-chunked with a trailing CRC32: radosgw
-      // answers 411 and s3rver stores the framing as data (STACK.md).
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      // Retries are ours (withRetry): one policy, one final message, bodies we can replay.
-      maxAttempts: 1,
-      requestHandler: {
-        connectionTimeout: Math.min(settings.timeoutMs, 10_000),
-        // Idle time on the socket, request or response: catches stalls, not slow transfers.
-        socketTimeout: settings.timeoutMs,
-        httpAgent,
-        httpsAgent,
-      },
+    return new S3Session(location, settings, logger)
+  }
+
+  /** The SDK and its client, created on first use on the wire's sockets. */
+  sdkClient(): Promise<{client: Sdk.S3Client; sdk: SdkModule}> {
+    this.#sdk ??= loadSdk().then((sdk) => {
+      const settings = this.settings
+      const client = new sdk.S3Client({
+        endpoint: settings.endpoint,
+        region: settings.region,
+        forcePathStyle: settings.pathStyle,
+        credentials: settings.credentials,
+        profile: settings.profile,
+        // Streamed bodies would otherwise be sent aws-chunked with a trailing CRC32: radosgw
+        // answers 411 and s3rver stores the framing as data (STACK.md).
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        // Retries are ours (withRetry): one policy, one final message, bodies we can replay.
+        maxAttempts: 1,
+        requestHandler: {
+          connectionTimeout: Math.min(settings.timeoutMs, 10_000),
+          // Idle time on the socket, request or response: catches stalls, not slow transfers.
+          socketTimeout: settings.timeoutMs,
+          httpAgent: this.wire.httpAgent,
+          httpsAgent: this.wire.httpsAgent,
+        },
+      })
+      return {client, sdk}
     })
-    return new S3Session(location, settings, sdk, client, logger, [httpAgent, httpsAgent])
+    return this.#sdk
   }
 
   get bucket(): string {
@@ -94,24 +108,37 @@ export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
     return formatBucketLocation(this.location)
   }
 
-  /** Runs one S3 request (`fn` may be called several times: it must build a fresh request). */
+  /** Runs one SDK request (`fn` may be called several times: it must build a fresh request). */
   async call<T>(what: string, fn: (client: Sdk.S3Client, sdk: SdkModule) => Promise<T>, options: CallOptions = {}): Promise<T> {
+    options.signal?.throwIfAborted()
+    const {client: plain, sdk} = await this.sdkClient()
+    return this.#retrying(what, options, (signal) => {
+      // The SDK aborts a request when its send() is given the signal: hand `fn` a client that does.
+      const client = signal ? abortingClient(plain, signal) : plain
+      return fn(client, sdk)
+    })
+  }
+
+  /** Sends one request over the wire (wire.ts), with the same retries and messages as `call`. */
+  async send(what: string, request: Omit<WireRequest, 'signal'>, options: CallOptions = {}): Promise<WireResponse> {
+    return this.#retrying(what, options, (signal) => this.wire.send({...request, signal}))
+  }
+
+  async #retrying<T>(what: string, options: CallOptions, once: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     let attempts = 0
     options.signal?.throwIfAborted()
-    // The SDK aborts a request when its send() is given the signal: hand `fn` a client that does.
-    // A signal of this call's own carries the SDK's listeners (several per request), so the
-    // caller's signal keeps one, however many calls run at once.
+    // A signal of this call's own carries the request's listeners (several per request with
+    // the SDK), so the caller's signal keeps one, however many calls run at once.
     const child = options.signal ? childSignal(options.signal) : undefined
     const signal = child?.signal
-    const client = signal ? abortingClient(this.client, signal) : this.client
-    const once = () => {
+    const attempt = () => {
       // A call that waited for a slot while the command was interrupted starts nothing.
       signal?.throwIfAborted()
       attempts++
-      return fn(client, this.sdk)
+      return once(signal)
     }
     try {
-      return await withRetry(() => (options.unlimited ? once() : this.limiter.run(once)), {
+      return await withRetry(() => (options.unlimited ? attempt() : this.limiter.run(attempt)), {
         signal,
         attempts: this.settings.attempts,
         baseDelayMs: 250,
@@ -147,7 +174,7 @@ export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
    */
   async bucketExists(): Promise<boolean> {
     try {
-      await this.call(`checking bucket "${this.bucket}"`, (c, sdk) => c.send(new sdk.HeadBucketCommand({Bucket: this.bucket})), {
+      await this.send(`checking bucket "${this.bucket}"`, {method: 'HEAD'}, {
         passthrough: (e) => (e as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode === 404,
       })
       return true
@@ -179,8 +206,8 @@ export class S3Session<S extends ConnectionSettings = ConnectionSettings> {
   }
 
   close(): void {
-    this.client.destroy()
-    for (const agent of this.#agents) agent.destroy()
+    void this.#sdk?.then(({client}) => client.destroy())
+    this.wire.destroy()
   }
 }
 

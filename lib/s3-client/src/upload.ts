@@ -7,6 +7,11 @@ import type {S3Session} from './session.js'
 export const MIN_PART_SIZE = 5 * 1024 * 1024
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024
 const MAX_PARTS = 10_000
+/**
+ * Objects of a known size up to this go in one PutObject: a packfile is then one request, not
+ * five (create, three parts, complete), with its bytes in memory either way.
+ */
+export const MAX_SINGLE_PUT = 32 * 1024 * 1024
 
 export interface PutObjectOptions {
   contentType?: string
@@ -81,11 +86,12 @@ export function partSizeFor(size: number | undefined, requested = DEFAULT_PART_S
 }
 
 /**
- * Stores `data` under `key`, atomically: one PutObject when it fits in a part, else a multipart
- * upload with parts sent in parallel, each one retried on its own, completed only when every
- * part is in (an aborted upload leaves no object). Every request carries a Content-MD5, so a
- * body damaged on the way is refused by the server and sent again (it is also the integrity
- * checksum S3 requires on puts with Object Lock).
+ * Stores `data` under `key`, atomically: one PutObject when its size is known and at most
+ * MAX_SINGLE_PUT or when it fits in a part, else a multipart upload with parts sent in
+ * parallel, each one retried on its own, completed only when every part is in (an aborted
+ * upload leaves no object). Every body's SHA-256 is signed, so a body damaged on the way is
+ * refused by the server and sent again; puts with Object Lock also carry the Content-MD5 S3
+ * requires of them.
  */
 export async function putObject(session: S3Session, key: string, data: Readable, options: PutObjectOptions): Promise<void> {
   const partSize = partSizeFor(options.size ?? options.expectedSize, options.partSize)
@@ -94,6 +100,7 @@ export async function putObject(session: S3Session, key: string, data: Readable,
   const reader = new PieceReader(data)
   // Every request but the final AbortMultipartUpload, which must run after an abort too.
   const call = {signal: options.signal}
+  const lockMd5 = (body: Buffer) => (options.lock ? {ContentMD5: md5(body)} : {})
   const common = {
     Bucket: session.bucket,
     Key: key,
@@ -104,14 +111,17 @@ export async function putObject(session: S3Session, key: string, data: Readable,
   }
   const checkSize = () => {
     if (options.size !== undefined && reader.total !== options.size) {
-      throw new PlakarError(`${options.what}: expected ${options.size} bytes, the stream gave ${reader.total}`)
+      throw new PlakarError(`${options.what}: expected ${options.size} bytes, the stream gave ${reader.total}${reader.total > options.size ? ' or more' : ''}`)
     }
   }
+  // A known size up to MAX_SINGLE_PUT is read whole (one byte more tells a longer stream).
+  const whole = options.size !== undefined && options.size <= MAX_SINGLE_PUT
+  const firstSize = whole ? options.size! + 1 : partSize
   let first: Buffer | undefined
   let second: Buffer | undefined
   try {
-    first = (await reader.next(partSize)) ?? Buffer.alloc(0)
-    second = first.length === partSize ? await reader.next(partSize) : undefined
+    first = (await reader.next(firstSize)) ?? Buffer.alloc(0)
+    second = !whole && first.length === partSize ? await reader.next(partSize) : undefined
   } catch (error) {
     await reader.cancel()
     throw error
@@ -119,18 +129,17 @@ export async function putObject(session: S3Session, key: string, data: Readable,
   if (!second) {
     checkSize()
     const body = first
-    await session.call(options.what, (c, sdk) =>
-      c.send(
-        new sdk.PutObjectCommand({
-          ...common,
-          Body: body,
-          ContentLength: body.length,
-          ContentMD5: md5(body),
-          ...(options.createOnly ? {IfNoneMatch: '*'} : {}),
-        }),
-      ),
-      call,
-    )
+    const headers: Record<string, string | undefined> = {
+      'content-type': options.contentType,
+      'x-amz-storage-class': options.storageClass,
+      'x-amz-object-lock-mode': options.lock?.mode,
+      'x-amz-object-lock-retain-until-date': options.lock?.until.toISOString(),
+      'content-md5': options.lock ? md5(body) : undefined,
+      'if-none-match': options.createOnly ? '*' : undefined,
+    }
+    for (const [name, value] of Object.entries(options.metadata ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value
+    const {body: answer} = await session.send(options.what, {method: 'PUT', key, headers, body}, call)
+    answer.resume()
     return
   }
 
@@ -151,7 +160,7 @@ export async function putObject(session: S3Session, key: string, data: Readable,
             PartNumber: number,
             Body: body,
             ContentLength: body.length,
-            ContentMD5: md5(body),
+            ...lockMd5(body),
           }),
         ),
         call,

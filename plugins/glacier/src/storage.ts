@@ -1,5 +1,4 @@
 import {Readable} from 'node:stream'
-import type {HeadObjectCommandOutput} from '@aws-sdk/client-s3'
 import {
   ColdObjectError,
   PlakarError,
@@ -18,7 +17,7 @@ import {
   type ThawTier,
   type WormStorage,
 } from '@plakar/sdk'
-import {BucketStorage, codeOf, isMissingObject, parseBucketLocation, putObject, S3Session, statusOf} from '@plakar/s3-client'
+import {BucketStorage, codeOf, isMissingObject, parseBucketLocation, putObject, S3Session, statusOf, type ObjectHead} from '@plakar/s3-client'
 import {ARCHIVE_CLASSES, settingsFor, type GlacierConfig, type GlacierSettings} from './options.js'
 import {defaultThawSettings, MINIMUM_DAYS, tiersFor} from './prices.js'
 
@@ -35,7 +34,7 @@ export function parseRestoreHeader(value: string | undefined): {ongoing: boolean
 }
 
 /** Where an object stands, from its HEAD. */
-export function thawStatusOf(head: Pick<HeadObjectCommandOutput, 'StorageClass' | 'Restore'>): ThawStatus {
+export function thawStatusOf(head: Pick<ObjectHead, 'StorageClass' | 'Restore'>): ThawStatus {
   const storageClass = head.StorageClass ?? 'STANDARD'
   if (!ARCHIVE_CLASSES.has(storageClass)) return {state: 'hot', storageClass}
   const restore = parseRestoreHeader(head.Restore)
@@ -182,7 +181,7 @@ export class GlacierStorage extends BucketStorage<GlacierSettings> implements Co
     return super.unreadable(kind, id, error)
   }
 
-  #retentionOf(head: HeadObjectCommandOutput): Retention {
+  #retentionOf(head: ObjectHead): Retention {
     const retention: Retention = {}
     const until = head.ObjectLockRetainUntilDate?.getTime()
     if (until !== undefined && Number.isFinite(until)) retention.until = until
@@ -201,7 +200,7 @@ export class GlacierStorage extends BucketStorage<GlacierSettings> implements Co
   async delete(kind: Kind, id: Id): Promise<void> {
     const s = this.session
     const key = this.key(kind, id)
-    let head: HeadObjectCommandOutput
+    let head: ObjectHead
     try {
       head = await this.head(kind, id, `checking ${kind} ${id.slice(0, 16)} before deleting it`)
     } catch (error) {

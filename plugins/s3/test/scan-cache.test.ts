@@ -24,7 +24,8 @@ describeS3('s3 importer: the scan cache spares HEAD requests for unchanged objec
   const scan = async () => {
     const importer = (await createImporter({...context(s3Location(bucket, 'p')), cacheDir})) as S3Importer
     let heads = 0
-    importer.session.client.middlewareStack.add(
+    const {client} = await importer.session.sdkClient()
+    client.middlewareStack.add(
       (next, ctx) => async (args) => {
         if ((ctx as {commandName?: string}).commandName === 'HeadObjectCommand') heads++
         return next(args)
