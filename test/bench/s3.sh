@@ -13,8 +13,10 @@
 # sealed), and the same tree from the local disk, and restic backs the local tree up; the report
 # gives wall time and the CPU the backup process used (user+sys: 2 × wall is both cores busy).
 # restic has no S3 source, so its local backup is the reference for the machine's load.
-# BASELINE=/other/checkout (built) adds its plakar's S3-source backup to each run, alternating:
-# before/after figures from one run, under the same load.
+# BASELINE=/other/checkout (built; test/bench/build-snapshot.sh REV makes one) adds its plakar to
+# each run, in both modes, the order of the tools rotating between runs: before/after figures
+# from one run, under the same load. Every operation is reported with its wall time, the CPU it
+# used (user + sys) and its peak RSS.
 #
 # Per run and tool: a fresh bucket; backup of the tree (all new data), backup again (nothing
 # changed), restore into an empty directory (checked bit-exact against the source), then the
@@ -59,14 +61,8 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 unset AWS_CA_BUNDLE # plain http on loopback: a CA bundle has nothing to do here (STACK.md)
 mkdir -p "$HOME"
 
-clock() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(clock)" 'BEGIN { printf "%.3f", b - a }'; }
 TIMES=$WORK/times.tsv
 : >"$TIMES"
-note() { # tool operation seconds
-  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$TIMES"
-  awk -v t="$1" -v o="$2" -v s="$3" -v b="$BYTES" 'BEGIN { printf "  %-7s %-9s %8.2f s %8.1f MB/s\n", t, o, s, b / s / 1e6 }' >&2
-}
 check_restore() {
   [ "$(tree_digest "$1")" = "$WANT" ] || { echo "s3 bench: the restore in $1 differs from the tree" >&2; exit 1; }
   rm -rf "$1"
@@ -78,18 +74,29 @@ purge() {
   radosgw-admin gc process --include-all >/dev/null 2>&1 || true
 }
 
-run_plakar() {
-  local bucket=plakar-bench-$1
+# Times one operation: wall, CPU (user + sys) and peak RSS, recorded and printed.
+measure() { # tool operation command...
+  local tool=$1 op=$2
+  shift 2
+  /usr/bin/time -o "$WORK/time.out" -f '%e %U %S %M' "$@" >"$WORK/stdout.out" 2>"$WORK/stderr.out" || { cat "$WORK/stderr.out" >&2; exit 1; }
+  read -r wall user sys rss <"$WORK/time.out"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$op" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" "$((rss / 1024))" >>"$TIMES"
+  awk -v t="$tool" -v o="$op" -v w="$wall" -v c="$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" -v m="$((rss / 1024))" -v b="$BYTES" \
+    'BEGIN { printf "  %-8s %-9s %8.2f s %8.1f MB/s  cpu %6.2f s  peak %5d MiB\n", t, o, w, b / w / 1e6, c, m }' >&2
+}
+
+run_plakar() { # label root run
+  local label=$1 root=$2 bucket=$1-bench-$3
   local at=(at "s3://$HOSTPORT/$bucket/repo" -o use_tls=false)
-  local p=(node "$ROOT/bin/run.js" --cache-dir "$WORK/plakar-cache-$1" --config-dir "$WORK/plakar-config")
+  local p=(node "$root/bin/run.js" --cache-dir "$WORK/plakar-cache-$3" --config-dir "$WORK/plakar-config")
   "${p[@]}" "${at[@]}" create >/dev/null 2>&1
-  local t out id
-  t=$(clock); out=$("${p[@]}" "${at[@]}" backup --json --quiet "$SRC"); note plakar backup "$(elapsed "$t")"
-  id=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).id)' "$out")
-  t=$(clock); "${p[@]}" "${at[@]}" backup --quiet "$SRC" >/dev/null; note plakar rebackup "$(elapsed "$t")"
-  t=$(clock); "${p[@]}" "${at[@]}" restore --quiet --to "$WORK/restored-plakar" "$id" >/dev/null; note plakar restore "$(elapsed "$t")"
+  local id
+  measure "$label" backup "${p[@]}" "${at[@]}" backup --json --quiet "$SRC"
+  id=$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).id)' "$WORK/stdout.out")
+  measure "$label" rebackup "${p[@]}" "${at[@]}" backup --quiet "$SRC"
+  measure "$label" restore "${p[@]}" "${at[@]}" restore --quiet --to "$WORK/restored-plakar" "$id"
   check_restore "$WORK/restored-plakar"
-  rm -rf "$WORK/plakar-cache-$1"
+  rm -rf "$WORK/plakar-cache-$3"
   purge "$bucket"
 }
 
@@ -97,10 +104,9 @@ run_restic() {
   local bucket=restic-bench-$1
   local r=(restic --quiet --cache-dir "$WORK/restic-cache-$1" -r "s3:http://$HOSTPORT/$bucket")
   "${r[@]}" init >/dev/null
-  local t
-  t=$(clock); "${r[@]}" backup "$SRC" >/dev/null; note restic backup "$(elapsed "$t")"
-  t=$(clock); "${r[@]}" backup "$SRC" >/dev/null; note restic rebackup "$(elapsed "$t")"
-  t=$(clock); "${r[@]}" restore latest --target "$WORK/restored-restic" >/dev/null; note restic restore "$(elapsed "$t")"
+  measure restic backup "${r[@]}" backup "$SRC"
+  measure restic rebackup "${r[@]}" backup "$SRC"
+  measure restic restore "${r[@]}" restore latest --target "$WORK/restored-restic"
   # restic restores under the tree's absolute path
   mv "$WORK/restored-restic$SRC" "$WORK/restored-restic-tree" && rm -rf "$WORK/restored-restic"
   check_restore "$WORK/restored-restic-tree"
@@ -160,17 +166,33 @@ if [ "${SOURCE:-local}" = s3 ]; then
   exit 0
 fi
 
+# One round: the tools in an order that alternates between rounds (BASELINE, when given, too).
+round() {
+  local run=$1
+  local tools=(plakar restic ${BASELINE:+baseline})
+  local n=${#tools[@]} i
+  for i in $(seq 0 $((n - 1))); do
+    case ${tools[$(((i + run) % n))]} in
+      plakar) run_plakar plakar "$ROOT" "$run" ;;
+      baseline) run_plakar baseline "$BASELINE" "$run" ;;
+      restic) run_restic "$run" ;;
+    esac
+  done
+}
 for run in $(seq 1 "$RUNS"); do
   echo "run $run of $RUNS" >&2
-  if [ $((run % 2)) -eq 1 ]; then run_plakar "$run"; run_restic "$run"; else run_restic "$run"; run_plakar "$run"; fi
+  round "$run"
 done
 
 echo
 echo "medians over $RUNS runs, $BYTES bytes, radosgw $(radosgw --version | awk '{print $3}'), $(restic version | cut -d' ' -f1-2), node $(node --version)"
 for op in backup rebackup restore; do
-  for tool in plakar restic; do
-    awk -F'\t' -v t="$tool" -v o="$op" '$1 == t && $2 == o { print $3 }' "$TIMES" | sort -n | awk -v t="$tool" -v o="$op" -v b="$BYTES" '
-      { v[NR] = $1 }
-      END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%-7s %-9s %8.2f s %8.1f MB/s\n", t, o, m, b / m / 1e6 }'
+  for tool in plakar ${BASELINE:+baseline} restic; do
+    awk -F'\t' -v t="$tool" -v o="$op" '$1 == t && $2 == o { print $3, $4, $5 }' "$TIMES" | awk -v t="$tool" -v o="$op" -v b="$BYTES" '
+      function median(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+      { w[NR] = $1; c[NR] = $2; m[NR] = $3 }
+      END { mw = median(w, NR); mc = median(c, NR); mm = median(m, NR)
+        printf "%-8s %-9s %8.2f s %8.1f MB/s  cpu %6.2f s  peak %5d MiB\n", t, o, mw, b / mw / 1e6, mc, mm }'
   done
 done

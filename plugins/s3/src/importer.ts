@@ -8,7 +8,7 @@ import {
   type ScanError,
   type ScanOptions,
 } from '@plakar/sdk'
-import {codeOf, decodeListedKey, isAuthFailure, isMissingObject, openObject} from '@plakar/s3-client'
+import {codeOf, isAuthFailure, isMissingObject, listPage, objectHead, openObject} from '@plakar/s3-client'
 import {decodeMetadata} from './metadata.js'
 import {errorPathOfKey, FileDirectoryConflicts, keyProblem} from './paths.js'
 import {ScanCache, type CachedObject} from './scan-cache.js'
@@ -93,19 +93,20 @@ export class S3Importer implements Importer {
     try {
       do {
         options.signal.throwIfAborted()
-        const page = await s.call(
+        const page = await listPage(
+          s,
           `listing ${s.display}`,
-          (c, sdk) => c.send(new sdk.ListObjectsV2Command({Bucket: s.bucket, Prefix: listPrefix, ContinuationToken: token, EncodingType: 'url'})),
+          {prefix: listPrefix, token},
           {missingBucketHint: 'check the bucket name in the location', signal: options.signal},
         )
-        token = page.IsTruncated ? page.NextContinuationToken : undefined
-        if (!rootYielded && (page.Contents?.length ?? 0) > 0) {
+        token = page.next
+        if (!rootYielded && page.objects.length > 0) {
           rootYielded = true
           yield root
         }
-        for (const object of page.Contents ?? []) {
+        for (const object of page.objects) {
           any = true
-          const key = decodeListedKey(object.Key!, page.EncodingType)
+          const key = object.key
           if (key === listPrefix) continue // the prefix's own folder marker: the root
           const path = this.#path(key)
           const problem = keyProblem(key)
@@ -120,12 +121,12 @@ export class S3Importer implements Importer {
             yield {path, error: `object not backed up: object "${parent}" already stands where its parent directory would be`}
             continue
           }
-          if (marker && (object.Size ?? 0) > 0) {
-            yield {path, error: `object not backed up: its key ends with "/" but it holds ${object.Size} bytes`}
+          if (marker && object.size > 0) {
+            yield {path, error: `object not backed up: its key ends with "/" but it holds ${object.size} bytes`}
             continue
           }
           if (!marker) conflicts.addFile(key)
-          const listed: Listed = {key, size: object.Size ?? 0, mtime: object.LastModified?.getTime() ?? 0, etag: object.ETag}
+          const listed: Listed = {key, size: object.size, mtime: object.lastModified?.getTime() ?? 0, etag: object.etag}
           const cached = await cache?.lookup(key, listed.etag, listed.size, listed.mtime)
           const head = cached ? Promise.resolve(fromCache(cached, marker)) : this.#head(listed, marker, options.signal)
           head.catch(() => {}) // awaited in order below; not an unhandled rejection meanwhile
@@ -157,11 +158,12 @@ export class S3Importer implements Importer {
   async #head(listed: Listed, marker: boolean, signal: AbortSignal): Promise<FileInfo & {rawEtag?: string}> {
     const s = this.session
     try {
-      const head = await s.call(
+      const answer = await s.send(
         `reading the metadata of ${listed.key}`,
-        (c, sdk) => c.send(new sdk.HeadObjectCommand({Bucket: s.bucket, Key: listed.key})),
+        {method: 'HEAD', key: listed.key},
         {passthrough: (e) => isMissingObject(e) || (isAuthFailure(e) && codeOf(e) !== 'InvalidAccessKeyId' && codeOf(e) !== 'SignatureDoesNotMatch'), signal},
       )
+      const head = objectHead(answer.headers)
       const info: FileInfo & {rawEtag?: string} = {
         type: marker ? 'directory' : 'file',
         size: marker ? 0 : (head.ContentLength ?? listed.size),

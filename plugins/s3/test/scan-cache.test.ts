@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {CopyObjectCommand} from '@aws-sdk/client-s3'
 import {isScanError, type ImportRecord} from '@plakar/sdk'
-import {afterAll, beforeAll, expect, it} from 'vitest'
+import {afterAll, beforeAll, expect, it, vi} from 'vitest'
 import createImporter, {type S3Importer} from '../src/importer.js'
 import {context, createBucket, describeS3, putBytes, rawClient, s3Location, uniqueName} from './s3.js'
 
@@ -24,14 +24,11 @@ describeS3('s3 importer: the scan cache spares HEAD requests for unchanged objec
   const scan = async () => {
     const importer = (await createImporter({...context(s3Location(bucket, 'p')), cacheDir})) as S3Importer
     let heads = 0
-    const {client} = await importer.session.sdkClient()
-    client.middlewareStack.add(
-      (next, ctx) => async (args) => {
-        if ((ctx as {commandName?: string}).commandName === 'HeadObjectCommand') heads++
-        return next(args)
-      },
-      {step: 'initialize'},
-    )
+    const send = importer.session.wire.send.bind(importer.session.wire)
+    vi.spyOn(importer.session.wire, 'send').mockImplementation((request) => {
+      if (request.method === 'HEAD') heads++
+      return send(request)
+    })
     const records = new Map<string, ImportRecord>()
     for await (const item of importer.scan({signal: new AbortController().signal})) {
       if (isScanError(item)) throw new Error(`${item.path}: ${item.error}`)
