@@ -1,4 +1,4 @@
-import {closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, renameSync, unlinkSync, writeSync} from 'node:fs'
+import {closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, renameSync, unlinkSync, write, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {PlakarError, type FileInfo} from '@plakar/sdk'
 import type {DirectoryHandles} from './directory-handles.js'
@@ -147,6 +147,15 @@ export class FileWriter {
 
 export function writeFullySync(fd: number, data: Uint8Array): void {
   for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset)
+}
+
+/** `data` appended at the file's position, on the thread pool; `data` must not change meanwhile. */
+export async function writeFully(fd: number, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.length; ) {
+    offset += await new Promise<number>((resolve, reject) => {
+      write(fd, data, offset, data.length - offset, null, (error, written) => (error ? reject(error) : resolve(written)))
+    })
+  }
 }
 
 /**
