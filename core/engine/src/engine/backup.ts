@@ -467,8 +467,8 @@ async function fileEntry(
       progress.bytes += length
       progress.readBytes += length
     }
-    const sink: ChunkSink = (mac, length, sealed) => {
-      const put = sealed ? writer.putSealedNow(BlobType.CHUNK, mac, sealed, length, true) : undefined
+    const sink: ChunkSink = (mac, length, sealed, lane) => {
+      const put = sealed ? writer.putSealedNow(BlobType.CHUNK, mac, sealed, length, true, lane) : undefined
       if (put instanceof Promise) return put.then(() => counted(length))
       counted(length)
     }
@@ -525,7 +525,7 @@ async function chunkHere(repo: Repository, record: ImportRecord, sink: ChunkSink
     const {mac, length, sealed} = sealer.seal(chunk)
     refs.push([mac, length])
     size += length
-    await sink(mac, length, sealed)
+    await sink(mac, length, sealed, 0)
   }
   try {
     for await (const data of stream) {

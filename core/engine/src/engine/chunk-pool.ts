@@ -68,9 +68,10 @@ export interface ChunkedFile {
  * the sealed bytes: a sink that is done at once returns nothing, and the next chunk follows
  * without a promise. `mac` and `sealed` may be views of a buffer shared by a worker's batch:
  * whoever keeps them long keeps that buffer (the backup's data packfiles copy the sealed bytes
- * to their spill file).
+ * to their spill file). `lane` is the worker that cut the chunk: the writer keeps each lane's
+ * chunks together in packfiles of their own (RepositoryWriter).
  */
-export type ChunkSink = (mac: Buffer, length: number, sealed: Buffer | undefined) => Promise<void> | void
+export type ChunkSink = (mac: Buffer, length: number, sealed: Buffer | undefined, lane: number) => Promise<void> | void
 
 interface Job {
   refs: ChunkRef[]
@@ -95,6 +96,8 @@ interface Job {
  */
 interface Slot {
   worker: Worker
+  /** The worker's index: the writer lane its chunks go to. */
+  index: number
   /** Files posted to the worker and not finished yet. */
   posted: number
   /** Files waiting to be posted. */
@@ -162,7 +165,7 @@ export class ChunkPool {
       // A small young generation: a chunk worker's short-lived objects are messages and
       // buffers it hands over at once; the default let each worker's heap reach 40 MB.
       const worker = new Worker(script, {workerData: data, resourceLimits: {maxYoungGenerationSizeMb: 8}})
-      const slot: Slot = {worker, posted: 0, files: [], ack: 0, flushing: false, streamed: new Budget(STREAM_QUEUE)}
+      const slot: Slot = {worker, index: i, posted: 0, files: [], ack: 0, flushing: false, streamed: new Budget(STREAM_QUEUE)}
       worker.on('message', (batch: Batch) => this.#onBatch(slot, batch))
       worker.on('error', (error) => this.#fail(new PlakarError(`a chunking worker failed: ${error?.message ?? String(error)}`, 1, {cause: error})))
       worker.on('exit', (code) => {
@@ -314,7 +317,7 @@ export class ChunkPool {
     if (job.chain === undefined) {
       if (job.failure === undefined) {
         try {
-          pending = job.sink(mac, length, sealed)
+          pending = job.sink(mac, length, sealed, slot.index)
         } catch (error) {
           job.failure = error
         }
@@ -324,7 +327,7 @@ export class ChunkPool {
         return
       }
     } else {
-      pending = job.chain.then(() => (job.failure === undefined ? job.sink(mac, length, sealed) : undefined))
+      pending = job.chain.then(() => (job.failure === undefined ? job.sink(mac, length, sealed, slot.index) : undefined))
     }
     const settled: Promise<void> = pending.then(
       () => {},

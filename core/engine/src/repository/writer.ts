@@ -17,6 +17,8 @@ import type {Repository} from './repository.js'
  * publish: 300 MB of heap on the million-file benchmark.
  */
 export const MAX_PACK_BLOBS = 32_768
+/** Lanes are small integers (a chunking worker's index): a packfile is open per lane in use. */
+const MAX_LANE = 63
 
 function isDiskFull(error: unknown): boolean {
   const code = (error as {code?: unknown})?.code
@@ -62,7 +64,15 @@ export class RepositoryWriter implements NodeStore {
   readonly #options: Required<WriterOptions>
   /** Blobs sealed by this writer and not yet in a published state: "type:mac" keys. */
   readonly #pending = new Set<string>()
-  readonly #builders: Record<PackKind, PackfileBuilder>
+  /**
+   * Packfiles being filled: one for metadata, and one for data per lane. A lane is a stream of
+   * chunks in the order they were cut (a chunking worker's: the files it was given, one after
+   * the other), so that what one file or one directory's small files hold sits together in
+   * packfiles, as a restore reads it, instead of interleaved with what another worker cut at
+   * the same time (docs/performance.md, "Backup: one data packfile per chunking worker").
+   */
+  readonly #meta: {builder: PackfileBuilder}
+  readonly #lanes: {builder: PackfileBuilder}[] = []
   readonly #uploads = new Set<Promise<void>>()
   #stored: FinishedPackfile[] = []
   #lastPublish = Date.now()
@@ -78,7 +88,7 @@ export class RepositoryWriter implements NodeStore {
   constructor(repo: Repository, options: WriterOptions) {
     this.#repo = repo
     this.#options = {uploads: 2, publishEvery: 4, publishIntervalMs: 30_000, dryRun: false, maxPackBlobs: MAX_PACK_BLOBS, spillDir: '', ...options}
-    this.#builders = {data: this.#builder('data'), meta: this.#builder('meta')}
+    this.#meta = {builder: this.#builder('meta')}
   }
 
   /** Why the writer failed (an upload or a state write): every later put throws it. */
@@ -124,17 +134,17 @@ export class RepositoryWriter implements NodeStore {
    * same chunk at the same time. The decision and the reservation are synchronous, so
    * concurrent callers never store one blob twice.
    */
-  async putSealed(type: number, mac: Buffer, sealed: Buffer, rawLength: number, indexChecked = false): Promise<boolean> {
+  async putSealed(type: number, mac: Buffer, sealed: Buffer, rawLength: number, indexChecked = false, lane = 0): Promise<boolean> {
     if (this.#failure) throw this.#failure
-    const kind: PackKind = isDataBlob(type) ? 'data' : 'meta'
+    const open = this.#open(type, lane)
     // Back-pressure: a blob that would fill the packfile waits while every upload slot is
     // busy. Otherwise each concurrent caller could finish a packfile and hold it in memory
     // while waiting for a slot: with a slow storage, one packfile per file being backed up.
-    while (this.#mustWait(kind, sealed.length)) {
+    while (this.#mustWait(open, sealed.length)) {
       await Promise.race(this.#uploads)
       if (this.#failure) throw this.#failure
     }
-    return this.#add(type, kind, mac, sealed, rawLength, indexChecked)
+    return this.#add(type, open, mac, sealed, rawLength, indexChecked)
   }
 
   /**
@@ -144,25 +154,33 @@ export class RepositoryWriter implements NodeStore {
    * chunk: a promise chain per chunk was a good part of the main thread's work per small file.
    * Throws as putSealed rejects.
    */
-  putSealedNow(type: number, mac: Buffer, sealed: Buffer, rawLength: number, indexChecked = false): boolean | Promise<boolean> {
+  putSealedNow(type: number, mac: Buffer, sealed: Buffer, rawLength: number, indexChecked = false, lane = 0): boolean | Promise<boolean> {
     if (this.#failure) throw this.#failure
-    const kind: PackKind = isDataBlob(type) ? 'data' : 'meta'
-    if (this.#mustWait(kind, sealed.length)) return this.putSealed(type, mac, sealed, rawLength, indexChecked)
-    return this.#add(type, kind, mac, sealed, rawLength, indexChecked)
+    const open = this.#open(type, lane)
+    if (this.#mustWait(open, sealed.length)) return this.putSealed(type, mac, sealed, rawLength, indexChecked, lane)
+    return this.#add(type, open, mac, sealed, rawLength, indexChecked)
   }
 
-  #mustWait(kind: PackKind, adding: number): boolean {
-    return !this.#options.dryRun && this.#uploads.size >= this.#options.uploads && this.#full(this.#builders[kind], adding)
+  /** The packfile a blob of this type goes to: the metadata one, or its lane's data one. */
+  #open(type: number, lane: number): {builder: PackfileBuilder} {
+    if (!isDataBlob(type)) return this.#meta
+    if (!Number.isSafeInteger(lane) || lane < 0 || lane > MAX_LANE) throw new RangeError(`lane ${lane} is not an integer from 0 to ${MAX_LANE}`)
+    while (this.#lanes.length <= lane) this.#lanes.push({builder: this.#builder('data')})
+    return this.#lanes[lane]
+  }
+
+  #mustWait(open: {builder: PackfileBuilder}, adding: number): boolean {
+    return !this.#options.dryRun && this.#uploads.size >= this.#options.uploads && this.#full(open.builder, adding)
   }
 
   /** putSealed once no wait is needed: the decision, the reservation and the add are synchronous. */
-  #add(type: number, kind: PackKind, mac: Buffer, sealed: Buffer, rawLength: number, indexChecked: boolean): boolean | Promise<boolean> {
+  #add(type: number, open: {builder: PackfileBuilder}, mac: Buffer, sealed: Buffer, rawLength: number, indexChecked: boolean): boolean | Promise<boolean> {
     if (!this.#isNew(type, mac, indexChecked)) return false
     this.#pending.add(`${type}:${mac.toString('hex')}`)
     this.stats.addedBlobs++
     this.stats.addedBytes += sealed.length
     if (this.#options.dryRun) return true
-    const builder = this.#builders[kind]
+    const builder = open.builder
     try {
       builder.add(type, mac, sealed, rawLength)
     } catch (error) {
@@ -170,7 +188,7 @@ export class RepositoryWriter implements NodeStore {
       this.#failure ??= error
       throw error
     }
-    if (this.#full(builder)) return this.#rotate(kind).then(() => true)
+    if (this.#full(builder)) return this.#rotate(open).then(() => true)
     return true
   }
 
@@ -192,10 +210,11 @@ export class RepositoryWriter implements NodeStore {
     return this.#repo.reader.read(type, mac)
   }
 
-  async #rotate(kind: PackKind): Promise<void> {
-    const builder = this.#builders[kind]
+  async #rotate(open: {builder: PackfileBuilder}): Promise<void> {
+    const builder = open.builder
     if (builder.blobs.length === 0) return
-    this.#builders[kind] = this.#builder(kind)
+    const kind = builder.kind
+    open.builder = this.#builder(kind)
     let pack: FinishedPackfile
     try {
       pack = builder.finish()
@@ -261,7 +280,7 @@ export class RepositoryWriter implements NodeStore {
   async abandon(reason: unknown): Promise<void> {
     if (this.#options.dryRun) return
     this.#failure ??= reason
-    for (const builder of Object.values(this.#builders)) builder.discard()
+    for (const open of [this.#meta, ...this.#lanes]) open.builder.discard()
     while (this.#uploads.size > 0) await Promise.race(this.#uploads)
     if (this.#stored.length === 0) return
     if (!isDiskFull(reason) && !isDiskFull(this.#failure)) {
@@ -282,8 +301,8 @@ export class RepositoryWriter implements NodeStore {
   /** Stores every open packfile and waits for all uploads. */
   async flush(): Promise<void> {
     if (this.#options.dryRun) return
-    await this.#rotate('data')
-    await this.#rotate('meta')
+    for (const lane of this.#lanes) await this.#rotate(lane)
+    await this.#rotate(this.#meta)
     while (this.#uploads.size > 0) await Promise.race(this.#uploads)
     if (this.#failure) throw this.#failure
   }

@@ -172,6 +172,55 @@ describe('RepositoryWriter', () => {
     await repo.close()
   })
 
+  it('keeps each lane\'s data blobs together, in the order they came, in packfiles of their own; metadata in one for all', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {packfileSize: 16 * 1024, compression: {algorithm: 'none', level: 0}})
+    const repo = await open(storage)
+    const writer = new RepositoryWriter(repo, {host: 'test'})
+    const lanes: string[][] = [[], [], []]
+    const seal = (type: number, plaintext: Buffer) => {
+      const mac = writer.mac(plaintext)
+      return {mac, sealed: sealBlob(repo.keys, repo.compressor, type, mac, plaintext), raw: plaintext.length}
+    }
+    // Two workers' chunks interleaved as they arrive (a third lane, 2, now and then), with
+    // metadata in between: 3 × 40 blobs of 1 KiB, several packfiles per lane.
+    for (let i = 0; i < 40; i++) {
+      for (const lane of i % 5 === 0 ? [0, 1, 2] : [0, 1]) {
+        const {mac, sealed, raw} = seal(BlobType.CHUNK, randomBytes(1024))
+        await writer.putSealedNow(BlobType.CHUNK, mac, sealed, raw, false, lane)
+        lanes[lane].push(mac.toString('hex'))
+      }
+      await writer.put(BlobType.VFS_NODE, randomBytes(200))
+    }
+    await expect(writer.putSealed(BlobType.CHUNK, Buffer.alloc(32), Buffer.alloc(64), 10, false, 64)).rejects.toThrow(/lane 64/)
+    await writer.commit()
+    const laneOf = new Map(lanes.flatMap((macs, lane) => macs.map((mac) => [mac, lane] as const)))
+    const seen: string[][] = [[], [], []]
+    let meta = 0
+    for (const [, bytes] of storage.objects.packfile) {
+      const {kind, blobs} = readPackfileIndex(repo.keys, bytes)
+      if (kind === 'meta') {
+        meta++
+        expect(blobs.every((b) => b.type === BlobType.VFS_NODE)).toBe(true)
+        continue
+      }
+      const owners = new Set(blobs.map((b) => laneOf.get(b.mac.toString('hex'))))
+      expect([...owners], 'one lane per data packfile').toHaveLength(1)
+      const lane = [...owners][0]!
+      seen[lane].push(...blobs.sort((a, b) => a.offset - b.offset).map((b) => b.mac.toString('hex')))
+    }
+    expect(meta).toBeGreaterThan(0)
+    // Packfiles of a lane stored in order; inside each, the blobs in the order they were put.
+    for (const [lane, macs] of lanes.entries()) expect(new Set(seen[lane]), `lane ${lane}`).toEqual(new Set(macs))
+    for (const [lane, macs] of seen.entries()) {
+      const order = macs.map((mac) => lanes[lane].indexOf(mac))
+      const runs = order.filter((at, i) => i > 0 && at !== order[i - 1] + 1).length
+      // Packfiles may be listed in any order: the breaks are between packfiles only.
+      expect(runs, `lane ${lane}`).toBeLessThan(Math.max(1, storage.objects.packfile.size))
+    }
+    await repo.close()
+  })
+
   it('fills data packfiles in its spill directory: stored whole, each named by the MAC of its bytes, and no file left behind, stored or not', async () => {
     const storage = new MemoryStorage()
     await Repository.create(storage, {packfileSize: 3 * 1024 * 1024, compression: {algorithm: 'none', level: 0}})
