@@ -36,6 +36,26 @@ function roundTrip(proxy: FaultProxy, size: number, timeoutMs = 60_000): Promise
   })
 }
 
+/** Sends `pieces` through the proxy to the echo server and returns what came back. */
+function echoed(proxy: FaultProxy, pieces: Buffer[]): Promise<Buffer> {
+  const total = pieces.reduce((n, p) => n + p.length, 0)
+  return new Promise<Buffer>((resolve, reject) => {
+    const socket = net.connect(proxy.port, '127.0.0.1')
+    const parts: Buffer[] = []
+    let length = 0
+    socket.on('data', (d: Buffer) => {
+      parts.push(d)
+      length += d.length
+      if (length >= total) {
+        socket.destroy()
+        resolve(Buffer.concat(parts))
+      }
+    })
+    socket.on('error', reject)
+    for (const piece of pieces) socket.write(piece)
+  })
+}
+
 describe('fault proxy', () => {
   it('forwards untouched without faults', async () => {
     const proxy = await FaultProxy.start({host: '127.0.0.1', port})
@@ -47,21 +67,7 @@ describe('fault proxy', () => {
   it('flips bits: what comes back differs from what was sent, by as many bits as it counts', async () => {
     const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {flipProbability: 1, direction: 'up'})
     const sent = Buffer.alloc(256 * 1024, 0)
-    const back = await new Promise<Buffer>((resolve, reject) => {
-      const socket = net.connect(proxy.port, '127.0.0.1')
-      const parts: Buffer[] = []
-      let length = 0
-      socket.on('data', (d: Buffer) => {
-        parts.push(d)
-        length += d.length
-        if (length >= sent.length) {
-          socket.destroy()
-          resolve(Buffer.concat(parts))
-        }
-      })
-      socket.on('error', reject)
-      socket.write(sent)
-    })
+    const back = await echoed(proxy, [sent])
     let bits = 0
     for (const byte of back) for (let v = byte; v; v &= v - 1) bits++
     expect(proxy.stats.flips).toBeGreaterThan(0)
@@ -72,22 +78,10 @@ describe('fault proxy', () => {
   it('flips the one byte at a given offset, once per connection', async () => {
     const proxy = await FaultProxy.start({host: '127.0.0.1', port}, {flipAtByte: 100_000, direction: 'up'})
     const sent = Buffer.alloc(256 * 1024, 0)
-    const back = await new Promise<Buffer>((resolve, reject) => {
-      const socket = net.connect(proxy.port, '127.0.0.1')
-      const parts: Buffer[] = []
-      let length = 0
-      socket.on('data', (d: Buffer) => {
-        parts.push(d)
-        length += d.length
-        if (length >= sent.length) {
-          socket.destroy()
-          resolve(Buffer.concat(parts))
-        }
-      })
-      socket.on('error', reject)
-      // In pieces, so that the offset falls inside a later chunk than the first.
-      for (let at = 0; at < sent.length; at += 7_000) socket.write(sent.subarray(at, at + 7_000))
-    })
+    // In pieces, so that the offset falls inside a later chunk than the first.
+    const pieces: Buffer[] = []
+    for (let at = 0; at < sent.length; at += 7_000) pieces.push(sent.subarray(at, at + 7_000))
+    const back = await echoed(proxy, pieces)
     expect(proxy.stats.flips).toBe(1)
     expect([...back.keys()].filter((i) => back[i] !== 0)).toEqual([100_000])
     expect(back[100_000]).toBe(1)

@@ -11,6 +11,7 @@ import {
   S3Client,
   type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3'
+import {FaultProxy} from './fault-proxy.js'
 import {describe} from 'vitest'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
@@ -127,4 +128,10 @@ export async function collectStream(stream: AsyncIterable<Uint8Array>): Promise<
 export async function getObject(bucket: string, key: string): Promise<Buffer> {
   const r = await rawClient().send(new GetObjectCommand({Bucket: bucket, Key: key}))
   return collectStream(r.Body as Readable)
+}
+
+/** A fault proxy in front of the test radosgw (connect to 127.0.0.1:proxy.port instead). */
+export function rgwProxy(): Promise<FaultProxy> {
+  const [host, port] = hostPort.split(':')
+  return FaultProxy.start({host: host === 'localhost' ? '127.0.0.1' : host!, port: Number(port)})
 }

@@ -5,8 +5,8 @@ import {Readable} from 'node:stream'
 import {readAll} from '@plakar/sdk'
 import {pseudoRandomBytes} from '@plakar/sdk/testing'
 import {afterAll, beforeAll, expect, it, vi} from 'vitest'
-import {FaultProxy} from '../../../test/support/fault-proxy.js'
-import {accessKey, createBucket, describeRgw, getObject, hostPort, putBytes, removePrefix, rgwConfig, secretKey, uniqueName} from '../../../test/support/rgw.js'
+import type {FaultProxy} from '../../../test/support/fault-proxy.js'
+import {accessKey, createBucket, describeRgw, getObject, hostPort, putBytes, removePrefix, rgwConfig, rgwProxy, secretKey, uniqueName} from '../../../test/support/rgw.js'
 import {connectionSettings, type ConnectionConfig} from '../src/connection.js'
 import {isMissingObject} from '../src/errors.js'
 import {listPage} from '../src/listing.js'
@@ -41,8 +41,7 @@ describeRgw('s3 wire: the frequent requests without the AWS SDK', () => {
   let proxy: FaultProxy
   beforeAll(async () => {
     await createBucket(bucket)
-    const [host, port] = hostPort.split(':')
-    proxy = await FaultProxy.start({host: host === 'localhost' ? '127.0.0.1' : host!, port: Number(port)})
+    proxy = await rgwProxy()
   })
   afterAll(async () => {
     await proxy?.close()

@@ -3,9 +3,9 @@ import type {Readable} from 'node:stream'
 import {isNotFound} from '@plakar/sdk'
 import {pseudoRandomBytes, pseudoRandomStream, randomId} from '@plakar/sdk/testing'
 import {afterAll, beforeAll, expect, it} from 'vitest'
-import {FaultProxy} from '../../../test/support/fault-proxy.js'
+import type {FaultProxy} from '../../../test/support/fault-proxy.js'
 import createStorage from '../src/storage.js'
-import {context, createBucket, describeS3, hostPort, putBytes, removePrefix, uniqueName} from './s3.js'
+import {context, createBucket, describeS3, putBytes, removePrefix, rgwProxy, uniqueName} from './s3.js'
 
 const MiB = 1024 * 1024
 
@@ -28,8 +28,7 @@ describeS3('s3 storage: an aborted call stops its request in flight', () => {
   let proxy: FaultProxy
   beforeAll(async () => {
     await createBucket(bucket)
-    const [host, port] = hostPort.split(':')
-    proxy = await FaultProxy.start({host: host === 'localhost' ? '127.0.0.1' : host!, port: Number(port)})
+    proxy = await rgwProxy()
   })
   afterAll(async () => {
     await proxy?.close()

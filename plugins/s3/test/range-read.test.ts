@@ -1,9 +1,9 @@
 import {PlakarError, readAll} from '@plakar/sdk'
 import {pseudoRandomBytes, randomId} from '@plakar/sdk/testing'
 import {afterAll, beforeAll, expect, it} from 'vitest'
-import {FaultProxy} from '../../../test/support/fault-proxy.js'
+import type {FaultProxy} from '../../../test/support/fault-proxy.js'
 import createStorage from '../src/storage.js'
-import {context, createBucket, describeS3, hostPort, putBytes, removePrefix, s3Config, uniqueName} from './s3.js'
+import {context, createBucket, describeS3, putBytes, removePrefix, rgwProxy, s3Config, uniqueName} from './s3.js'
 
 const MiB = 1024 * 1024
 
@@ -19,8 +19,7 @@ describeS3('s3 storage: ranged reads whose body breaks off', () => {
   beforeAll(async () => {
     await createBucket(bucket)
     await putBytes(bucket, `r/packfiles/${id.slice(0, 2)}/${id}`, data)
-    const [host, port] = hostPort.split(':')
-    proxy = await FaultProxy.start({host: host === 'localhost' ? '127.0.0.1' : host!, port: Number(port)})
+    proxy = await rgwProxy()
   })
   afterAll(async () => {
     await proxy?.close()
