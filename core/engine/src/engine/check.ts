@@ -332,6 +332,8 @@ class Checker {
       this.#turnAt = performance.now()
     }
     await this.#checkContent(snapshot, entry)
+    // Either may have happened while the chunk list was read.
+    this.#options.signal?.throwIfAborted()
     if (this.#verifyFailure !== undefined) throw this.#verifyFailure
     this.#files++
     this.#options.onProgress?.({phase: 'index', done: this.#files, total: this.#totalFiles})
