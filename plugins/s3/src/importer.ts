@@ -21,7 +21,11 @@ interface Listed {
   etag?: string
 }
 
-type Described = FileInfo & {rawEtag?: string}
+/**
+ * `settled`: the server answered in a later second than the version's LastModified, so any later
+ * version has another LastModified (see #head).
+ */
+type Described = FileInfo & {rawEtag?: string; settled?: boolean}
 type Pending = {listed: Listed; head: Promise<Described>; cached: boolean}
 
 function unquote(etag: string | undefined): string | undefined {
@@ -155,7 +159,7 @@ export class S3Importer implements Importer {
   }
 
   /** Content type, user metadata and the exact version of one object. */
-  async #head(listed: Listed, marker: boolean, signal: AbortSignal): Promise<FileInfo & {rawEtag?: string}> {
+  async #head(listed: Listed, marker: boolean, signal: AbortSignal): Promise<Described> {
     const s = this.session
     try {
       const answer = await s.send(
@@ -164,7 +168,7 @@ export class S3Importer implements Importer {
         {passthrough: (e) => isMissingObject(e) || (isAuthFailure(e) && codeOf(e) !== 'InvalidAccessKeyId' && codeOf(e) !== 'SignatureDoesNotMatch'), signal},
       )
       const head = objectHead(answer.headers)
-      const info: FileInfo & {rawEtag?: string} = {
+      const info: Described = {
         type: marker ? 'directory' : 'file',
         size: marker ? 0 : (head.ContentLength ?? listed.size),
         mtime: head.LastModified && listed.mtime === 0 ? head.LastModified.getTime() : listed.mtime,
@@ -175,6 +179,13 @@ export class S3Importer implements Importer {
       if (head.ContentType) info.contentType = head.ContentType
       // A newer version appeared since the listing: describe the one HEAD saw.
       if (head.ETag && listed.etag && head.ETag !== listed.etag && head.LastModified) info.mtime = head.LastModified.getTime()
+      // S3 times have one-second resolution, and replacing an object's metadata (CopyObject)
+      // keeps its ETag and size: a version read in the second it was written may be replaced,
+      // in that same second, by one the scan cache could not tell from it. Such a version is
+      // not remembered (the next scan asks again), as git does with racily clean files. The
+      // server's own clock (its Date header) decides, so the client's clock does not matter.
+      const served = Date.parse(headerValue(answer.headers.date) ?? '')
+      info.settled = Number.isFinite(served) && Math.floor(served / 1000) > Math.floor((info.mtime ?? 0) / 1000)
       return info
     } catch (error) {
       if (isMissingObject(error)) throw Object.assign(new PlakarError('object vanished during the backup'), {vanished: true})
@@ -192,7 +203,7 @@ export class S3Importer implements Importer {
       if ((error as {vanished?: boolean}).vanished) return {path, error: (error as Error).message}
       throw error
     }
-    if (cache && info.rawEtag) {
+    if (cache && info.rawEtag && (pending.cached || info.settled)) {
       cache.record(pending.listed.key, {
         etag: info.rawEtag,
         size: info.size,
@@ -202,14 +213,14 @@ export class S3Importer implements Importer {
       })
     }
     if (info.type === 'directory') {
-      const {rawEtag: _, ...rest} = info
+      const {rawEtag: _, settled: __, ...rest} = info
       return {path, info: rest}
     }
     return this.#fileRecord(pending.listed.key, info)
   }
 
-  #fileRecord(key: string, full: FileInfo & {rawEtag?: string}): ImportRecord {
-    const {rawEtag, ...info} = full
+  #fileRecord(key: string, full: Described): ImportRecord {
+    const {rawEtag, settled: _, ...info} = full
     const path = key === this.#prefix ? this.root : this.#path(key)
     return {
       path,
@@ -266,4 +277,8 @@ function fromCache(cached: CachedObject, marker: boolean): Described {
 /** Refuses a location the factory would refuse (credentials in it, no bucket), without connecting. */
 export function checkLocation(location: string): void {
   parseS3Location(location)
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
 }
