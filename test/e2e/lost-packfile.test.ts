@@ -7,7 +7,7 @@
 import {cp, rm, truncate, writeFile} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {compareTrees, packfiles, TreeBuilder} from '../support/tree.js'
+import {ageTree, compareTrees, packfiles, TreeBuilder} from '../support/tree.js'
 import {setup} from './helpers.js'
 
 const MiB = 1024 * 1024
@@ -47,6 +47,7 @@ describe('a lost packfile', () => {
     for (let i = 0; i < 20; i++) await b.randomFile(`small/s-${i}.bin`, 200 * 1024 + i)
     for (let i = 0; i < 10; i++) await b.file(`text/note-${i}.txt`, `note ${i}\n`.repeat(50))
     await b.finish()
+    await ageTree(src)
     await env.plakar.ok(env.at('create'))
     first = String(JSON.parse(String((await env.plakar.ok(env.at('backup', '--json', src))).stdout)).id)
   })

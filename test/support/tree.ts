@@ -194,6 +194,22 @@ export async function walkTree(root: string, ignore?: (rel: string) => boolean):
   return out
 }
 
+/**
+ * Moves the access and modification times of every entry below `root` (root included, symlinks
+ * not followed) an hour back, as if the tree had been written long before the test backs it up.
+ * A backup reads again, next time, every file modified in the seconds before it (racily clean,
+ * core/engine backup.ts racyFrom): tests that count what an incremental backup reads or reuses
+ * age their fresh trees first, so that only their own changes count.
+ */
+export async function ageTree(root: string, seconds = 3600): Promise<void> {
+  // Children before their directory: changing a child's times leaves its directory's alone anyway.
+  for (const e of (await walkTree(root)).reverse()) {
+    const full = e.rel === '' ? root : join(root, ...e.rel.split('/'))
+    const s = await lstat(full)
+    await lutimes(full, s.atimeMs / 1000 - seconds, s.mtimeMs / 1000 - seconds)
+  }
+}
+
 /** Groups of hard-linked regular files: for each path, the sorted paths sharing its inode. */
 function linkGroups(entries: TreeEntry[]): Map<string, string> {
   const byInode = new Map<string, string[]>()

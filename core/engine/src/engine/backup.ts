@@ -88,7 +88,7 @@ export function commonRoot(paths: string[]): string {
  * tools that copy or extract files put their mtime back (cp -p, rsync -t, tar), so a file can
  * change with the same size and mtime, but no program can set its ctime.
  */
-export function sameFile(a: FileInfo, b: FileInfo): boolean {
+function sameFile(a: FileInfo, b: FileInfo): boolean {
   return (
     a.type === 'file' &&
     b.type === 'file' &&
@@ -156,7 +156,11 @@ export async function backup(repo: Repository, importers: Importer[], options: B
     // Decided once: whether the index may lack blobs of the parent, because maintenance deleted
     // packfiles or a state could not be read (then reused chunks are looked up, and read again
     // from the source when they are missing).
-    const parent = parentSnapshot && {snapshot: parentSnapshot, deletions: repo.cache.hasDeletedPackfiles() || repo.damagedStates.length > 0}
+    const parent: Parent | undefined = parentSnapshot && {
+      snapshot: parentSnapshot,
+      deletions: repo.cache.hasDeletedPackfiles() || repo.damagedStates.length > 0,
+      racyFrom: racyFrom(parentSnapshot.header.time),
+    }
     const skipLocal = importers.some((i) => i.local) ? [repo.storage.localPath].filter((p): p is string => !!p) : []
     const skip = (path: string, isDirectory: boolean) =>
       skipLocal.some((p) => path === p || path.startsWith(`${p}/`)) || (options.skip?.(path, isDirectory) ?? false)
@@ -215,7 +219,7 @@ export async function backup(repo: Repository, importers: Importer[], options: B
         // goes through the pool, so that the scan goes on and the next leaves load meanwhile;
         // so does everything when the index may lack blobs (chunks are then looked up).
         const lookup = parent && !parent.deletions ? previousEntryAtHand(parent.snapshot, item.path) : undefined
-        const unchanged = lookup ? unchangedFrom(lookup, item, progress) : undefined
+        const unchanged = lookup ? unchangedFrom(lookup, item, progress, parent!.racyFrom) : undefined
         if (unchanged) {
           if (reuse && unchanged.same) reuse.settleSame(owner, item.path, seq, unchanged.previousBytes, item.info.atime, unchanged.entry)
           else if (reuse) reuse.settle(owner, item.path, unchanged.entry(), seq, false, unchanged.previousBytes)
@@ -405,6 +409,22 @@ function previousEntryAtHand(snapshot: Snapshot, path: string): {entry: Entry; b
   }
 }
 
+/** The parent snapshot; `racyFrom`: see racyFrom(). */
+type Parent = {snapshot: Snapshot; deletions: boolean; racyFrom: number}
+
+/**
+ * Modification times at or after this (ms) cannot prove a file unchanged since a snapshot that
+ * started at `started`. A file may be modified after the backup read it and keep the mtime it
+ * had when read, if both fall in one tick of the file system's timestamps: one or two seconds
+ * on some (FAT, SFTP's 32-bit seconds, older file systems), and Linux stamps files with a
+ * coarse clock a few milliseconds behind. Such a file is read again by the next backup, as git
+ * does with racily clean files; it costs one more read of files modified in the seconds before
+ * a backup. Entries with a fingerprint (an S3 ETag) are exempt: it names the content itself.
+ */
+export function racyFrom(started: number): number {
+  return started - 2100
+}
+
 /** `entry` builds the file's entry: only when it is staged, not when its directory is carried over. */
 type Unchanged = {entry: () => Entry; same: boolean; previousBytes: Buffer}
 
@@ -415,27 +435,39 @@ type Unchanged = {entry: () => Entry; same: boolean; previousBytes: Buffer}
  */
 async function unchangedEntry(
   repo: Repository,
-  parent: {snapshot: Snapshot; deletions: boolean},
+  parent: Parent,
   record: ImportRecord,
   progress: BackupProgress,
 ): Promise<Unchanged | undefined> {
   const found = await previousEntry(parent.snapshot, record.path)
-  if (!found || !unchangedMetadata(found.entry, record)) return undefined
+  if (!found || !unchangedSince(found.entry, record.info, parent.racyFrom)) return undefined
   if (!(await stillStored(repo, parent.snapshot, found.entry, parent.deletions))) {
     progress.recovered++
     return undefined
   }
-  return unchangedFrom(found, record, progress)
+  return unchangedFrom(found, record, progress, parent.racyFrom)
 }
 
-/** sameFile, on an entry that is not an error; it ignores the content type: compared first, guessed only when needed. */
-function unchangedMetadata(previous: Entry, record: ImportRecord): boolean {
-  return !previous.error && sameFile(previous.info, record.info)
+/**
+ * Whether a file described by `info` now is the one of a parent snapshot's entry, as far as its
+ * metadata can tell: sameFile, on an entry that is not an error and was not read racily (see
+ * racyFrom, of the parent's time). It ignores the content type: compared first, guessed only
+ * when needed. A re-encoding sync decides with it too (sync.ts), so that what it thaws is what
+ * the target's backup reads.
+ */
+export function unchangedSince(previous: Entry, info: FileInfo, racyFrom: number): boolean {
+  const racy = previous.info.fingerprint === undefined && (previous.info.mtime ?? 0) >= racyFrom
+  return !previous.error && !racy && sameFile(previous.info, info)
 }
 
 /** The entry of a file unchanged since `found` (its content known to be stored), or undefined when it changed. */
-function unchangedFrom(found: 'unknown' | {entry: Entry; bytes: Buffer}, record: ImportRecord, progress: BackupProgress): Unchanged | undefined {
-  if (found === 'unknown' || !unchangedMetadata(found.entry, record)) return undefined
+function unchangedFrom(
+  found: 'unknown' | {entry: Entry; bytes: Buffer},
+  record: ImportRecord,
+  progress: BackupProgress,
+  racyFrom: number,
+): Unchanged | undefined {
+  if (found === 'unknown' || !unchangedSince(found.entry, record.info, racyFrom)) return undefined
   const previous = found.entry
   progress.bytes += record.info.size
   const contentType = previous.info.contentType ?? contentTypeOf(record)
@@ -448,7 +480,7 @@ async function fileEntry(
   writer: RepositoryWriter,
   reading: Reading,
   record: ImportRecord,
-  parent: {snapshot: Snapshot; deletions: boolean} | undefined,
+  parent: Parent | undefined,
   progress: BackupProgress,
 ): Promise<{entry: Entry; same: boolean; previousBytes?: Buffer}> {
   // `parent` is undefined when the backup loop looked the file up already and found it changed.

@@ -13,7 +13,7 @@ import {RepositoryLock} from '../repository/lock.js'
 import type {Repository} from '../repository/repository.js'
 import {RepositoryWriter} from '../repository/writer.js'
 import {decodeEntry, type ChunkRef} from '../tree/entry.js'
-import {backup, sameFile} from './backup.js'
+import {backup, racyFrom, unchangedSince} from './backup.js'
 import type {PackfileCollector} from './thaw.js'
 import {planRanges} from '../repository/blob-reader.js'
 import type {SnapshotEntry} from './selection.js'
@@ -165,7 +165,7 @@ export async function collectSyncPackfiles(source: Repository, target: Repositor
     for await (const [path, e] of snapshot.walk(snapshot.root)) {
       if (e.info.type !== 'file' || e.error !== undefined) continue
       const previous = parent && (await parent.entry(path).catch(() => undefined))
-      if (previous && !previous.error && sameFile(previous.info, e.info)) continue
+      if (previous && unchangedSince(previous, e.info, racyFrom(parent!.header.time))) continue
       for (const [mac] of await snapshot.chunks(e)) collector.add(mac)
     }
     candidates.push({time: header.time, id: header.id, repo: source, header: entry.ref.header})

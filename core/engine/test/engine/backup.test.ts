@@ -181,6 +181,42 @@ describe('backup', () => {
     }
   })
 
+  it('reads a file again when the parent snapshot read it in the tick of its mtime (racily clean)', async () => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, {})
+    const repo = await openRepo(storage)
+    // A source whose times have one-second resolution (SFTP): a change within the second the
+    // last backup read the file leaves size, mtime and ctime as they were.
+    const version = (content: string, mtime: number) => () => {
+      const record = file('/r/f', content)
+      record.info.mtime = mtime
+      record.info.ctime = mtime
+      return [{path: '/r', info: {type: 'directory' as const, size: 0}}, record]
+    }
+    const contentOf = async (result: Awaited<ReturnType<typeof backup>>) => {
+      const files = new Map<string, string>()
+      await restore(new Snapshot(repo, result.snapshot!), '/r', memoryExporter(files))
+      return files.get('/f')
+    }
+    try {
+      // Modified while the backup ran (a time ahead of its start: skew does not matter either).
+      const now = Date.now() + 60_000
+      await backup(repo, [importer(version('version-1', now))], {tmpDir: dir})
+      const second = await backup(repo, [importer(version('VERSION-2', now))], {tmpDir: dir})
+      expect(await contentOf(second)).toBe('VERSION-2')
+      expect(second.progress.readBytes).toBe(9)
+
+      // A file last modified well before the backup that read it is trusted as unchanged.
+      const old = Date.now() - 60_000
+      await backup(repo, [importer(version('version-3', old))], {tmpDir: dir})
+      const fourth = await backup(repo, [importer(version('VERSION-4', old))], {tmpDir: dir})
+      expect(fourth.progress.readBytes).toBe(0)
+      expect(await contentOf(fourth)).toBe('version-3')
+    } finally {
+      await repo.close()
+    }
+  })
+
   it('refuses a name holding a NUL byte with an error instead of storing it under another path', async () => {
     const storage = new MemoryStorage()
     await Repository.create(storage, {})
