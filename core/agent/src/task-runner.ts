@@ -98,6 +98,7 @@ async function runCheck(task: CheckTask, repo: Repository, ctx: RunContext): Pro
 async function runRestoreTest(task: RestoreTestTask, repo: Repository, ctx: RunContext): Promise<TaskOutcome> {
   const {listSnapshots, openSnapshot} = await import('@plakar/engine/engine/selection.js')
   const {restore} = await import('@plakar/engine/engine/restore.js')
+  const {racyFrom} = await import('@plakar/engine/engine/backup.js')
   const entries = await listSnapshots(repo)
   if (entries.length === 0) throw new UsageError('the repository has no snapshot to test a restore of')
   const latest = entries.reduce((a, b) => (b.time > a.time ? b : a))
@@ -144,7 +145,7 @@ async function runRestoreTest(task: RestoreTestTask, repo: Repository, ctx: RunC
         mismatches.push(`${path}: the restored file differs from the snapshot`)
         continue
       }
-      if (latest.importer.type === 'fs' && (await unchangedSince(path, entry))) {
+      if (latest.importer.type === 'fs' && (await sourceUnchanged(path, entry, racyFrom(snapshot.header.time)))) {
         againstSource++
         if ((await sha256(createReadStream(path))) !== restoredHash) mismatches.push(`${path}: the restored file differs from the unchanged source file`)
       }
@@ -160,10 +161,17 @@ async function runRestoreTest(task: RestoreTestTask, repo: Repository, ctx: RunC
   }
 }
 
-async function unchangedSince(path: string, entry: Entry): Promise<boolean> {
+/**
+ * Whether the source file still is the one the snapshot read: same size, mtime and ctime, and
+ * not modified in the tick the backup read it (racyFrom): a file changed then keeps its times,
+ * and comparing it would report a restore fault that is not one.
+ */
+async function sourceUnchanged(path: string, entry: Entry, racyFrom: number): Promise<boolean> {
+  const {size, mtime, ctime} = entry.info
+  if (mtime === undefined || mtime >= racyFrom) return false
   try {
     const s = await stat(path)
-    return s.isFile() && s.size === entry.info.size && entry.info.mtime !== undefined && Math.abs(s.mtimeMs - entry.info.mtime) < 1
+    return s.isFile() && s.size === size && Math.abs(s.mtimeMs - mtime) < 1 && (ctime === undefined || Math.abs(s.ctimeMs - ctime) < 1)
   } catch {
     return false
   }
