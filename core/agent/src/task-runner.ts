@@ -91,9 +91,9 @@ async function runCheck(task: CheckTask, repo: Repository, ctx: RunContext): Pro
 
 /**
  * Restores a random sample of the latest snapshot's files into a scratch directory and compares
- * each with what the snapshot holds (read on a second path) and, when the source file still has
- * the size and mtime it had, with the source itself: a restore that "works" but writes wrong
- * bytes is caught.
+ * each with what the snapshot holds (read on a second path) and, when the source file is still
+ * the one the backup read (sourceUnchanged), with the source itself: a restore that "works" but
+ * writes wrong bytes is caught.
  */
 async function runRestoreTest(task: RestoreTestTask, repo: Repository, ctx: RunContext): Promise<TaskOutcome> {
   const {listSnapshots, openSnapshot} = await import('@plakar/engine/engine/selection.js')
