@@ -9,6 +9,9 @@
 #
 # KEEP=DIR keeps the repository and cache in DIR, and reuses them when DIR already has them
 # (the backup of many-small takes longer than a round of checks).
+#
+# Each build checks with a copy of the cache of its own (opened once, untimed, before the
+# rounds): builds of different cache schemas would otherwise rebuild or migrate it every run.
 SRC=$1; shift; ROUNDS=${ROUNDS:-3}; DROP=${DROP:-1}
 if [ -n "${KEEP:-}" ]; then W=$KEEP; else
   W=${PLAKAR_BENCH_DIR:-$HOME/.cache/plakar-bench}/work/abc-$$
@@ -21,11 +24,16 @@ if [ ! -d $W/repo ]; then
   node $1 "${p[@]}" create >/dev/null 2>&1
   node $1 "${p[@]}" backup $SRC >/dev/null 2>&1
 fi
+cache() { echo "$W/pc-$(basename "$(dirname "$(dirname "$1")")")"; }
+for b in "$@"; do
+  [ -d "$(cache "$b")" ] || cp -a "$W/pc" "$(cache "$b")"
+  node "$b" --cache-dir "$(cache "$b")" "${p[@]:2}" ls >/dev/null 2>&1
+done
 for i in $(seq $ROUNDS); do
   order=("$@"); [ $((i%2)) = 0 ] && order=($(printf '%s\n' "$@" | tac))
   for b in "${order[@]}"; do
     if [ "$DROP" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
-    /usr/bin/time -f "$(basename $(dirname $(dirname $b))) %e s wall %U u %S s %M KB" node $b "${p[@]}" check 2>&1 >/dev/null | tail -1
+    /usr/bin/time -f "$(basename $(dirname $(dirname $b))) %e s wall %U u %S s %M KB" node $b --cache-dir "$(cache "$b")" "${p[@]:2}" check 2>&1 >/dev/null | tail -1
   done
   echo "round $i load $(cut -d' ' -f1 /proc/loadavg)"
 done

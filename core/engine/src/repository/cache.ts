@@ -41,8 +41,17 @@ export interface CachedSnapshot {
  * 5: packfiles marked for deletion by maintenance (pack_marks, packfiles.marked).
  * 7: where each packfile's last indexed blob ends (packfiles.blob_end), kept as blobs are merged:
  * the lost-packfile check at every backup's start read it with a GROUP BY over every blob.
+ * 8: blobs_by_pack covers the blobs' places (offset, length, raw): listing a packfile's blobs was
+ * a search of the primary key per row (check of 300,000 small files: 0.8-1.0 s of its main
+ * thread for 28 packfiles, 0.25-0.45 s covered), for about 6 % more file.
  */
-const SCHEMA_VERSION = 7
+const SCHEMA_VERSION = 8
+
+/**
+ * The packfile → blobs index. Its order is (pack, mac, type), the keyset of indexPageOfPack's
+ * pages; the places make it a covering index for every per-packfile listing.
+ */
+const BLOBS_BY_PACK = 'CREATE INDEX blobs_by_pack ON blobs(pack, mac, type, offset, length, raw)'
 
 /**
  * Whether the repository index has a blob (parameters: mac, type): indexed, in a packfile that
@@ -69,6 +78,7 @@ export class LocalCache {
       .transaction(() => {
         const version = this.db.pragma('user_version', {simple: true}) as number
         if (version === 6) this.#migrateFrom6()
+        if (version === 6 || version === 7) this.#migrateFrom7()
         else if (version !== SCHEMA_VERSION) this.#reset()
       })
       .immediate()
@@ -87,7 +97,7 @@ export class LocalCache {
         offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL,
         PRIMARY KEY(mac, type, pack)) WITHOUT ROWID;
       CREATE TABLE pack_marks(id TEXT PRIMARY KEY, marked INTEGER NOT NULL DEFAULT 0, unmarked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-      CREATE INDEX blobs_by_pack ON blobs(pack);
+      ${BLOBS_BY_PACK};
       CREATE TABLE snapshots(id BLOB PRIMARY KEY, header BLOB NOT NULL, time INTEGER NOT NULL, info BLOB) WITHOUT ROWID;
       CREATE TABLE tag_edits(id BLOB PRIMARY KEY, tags BLOB NOT NULL, time INTEGER NOT NULL, rank TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE deleted_snapshots(id BLOB PRIMARY KEY, time INTEGER NOT NULL) WITHOUT ROWID;
@@ -107,6 +117,11 @@ export class LocalCache {
       ALTER TABLE packfiles ADD COLUMN blob_end INTEGER NOT NULL DEFAULT 0;
       UPDATE packfiles SET blob_end = coalesce((SELECT max(b.offset + b.length) FROM blobs b WHERE b.pack = packfiles.n), 0);
     `)
+  }
+
+  /** Version 7's blobs_by_pack held only (pack, mac, type): rebuilt covering (about 0.5 s per 300,000 blobs, once). */
+  #migrateFrom7(): void {
+    this.db.exec(`DROP INDEX IF EXISTS blobs_by_pack; ${BLOBS_BY_PACK}`)
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
   }
 
@@ -211,8 +226,8 @@ export class LocalCache {
         )
         .pluck(),
       packfileEnd: db.prepare('SELECT blob_end FROM packfiles WHERE id = ?').pluck(),
-      // One pass over the table in its own order: by the blobs_by_pack index, each row is a
-      // search of the primary key (300,000 small files: 0.45 s for the 55 packfiles' totals).
+      // One pass over the table in its own order. (Through blobs_by_pack before it covered the
+      // lengths, each row was a search of the primary key: 0.45 s for 300,000 small files.)
       blobBytesByPack: db.prepare(
         'SELECT p.id, t.bytes FROM (SELECT pack, sum(length) AS bytes FROM blobs NOT INDEXED GROUP BY pack) t JOIN packfiles p ON p.n = t.pack WHERE p.deleted = 0',
       ).raw(true),

@@ -68,4 +68,29 @@ describe('the local cache: where each packfile ends', () => {
     expect(reopened.packfileEnds()).toEqual(endsFromBlobs(reopened))
     reopened.close()
   })
+
+  it('rebuilds blobs_by_pack as a covering index when a cache of schema 7 opens, which keeps its states', () => {
+    const path = join(dir, 'cache.db')
+    const cache = new LocalCache(path)
+    cache.applyState('s1', delta([{id: 'a', blobs: [[0, 100], [100, 400]]}, {id: 'b', blobs: [[0, 7]]}]))
+    const listed = cache.blobListOfPack('a')
+    cache.close()
+    // The same cache as version 7 wrote it: the index held (pack) and the primary key only.
+    const db = new Database(path)
+    db.exec('DROP INDEX blobs_by_pack; CREATE INDEX blobs_by_pack ON blobs(pack)')
+    db.pragma('user_version = 7')
+    db.close()
+
+    const reopened = new LocalCache(path)
+    expect(reopened.knownStates()).toEqual(new Set(['s1']))
+    expect(reopened.blobListOfPack('a')).toEqual(listed)
+    // A packfile's blobs are listed from the index alone, no search of the table per row.
+    const plan = reopened.db
+      .prepare('EXPLAIN QUERY PLAN SELECT lower(hex(b.mac)), b.type, b.offset, b.length FROM blobs b WHERE b.pack = 1')
+      .all()
+      .map((r) => (r as {detail: string}).detail)
+    expect(plan).toEqual(['SEARCH b USING COVERING INDEX blobs_by_pack (pack=?)'])
+    expect(reopened.db.pragma('user_version', {simple: true})).toBe(8)
+    reopened.close()
+  })
 })
