@@ -38,6 +38,22 @@ function memoryExporter(files: Map<string, string>): Exporter {
   }
 }
 
+/** A source of one file, /r/f, holding `content`, with these times. */
+function oneFile(content: string, times: {mtime?: number; ctime?: number}): () => ImportRecord[] {
+  return () => {
+    const record = file('/r/f', content)
+    Object.assign(record.info, times)
+    return [{path: '/r', info: {type: 'directory' as const, size: 0}}, record]
+  }
+}
+
+/** What a restore of a backup's snapshot writes as /r/f. */
+async function restoredFile(repo: Repository, result: Awaited<ReturnType<typeof backup>>): Promise<string | undefined> {
+  const files = new Map<string, string>()
+  await restore(new Snapshot(repo, result.snapshot!), '/r', memoryExporter(files))
+  return files.get('/f')
+}
+
 describe('backup', () => {
   let dir: string
   beforeEach(() => {
@@ -164,18 +180,11 @@ describe('backup', () => {
     const storage = new MemoryStorage()
     await Repository.create(storage, {})
     const repo = await openRepo(storage)
-    const version = (content: string, ctime: number) => () => {
-      const record = file('/r/f', content)
-      record.info.ctime = ctime
-      return [{path: '/r', info: {type: 'directory' as const, size: 0}}, record]
-    }
     try {
-      await backup(repo, [importer(version('version-1', 1000))], {tmpDir: dir})
+      await backup(repo, [importer(oneFile('version-1', {ctime: 1000}))], {tmpDir: dir})
       // Same size, same mtime (touch -r, cp -p, rsync -t…), new content: only ctime tells.
-      const second = await backup(repo, [importer(version('VERSION-2', 2000))], {tmpDir: dir})
-      const files = new Map<string, string>()
-      await restore(new Snapshot(repo, second.snapshot!), '/r', memoryExporter(files))
-      expect(files.get('/f')).toBe('VERSION-2')
+      const second = await backup(repo, [importer(oneFile('VERSION-2', {ctime: 2000}))], {tmpDir: dir})
+      expect(await restoredFile(repo, second)).toBe('VERSION-2')
     } finally {
       await repo.close()
     }
@@ -187,23 +196,13 @@ describe('backup', () => {
     const repo = await openRepo(storage)
     // A source whose times have one-second resolution (SFTP): a change within the second the
     // last backup read the file leaves size, mtime and ctime as they were.
-    const version = (content: string, mtime: number) => () => {
-      const record = file('/r/f', content)
-      record.info.mtime = mtime
-      record.info.ctime = mtime
-      return [{path: '/r', info: {type: 'directory' as const, size: 0}}, record]
-    }
-    const contentOf = async (result: Awaited<ReturnType<typeof backup>>) => {
-      const files = new Map<string, string>()
-      await restore(new Snapshot(repo, result.snapshot!), '/r', memoryExporter(files))
-      return files.get('/f')
-    }
+    const version = (content: string, mtime: number) => oneFile(content, {mtime, ctime: mtime})
     try {
       // Modified while the backup ran (a time ahead of its start: skew does not matter either).
       const now = Date.now() + 60_000
       await backup(repo, [importer(version('version-1', now))], {tmpDir: dir})
       const second = await backup(repo, [importer(version('VERSION-2', now))], {tmpDir: dir})
-      expect(await contentOf(second)).toBe('VERSION-2')
+      expect(await restoredFile(repo, second)).toBe('VERSION-2')
       expect(second.progress.readBytes).toBe(9)
 
       // A file last modified well before the backup that read it is trusted as unchanged.
@@ -211,7 +210,7 @@ describe('backup', () => {
       await backup(repo, [importer(version('version-3', old))], {tmpDir: dir})
       const fourth = await backup(repo, [importer(version('VERSION-4', old))], {tmpDir: dir})
       expect(fourth.progress.readBytes).toBe(0)
-      expect(await contentOf(fourth)).toBe('version-3')
+      expect(await restoredFile(repo, fourth)).toBe('version-3')
     } finally {
       await repo.close()
     }

@@ -49,19 +49,40 @@ describe('the local cache: where each packfile ends', () => {
     cache.close()
   })
 
-  it('is computed from the blobs when a cache of the previous schema (6) opens, which keeps its states', () => {
+  /**
+   * A cache of state s1 as an older schema wrote it (`downgrade` undoes what came since), and
+   * what its packfile "a" listed.
+   */
+  const olderCache = (version: number, downgrade: string) => {
     const path = join(dir, 'cache.db')
     const cache = new LocalCache(path)
     cache.applyState('s1', delta([{id: 'a', blobs: [[0, 100], [100, 400]]}, {id: 'b', blobs: [[0, 7]]}]))
+    const listed = cache.blobListOfPack('a')
     cache.close()
-    // The same cache as version 6 wrote it: no blob_end column.
     const db = new Database(path)
-    db.exec('ALTER TABLE packfiles DROP COLUMN blob_end')
-    db.pragma('user_version = 6')
+    db.exec(downgrade)
+    db.pragma(`user_version = ${version}`)
     db.close()
+    return {path, listed}
+  }
+  /** Version 7's blobs_by_pack: (pack) and the primary key only. */
+  const INDEX_7 = 'DROP INDEX blobs_by_pack; CREATE INDEX blobs_by_pack ON blobs(pack);'
+  /** Listing a packfile's blobs reads the index alone, with no search of the table per row. */
+  const expectCoveringIndex = (cache: LocalCache) => {
+    const plan = cache.db
+      .prepare('EXPLAIN QUERY PLAN SELECT lower(hex(b.mac)), b.type, b.offset, b.length FROM blobs b WHERE b.pack = 1')
+      .all()
+      .map((r) => (r as {detail: string}).detail)
+    expect(plan).toEqual(['SEARCH b USING COVERING INDEX blobs_by_pack (pack=?)'])
+    expect(cache.db.pragma('user_version', {simple: true})).toBe(8)
+  }
 
+  it('is computed from the blobs when a cache of schema 6 opens, which keeps its states', () => {
+    // Version 6 had no blob_end column either.
+    const {path} = olderCache(6, `${INDEX_7} ALTER TABLE packfiles DROP COLUMN blob_end`)
     const reopened = new LocalCache(path)
     expect(reopened.knownStates()).toEqual(new Set(['s1']))
+    expectCoveringIndex(reopened)
     expect(reopened.packfileEnds()).toEqual(new Map([['a', 500], ['b', 7]]))
     reopened.applyState('s2', delta([{id: 'b', blobs: [[7, 8]]}]))
     expect(reopened.packfileEnds()).toEqual(new Map([['a', 500], ['b', 15]]))
@@ -70,27 +91,11 @@ describe('the local cache: where each packfile ends', () => {
   })
 
   it('rebuilds blobs_by_pack as a covering index when a cache of schema 7 opens, which keeps its states', () => {
-    const path = join(dir, 'cache.db')
-    const cache = new LocalCache(path)
-    cache.applyState('s1', delta([{id: 'a', blobs: [[0, 100], [100, 400]]}, {id: 'b', blobs: [[0, 7]]}]))
-    const listed = cache.blobListOfPack('a')
-    cache.close()
-    // The same cache as version 7 wrote it: the index held (pack) and the primary key only.
-    const db = new Database(path)
-    db.exec('DROP INDEX blobs_by_pack; CREATE INDEX blobs_by_pack ON blobs(pack)')
-    db.pragma('user_version = 7')
-    db.close()
-
+    const {path, listed} = olderCache(7, INDEX_7)
     const reopened = new LocalCache(path)
     expect(reopened.knownStates()).toEqual(new Set(['s1']))
     expect(reopened.blobListOfPack('a')).toEqual(listed)
-    // A packfile's blobs are listed from the index alone, no search of the table per row.
-    const plan = reopened.db
-      .prepare('EXPLAIN QUERY PLAN SELECT lower(hex(b.mac)), b.type, b.offset, b.length FROM blobs b WHERE b.pack = 1')
-      .all()
-      .map((r) => (r as {detail: string}).detail)
-    expect(plan).toEqual(['SEARCH b USING COVERING INDEX blobs_by_pack (pack=?)'])
-    expect(reopened.db.pragma('user_version', {simple: true})).toBe(8)
+    expectCoveringIndex(reopened)
     reopened.close()
   })
 })
