@@ -6,6 +6,7 @@ import {repairWithParity} from '../format/parity.js'
 import {BlobType} from '../format/blob-type.js'
 import {DecodePool, type DecodeBlob, type DecodePlace} from './decode-pool.js'
 import type {Repository} from './repository.js'
+import type {BlobLocation} from './cache.js'
 
 /**
  * Reads many blobs with few requests: blobs are located in the cache, grouped by packfile,
@@ -220,18 +221,34 @@ export class BlobReader {
    * costs only the files that use it; a fatal storage error (unreachable) is thrown.
    */
   async fetch(type: number, macs: Uint8Array[], concurrency = 8): Promise<{blobs: Map<string, Buffer>; failed: Map<string, string>}> {
-    const blobs = new Map<string, Buffer>()
-    const failed = new Map<string, string>()
-    const wanted = new Map<string, Located>()
+    const unique = new Map<string, Buffer>()
     for (const raw of macs) {
       const key = blobKey(raw)
-      if (wanted.has(key) || failed.has(key)) continue
-      const mac = Buffer.from(raw)
-      const loc = this.#repo.cache.locate(type, mac)
-      if (!loc) failed.set(key, this.#repo.missingBlob(type, mac, type === BlobType.CHUNK ? 'chunk' : 'blob'))
-      else wanted.set(key, {key, mac, pack: loc.pack, offset: loc.offset, length: loc.length})
+      if (!unique.has(key)) unique.set(key, Buffer.from(raw))
     }
-    await mapConcurrent(planRanges([...wanted.values()]), concurrency, async (range) => {
+    const keys = [...unique.keys()]
+    const locations = this.#repo.cache.locateAll(type, [...unique.values()])
+    return this.#fetchLocated(
+      type,
+      keys.map((key, i) => ({key, mac: unique.get(key)!, location: locations[i]})),
+      concurrency,
+    )
+  }
+
+  /** `fetch` of blobs already located (`location` undefined: not in the index). Each key once. */
+  async #fetchLocated(
+    type: number,
+    located: {key: string; mac: Buffer; location: BlobLocation | undefined}[],
+    concurrency: number,
+  ): Promise<{blobs: Map<string, Buffer>; failed: Map<string, string>}> {
+    const blobs = new Map<string, Buffer>()
+    const failed = new Map<string, string>()
+    const wanted: Located[] = []
+    for (const {key, mac, location: loc} of located) {
+      if (!loc) failed.set(key, this.#repo.missingBlob(type, mac, type === BlobType.CHUNK ? 'chunk' : 'blob'))
+      else wanted.push({key, mac, pack: loc.pack, offset: loc.offset, length: loc.length})
+    }
+    await mapConcurrent(planRanges(wanted), concurrency, async (range) => {
       let data: Buffer
       try {
         data = await this.range(range.pack, range.offset, range.length)
@@ -266,44 +283,50 @@ export class BlobReader {
   async *chunks(macs: Uint8Array[], options: {ahead?: number; readAhead?: Budget} = {}): AsyncGenerator<Buffer> {
     const {ahead = 2, readAhead} = options
     const repo = this.#repo
-    const runs: {macs: Buffer[]; cost: number}[] = []
+    // Each chunk is located once, here, in batches; its run is fetched with that location.
+    type Chunk = {key: string; mac: Buffer; location: BlobLocation | undefined}
+    const runs: {chunks: Chunk[]; cost: number}[] = []
     let last: {pack: string; end: number; start: number} | undefined
-    for (const raw of macs) {
-      const mac = Buffer.from(raw)
-      const loc = repo.cache.locate(BlobType.CHUNK, mac)
+    const all = macs.map((raw) => Buffer.from(raw))
+    const locations = repo.cache.locateAll(BlobType.CHUNK, all)
+    for (let i = 0; i < all.length; i++) {
+      const mac = all[i]
+      const loc = locations[i]
+      const chunk: Chunk = {key: blobKey(mac), mac, location: loc}
       const joins =
         loc && last && loc.pack === last.pack && loc.offset >= last.end && loc.offset - last.end <= MAX_GAP && loc.offset + loc.length - last.start <= MAX_RANGE
       if (joins) {
         const run = runs.at(-1)!
-        run.macs.push(mac)
+        run.chunks.push(chunk)
         run.cost += loc!.offset + loc!.length - last!.end + loc!.rawLength
         last!.end = loc!.offset + loc!.length
       } else {
-        runs.push({macs: [mac], cost: loc ? loc.length + loc.rawLength : 0})
+        runs.push({chunks: [chunk], cost: loc ? loc.length + loc.rawLength : 0})
         last = loc ? {pack: loc.pack, start: loc.offset, end: loc.offset + loc.length} : undefined
       }
     }
-    type Fetched = {run: Buffer[]; blobs: Map<string, Buffer>; failed: Map<string, string>}
+    type Fetched = {run: Chunk[]; blobs: Map<string, Buffer>; failed: Map<string, string>}
     const inflight: {fetched: Promise<Fetched>; release?: () => void}[] = []
     let next = 0
     try {
       while (next < runs.length || inflight.length > 0) {
         while (next < runs.length && inflight.length < ahead) {
-          const {macs: run, cost} = runs[next]
+          const {chunks: run, cost} = runs[next]
           let release: (() => void) | undefined
           if (readAhead) {
             release = inflight.length === 0 ? await readAhead.acquire(cost) : readAhead.tryAcquire(cost)
             if (!release) break
           }
           next++
-          const fetched = this.fetch(BlobType.CHUNK, run, 1).then((r) => ({run, ...r}))
+          // A chunk repeated in the run is read once.
+          const once = [...new Map(run.map((c) => [c.key, c])).values()]
+          const fetched = this.#fetchLocated(BlobType.CHUNK, once, 1).then((r) => ({run, ...r}))
           fetched.catch(() => {})
           inflight.push({fetched, release})
         }
         const {fetched, release} = inflight[0]
         const {run, blobs, failed} = await fetched
-        for (const mac of run) {
-          const key = blobKey(mac)
+        for (const {key} of run) {
           const chunk = blobs.get(key)
           if (!chunk) throw new IntegrityError(failed.get(key) ?? `chunk ${key.slice(0, 16)} is unreadable`)
           yield chunk

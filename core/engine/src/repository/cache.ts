@@ -5,7 +5,7 @@ import {decode, encode} from '../format/codec.js'
 import type {SnapshotInfo} from '../format/snapshot.js'
 import type {StateDelta} from '../format/state.js'
 
-/** MACs per query of LocalCache.packsOf. */
+/** MACs per query of LocalCache.packsOf and LocalCache.locateAll. */
 const LOCATE_BATCH = 128
 /** MACs per query of LocalCache.unindexed. */
 const UNINDEXED_BATCH = 512
@@ -216,6 +216,14 @@ export class LocalCache {
         `SELECT b.mac AS mac, p.id AS pack FROM blobs b JOIN packfiles p ON p.n = b.pack
          WHERE b.type = ? AND p.deleted = 0 AND p.marked = 0 AND b.mac IN (${Array(LOCATE_BATCH).fill('?').join(',')})`,
       ),
+      // locate for LOCATE_BATCH MACs at once: every live location of each, the lowest packfile
+      // number chosen in JavaScript (what locate's ORDER BY … LIMIT 1 picks).
+      locateBatch: db
+        .prepare(
+          `SELECT b.mac, b.pack, p.id, b.offset, b.length, b.raw FROM blobs b JOIN packfiles p ON p.n = b.pack
+           WHERE b.type = ? AND p.deleted = 0 AND p.marked = 0 AND b.mac IN (${Array(LOCATE_BATCH).fill('?').join(',')})`,
+        )
+        .raw(true),
       // The MACs of a batch that no live packfile indexes: nothing comes back for those found,
       // and no row crosses into JavaScript when every one is (the common case).
       unindexed: db
@@ -403,6 +411,28 @@ export class LocalCache {
 
   locate(type: number, mac: Buffer): BlobLocation | undefined {
     return this.#stmts.locate.get(mac, type) as BlobLocation | undefined
+  }
+
+  /**
+   * `locate` for each of `macs` (all of one type), in their order: one query per LOCATE_BATCH
+   * MACs instead of one per MAC. A restore locates every chunk it reads, and a query per chunk
+   * cost 9 µs of which most is crossing into SQLite and back and building its row (3 µs per MAC
+   * in batches; a source-tree restore spent a tenth of its main thread in `locate`).
+   */
+  locateAll(type: number, macs: readonly Buffer[]): (BlobLocation | undefined)[] {
+    const found = new Map<string, {n: number; location: BlobLocation}>()
+    for (let at = 0; at < macs.length; at += LOCATE_BATCH) {
+      const batch = macs.slice(at, at + LOCATE_BATCH)
+      // The statement has a fixed number of parameters: repeat the last MAC to fill it.
+      while (batch.length < LOCATE_BATCH) batch.push(batch[batch.length - 1])
+      const rows = this.#stmts.locateBatch.all(type, ...batch) as [Buffer, number, string, number, number, number][]
+      for (const [mac, n, pack, offset, length, rawLength] of rows) {
+        const key = mac.toString('latin1')
+        const known = found.get(key)
+        if (!known || n < known.n) found.set(key, {n, location: {pack, offset, length, rawLength}})
+      }
+    }
+    return macs.map((mac) => found.get(mac.toString('latin1'))?.location)
   }
 
   /**

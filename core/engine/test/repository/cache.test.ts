@@ -99,3 +99,55 @@ describe('the local cache: where each packfile ends', () => {
     reopened.close()
   })
 })
+
+describe('the local cache: locating many blobs at once', () => {
+  let dir: string
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'plakar-cache-'))
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('gives what locate gives for each MAC, in order, across batches: the lowest live packfile, none for a blob only in deleted or marked ones', () => {
+    const cache = new LocalCache(join(dir, 'cache.db'))
+    const macs = Array.from({length: 300}, () => randomBytes(32))
+    const blob = (i: number, offset: number): [number, Buffer, number, number, number] => [1, macs[i], offset, 10 + i, 20 + i]
+    const d = emptyDelta('s1')
+    // Every blob in "p1"; the first 100 in "p2" too (stored again), the last 50 only in "p3" and "p4".
+    d.packfiles.push({id: 'p2', kind: 'data', blobs: macs.slice(0, 100).map((_, i) => blob(i, 1000 + i))})
+    d.packfiles.push({id: 'p1', kind: 'data', blobs: macs.slice(0, 250).map((_, i) => blob(i, i))})
+    d.packfiles.push({id: 'p3', kind: 'data', blobs: macs.slice(250).map((_, i) => blob(250 + i, 7 * i))})
+    d.packfiles.push({id: 'p4', kind: 'data', blobs: macs.slice(250).map((_, i) => blob(250 + i, 9 * i))})
+    cache.applyState('s1', d)
+    cache.applyState('s2', delta([], (e) => {
+      e.deletedPackfiles.push('p2', 'p4')
+      e.markedPackfiles.push({id: 'p3', time: 1})
+    }))
+    const unknown = randomBytes(32)
+    // Out of order, repeated, unknown and of another type; more than one batch.
+    const asked = [...macs.slice().reverse(), macs[3], unknown, macs[120], macs[260]]
+    const expected = asked.map((mac) => cache.locate(1, mac))
+    expect(cache.locateAll(1, asked)).toEqual(expected)
+    expect(expected.filter((l) => l !== undefined)).toHaveLength(250 + 2)
+    expect(expected.at(-1)).toBeUndefined()
+    expect(cache.locateAll(2, macs.slice(0, 5))).toEqual([undefined, undefined, undefined, undefined, undefined])
+    expect(cache.locateAll(1, [])).toEqual([])
+    // Once p1 is deleted, the copies in p2 would serve, but p2 is deleted too.
+    cache.applyState('s3', delta([], (e) => e.deletedPackfiles.push('p1')))
+    expect(cache.locateAll(1, macs.slice(0, 3))).toEqual([undefined, undefined, undefined])
+    cache.close()
+  })
+
+  it('takes the lowest live packfile when a blob is in several', () => {
+    const cache = new LocalCache(join(dir, 'cache.db'))
+    const mac = randomBytes(32)
+    const d = emptyDelta('s1')
+    for (const id of ['x', 'y', 'z']) d.packfiles.push({id, kind: 'data', blobs: [[1, mac, id.charCodeAt(0), 5, 6]]})
+    cache.applyState('s1', d)
+    expect(cache.locateAll(1, [mac])).toEqual([cache.locate(1, mac)])
+    expect(cache.locateAll(1, [mac])[0]?.pack).toBe('x')
+    cache.applyState('s2', delta([], (e) => e.deletedPackfiles.push('x')))
+    expect(cache.locateAll(1, [mac])).toEqual([{pack: 'y', offset: 'y'.charCodeAt(0), length: 5, rawLength: 6}])
+    expect(cache.locateAll(1, [mac])).toEqual([cache.locate(1, mac)])
+    cache.close()
+  })
+})
