@@ -65,6 +65,18 @@ describe('backup', () => {
   const openRepo = (storage: MemoryStorage, cache = 'cache') =>
     Repository.open(storage, {cacheDir: join(dir, cache), passphrase: async () => Buffer.alloc(0), logger: quiet})
 
+  /** A new repository in memory, created with `options`, open for `run` and closed after it. */
+  const withRepo = async (options: Parameters<typeof Repository.create>[1], run: (repo: Repository, storage: MemoryStorage) => Promise<void>) => {
+    const storage = new MemoryStorage()
+    await Repository.create(storage, options)
+    const repo = await openRepo(storage)
+    try {
+      await run(repo, storage)
+    } finally {
+      await repo.close()
+    }
+  }
+
   it('reads unchanged files again when the states that listed their chunks are unreadable', async () => {
     const storage = new MemoryStorage()
     // One blob per packfile: the packfiles of the first backup are listed in states of their
@@ -127,77 +139,56 @@ describe('backup', () => {
     }
   })
 
-  it('names no snapshot once aborted, even when the scan had already ended', async () => {
-    const storage = new MemoryStorage()
-    await Repository.create(storage, {})
-    const repo = await openRepo(storage)
-    const controller = new AbortController()
-    // Ctrl-C arrives while the last file is being read, after the scan yielded everything.
-    const last = file('/r/last', 'the last file\n')
-    const open = last.open!
-    last.open = async () => {
-      controller.abort(new Error('interrupted'))
-      return open()
-    }
-    try {
+  it('names no snapshot once aborted, even when the scan had already ended', () =>
+    withRepo({}, async (repo) => {
+      const controller = new AbortController()
+      // Ctrl-C arrives while the last file is being read, after the scan yielded everything.
+      const last = file('/r/last', 'the last file\n')
+      const open = last.open!
+      last.open = async () => {
+        controller.abort(new Error('interrupted'))
+        return open()
+      }
       await expect(backup(repo, [importer(() => [{path: '/r', info: {type: 'directory', size: 0}}, file('/r/a', 'a\n'), last])], {tmpDir: dir, signal: controller.signal})).rejects.toThrow('interrupted')
       await repo.refresh()
       expect(repo.cache.snapshots()).toEqual([])
-    } finally {
-      await repo.close()
-    }
-  })
+    }))
 
-  it('stops at the first failed upload instead of reading every remaining file', async () => {
-    const storage = new MemoryStorage()
-    await Repository.create(storage, {packfileSize: 1})
-    const repo = await openRepo(storage)
-    storage.beforePut = (kind) => {
-      if (kind === 'packfile') throw new Error('No space left on device')
-    }
-    let opened = 0
-    const records = () =>
-      Array.from({length: 200}, (_, i) => {
-        const record = file(`/r/f${i}`, `content ${i}\n`)
-        const open = record.open!
-        record.open = () => {
-          opened++
-          return open()
-        }
-        return record
-      })
-    const warnings: string[] = []
-    try {
+  it('stops at the first failed upload instead of reading every remaining file', () =>
+    withRepo({packfileSize: 1}, async (repo, storage) => {
+      storage.beforePut = (kind) => {
+        if (kind === 'packfile') throw new Error('No space left on device')
+      }
+      let opened = 0
+      const records = () =>
+        Array.from({length: 200}, (_, i) => {
+          const record = file(`/r/f${i}`, `content ${i}\n`)
+          const open = record.open!
+          record.open = () => {
+            opened++
+            return open()
+          }
+          return record
+        })
+      const warnings: string[] = []
       await expect(backup(repo, [importer(records)], {tmpDir: dir, concurrency: 2, onError: (e) => warnings.push(e.error)})).rejects.toThrow('No space left on device')
       expect(warnings).toEqual([])
       expect(opened).toBeLessThan(50)
-    } finally {
-      await repo.close()
-    }
-  })
+    }))
 
-  it('reads a file again when its content changed but its mtime was put back (its ctime moved)', async () => {
-    const storage = new MemoryStorage()
-    await Repository.create(storage, {})
-    const repo = await openRepo(storage)
-    try {
+  it('reads a file again when its content changed but its mtime was put back (its ctime moved)', () =>
+    withRepo({}, async (repo) => {
       await backup(repo, [importer(oneFile('version-1', {ctime: 1000}))], {tmpDir: dir})
       // Same size, same mtime (touch -r, cp -p, rsync -t…), new content: only ctime tells.
       const second = await backup(repo, [importer(oneFile('VERSION-2', {ctime: 2000}))], {tmpDir: dir})
       expect(await restoredFile(repo, second)).toBe('VERSION-2')
-    } finally {
-      await repo.close()
-    }
-  })
+    }))
 
-  it('reads a file again when the parent snapshot read it in the tick of its mtime (racily clean)', async () => {
-    const storage = new MemoryStorage()
-    await Repository.create(storage, {})
-    const repo = await openRepo(storage)
-    // A source whose times have one-second resolution (SFTP): a change within the second the
-    // last backup read the file leaves size, mtime and ctime as they were.
-    const version = (content: string, mtime: number) => oneFile(content, {mtime, ctime: mtime})
-    try {
+  it('reads a file again when the parent snapshot read it in the tick of its mtime (racily clean)', () =>
+    withRepo({}, async (repo) => {
+      // A source whose times have one-second resolution (SFTP): a change within the second the
+      // last backup read the file leaves size, mtime and ctime as they were.
+      const version = (content: string, mtime: number) => oneFile(content, {mtime, ctime: mtime})
       // Modified while the backup ran (a time ahead of its start: skew does not matter either).
       const now = Date.now() + 60_000
       await backup(repo, [importer(version('version-1', now))], {tmpDir: dir})
@@ -211,16 +202,10 @@ describe('backup', () => {
       const fourth = await backup(repo, [importer(version('VERSION-4', old))], {tmpDir: dir})
       expect(fourth.progress.readBytes).toBe(0)
       expect(await restoredFile(repo, fourth)).toBe('version-3')
-    } finally {
-      await repo.close()
-    }
-  })
+    }))
 
-  it('refuses a name holding a NUL byte with an error instead of storing it under another path', async () => {
-    const storage = new MemoryStorage()
-    await Repository.create(storage, {})
-    const repo = await openRepo(storage)
-    try {
+  it('refuses a name holding a NUL byte with an error instead of storing it under another path', () =>
+    withRepo({}, async (repo) => {
       const errors: {path: string; error: string}[] = []
       const records = () => [{path: '/r', info: {type: 'directory' as const, size: 0}}, file('/r/a\0b', 'hidden\n'), file('/r/ok', 'ok\n')]
       const result = await backup(repo, [importer(records)], {tmpDir: dir, onError: (e) => errors.push(e)})
@@ -230,8 +215,5 @@ describe('backup', () => {
       await restore(new Snapshot(repo, result.snapshot!), '/r', memoryExporter(files))
       // Before, the NUL became a separator: the content came back as /a/b.
       expect([...files.keys()]).toEqual(['/ok'])
-    } finally {
-      await repo.close()
-    }
-  })
+    }))
 })
