@@ -3,7 +3,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import type {Id, Importer, Kind, Range} from '@plakar/sdk'
+import {type Id, type Importer, type Kind, ObjectNotFoundError, type Range, type ReadIntoOptions} from '@plakar/sdk'
+import {BlobType} from '../../src/format/blob-type.js'
 import {backup} from '../../src/engine/backup.js'
 import {Snapshot} from '../../src/engine/snapshot.js'
 import {Repository} from '../../src/repository/repository.js'
@@ -17,6 +18,27 @@ class CountingStorage extends MemoryStorage {
   override async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
     if (kind === 'packfile') this.packfileReads++
     return super.get(kind, id, range)
+  }
+}
+
+/** A storage that reads into the caller's buffer (as a local directory does), by the SDK's contract. */
+class ReadIntoStorage extends MemoryStorage {
+  gets = 0
+  readIntos = 0
+  override async get(kind: Kind, id: Id, range?: Range): Promise<Readable> {
+    if (kind === 'packfile') this.gets++
+    return super.get(kind, id, range)
+  }
+  async readInto(kind: Kind, id: Id, into: Uint8Array, options?: ReadIntoOptions): Promise<void> {
+    this.readIntos++
+    const bytes = this.objects[kind].get(id)
+    if (!bytes) throw new ObjectNotFoundError(`${kind} ${id} not found`)
+    const start = options?.offset ?? 0
+    const available = bytes.subarray(start, start + into.length)
+    into.set(available)
+    if (available.length !== into.length || (options?.offset === undefined && bytes.length !== into.length)) {
+      throw Object.assign(new Error(`${kind} ${id}: short read`), {code: 'ESHORTREAD'})
+    }
   }
 }
 
@@ -58,6 +80,55 @@ describe('blob reader', () => {
       // Hundreds of nodes, read through a handful of windows.
       expect(nodes).toBeGreaterThan(100)
       expect(storage.packfileReads).toBeLessThan(nodes / 10)
+    } finally {
+      await repo.close()
+    }
+  })
+
+  it('reads ranges into one buffer where the storage can, and names a truncated or missing packfile', async () => {
+    const storage = new ReadIntoStorage()
+    await Repository.create(storage, {packfileSize: 1})
+    const contents = Array.from({length: 40}, (_, i) => `content of file ${i} `.repeat(50 + i))
+    const importer: Importer = {
+      type: 'test',
+      origin: 'here',
+      root: '/r',
+      async *scan() {
+        yield {path: '/r', info: {type: 'directory', size: 0}}
+        for (const [i, content] of contents.entries()) {
+          yield {path: `/r/f${i}`, info: {type: 'file', size: content.length, mode: 0o644, mtime: 1}, open: async () => Readable.from([Buffer.from(content)])}
+        }
+      },
+      async close() {},
+    }
+    const repo = await Repository.open(storage, {cacheDir: join(dir, 'a'), passphrase: async () => Buffer.alloc(0), logger: quiet})
+    try {
+      const result = await backup(repo, [importer], {tmpDir: dir})
+      const snapshot = new Snapshot(repo, result.snapshot!)
+      const refs = await Promise.all(contents.map(async (_, i) => (await snapshot.chunks((await snapshot.entry(`/r/f${i}`))!)).map(([mac]) => mac)))
+      storage.gets = 0
+      storage.readIntos = 0
+      const {blobs, failed} = await repo.reader.fetch(BlobType.CHUNK, refs.flat())
+      expect(failed.size).toBe(0)
+      expect(refs.map((macs) => macs.map((mac) => blobs.get(Buffer.from(mac).toString('hex'))!.toString()).join(''))).toEqual(contents)
+      // Every range through readInto, none as a stream.
+      expect(storage.readIntos).toBeGreaterThan(0)
+      expect(storage.gets).toBe(0)
+      // Streamed, a file's chunks come the same way.
+      const streamed: Buffer[] = []
+      for await (const chunk of repo.reader.chunks(refs[7])) streamed.push(chunk)
+      expect(Buffer.concat(streamed).toString()).toBe(contents[7])
+      expect(storage.gets).toBe(0)
+
+      // The packfile of file 3 cut short, the one of file 5 gone: each named, the others read.
+      const packOf = (i: number) => repo.cache.locate(BlobType.CHUNK, Buffer.from(refs[i][0]))!.pack
+      const cut = storage.objects.packfile.get(packOf(3))!
+      storage.objects.packfile.set(packOf(3), cut.subarray(0, 10))
+      storage.objects.packfile.delete(packOf(5))
+      const again = await repo.reader.fetch(BlobType.CHUNK, refs.flat())
+      expect(again.failed.get(Buffer.from(refs[3][0]).toString('hex'))).toBe(`packfile ${packOf(3).slice(0, 16)} is truncated`)
+      expect(again.failed.get(Buffer.from(refs[5][0]).toString('hex'))).toBe(`packfile ${packOf(5).slice(0, 16)} is missing`)
+      expect(again.blobs.get(Buffer.from(refs[4][0]).toString('hex'))?.toString()).toBe(contents[4])
     } finally {
       await repo.close()
     }
