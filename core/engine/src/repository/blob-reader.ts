@@ -230,18 +230,14 @@ export class BlobReader {
    * costs only the files that use it; a fatal storage error (unreachable) is thrown.
    */
   async fetch(type: number, macs: Uint8Array[], concurrency = 8): Promise<{blobs: Map<string, Buffer>; failed: Map<string, string>}> {
-    const unique = new Map<string, Buffer>()
+    const byKey = new Map<string, Buffer>()
     for (const raw of macs) {
       const key = blobKey(raw)
-      if (!unique.has(key)) unique.set(key, Buffer.from(raw))
+      if (!byKey.has(key)) byKey.set(key, Buffer.from(raw))
     }
-    const keys = [...unique.keys()]
-    const locations = this.#repo.cache.locateAll(type, [...unique.values()])
-    return this.#fetchLocated(
-      type,
-      keys.map((key, i) => ({key, mac: unique.get(key)!, location: locations[i]})),
-      concurrency,
-    )
+    const unique = [...byKey]
+    const locations = this.#repo.cache.locateAll(type, unique.map(([, mac]) => mac))
+    return this.#fetchLocated(type, unique.map(([key, mac], i) => ({key, mac, location: locations[i]})), concurrency)
   }
 
   /** `fetch` of blobs already located (`location` undefined: not in the index). Each key once. */

@@ -212,12 +212,7 @@ export class LocalCache {
         .raw(true),
       allPackfiles: db.prepare('SELECT id, kind, marked FROM packfiles WHERE deleted = 0 ORDER BY n'),
       tagEdits: db.prepare('SELECT id, tags, time FROM tag_edits'),
-      locateMany: db.prepare(
-        `SELECT b.mac AS mac, p.id AS pack FROM blobs b JOIN packfiles p ON p.n = b.pack
-         WHERE b.type = ? AND p.deleted = 0 AND p.marked = 0 AND b.mac IN (${Array(LOCATE_BATCH).fill('?').join(',')})`,
-      ),
-      // locate for LOCATE_BATCH MACs at once: every live location of each, the lowest packfile
-      // number chosen in JavaScript (what locate's ORDER BY … LIMIT 1 picks).
+      // Every live location of LOCATE_BATCH MACs at once (locateAll, packsOf).
       locateBatch: db
         .prepare(
           `SELECT b.mac, b.pack, p.id, b.offset, b.length, b.raw FROM blobs b JOIN packfiles p ON p.n = b.pack
@@ -421,18 +416,20 @@ export class LocalCache {
    */
   locateAll(type: number, macs: readonly Buffer[]): (BlobLocation | undefined)[] {
     const found = new Map<string, {n: number; location: BlobLocation}>()
-    for (let at = 0; at < macs.length; at += LOCATE_BATCH) {
-      const batch = macs.slice(at, at + LOCATE_BATCH)
-      // The statement has a fixed number of parameters: repeat the last MAC to fill it.
-      while (batch.length < LOCATE_BATCH) batch.push(batch[batch.length - 1])
-      const rows = this.#stmts.locateBatch.all(type, ...batch) as [Buffer, number, string, number, number, number][]
-      for (const [mac, n, pack, offset, length, rawLength] of rows) {
-        const key = mac.toString('latin1')
-        const known = found.get(key)
-        if (!known || n < known.n) found.set(key, {n, location: {pack, offset, length, rawLength}})
-      }
+    for (const [mac, n, pack, offset, length, rawLength] of this.#locations(type, macs)) {
+      const key = mac.toString('latin1')
+      const known = found.get(key)
+      // The lowest packfile number, as locate's ORDER BY … LIMIT 1 picks it.
+      if (!known || n < known.n) found.set(key, {n, location: {pack, offset, length, rawLength}})
     }
     return macs.map((mac) => found.get(mac.toString('latin1'))?.location)
+  }
+
+  /** Every live location of `macs` (all of one type): MAC, packfile number and id, offset, length, raw length. */
+  *#locations(type: number, macs: readonly Buffer[]): Generator<[Buffer, number, string, number, number, number]> {
+    for (const batch of padded(macs, LOCATE_BATCH)) {
+      yield* this.#stmts.locateBatch.all(type, ...batch) as [Buffer, number, string, number, number, number][]
+    }
   }
 
   /**
@@ -442,12 +439,7 @@ export class LocalCache {
    */
   packsOf(type: number, macs: Buffer[]): Map<string, string> {
     const found = new Map<string, string>()
-    for (let at = 0; at < macs.length; at += LOCATE_BATCH) {
-      const batch = macs.slice(at, at + LOCATE_BATCH)
-      // The statement has a fixed number of parameters: repeat the last MAC to fill it.
-      while (batch.length < LOCATE_BATCH) batch.push(batch[batch.length - 1])
-      for (const row of this.#stmts.locateMany.all(type, ...batch) as {mac: Buffer; pack: string}[]) found.set(row.mac.toString('hex'), row.pack)
-    }
+    for (const [mac, , pack] of this.#locations(type, macs)) found.set(mac.toString('hex'), pack)
     return found
   }
 
@@ -458,12 +450,7 @@ export class LocalCache {
    */
   unindexed(type: number, macs: Buffer[]): Buffer[] {
     const missing: Buffer[] = []
-    for (let at = 0; at < macs.length; at += UNINDEXED_BATCH) {
-      const batch = macs.slice(at, at + UNINDEXED_BATCH)
-      // The statement has a fixed number of parameters: repeat the last MAC to fill it.
-      while (batch.length < UNINDEXED_BATCH) batch.push(batch[batch.length - 1])
-      missing.push(...(this.#stmts.unindexed.all(...batch, type) as Buffer[]))
-    }
+    for (const batch of padded(macs, UNINDEXED_BATCH)) missing.push(...(this.#stmts.unindexed.all(...batch, type) as Buffer[]))
     return missing
   }
 
@@ -655,5 +642,17 @@ export class BlobSet {
   drop(): void {
     this.#pending.clear()
     this.#db.exec(`DROP TABLE IF EXISTS temp.${this.#name}`)
+  }
+}
+
+/**
+ * `items` in batches of `size` for a statement with that many parameters: the last batch is
+ * filled up by repeating its last item (a repeated MAC finds nothing more).
+ */
+function* padded<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let at = 0; at < items.length; at += size) {
+    const batch = items.slice(at, at + size)
+    while (batch.length < size) batch.push(batch[batch.length - 1])
+    yield batch
   }
 }

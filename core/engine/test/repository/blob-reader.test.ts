@@ -12,6 +12,23 @@ import {MemoryStorage} from '../memory-storage.js'
 
 const quiet = {debug() {}, info() {}, warn() {}}
 
+/** A source /r of files f0, f1, …, the i-th with `file(i)`'s content and mtime. */
+function source(count: number, file: (i: number) => {content: Buffer; mtime: number}): Importer {
+  return {
+    type: 'test',
+    origin: 'here',
+    root: '/r',
+    async *scan() {
+      yield {path: '/r', info: {type: 'directory', size: 0}}
+      for (let i = 0; i < count; i++) {
+        const {content, mtime} = file(i)
+        yield {path: `/r/f${i}`, info: {type: 'file', size: content.length, mode: 0o644, mtime}, open: async () => Readable.from([content])}
+      }
+    },
+    async close() {},
+  }
+}
+
 /** Counts the packfile reads that reach the storage. */
 class CountingStorage extends MemoryStorage {
   packfileReads = 0
@@ -53,16 +70,7 @@ describe('blob reader', () => {
     const storage = new CountingStorage()
     await Repository.create(storage, {})
     const files = 20_000
-    const importer: Importer = {
-      type: 'test',
-      origin: 'here',
-      root: '/r',
-      async *scan() {
-        yield {path: '/r', info: {type: 'directory', size: 0}}
-        for (let i = 0; i < files; i++) yield {path: `/r/f${i}`, info: {type: 'file', size: 0, mode: 0o644, mtime: i}, open: async () => Readable.from([])}
-      },
-      async close() {},
-    }
+    const importer = source(files, (i) => ({content: Buffer.alloc(0), mtime: i}))
     const first = await Repository.open(storage, {cacheDir: join(dir, 'a'), passphrase: async () => Buffer.alloc(0), logger: quiet})
     const result = await backup(first, [importer], {tmpDir: dir})
     let nodes = 0
@@ -89,18 +97,7 @@ describe('blob reader', () => {
     const storage = new ReadIntoStorage()
     await Repository.create(storage, {packfileSize: 1})
     const contents = Array.from({length: 40}, (_, i) => `content of file ${i} `.repeat(50 + i))
-    const importer: Importer = {
-      type: 'test',
-      origin: 'here',
-      root: '/r',
-      async *scan() {
-        yield {path: '/r', info: {type: 'directory', size: 0}}
-        for (const [i, content] of contents.entries()) {
-          yield {path: `/r/f${i}`, info: {type: 'file', size: content.length, mode: 0o644, mtime: 1}, open: async () => Readable.from([Buffer.from(content)])}
-        }
-      },
-      async close() {},
-    }
+    const importer = source(contents.length, (i) => ({content: Buffer.from(contents[i]), mtime: 1}))
     const repo = await Repository.open(storage, {cacheDir: join(dir, 'a'), passphrase: async () => Buffer.alloc(0), logger: quiet})
     try {
       const result = await backup(repo, [importer], {tmpDir: dir})

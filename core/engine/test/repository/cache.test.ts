@@ -22,13 +22,13 @@ function delta(packs: {id: string; blobs: [offset: number, length: number][]}[],
   return d
 }
 
-describe('the local cache: where each packfile ends', () => {
-  let dir: string
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'plakar-cache-'))
-  })
-  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+let dir: string
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'plakar-cache-'))
+})
+afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
+describe('the local cache: where each packfile ends', () => {
   it('is the end of its last indexed blob, whatever the order and number of the states naming it; deleted and marked packfiles are left out', () => {
     const cache = new LocalCache(join(dir, 'cache.db'))
     cache.applyStates([
@@ -101,12 +101,6 @@ describe('the local cache: where each packfile ends', () => {
 })
 
 describe('the local cache: locating many blobs at once', () => {
-  let dir: string
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'plakar-cache-'))
-  })
-  afterEach(() => rmSync(dir, {recursive: true, force: true}))
-
   it('gives what locate gives for each MAC, in order, across batches: the lowest live packfile, none for a blob only in deleted or marked ones', () => {
     const cache = new LocalCache(join(dir, 'cache.db'))
     const macs = Array.from({length: 300}, () => randomBytes(32))
