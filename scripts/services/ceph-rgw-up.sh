@@ -105,7 +105,14 @@ write_conf 0
 monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$mon_port]" "$work/monmap" >/dev/null
 ceph-mon --mkfs -i a --monmap "$work/monmap"
 ceph-mon -i a
-ceph status --connect-timeout "$READY_CAP_S" >/dev/null
+# A monitor that has just started can refuse the first command ("handle_command on fsid 0000…
+# != …", seen once in CI): asked again until it answers, dies or the cap passes.
+mon_deadline=$((SECONDS + READY_CAP_S))
+until ceph status --connect-timeout "$READY_CAP_S" >/dev/null 2>&1; do
+  alive "$work/run/mon.a.pid" || fail "the monitor exited while starting"
+  [ "$SECONDS" -lt "$mon_deadline" ] || fail "the monitor did not answer in $READY_CAP_S s"
+  sleep 0.5
+done
 
 # one OSD
 osd_uuid=$(uuidgen)
