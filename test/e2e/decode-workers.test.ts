@@ -2,6 +2,7 @@
  * The decoding workers (core/engine/src/repository/decode-pool.ts) run only from the compiled engine, so
  * these tests drive core/engine/dist directly, as the CLI does.
  */
+import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ROOT} from '../support/cli.js'
@@ -99,6 +100,46 @@ describe('decoding workers', () => {
       expect(here.openedHere).toBe(3)
     } finally {
       await here.close()
+    }
+  })
+  it('range buffers go to a worker as views and come back to be read into again; uncompressed plaintexts arrive whole', async () => {
+    const {DecodePool} = await dist<typeof import('../../core/engine/src/repository/decode-pool.js')>('core/engine/dist/repository/decode-pool.js')
+    const {RangeBuffers} = await dist<typeof import('../../core/engine/src/repository/range-buffers.js')>('core/engine/dist/repository/range-buffers.js')
+    const {KeySet} = await dist<typeof import('../../core/engine/src/crypto/keys.js')>('core/engine/dist/crypto/keys.js')
+    const {Compressor} = await dist<typeof import('../../core/engine/src/format/compression.js')>('core/engine/dist/format/compression.js')
+    const {sealBlob} = await dist<typeof import('../../core/engine/src/format/blob.js')>('core/engine/dist/format/blob.js')
+    const compression = {algorithm: 'zstd' as const, level: 3}
+    const compressor = new Compressor(compression)
+    for (const keys of [KeySet.fromMasterKey(Buffer.alloc(32, 1), Buffer.alloc(32, 2)), KeySet.plaintext(Buffer.alloc(32, 3))]) {
+      const buffers = new RangeBuffers()
+      // Never opened here: every request goes to the worker.
+      const pool = new DecodePool({keys, compressor, config: {compression}} as never, 1, false, undefined, buffers)
+      try {
+        for (let round = 0; round < 4; round++) {
+          // A random (stored uncompressed) blob and a compressible one, in one range buffer
+          // that earlier rounds used.
+          const plains = [randomBytes(300_000 + round), Buffer.from(`round ${round} `.repeat(20_000))]
+          const macs = plains.map((p) => keys.blobMac.digest(p))
+          const sealed = plains.map((p, i) => sealBlob(keys, compressor, 1, macs[i], p))
+          const data = buffers.take(sealed[0].length + sealed[1].length)
+          data.set(sealed[0], 0)
+          data.set(sealed[1], sealed[0].length)
+          const blobs = [
+            {type: 1, mac: macs[0], offset: 0, length: sealed[0].length},
+            {type: 1, mac: macs[1], offset: sealed[0].length, length: sealed[1].length},
+          ]
+          const {plaintexts, errors} = await pool.decode(data, blobs)
+          expect(errors.size).toBe(0)
+          expect(plaintexts.map((p, i) => p!.equals(plains[i]))).toEqual([true, true])
+          // Encrypted, the uncompressed one is the decryption's own buffer, moved after its two
+          // framing bytes rather than copied; in a plaintext repository it viewed the range
+          // and was copied out of it.
+          expect(plaintexts[0]!.byteOffset).toBe(keys.subkeys().encrypted ? 2 : 0)
+          expect(buffers.waiting).toBe(512 * 1024)
+        }
+      } finally {
+        await pool.close()
+      }
     }
   })
 })

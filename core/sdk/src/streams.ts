@@ -3,12 +3,14 @@ import {onAbort} from './abort.js'
 
 /**
  * Every byte of `stream` in one buffer; with `expected`, exactly that many or an ESHORTREAD
- * error. The stream's error, or its closing before its end, rejects.
+ * error. The stream's error, or its closing before its end, rejects. `into` (with `expected`,
+ * of that length): the buffer to fill and resolve with, instead of a new one.
  */
-export function readAll(stream: Readable, expected?: number): Promise<Buffer> {
+export function readAll(stream: Readable, expected?: number, into?: Buffer): Promise<Buffer> {
+  if (into && into.length !== expected) throw new RangeError(`readAll: a buffer of ${into.length} bytes for ${expected} expected`)
   // With the size known, each piece is copied into one buffer as it comes and dropped: no list
   // of pieces held until a concatenation that doubles the bytes (a packfile range of restore).
-  const whole = expected !== undefined && expected > 0 ? Buffer.allocUnsafeSlow(expected) : undefined
+  const whole = expected !== undefined && expected > 0 ? (into ?? Buffer.allocUnsafeSlow(expected)) : undefined
   const parts: Buffer[] = []
   let size = 0
   // 'data' events rather than an async iterator: a range of several MB comes in hundreds of

@@ -8,6 +8,8 @@ import type {Compressor} from './compression.js'
  * mac = keyed BLAKE3 of the plaintext and payload is the plaintext, compressed or not.
  */
 export const BLOB_VERSION = 1
+/** Bytes before the payload: the version and the codec. */
+export const BLOB_FRAMING = 2
 
 export function blobAad(type: number, mac: Uint8Array): Buffer {
   const aad = Buffer.allocUnsafe(1 + mac.length)
@@ -18,10 +20,10 @@ export function blobAad(type: number, mac: Uint8Array): Buffer {
 
 export function sealBlob(keys: KeySet, compressor: Compressor, type: number, mac: Uint8Array, plaintext: Uint8Array): Buffer {
   const {codec, bytes} = compressor.compress(plaintext)
-  const framed = Buffer.allocUnsafe(2 + bytes.length)
+  const framed = Buffer.allocUnsafe(BLOB_FRAMING + bytes.length)
   framed[0] = BLOB_VERSION
   framed[1] = codec
-  framed.set(bytes, 2)
+  framed.set(bytes, BLOB_FRAMING)
   return keys.sealer.seal(framed, blobAad(type, mac))
 }
 
@@ -43,7 +45,7 @@ export function openBlob(keys: KeySet, compressor: Compressor, type: number, mac
   if (framed[0] !== BLOB_VERSION) throw new IntegrityError(`${name} has unknown blob version ${framed[0]}`)
   let plaintext: Buffer
   try {
-    plaintext = compressor.decompress(framed[1], framed.subarray(2), transient)
+    plaintext = compressor.decompress(framed[1], framed.subarray(BLOB_FRAMING), transient)
   } catch (error) {
     throw new IntegrityError(`${name} ${Buffer.from(mac).toString('hex').slice(0, 16)} does not decompress`, {cause: error})
   }

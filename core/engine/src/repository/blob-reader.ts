@@ -5,6 +5,7 @@ import {openFooter, parityOf} from '../format/packfile.js'
 import {repairWithParity} from '../format/parity.js'
 import {BlobType} from '../format/blob-type.js'
 import {DecodePool, type DecodeBlob, type DecodePlace} from './decode-pool.js'
+import {RangeBuffers} from './range-buffers.js'
 import type {Repository} from './repository.js'
 import type {BlobLocation} from './cache.js'
 
@@ -102,6 +103,8 @@ export class BlobReader {
    */
   decodeWorkers = Math.max(1, availableParallelism() - 1)
   decodeHere = true
+  /** The buffers `fetch` and `chunks` read ranges into, handed back once their blobs are opened. */
+  readonly #buffers = new RangeBuffers()
 
   constructor(repo: Repository) {
     this.#repo = repo
@@ -109,7 +112,7 @@ export class BlobReader {
 
   /** Decoding workers, started on first use. */
   get #pool(): DecodePool {
-    this.#decoder ??= new DecodePool(this.#repo, this.decodeWorkers, this.decodeHere)
+    this.#decoder ??= new DecodePool(this.#repo, this.decodeWorkers, this.decodeHere, undefined, this.#buffers)
     return this.#decoder
   }
 
@@ -120,19 +123,24 @@ export class BlobReader {
     if (thawing) await thawing
   }
 
+  /** Bytes of a packfile, in a buffer of their own that the caller keeps. */
   async range(pack: string, offset: number, length: number): Promise<Buffer> {
+    return this.#readRange(pack, offset, Buffer.allocUnsafeSlow(length))
+  }
+
+  /** Bytes of a packfile from `offset`, `into.length` of them, read into `into`. */
+  async #readRange(pack: string, offset: number, into: Buffer): Promise<Buffer> {
     await this.ready(pack)
     const storage = this.#repo.storage
     try {
-      // Straight into one buffer where the storage can (a local directory): the stream's pieces
+      // Straight into the buffer where the storage can (a local directory): the stream's pieces
       // copied into it, and the buffer's fresh pages faulted in, cost a restore's main thread
       // 5 % (source tree); with readInto the kernel fills the buffer on the thread pool.
       if (storage.readInto) {
-        const bytes = Buffer.allocUnsafeSlow(length)
-        await storage.readInto('packfile', pack, bytes, {offset})
-        return bytes
+        await storage.readInto('packfile', pack, into, {offset})
+        return into
       }
-      return await readAll(await storage.get('packfile', pack, {offset, length}), length)
+      return await readAll(await storage.get('packfile', pack, {offset, length: into.length}), into.length, into)
     } catch (error) {
       if (isNotFound(error)) throw new IntegrityError(`packfile ${pack.slice(0, 16)} is missing`, {cause: error})
       if ((error as {code?: string}).code === 'ESHORTREAD') {
@@ -254,10 +262,12 @@ export class BlobReader {
       else wanted.push({key, mac, pack: loc.pack, offset: loc.offset, length: loc.length})
     }
     await mapConcurrent(planRanges(wanted), concurrency, async (range) => {
-      let data: Buffer
+      // A range buffer: the decoding pool hands it back once the blobs are opened.
+      let data = this.#buffers.take(range.length)
       try {
-        data = await this.range(range.pack, range.offset, range.length)
+        data = await this.#readRange(range.pack, range.offset, data)
       } catch (error) {
+        // Not handed back: a read that failed could still be writing into it.
         if (isFatal(error)) throw error
         for (const b of range.blobs) failed.set(b.key, (error as Error).message)
         return
@@ -353,6 +363,11 @@ export class BlobReader {
    */
   startDecoding(): void {
     void this.#pool
+  }
+
+  /** Bytes of range buffers waiting to be read into again (RangeBuffers): what the tests observe. */
+  get rangeBytesWaiting(): number {
+    return this.#buffers.waiting
   }
 
   /** Decoding workers running, and requests they have not answered yet. */

@@ -6,6 +6,7 @@ import {MAC_LENGTH} from '../crypto/mac.js'
 import {openBlob} from '../format/blob.js'
 import {ownedCopy} from '../format/owned-copy.js'
 import {PlakarError} from '@plakar/sdk'
+import type {RangeBuffers} from './range-buffers.js'
 import type {Repository} from './repository.js'
 
 export interface DecodeBlob {
@@ -34,6 +35,8 @@ export interface DecodeReply {
   /** In the order of the request's blobs; null where it failed or verifyOnly was asked. */
   plaintexts: (Uint8Array | null)[]
   errors: {index: number; message: string}[]
+  /** The request's bytes, moved back unless shared or a plaintext's own memory. */
+  returned?: Uint8Array
 }
 
 export interface Decoded {
@@ -59,6 +62,15 @@ export type DecodePlace = 'auto' | 'worker' | 'here'
 
 /** What a decoding worker posts: one message once it can take requests, then replies. */
 export type FromDecodeWorker = {type: 'ready'} | ({type: 'reply'} & DecodeReply)
+
+/** A request posted and not answered yet. */
+interface Pending {
+  slot: DecodeSlot
+  resolve: (d: DecodeReply) => void
+  reject: (e: Error) => void
+  /** Its bytes are a range buffer (RangeBuffers), handed back to the pool with the reply. */
+  recycled: boolean
+}
 
 interface DecodeSlot {
   worker: Worker
@@ -97,7 +109,7 @@ function unanswered(slot: DecodeSlot): number {
 export class DecodePool {
   readonly #repo: Repository
   readonly #workers: DecodeSlot[] = []
-  readonly #pending = new Map<number, {slot: DecodeSlot; resolve: (d: DecodeReply) => void; reject: (e: Error) => void}>()
+  readonly #pending = new Map<number, Pending>()
   /** Callers waiting for a worker to become ready (or for every worker to be gone). */
   #waiting: (() => void)[] = []
   #next = 0
@@ -105,9 +117,21 @@ export class DecodePool {
   readonly #decodeHereAfter: number
   /** Requests opened on this thread (with workers running): what the placement tests observe. */
   openedHere = 0
+  /**
+   * Where the requests' bytes go once their blobs are opened, when they came from there: a
+   * buffer of these moves to a worker whole (a view of its range) and is read into again.
+   */
+  readonly #buffers: RangeBuffers | undefined
 
-  constructor(repo: Repository, workers = availableParallelism(), decodeHere = false, decodeHereAfter = DECODE_HERE_AFTER) {
+  constructor(
+    repo: Repository,
+    workers = availableParallelism(),
+    decodeHere = false,
+    decodeHereAfter = DECODE_HERE_AFTER,
+    buffers?: RangeBuffers,
+  ) {
     this.#repo = repo
+    this.#buffers = buffers
     this.#decodeHere = decodeHere
     this.#decodeHereAfter = decodeHereAfter
     const script = new URL('./decode-worker.js', import.meta.url)
@@ -130,6 +154,7 @@ export class DecodePool {
         slot.busy--
         const pending = this.#pending.get(message.id)
         this.#pending.delete(message.id)
+        if (pending?.recycled && message.returned) this.#buffers?.giveBack(message.returned.buffer)
         pending?.resolve(message)
         if (this.#pending.size === 0) for (const w of this.#workers) w.worker.unref()
       })
@@ -164,7 +189,7 @@ export class DecodePool {
    * a buffer per MAC, which cost a third of its reading of the index on 300,000 small files.
    */
   async decodePlaced(data: Buffer, macs: Buffer, blobs: Omit<DecodeBlob, 'mac'>[], verifyOnly = false, place: DecodePlace = 'auto'): Promise<Decoded> {
-    if (blobs.length === 0 || place === 'here') return this.#inline(data, macs, blobs, verifyOnly)
+    if (blobs.length === 0 || place === 'here') return this.#inlineThenRecycle(data, macs, blobs, verifyOnly)
     let ready = this.#workers.filter((w) => w.ready)
     while (ready.length === 0 && this.#workers.length > 0) {
       // Workers are starting: wait for one (keeping them referenced, so the process waits too).
@@ -172,19 +197,21 @@ export class DecodePool {
       await new Promise<void>((resolve) => this.#waiting.push(resolve))
       ready = this.#workers.filter((w) => w.ready)
     }
-    if (ready.length === 0) return this.#inline(data, macs, blobs, verifyOnly)
+    if (ready.length === 0) return this.#inlineThenRecycle(data, macs, blobs, verifyOnly)
     const slot = ready.reduce((a, b) => (unanswered(b) < unanswered(a) ? b : a))
     if (place === 'auto' && this.#decodeHere && unanswered(slot) >= this.#decodeHereAfter) {
       this.openedHere++
-      return this.#inline(data, macs, blobs, verifyOnly)
+      return this.#inlineThenRecycle(data, macs, blobs, verifyOnly)
     }
     const id = this.#next++
     // Bytes in shared memory are shared, not moved (check hands both threads parts of one
-    // packfile); others are moved when the buffer owns its memory, copied otherwise.
+    // packfile); others are moved when the buffer owns its memory or is a range buffer (moved
+    // whole, as a view of its range), copied otherwise.
     const shared = data.buffer instanceof SharedArrayBuffer
-    const owned = shared || (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) ? data : ownedCopy(data)
+    const recycled = !shared && this.#buffers?.owns(data.buffer) === true
+    const owned = shared || recycled || (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) ? data : ownedCopy(data)
     const reply = await new Promise<DecodeReply>((resolve, reject) => {
-      this.#pending.set(id, {slot, resolve, reject})
+      this.#pending.set(id, {slot, resolve, reject, recycled})
       slot.busy++
       slot.posted++
       slot.worker.ref()
@@ -211,6 +238,17 @@ export class DecodePool {
   #wake(): void {
     if (this.#pending.size === 0) for (const w of this.#workers) w.worker.unref()
     for (const resolve of this.#waiting.splice(0)) resolve()
+  }
+
+  /**
+   * #inline, then the bytes go back to the range buffers when they came from there and no
+   * plaintext is a view of them (an unencrypted, uncompressed blob is): callers hand their bytes
+   * over with the request whichever thread opens it.
+   */
+  #inlineThenRecycle(data: Buffer, macs: Buffer, blobs: Omit<DecodeBlob, 'mac'>[], verifyOnly: boolean): Decoded {
+    const decoded = this.#inline(data, macs, blobs, verifyOnly)
+    if (this.#buffers?.owns(data.buffer) && decoded.plaintexts.every((p) => p === null || p.buffer !== data.buffer)) this.#buffers.give(data.buffer)
+    return decoded
   }
 
   #inline(data: Buffer, macs: Buffer, blobs: Omit<DecodeBlob, 'mac'>[], verifyOnly: boolean): Decoded {

@@ -5,7 +5,7 @@
 import {parentPort, workerData} from 'node:worker_threads'
 import {KeySet, type Subkeys} from '../crypto/keys.js'
 import {MAC_LENGTH} from '../crypto/mac.js'
-import {openBlob} from '../format/blob.js'
+import {BLOB_FRAMING, openBlob} from '../format/blob.js'
 import {ownedCopy} from '../format/owned-copy.js'
 import {Compressor, type CompressionConfig} from '../format/compression.js'
 import type {DecodeRequest, FromDecodeWorker} from './decode-pool.js'
@@ -33,8 +33,12 @@ port.on('message', (request: DecodeRequest) => {
         continue
       }
       // A buffer of its own per blob can be moved to the main thread instead of copied. Never
-      // Buffer.from: a small one is a slice of Node's 8 KiB pool, which is copied whole.
-      const owned = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength ? plain : ownedCopy(plain)
+      // Buffer.from: a small one is a slice of Node's 8 KiB pool, which is copied whole. An
+      // uncompressed blob's plaintext is a view of the buffer its decryption made for it alone,
+      // after the version and codec bytes: moved whole, as a view, not copied (unless it views
+      // the request's bytes, as in a plaintext repository).
+      const own = plain.buffer !== bytes.buffer && !(plain.buffer instanceof SharedArrayBuffer) && plain.buffer.byteLength - plain.byteLength <= BLOB_FRAMING
+      const owned = own && !transfer.includes(plain.buffer as ArrayBuffer) ? plain : ownedCopy(plain)
       reply.plaintexts.push(owned)
       transfer.push(owned.buffer as ArrayBuffer)
     } catch (error) {
@@ -42,12 +46,16 @@ port.on('message', (request: DecodeRequest) => {
       reply.errors.push({index: reply.plaintexts.length - 1, message: (error as Error).message})
     }
   }
-  // The request's bytes go back too, referenced by nothing there: here they would wait for a
-  // full collection (promoted while the blobs were opened, counted only as external memory),
-  // holding one packfile each; there they are a new young object, freed by the next scavenge.
-  // Shared bytes (a check's packfile, verified by both threads) stay where they are.
+  // The request's bytes go back too: here they would wait for a full collection (promoted
+  // while the blobs were opened, counted only as external memory), holding one packfile each;
+  // there they are a new young object, freed by the next scavenge, or a range buffer read into
+  // again (RangeBuffers). Shared bytes (a check's packfile, verified by both threads) stay
+  // where they are.
   const given = request.data.buffer
-  if (!(given instanceof SharedArrayBuffer) && !transfer.includes(given as ArrayBuffer)) transfer.push(given as ArrayBuffer)
+  if (!(given instanceof SharedArrayBuffer) && !transfer.includes(given as ArrayBuffer)) {
+    reply.returned = request.data
+    transfer.push(given as ArrayBuffer)
+  }
   Atomics.add(answered, 0, 1)
   port.postMessage(reply, transfer)
 })

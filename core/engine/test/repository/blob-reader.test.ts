@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -90,6 +91,39 @@ describe('blob reader', () => {
       expect(storage.packfileReads).toBeLessThan(nodes / 10)
     } finally {
       await repo.close()
+    }
+  })
+
+  it('reads ranges into buffers it uses again, never into one that a plaintext still views', async () => {
+    // Random content is stored uncompressed: in a plaintext repository a blob opened on this
+    // thread is then a view of its range's buffer, in an encrypted one a buffer of its own.
+    for (const passphrase of [undefined, Buffer.from('range buffers')]) {
+      const storage = new ReadIntoStorage()
+      // One chunk per file and per packfile: a range each, of a size the buffers are kept for.
+      await Repository.create(storage, {passphrase, packfileSize: 1, chunking: {algorithm: 'fastcdc', min: 512 * 1024, avg: 1024 * 1024, max: 2 * 1024 * 1024}})
+      const contents = Array.from({length: 12}, (_, i) => randomBytes(300_000 + i * 1000))
+      const importer = source(contents.length, (i) => ({content: contents[i], mtime: 1}))
+      const repo = await Repository.open(storage, {cacheDir: join(dir, passphrase ? 'e' : 'p'), passphrase: async () => passphrase ?? Buffer.alloc(0), logger: quiet})
+      try {
+        const result = await backup(repo, [importer], {tmpDir: dir})
+        const snapshot = new Snapshot(repo, result.snapshot!)
+        const refs = await Promise.all(contents.map(async (_, i) => (await snapshot.chunks((await snapshot.entry(`/r/f${i}`))!)).map(([mac]) => mac)))
+        expect(refs.every((macs) => macs.length === 1)).toBe(true)
+        // Two ranges at a time: the third is read into a buffer the first was read into, were
+        // it handed back while its plaintext still viewed it.
+        const {blobs, failed} = await repo.reader.fetch(BlobType.CHUNK, refs.flat(), 2)
+        expect(failed.size).toBe(0)
+        expect(refs.map(([mac], i) => blobs.get(Buffer.from(mac).toString('hex'))!.equals(contents[i]))).toEqual(contents.map(() => true))
+        expect(repo.reader.rangeBytesWaiting > 0).toBe(passphrase !== undefined)
+        // Streamed too, into buffers already used.
+        for (const i of [3, 0, 11]) {
+          const streamed: Buffer[] = []
+          for await (const chunk of repo.reader.chunks(refs[i])) streamed.push(chunk)
+          expect(Buffer.concat(streamed).equals(contents[i])).toBe(true)
+        }
+      } finally {
+        await repo.close()
+      }
     }
   })
 
